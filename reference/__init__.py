@@ -1,0 +1,60 @@
+"""samspec.reference: SAM's prompt encoder, one readable pure function per stage.
+
+Float64 on NumPy is the ground truth; the same functions run in float32 or float16 and on any
+array-API namespace (array_api_strict, CuPy, torch through array_api_compat). Each function's
+docstring gives its equation, shapes and the section of docs/spec.md it implements.
+"""
+
+from .activations import ACTIVATIONS, get_activation
+from .backend import erf, resolve_namespace
+from .conventions import PROFILES, Conventions, LabelRule
+from .coordinates import normalise_coordinates, shift_to_pixel_centres
+from .encoder import OUTPUT_KEYS, SAMPromptEncoder
+from .masks import conv1x1, conv2x2_stride2, downscale_mask, layer_norm_channels, no_mask_embedding
+from .params import check_params, init_params, param_shapes
+from .positional_encoding import (
+    dense_positional_grid,
+    fourier_argument,
+    fourier_features,
+    grid_cell_centres,
+    sinusoids,
+)
+from .sparse import (
+    append_padding_point,
+    assemble_sparse,
+    embed_box_corners,
+    embed_point_labels,
+    label_embedding_table,
+)
+
+__all__ = [
+    "ACTIVATIONS",
+    "Conventions",
+    "LabelRule",
+    "OUTPUT_KEYS",
+    "PROFILES",
+    "SAMPromptEncoder",
+    "append_padding_point",
+    "assemble_sparse",
+    "check_params",
+    "conv1x1",
+    "conv2x2_stride2",
+    "dense_positional_grid",
+    "downscale_mask",
+    "embed_box_corners",
+    "embed_point_labels",
+    "erf",
+    "fourier_argument",
+    "fourier_features",
+    "get_activation",
+    "grid_cell_centres",
+    "init_params",
+    "label_embedding_table",
+    "layer_norm_channels",
+    "no_mask_embedding",
+    "normalise_coordinates",
+    "param_shapes",
+    "resolve_namespace",
+    "shift_to_pixel_centres",
+    "sinusoids",
+]

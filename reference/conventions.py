@@ -1,0 +1,103 @@
+"""Spec §12: the conventions ("profiles") in which the reference takes prompts and returns outputs.
+
+The mathematics of every stage is the same under every profile. A profile only fixes
+(a) the layout of inputs and outputs, (b) whether a padding point is appended (§5.1), and
+(c) the label rule: what each allowed label value adds to a point's positional encoding (§5.2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Rows of the label-embedding table (§5.2). Row 0 is a zero vector: "no embedding".
+LABEL_ROWS = ("none", "not_a_point", "background", "foreground", "top_left", "bottom_right")
+
+
+@dataclass(frozen=True)
+class LabelRule:
+    """What a point of each allowed label becomes: keep * PE(p) + E[row].
+
+    ``keep`` is 1 when the positional encoding is kept and 0 when it is discarded;
+    ``row`` names a row of LABEL_ROWS.
+    """
+
+    entries: dict = field(default_factory=dict)  # label value -> (keep, row)
+
+    @property
+    def allowed(self) -> tuple:
+        return tuple(sorted(self.entries))
+
+    def describe(self) -> str:
+        return ", ".join(
+            f"{label}: {'PE + ' if keep else ''}{row}" for label, (keep, row) in sorted(self.entries.items())
+        )
+
+
+SAM_LABELS = LabelRule(
+    {
+        -1: (0, "not_a_point"),  # padding / "not a point": the PE is discarded
+        0: (1, "background"),
+        1: (1, "foreground"),
+        2: (1, "none"),  # box-corner labels of the ONNX prompt layout: PromptEncoder adds nothing
+        3: (1, "none"),
+    }
+)
+
+KERAS_HUB_LABELS = LabelRule(
+    {
+        -1: (0, "not_a_point"),
+        0: (1, "background"),
+        1: (1, "foreground"),
+        2: (1, "foreground"),  # keras-hub: where(labels == 0, background, foreground)
+        3: (1, "foreground"),
+    }
+)
+
+
+@dataclass(frozen=True)
+class Conventions:
+    """One profile of the reference (spec §12).
+
+    - ``boxes_layout``: "xyxy" for (B, 4) boxes, one per image; "corners" for (B, M, 2, 2).
+    - ``masks_layout``: "nchw" for (B, 1, 4h, 4w); "nmhwc" for (B, M, 4h, 4w, 1), flattened to B*M.
+    - ``channels_last``: dense outputs as (B, h, w, C) instead of (B, C, h, w).
+    - ``pad_points``: append a not-a-point when points are given without boxes (§5.1).
+    - ``empty_prompt_batch``: batch size of the outputs when no prompt is given, or None if an
+      empty prompt is an error under this profile.
+    """
+
+    name: str
+    boxes_layout: str
+    masks_layout: str
+    channels_last: bool
+    pad_points: bool
+    labels: LabelRule
+    empty_prompt_batch: int | None
+
+
+PROFILES = {
+    "sam": Conventions(
+        name="sam",
+        boxes_layout="xyxy",
+        masks_layout="nchw",
+        channels_last=False,
+        pad_points=True,
+        labels=SAM_LABELS,
+        empty_prompt_batch=1,
+    ),
+    "keras_hub": Conventions(
+        name="keras_hub",
+        boxes_layout="corners",
+        masks_layout="nmhwc",
+        channels_last=True,
+        pad_points=False,
+        labels=KERAS_HUB_LABELS,
+        empty_prompt_batch=None,
+    ),
+}
+
+
+def get_conventions(profile: str) -> Conventions:
+    if profile not in PROFILES:
+        raise ValueError(f"profile: expected one of {sorted(PROFILES)}; received {profile!r}")
+    return PROFILES[profile]

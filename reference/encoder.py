@@ -1,0 +1,206 @@
+"""The whole prompt encoder: the stages of spec §3–§10 composed under one profile (§11–§12)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import validation as check
+from .activations import get_activation
+from .backend import float_dtype, namespace_name, resolve_namespace
+from .conventions import get_conventions
+from .coordinates import normalise_coordinates, shift_to_pixel_centres
+from .masks import downscale_mask, no_mask_embedding
+from .params import check_config, check_params, init_params
+from .positional_encoding import fourier_argument, grid_cell_centres, sinusoids
+from .sparse import (
+    append_padding_point,
+    assemble_sparse,
+    embed_box_corners,
+    embed_point_labels,
+    label_embedding_table,
+)
+
+OUTPUT_KEYS = ("prompt_sparse_embeddings", "prompt_dense_embeddings", "prompt_dense_positional_embeddings")
+
+
+def _check_size_pair(name, value):
+    ok = (
+        isinstance(value, (tuple, list))
+        and len(value) == 2
+        and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in value)
+    )
+    if not ok:
+        raise ValueError(f"{name}: expected (height, width), two positive ints; received {value!r}")
+    return (int(value[0]), int(value[1]))
+
+
+class SAMPromptEncoder:
+    """SAM's prompt encoder, computed stage by stage in one dtype on one array namespace.
+
+    ``enc(points, labels, boxes, masks)`` returns the three outputs of spec §11;
+    ``enc.trace(...)`` returns every stage's intermediate as well, keyed by stage name.
+    The only state is the configuration and the parameters, converted once to ``dtype`` on ``xp``.
+    """
+
+    def __init__(
+        self,
+        hidden_size=256,
+        image_embedding_size=(64, 64),
+        input_image_size=(1024, 1024),
+        mask_in_channels=16,
+        activation="gelu",
+        params=None,
+        dtype="float64",
+        profile="sam",
+        xp=None,
+        layer_norm_eps=1e-6,
+    ):
+        check_config(hidden_size, mask_in_channels)
+        self.hidden_size = int(hidden_size)
+        self.mask_in_channels = int(mask_in_channels)
+        self.image_embedding_size = _check_size_pair("image_embedding_size", image_embedding_size)
+        self.input_image_size = _check_size_pair("input_image_size", input_image_size)
+        self.activation = activation
+        self._activation = get_activation(activation)
+        self.conventions = get_conventions(profile)
+        self.profile = profile
+        self.xp = resolve_namespace(xp)
+        self.dtype_name = dtype
+        self.dtype = float_dtype(self.xp, dtype)
+        self.layer_norm_eps = float(layer_norm_eps)
+        if params is None:
+            params = init_params(self.hidden_size, self.mask_in_channels, seed=0)
+        check_params(params, self.hidden_size, self.mask_in_channels)
+        self.params = {}
+        for name, value in params.items():
+            array = self.xp.astype(self.xp.asarray(value), self.dtype)
+            check.check_finite(f"params[{name!r}]", array, self.xp)
+            self.params[name] = array
+        self._label_table = label_embedding_table(self.params, self.dtype, self.xp)
+
+    def config(self) -> dict:
+        """The constructor's keyword arguments (without params and xp)."""
+        return {
+            "hidden_size": self.hidden_size,
+            "image_embedding_size": self.image_embedding_size,
+            "input_image_size": self.input_image_size,
+            "mask_in_channels": self.mask_in_channels,
+            "activation": self.activation,
+            "dtype": self.dtype_name,
+            "profile": self.profile,
+        }
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+        return f"SAMPromptEncoder({args}, xp={namespace_name(self.xp)})"
+
+    def __call__(self, points=None, labels=None, boxes=None, masks=None) -> dict:
+        return self._encode(points, labels, boxes, masks, trace=None)
+
+    def trace(self, points=None, labels=None, boxes=None, masks=None) -> dict:
+        """Every stage's intermediate, in computation order, then the three outputs (spec §11)."""
+        trace = {}
+        outputs = self._encode(points, labels, boxes, masks, trace=trace)
+        trace.update(outputs)
+        return trace
+
+    # -- inputs (spec §11.1, §12, §13) -------------------------------------------------------
+
+    def _prepare_inputs(self, points, labels, boxes, masks):
+        """Validate the prompts and bring them to the canonical internal form:
+        points (B, N, 2), labels (B, N), boxes (B, M, 2, 2), masks (B', 4h, 4w)."""
+        xp, conv = self.xp, self.conventions
+        if (points is None) != (labels is None):
+            given, missing = ("points", "labels") if labels is None else ("labels", "points")
+            raise ValueError(f"{missing}: expected {missing} together with {given}; received {given} alone")
+        batch = {}
+        if points is not None:
+            points = check.as_array("points", points, xp)
+            check.check_rank_and_shape("points", points, (None, None, 2), "(batch, points, xy) in pixels")
+            check.check_finite("points", points, xp)
+            labels = check.as_array("labels", labels, xp)
+            check.check_rank_and_shape("labels", labels, tuple(points.shape[:2]), "(batch, points), matching points")
+            check.check_labels(labels, conv.labels.allowed, conv.name, xp)
+            batch["points"] = points.shape[0]
+        if boxes is not None:
+            boxes = check.as_array("boxes", boxes, xp)
+            if conv.boxes_layout == "xyxy":
+                check.check_rank_and_shape("boxes", boxes, (None, 4), "(batch, x1 y1 x2 y2) in pixels")
+                boxes = xp.reshape(boxes, (boxes.shape[0], 1, 2, 2))
+            else:
+                check.check_rank_and_shape("boxes", boxes, (None, None, 2, 2), "(batch, boxes, corner, xy) in pixels")
+            check.check_finite("boxes", boxes, xp)
+            batch["boxes"] = boxes.shape[0]
+        if masks is not None:
+            h, w = self.image_embedding_size
+            masks = check.as_array("masks", masks, xp)
+            if conv.masks_layout == "nchw":
+                check.check_rank_and_shape("masks", masks, (None, 1, 4 * h, 4 * w), f"(batch, 1, 4h, 4w) for image_embedding_size {(h, w)}")
+                batch["masks"] = masks.shape[0]
+                masks = masks[:, 0, :, :]
+            else:
+                check.check_rank_and_shape("masks", masks, (None, None, 4 * h, 4 * w, 1), f"(batch, masks, 4h, 4w, 1) for image_embedding_size {(h, w)}")
+                batch["masks"] = masks.shape[0]
+                masks = xp.reshape(masks, (masks.shape[0] * masks.shape[1], 4 * h, 4 * w))
+            check.check_finite("masks", masks, xp)
+        size = check.check_batch_sizes(batch)
+        if size is None:
+            size = conv.empty_prompt_batch
+            if size is None:
+                raise ValueError(
+                    f"points, labels, boxes, masks: profile {conv.name!r} needs at least one prompt to know the "
+                    f"batch size; received none"
+                )
+        return points, labels, boxes, masks, size
+
+    # -- the algorithm (spec §3–§10) ----------------------------------------------------------
+
+    def _encode(self, points, labels, boxes, masks, trace):
+        xp, p, conv = self.xp, self.params, self.conventions
+        points, labels, boxes, masks, batch = self._prepare_inputs(points, labels, boxes, masks)
+        G = p["pe_layer.positional_encoding_gaussian_matrix"]
+
+        def record(name, value):
+            if trace is not None:
+                trace[name] = value
+            return value
+
+        def encode_positions(prefix, shifted):
+            unit = record(f"{prefix}.normalised", normalise_coordinates(shifted, self.input_image_size, xp))  # §3.2
+            argument = record(f"{prefix}.fourier_argument", fourier_argument(unit, G, xp))  # §4.1
+            return record(f"{prefix}.positional_encoding", sinusoids(argument, xp))  # §4.2
+
+        point_tokens = None
+        if points is not None:
+            coords = record("points.shifted", shift_to_pixel_centres(xp.astype(points, self.dtype), xp))  # §3.1
+            if conv.pad_points and boxes is None:  # §5.1
+                coords, labels = append_padding_point(coords, labels, xp)
+            record("points.labels", labels)
+            pe = encode_positions("points", coords)
+            point_tokens = record("points.tokens", embed_point_labels(pe, labels, self._label_table, conv.labels, xp))  # §5.2
+
+        box_tokens = None
+        if boxes is not None:
+            corners = record("boxes.shifted", shift_to_pixel_centres(xp.astype(boxes, self.dtype), xp))  # §6.1, §3.1
+            pe = encode_positions("boxes", corners)
+            box_tokens = record(
+                "boxes.tokens",
+                embed_box_corners(pe, p["point_embeddings.2.weight"], p["point_embeddings.3.weight"], xp),  # §6.2
+            )
+
+        sparse = assemble_sparse(point_tokens, box_tokens, batch, self.hidden_size, self.dtype, xp)  # §7
+
+        centres = record("dense_pe.cell_centres", grid_cell_centres(self.image_embedding_size, self.dtype, xp))  # §8.1
+        argument = record("dense_pe.fourier_argument", fourier_argument(centres, G, xp))  # §4.1
+        dense_pe = record("dense_pe.grid", sinusoids(argument, xp))[None]  # §8.2: (1, h, w, C)
+
+        if masks is not None:
+            mask = record("mask.input", xp.astype(masks, self.dtype))
+            dense = downscale_mask(mask, p, self._activation, xp, eps=self.layer_norm_eps, trace=trace)  # §9
+        else:
+            dense = no_mask_embedding(p["no_mask_embed.weight"], batch, self.image_embedding_size, xp)  # §10
+
+        if not conv.channels_last:  # §11: (B, h, w, C) -> (B, C, h, w)
+            dense = xp.permute_dims(dense, (0, 3, 1, 2))
+            dense_pe = xp.permute_dims(dense_pe, (0, 3, 1, 2))
+        return dict(zip(OUTPUT_KEYS, (sparse, dense, dense_pe)))
