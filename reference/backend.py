@@ -7,6 +7,7 @@ Python array API standard: NumPy >= 2, ``array_api_strict``, CuPy, or torch thro
 
 from __future__ import annotations
 
+import importlib
 import math
 from types import ModuleType
 
@@ -24,15 +25,14 @@ def resolve_namespace(xp=None) -> ModuleType:
 
         xp = numpy
     name = getattr(xp, "__name__", "")
-    if name in ("torch", "cupy", "dask.array") or (name == "numpy" and not hasattr(xp, "permute_dims")):
+    if name in ("torch", "cupy") or (name == "numpy" and not hasattr(xp, "permute_dims")):
         try:
-            import array_api_compat
+            xp = importlib.import_module(f"array_api_compat.{name}")
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise TypeError(
                 f"xp: the namespace {name!r} needs the package array-api-compat to be used "
                 f"as an array-API namespace; install it (pip install array-api-compat)"
             ) from exc
-        xp = getattr(array_api_compat, name.replace(".", "_") if name != "dask.array" else "dask.array")
     for needed in ("asarray", "matmul", "concat", "permute_dims", "take", "isdtype"):
         if not hasattr(xp, needed):
             raise TypeError(

@@ -192,7 +192,7 @@ class SAMPromptEncoder:
 
         centres = record("dense_pe.cell_centres", grid_cell_centres(self.image_embedding_size, self.dtype, xp))  # §8.1
         argument = record("dense_pe.fourier_argument", fourier_argument(centres, G, xp))  # §4.1
-        dense_pe = record("dense_pe.grid", sinusoids(argument, xp))[None]  # §8.2: (1, h, w, C)
+        dense_pe = record("dense_pe.grid", sinusoids(argument, xp))[None, ...]  # §8.2: (1, h, w, C)
 
         if masks is not None:
             mask = record("mask.input", xp.astype(masks, self.dtype))

@@ -1,0 +1,150 @@
+"""`samspec explain`: walk one prompt through the reference, stage by stage (spec §3–§11)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from samspec.reference import SAMPromptEncoder, init_params
+
+# Each trace key, the spec section it implements and one line on what it is.
+STAGES = {
+    "points.shifted": ("§3.1", "points moved to pixel centres: p + 0.5"),
+    "points.labels": ("§5.1", "labels after the padding rule (-1 = not a point)"),
+    "points.normalised": ("§3.2", "u = (x / W, y / H)"),
+    "points.fourier_argument": ("§4.1", "A = 2*pi * (2u - 1) @ G"),
+    "points.positional_encoding": ("§4.2", "[sin A, cos A]"),
+    "points.tokens": ("§5.2", "keep[label] * PE + E[label]"),
+    "boxes.shifted": ("§6.1", "box corners (top-left, bottom-right) + 0.5"),
+    "boxes.normalised": ("§3.2", "u = (x / W, y / H)"),
+    "boxes.fourier_argument": ("§4.1", "A = 2*pi * (2u - 1) @ G"),
+    "boxes.positional_encoding": ("§4.2", "[sin A, cos A]"),
+    "boxes.tokens": ("§6.2", "PE + top-left / bottom-right corner embedding"),
+    "dense_pe.cell_centres": ("§8.1", "((j + 0.5) / w, (i + 0.5) / h)"),
+    "dense_pe.fourier_argument": ("§4.1", "A = 2*pi * (2u - 1) @ G at every cell centre"),
+    "dense_pe.grid": ("§8.2", "[sin A, cos A] at every cell centre"),
+    "mask.input": ("§9.5", "mask logits at 4x the embedding size"),
+    "mask.conv1": ("§9.1", "conv 2x2 stride 2, 1 -> Cm/4 channels"),
+    "mask.norm1": ("§9.2", "LayerNorm over channels, eps 1e-6"),
+    "mask.act1": ("§9.3", "activation"),
+    "mask.conv2": ("§9.1", "conv 2x2 stride 2, Cm/4 -> Cm channels"),
+    "mask.norm2": ("§9.2", "LayerNorm over channels, eps 1e-6"),
+    "mask.act2": ("§9.3", "activation"),
+    "mask.conv3": ("§9.4", "conv 1x1, Cm -> C channels"),
+    "prompt_sparse_embeddings": ("§7", "OUTPUT sparse: point tokens then box tokens"),
+    "prompt_dense_embeddings": ("§9/§10", "OUTPUT dense: downscaled mask, or no_mask_embed everywhere"),
+    "prompt_dense_positional_embeddings": ("§8", "OUTPUT dense positional grid"),
+}
+
+
+def _pairs(text: str, size: int, name: str) -> list:
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise ValueError(f"{name}: expected {size} comma-separated numbers; received {text!r}") from None
+    if len(values) != size:
+        raise ValueError(f"{name}: expected {size} comma-separated numbers; received {text!r}")
+    return values
+
+
+def build_prompt(args, config) -> dict:
+    """The CLI's prompt, as arrays in the `sam` profile's layout with batch 1."""
+    prompt = {}
+    if args.points:
+        points = [_pairs(p, 2, "--points") for p in args.points]
+        labels = args.labels if args.labels is not None else [1] * len(points)
+        if len(labels) != len(points):
+            raise ValueError(f"--labels: expected one label per point ({len(points)}); received {len(labels)}")
+        prompt["points"] = np.array([points], dtype=np.float64)
+        prompt["labels"] = np.array([labels], dtype=np.int64)
+    elif args.labels:
+        raise ValueError("--labels: expected --points as well; received labels alone")
+    if args.box:
+        prompt["boxes"] = np.array([_pairs(args.box, 4, "--box")], dtype=np.float64)
+    if args.mask:
+        mask = np.load(args.mask, allow_pickle=False)
+        prompt["masks"] = mask.reshape((1, 1) + mask.shape[-2:]) if mask.ndim == 2 else mask
+    elif args.demo_mask:
+        h, w = config["image_embedding_size"]
+        yy, xx = np.mgrid[0 : 4 * h, 0 : 4 * w]
+        inside = (yy - 2 * h) ** 2 / (1.5 * h) ** 2 + (xx - 2 * w) ** 2 / (1.5 * w) ** 2 <= 1
+        prompt["masks"] = np.where(inside, 8.0, -8.0)[None, None]
+    return prompt
+
+
+def _summary(value, count: int) -> str:
+    array = np.asarray(value)
+    if array.size == 0:
+        return "(empty)"
+    flat = array.reshape(-1)[:count]
+    head = ", ".join(f"{v:.6g}" for v in flat.tolist())
+    more = ", ..." if array.size > count else ""
+    return f"[{head}{more}]  min {array.min():.4g}  max {array.max():.4g}"
+
+
+def explain(args) -> int:
+    config = dict(
+        hidden_size=args.hidden_size,
+        image_embedding_size=tuple(args.image_embedding_size),
+        input_image_size=tuple(args.input_image_size),
+        mask_in_channels=args.mask_in_channels,
+        activation=args.activation,
+    )
+    params = init_params(args.hidden_size, args.mask_in_channels, seed=args.seed)
+    encoder = SAMPromptEncoder(**config, params=params, dtype=args.dtype, profile="sam")
+    prompt = build_prompt(args, config)
+    trace = encoder.trace(**prompt)
+
+    print(f"samspec explain: {encoder!r}, params from init_params(seed={args.seed})")
+    for name, value in prompt.items():
+        print(f"  input {name:<8} shape {tuple(value.shape)}  {_summary(value, args.values)}")
+    print()
+    for name, value in trace.items():
+        section, meaning = STAGES.get(name, ("", ""))
+        shape = tuple(np.asarray(value).shape)
+        print(f"{section:>7}  {name:<36} {str(shape):<20} {meaning}")
+        print(f"{'':>9}{_summary(value, args.values)}")
+    if args.json:
+        document = {
+            "config": encoder.config(),
+            "params_seed": args.seed,
+            "inputs": {k: {"shape": list(v.shape), "values": v.tolist()} for k, v in prompt.items()},
+            "stages": [
+                {
+                    "name": name,
+                    "section": STAGES.get(name, ("", ""))[0],
+                    "shape": list(np.asarray(value).shape),
+                    "dtype": str(np.asarray(value).dtype),
+                    "values": np.asarray(value).tolist(),
+                }
+                for name, value in trace.items()
+            ],
+        }
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump(document, handle)
+        print(f"\nfull trace written to {args.json}")
+    return 0
+
+
+def add_arguments(parser) -> None:
+    def size_pair(text):
+        values = [int(v) for v in text.replace("x", ",").split(",")]
+        if len(values) != 2:
+            raise ValueError(text)
+        return values
+
+    parser.add_argument("--points", nargs="+", metavar="X,Y", help="point prompts in pixels, e.g. --points 500,375 200,100")
+    parser.add_argument("--labels", nargs="+", type=int, metavar="L", help="one label per point: 1 fg, 0 bg, -1 not-a-point, 2/3 corners")
+    parser.add_argument("--box", metavar="X1,Y1,X2,Y2", help="one box prompt in pixels")
+    parser.add_argument("--mask", metavar="FILE.npy", help="a mask of logits, (4h, 4w) or (1, 1, 4h, 4w)")
+    parser.add_argument("--demo-mask", action="store_true", help="use an ellipse as the mask prompt")
+    parser.add_argument("--hidden-size", type=int, default=256)
+    parser.add_argument("--image-embedding-size", type=size_pair, default=[64, 64], metavar="H,W")
+    parser.add_argument("--input-image-size", type=size_pair, default=[1024, 1024], metavar="H,W")
+    parser.add_argument("--mask-in-channels", type=int, default=16)
+    parser.add_argument("--activation", default="gelu")
+    parser.add_argument("--dtype", default="float64", choices=["float64", "float32", "float16"])
+    parser.add_argument("--seed", type=int, default=0, help="seed of init_params")
+    parser.add_argument("--values", type=int, default=4, help="how many values to print per stage")
+    parser.add_argument("--json", metavar="FILE", help="write the full trace as JSON")
