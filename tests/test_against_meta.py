@@ -5,6 +5,8 @@ can only agree to Meta's own float32 error; the bound used is measured, not gues
 k times the distance between the float32 and float64 reference runs on the same inputs, plus a floor.
 """
 
+import zlib
+
 import numpy as np
 import pytest
 
@@ -60,7 +62,7 @@ def test_spec11_encoder_matches_meta(meta_adapter_class, config_name, kind):
     """§11 whole encoder: float64 and float32 reference vs Meta float32, batch 3, every label."""
     config = CONFIGS[config_name]
     params = init_params(config["hidden_size"], config["mask_in_channels"], seed=11)
-    rng = np.random.default_rng(abs(hash((config_name, kind))) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(f"{config_name}:{kind}".encode()))
     prompt = make_prompt(kind, config, batch=3, rng=rng)
 
     meta = meta_adapter_class()
