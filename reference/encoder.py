@@ -141,8 +141,10 @@ class SAMPromptEncoder:
             else:
                 check.check_rank_and_shape("masks", masks, (None, None, 4 * h, 4 * w, 1), f"(batch, masks, 4h, 4w, 1) for image_embedding_size {(h, w)}")
                 batch["masks"] = masks.shape[0]
-                masks = xp.reshape(masks, (masks.shape[0] * masks.shape[1], 4 * h, 4 * w))
-            check.check_finite("masks", masks, xp)
+                # keras-hub: M = 0 masks means "no mask" (no_mask_embed at batch B), not an empty batch
+                masks = xp.reshape(masks, (masks.shape[0] * masks.shape[1], 4 * h, 4 * w)) if masks.shape[1] else None
+            if masks is not None:
+                check.check_finite("masks", masks, xp)
         size = check.check_batch_sizes(batch)
         if size is None:
             size = conv.empty_prompt_batch
