@@ -1,0 +1,77 @@
+"""Finding an adapter by name: a built-in port, or `module:attr` naming a zero-argument callable
+(a class, a factory) that returns an adapter (docs/adapters.md)."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+
+class AdapterError(Exception):
+    """The adapter could not be found or does not follow the protocol."""
+
+
+def _reference(dtype):
+    from .adapters.reference import ReferenceAdapter
+
+    return lambda: ReferenceAdapter(dtype)
+
+
+def _segment_anything():
+    from .adapters.segment_anything import SegmentAnythingAdapter
+
+    return SegmentAnythingAdapter()
+
+
+BUILTINS = {
+    "reference-f32": _reference("float32"),
+    "reference-f16": _reference("float16"),
+    "segment-anything": _segment_anything,
+}
+
+
+def resolve_adapter(port: str):
+    """The adapter for ``port``: a built-in name or ``module:attr``."""
+    if port in BUILTINS:
+        adapter = BUILTINS[port]()
+    elif ":" in port:
+        module_name, _, attr = port.partition(":")
+        if os.getcwd() not in sys.path:  # like `python -m`: modules in the working directory import
+            sys.path.insert(0, os.getcwd())
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as exc:
+            raise AdapterError(f"cannot import {module_name!r} for port {port!r}: {type(exc).__name__}: {exc}") from exc
+        target = module
+        for part in attr.split("."):
+            if not hasattr(target, part):
+                raise AdapterError(f"{module_name!r} has no attribute {attr!r} (port {port!r})")
+            target = getattr(target, part)
+        if hasattr(target, "run") and hasattr(target, "build") and not isinstance(target, type):
+            adapter = target
+        elif callable(target):
+            try:
+                adapter = target()
+            except Exception as exc:
+                raise AdapterError(f"calling {port} failed: {type(exc).__name__}: {exc}") from exc
+        else:
+            raise AdapterError(f"{port} is neither an adapter nor a zero-argument callable returning one")
+    else:
+        raise AdapterError(
+            f"unknown port {port!r}: expected one of {sorted(BUILTINS)} or module:attr naming an adapter factory"
+        )
+    for method in ("build", "run"):
+        if not callable(getattr(adapter, method, None)):
+            raise AdapterError(f"{port}: the adapter has no {method}() method (see docs/adapters.md)")
+    if not getattr(adapter, "name", None):
+        try:
+            adapter.name = port
+        except AttributeError:
+            pass
+    if not getattr(adapter, "profile", None):
+        try:
+            adapter.profile = "sam"
+        except AttributeError:
+            pass
+    return adapter
