@@ -81,31 +81,31 @@ def _native_erf(xp):
     return None
 
 
-# Where erf(|x|) rounds to exactly 1 in each dtype: erfc(6) = 2e-17, erfc(4) = 1.5e-8,
-# erfc(3) = 2.2e-5 are below half an ulp of 1 in float64, float32 and float16.
-_ERF_SATURATION = {8: 6.0, 4: 4.0, 2: 3.0}
-
-
 def erf_series(x, xp):
-    """erf by its all-positive series, using only array-API operations (spec §9.3).
+    """erf using only array-API operations (spec §1.3), for namespaces without one of their own.
 
+    For |x| < 1.5, the all-positive series (no cancellation):
         erf(x) = 2/sqrt(pi) * exp(-x^2) * sum_{n>=0} 2^n x^(2n+1) / (1*3*...*(2n+1))
-
-    Every term is positive, so the sum loses no digits to cancellation; |x| is clipped where
-    erf saturates at 1 for the dtype, and the loop runs until the last term is negligible
-    (about 2 x_max^2 + 30 terms).
+    For |x| >= 1.5, erf(x) = 1 - erfc(x) with erfc's continued fraction, evaluated backwards:
+        erfc(x) = exp(-x^2)/sqrt(pi) * 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + 2/(x + ...)))))
+    80 terms of each reach a few ulp in float64 (checked against math.erf over [-7, 7]). Lower
+    precisions are evaluated in float64 and rounded once, as a correctly rounded erf would be.
     """
-    limit = _ERF_SATURATION[xp.finfo(x.dtype).bits // 8]
-    a = xp.clip(xp.abs(x), 0.0, limit)
-    a2 = a * a
-    term = a
-    total = a
-    for n in range(1, int(2 * limit * limit) + 30):
-        term = term * (2.0 * a2 / (2 * n + 1))
+    wide = x if x.dtype == xp.float64 else xp.astype(x, xp.float64)
+    a = xp.abs(wide)
+    small = xp.minimum(a, 1.5)  # each branch sees only arguments in its own range
+    large = xp.maximum(a, 1.5)
+    term, total = small, small
+    for n in range(1, 80):
+        term = term * (2.0 * small * small / (2 * n + 1))
         total = total + term
-    value = (2.0 / math.sqrt(math.pi)) * xp.exp(-a2) * total
-    value = xp.clip(value, 0.0, 1.0)
-    return xp.where(x < 0, -value, value)
+    series = (2.0 / math.sqrt(math.pi)) * xp.exp(-small * small) * total
+    fraction = large
+    for k in range(80, 0, -1):
+        fraction = large + (k / 2.0) / fraction
+    complement = xp.exp(-large * large) / math.sqrt(math.pi) / fraction
+    value = xp.where(a < 1.5, series, 1.0 - complement)
+    return xp.astype(xp.where(wide < 0, -value, value), x.dtype)
 
 
 def erf(x, xp):

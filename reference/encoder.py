@@ -121,6 +121,7 @@ class SAMPromptEncoder:
             labels = check.as_array("labels", labels, xp)
             check.check_rank_and_shape("labels", labels, tuple(points.shape[:2]), "(batch, points), matching points")
             check.check_labels(labels, conv.labels.allowed, conv.name, xp)
+            labels = xp.astype(labels, xp.int64)  # values checked above; signed, so -1 can be appended
             batch["points"] = points.shape[0]
         if boxes is not None:
             boxes = check.as_array("boxes", boxes, xp)

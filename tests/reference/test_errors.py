@@ -1,0 +1,216 @@
+"""Spec §13: every bad input is refused with a clear error that names the argument and says what
+was received; valid inputs are never modified in place."""
+
+import re
+
+import numpy as np
+import pytest
+
+from samspec.reference import SAMPromptEncoder, init_params
+
+# Small configuration: C = 8, embedding grid 4 x 4 (masks 16 x 16), Cm = 4.
+SMALL = dict(hidden_size=8, image_embedding_size=(4, 4), input_image_size=(16, 16), mask_in_channels=4)
+
+P1 = np.zeros((1, 2, 2))  # one image, two points
+L1 = np.array([[1, 0]])
+BOX1 = np.array([[0.0, 0.0, 4.0, 4.0]])
+MASK1 = np.zeros((1, 1, 16, 16))
+
+
+def params_with(change):
+    params = init_params(8, 4, seed=0)
+    change(params)
+    return params
+
+
+def _drop(params):
+    del params["point_embeddings.1.weight"]
+
+
+def _extra(params):
+    params["point_embeddings.4.weight"] = np.zeros((1, 8))
+
+
+def _reshape(params):
+    params["no_mask_embed.weight"] = np.zeros((8,))
+
+
+def _nan(params):
+    params["mask_downscaling.3.bias"][2] = np.nan
+
+
+def _int_dtype(params):
+    params["not_a_point_embed.weight"] = np.zeros((1, 8), dtype=np.int64)
+
+
+def _overflow(params):
+    params["point_embeddings.0.weight"][0, 0] = 1e6  # finite in float64, inf in float16
+
+
+def with_nan(array, index):
+    array = np.array(array, dtype=np.float64)
+    array[index] = np.nan
+    return array
+
+
+def with_inf(array, index):
+    array = np.array(array, dtype=np.float64)
+    array[index] = np.inf
+    return array
+
+
+# (id, constructor overrides, call arguments or None for a constructor error,
+#  exception type, pattern naming the argument, pattern for what was received)
+CASES = [
+    # -- points and labels ------------------------------------------------------------------
+    ("points_rank_2", {}, dict(points=np.zeros((2, 2)), labels=L1), ValueError, r"^points:", r"received shape \(2, 2\)"),
+    ("points_last_dim_3", {}, dict(points=np.zeros((1, 2, 3)), labels=L1), ValueError, r"^points:", r"received shape \(1, 2, 3\)"),
+    ("labels_shape_mismatch", {}, dict(points=P1, labels=np.array([[1, 0, 1]])), ValueError, r"^labels:", r"received shape \(1, 3\)"),
+    ("labels_float_dtype", {}, dict(points=P1, labels=np.array([[1.0, 0.0]])), TypeError, r"^labels:", r"float64"),
+    ("labels_bool_dtype", {}, dict(points=P1, labels=np.array([[True, False]])), TypeError, r"^labels:", r"bool"),
+    ("labels_unknown_7", {}, dict(points=P1, labels=np.array([[1, 7]])), ValueError, r"^labels:", r"\[7\]"),
+    ("labels_minus_2", {}, dict(points=P1, labels=np.array([[-2, 0]])), ValueError, r"^labels:", r"\[-2\]"),
+    ("labels_4_keras_hub", {"profile": "keras_hub"}, dict(points=P1, labels=np.array([[4, 0]])), ValueError, r"^labels:.*keras_hub", r"\[4\]"),
+    ("points_nan", {}, dict(points=with_nan(P1, (0, 1, 0)), labels=L1), ValueError, r"^points:", r"1 NaN or inf"),
+    ("points_inf", {}, dict(points=with_inf(P1, (0, 0, 1)), labels=L1), ValueError, r"^points:", r"1 NaN or inf"),
+    ("points_bool", {}, dict(points=np.zeros((1, 2, 2), dtype=bool), labels=L1), TypeError, r"^points:", r"dtype bool"),
+    ("points_complex", {}, dict(points=np.zeros((1, 2, 2), dtype=complex), labels=L1), TypeError, r"^points:", r"complex"),
+    ("points_strings", {}, dict(points=[[["a", "b"]]], labels=[[1]]), TypeError, r"^points:", r"<U1"),
+    ("points_without_labels", {}, dict(points=P1), ValueError, r"^labels:", r"received points alone"),
+    ("labels_without_points", {}, dict(labels=L1), ValueError, r"^points:", r"received labels alone"),
+    # -- boxes --------------------------------------------------------------------------------
+    ("boxes_nan", {}, dict(boxes=with_nan(BOX1, (0, 2))), ValueError, r"^boxes:", r"1 NaN or inf"),
+    ("boxes_corners_under_sam", {}, dict(boxes=np.zeros((1, 2, 2))), ValueError, r"^boxes:", r"received shape \(1, 2, 2\)"),
+    ("boxes_xyxy_under_keras_hub", {"profile": "keras_hub"}, dict(boxes=BOX1), ValueError, r"^boxes:", r"received shape \(1, 4\)"),
+    # -- masks --------------------------------------------------------------------------------
+    ("masks_1024_for_64x64", {"hidden_size": 256, "mask_in_channels": 16, "image_embedding_size": (64, 64),
+                              "input_image_size": (1024, 1024)},
+     dict(masks=np.zeros((1, 1, 1024, 1024))), ValueError, r"^masks:.*\(\*, 1, 256, 256\)", r"received shape \(1, 1, 1024, 1024\)"),
+    ("masks_two_channels", {}, dict(masks=np.zeros((1, 2, 16, 16))), ValueError, r"^masks:", r"received shape \(1, 2, 16, 16\)"),
+    ("masks_rank_3", {}, dict(masks=np.zeros((1, 16, 16))), ValueError, r"^masks:", r"received shape \(1, 16, 16\)"),
+    ("masks_nan", {}, dict(masks=with_nan(MASK1, (0, 0, 3, 5))), ValueError, r"^masks:", r"1 NaN or inf"),
+    ("masks_keras_hub_no_trailing_1", {"profile": "keras_hub"}, dict(masks=np.zeros((1, 1, 16, 16))), ValueError, r"^masks:", r"received shape \(1, 1, 16, 16\)"),
+    # -- batch sizes --------------------------------------------------------------------------
+    ("batch_points_vs_boxes", {}, dict(points=np.zeros((2, 1, 2)), labels=np.ones((2, 1), dtype=int), boxes=np.zeros((3, 4))),
+     ValueError, r"^batch size:", r"points has 2, boxes has 3"),
+    ("batch_points_vs_masks", {}, dict(points=P1, labels=L1, masks=np.zeros((2, 1, 16, 16))),
+     ValueError, r"^batch size:", r"points has 1, masks has 2"),
+    ("keras_hub_no_prompt", {"profile": "keras_hub"}, dict(), ValueError, r"^points, labels, boxes, masks:.*keras_hub", r"received none"),
+    # -- configuration ------------------------------------------------------------------------
+    ("hidden_size_odd", {"hidden_size": 7}, None, ValueError, r"^hidden_size:", r"received 7"),
+    ("hidden_size_float", {"hidden_size": 8.0}, None, TypeError, r"^hidden_size:", r"received 8\.0"),
+    ("mask_in_channels_6", {"mask_in_channels": 6}, None, ValueError, r"^mask_in_channels:", r"received 6"),
+    ("profile_unknown", {"profile": "tensorflow"}, None, ValueError, r"^profile:", r"received 'tensorflow'"),
+    ("dtype_bfloat16", {"dtype": "bfloat16"}, None, ValueError, r"^dtype:", r"received 'bfloat16'"),
+    ("activation_unknown", {"activation": "gelu2"}, None, ValueError, r"^activation:", r"received 'gelu2'"),
+    ("image_embedding_size_not_pair", {"image_embedding_size": (4,)}, None, ValueError, r"^image_embedding_size:", r"received \(4,\)"),
+    ("input_image_size_zero", {"input_image_size": (0, 16)}, None, ValueError, r"^input_image_size:", r"received \(0, 16\)"),
+    # -- parameters ---------------------------------------------------------------------------
+    ("params_missing_key", {"params": params_with(_drop)}, None, ValueError, r"^params:", r"missing keys \['point_embeddings\.1\.weight'\]"),
+    ("params_extra_key", {"params": params_with(_extra)}, None, ValueError, r"^params:", r"unexpected keys \['point_embeddings\.4\.weight'\]"),
+    ("params_wrong_shape", {"params": params_with(_reshape)}, None, ValueError, r"^params\['no_mask_embed\.weight'\]:", r"received \(8,\)"),
+    ("params_nan", {"params": params_with(_nan)}, None, ValueError, r"^params\['mask_downscaling\.3\.bias'\]:", r"1 NaN or inf"),
+    ("params_int_dtype", {"params": params_with(_int_dtype)}, None, TypeError, r"^params\['not_a_point_embed\.weight'\]:", r"int64"),
+    ("params_overflow_float16", {"params": params_with(_overflow), "dtype": "float16"}, None, ValueError,
+     r"^params\['point_embeddings\.0\.weight'\]:", r"1 NaN or inf"),
+    ("params_not_a_dict", {"params": [1, 2]}, None, TypeError, r"^params:", r"list"),
+]
+
+
+@pytest.mark.parametrize(
+    "ctor, call, exc_type, names_argument, says_received",
+    [
+        pytest.param(
+            *case[1:],
+            id=f"spec13-{case[0]}",
+            # the float16 cast of 1e6 is the very overflow under test
+            marks=[pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")],
+        )
+        for case in CASES
+    ],
+)
+def test_spec13_bad_input_is_refused(ctor, call, exc_type, names_argument, says_received):
+    """§13 errors: the right exception type, the argument named first, and what was received."""
+    kwargs = {**SMALL, **ctor}
+    if call is None:
+        with pytest.raises(exc_type) as info:
+            SAMPromptEncoder(**kwargs)
+    else:
+        enc = SAMPromptEncoder(**kwargs)
+        with pytest.raises(exc_type) as info:
+            enc(**call)
+    message = str(info.value)
+    assert type(info.value) is exc_type
+    assert re.search(names_argument, message), f"argument not named: {message!r}"
+    assert re.search(says_received, message), f"received value not described: {message!r}"
+
+
+def test_spec13_enough_distinct_cases():
+    """§13: the table above covers at least 22 distinct bad inputs."""
+    assert len({case[0] for case in CASES}) == len(CASES) >= 22
+
+
+def test_spec13_errors_raised_by_trace_too():
+    """§13: enc.trace validates exactly like __call__."""
+    enc = SAMPromptEncoder(**SMALL)
+    with pytest.raises(ValueError, match=r"^labels:.*\[7\]"):
+        enc.trace(P1, np.array([[1, 7]]))
+
+
+@pytest.mark.parametrize("profile", ["sam", "keras_hub"])
+def test_spec13_unsigned_labels_accepted_or_refused_clearly(profile):
+    """§13: labels of an unsigned integer dtype are either encoded like int64 labels or refused with
+    an error naming labels; never a raw NumPy OverflowError from inside the algorithm."""
+    enc = SAMPromptEncoder(**SMALL, profile=profile)
+    labels = np.array([[1, 0]], dtype=np.uint8)
+    try:
+        out = enc(P1, labels)
+    except (TypeError, ValueError) as exc:
+        assert str(exc).startswith("labels:")
+        return
+    expected = enc(P1, labels.astype(np.int64))
+    assert np.array_equal(out["prompt_sparse_embeddings"], expected["prompt_sparse_embeddings"])
+
+
+# -- inputs are never modified ------------------------------------------------------------------
+
+RNG = np.random.default_rng(0)
+VALID_CALLS = [
+    pytest.param("sam", dict(points=RNG.uniform(0, 16, (2, 3, 2)), labels=np.array([[1, 0, 2], [3, 1, -1]])), id="sam-points"),
+    pytest.param("sam", dict(points=RNG.uniform(0, 16, (1, 2, 2)), labels=np.array([[1, 0]], dtype=np.int32),
+                             boxes=np.array([[1.0, 2.0, 9.0, 7.0]])), id="sam-points-boxes"),
+    pytest.param("sam", dict(points=RNG.uniform(0, 16, (1, 1, 2)).astype(np.float32), labels=np.array([[0]]),
+                             masks=RNG.standard_normal((1, 1, 16, 16))), id="sam-points-masks"),
+    pytest.param("sam", dict(points=np.array([[[3, 4]]], dtype=np.int64), labels=np.array([[1]])), id="sam-int-points"),
+    pytest.param("keras_hub", dict(points=RNG.uniform(0, 16, (2, 2, 2)), labels=np.array([[1, 0], [2, -1]]),
+                                   boxes=RNG.uniform(0, 16, (2, 3, 2, 2)),
+                                   masks=RNG.standard_normal((2, 2, 16, 16, 1))), id="keras_hub-all"),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("profile, call", VALID_CALLS)
+def test_spec13_inputs_not_mutated(profile, call, dtype):
+    """§13: valid calls leave every input array unchanged (values, shape, dtype), labels included after padding."""
+    copies = {name: value.copy() for name, value in call.items()}
+    params = init_params(8, 4, seed=1)
+    params_copy = {name: value.copy() for name, value in params.items()}
+    enc = SAMPromptEncoder(**SMALL, profile=profile, dtype=dtype, params=params)
+    enc(**call)
+    enc.trace(**call)
+    for name, value in call.items():
+        assert value.shape == copies[name].shape, name
+        assert value.dtype == copies[name].dtype, name
+        assert np.array_equal(value, copies[name]), name
+    for name, value in params.items():
+        assert np.array_equal(value, params_copy[name]), name
+
+
+def test_spec13_labels_unchanged_after_padding():
+    """§5.1 + §13: padding builds new arrays; the caller's labels keep shape (B, N) and their values."""
+    enc = SAMPromptEncoder(**SMALL)
+    labels = np.array([[1, 0]])
+    trace = enc.trace(P1, labels)
+    assert trace["points.labels"].shape == (1, 3)
+    assert labels.shape == (1, 2)
+    assert np.array_equal(labels, [[1, 0]])
