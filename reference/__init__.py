@@ -9,7 +9,7 @@ from .activations import ACTIVATIONS, get_activation
 from .backend import erf, resolve_namespace
 from .conventions import PROFILES, Conventions, LabelRule
 from .coordinates import normalise_coordinates, shift_to_pixel_centres
-from .encoder import OUTPUT_KEYS, SAMPromptEncoder
+from .encoder import OUTPUT_KEYS, STAGES, SAMPromptEncoder
 from .masks import conv1x1, conv2x2_stride2, downscale_mask, layer_norm_channels, no_mask_embedding
 from .params import check_params, init_params, param_shapes
 from .positional_encoding import (
@@ -34,6 +34,7 @@ __all__ = [
     "OUTPUT_KEYS",
     "PROFILES",
     "SAMPromptEncoder",
+    "STAGES",
     "append_padding_point",
     "assemble_sparse",
     "check_params",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 
 from . import validation as check
 from .activations import get_activation
 from .backend import float_dtype, namespace_name, resolve_namespace
-from .conventions import get_conventions
+from .conventions import Conventions, get_conventions
 from .coordinates import normalise_coordinates, shift_to_pixel_centres
 from .masks import downscale_mask, no_mask_embedding
 from .params import check_config, check_params, init_params
@@ -21,6 +23,25 @@ from .sparse import (
 )
 
 OUTPUT_KEYS = ("prompt_sparse_embeddings", "prompt_dense_embeddings", "prompt_dense_positional_embeddings")
+
+# The stage functions the encoder composes. ``SAMPromptEncoder(stages={...})`` may replace any of
+# them by name (the conformance suite builds its catalogue of known port bugs this way).
+STAGES = {
+    f.__name__: f
+    for f in (
+        shift_to_pixel_centres,
+        normalise_coordinates,
+        fourier_argument,
+        sinusoids,
+        append_padding_point,
+        embed_point_labels,
+        embed_box_corners,
+        assemble_sparse,
+        grid_cell_centres,
+        downscale_mask,
+        no_mask_embedding,
+    )
+}
 
 
 def _check_size_pair(name, value):
@@ -54,6 +75,7 @@ class SAMPromptEncoder:
         profile="sam",
         xp=None,
         layer_norm_eps=1e-6,
+        stages=None,
     ):
         check_config(hidden_size, mask_in_channels)
         self.hidden_size = int(hidden_size)
@@ -62,8 +84,12 @@ class SAMPromptEncoder:
         self.input_image_size = _check_size_pair("input_image_size", input_image_size)
         self.activation = activation
         self._activation = get_activation(activation)
-        self.conventions = get_conventions(profile)
-        self.profile = profile
+        self.conventions = profile if isinstance(profile, Conventions) else get_conventions(profile)
+        self.profile = self.conventions.name
+        unknown = sorted(set(stages or {}) - set(STAGES))
+        if unknown:
+            raise ValueError(f"stages: expected names among {sorted(STAGES)}; received {unknown}")
+        self.stages = SimpleNamespace(**dict(STAGES, **(stages or {})))
         self.xp = resolve_namespace(xp)
         self.dtype_name = dtype
         self.dtype = float_dtype(self.xp, dtype)
@@ -159,7 +185,7 @@ class SAMPromptEncoder:
     # -- the algorithm (spec §3–§10) ----------------------------------------------------------
 
     def _encode(self, points, labels, boxes, masks, trace):
-        xp, p, conv = self.xp, self.params, self.conventions
+        xp, p, conv, S = self.xp, self.params, self.conventions, self.stages
         points, labels, boxes, masks, batch = self._prepare_inputs(points, labels, boxes, masks)
         G = p["pe_layer.positional_encoding_gaussian_matrix"]
 
@@ -169,39 +195,39 @@ class SAMPromptEncoder:
             return value
 
         def encode_positions(prefix, shifted):
-            unit = record(f"{prefix}.normalised", normalise_coordinates(shifted, self.input_image_size, xp))  # §3.2
-            argument = record(f"{prefix}.fourier_argument", fourier_argument(unit, G, xp))  # §4.1
-            return record(f"{prefix}.positional_encoding", sinusoids(argument, xp))  # §4.2
+            unit = record(f"{prefix}.normalised", S.normalise_coordinates(shifted, self.input_image_size, xp))  # §3.2
+            argument = record(f"{prefix}.fourier_argument", S.fourier_argument(unit, G, xp))  # §4.1
+            return record(f"{prefix}.positional_encoding", S.sinusoids(argument, xp))  # §4.2
 
         point_tokens = None
         if points is not None:
-            coords = record("points.shifted", shift_to_pixel_centres(xp.astype(points, self.dtype), xp))  # §3.1
+            coords = record("points.shifted", S.shift_to_pixel_centres(xp.astype(points, self.dtype), xp))  # §3.1
             if conv.pad_points and boxes is None:  # §5.1
-                coords, labels = append_padding_point(coords, labels, xp)
+                coords, labels = S.append_padding_point(coords, labels, xp)
             record("points.labels", labels)
             pe = encode_positions("points", coords)
-            point_tokens = record("points.tokens", embed_point_labels(pe, labels, self._label_table, conv.labels, xp))  # §5.2
+            point_tokens = record("points.tokens", S.embed_point_labels(pe, labels, self._label_table, conv.labels, xp))  # §5.2
 
         box_tokens = None
         if boxes is not None:
-            corners = record("boxes.shifted", shift_to_pixel_centres(xp.astype(boxes, self.dtype), xp))  # §6.1, §3.1
+            corners = record("boxes.shifted", S.shift_to_pixel_centres(xp.astype(boxes, self.dtype), xp))  # §6.1, §3.1
             pe = encode_positions("boxes", corners)
             box_tokens = record(
                 "boxes.tokens",
-                embed_box_corners(pe, p["point_embeddings.2.weight"], p["point_embeddings.3.weight"], xp),  # §6.2
+                S.embed_box_corners(pe, p["point_embeddings.2.weight"], p["point_embeddings.3.weight"], xp),  # §6.2
             )
 
-        sparse = assemble_sparse(point_tokens, box_tokens, batch, self.hidden_size, self.dtype, xp)  # §7
+        sparse = S.assemble_sparse(point_tokens, box_tokens, batch, self.hidden_size, self.dtype, xp)  # §7
 
-        centres = record("dense_pe.cell_centres", grid_cell_centres(self.image_embedding_size, self.dtype, xp))  # §8.1
-        argument = record("dense_pe.fourier_argument", fourier_argument(centres, G, xp))  # §4.1
-        dense_pe = record("dense_pe.grid", sinusoids(argument, xp))[None, ...]  # §8.2: (1, h, w, C)
+        centres = record("dense_pe.cell_centres", S.grid_cell_centres(self.image_embedding_size, self.dtype, xp))  # §8.1
+        argument = record("dense_pe.fourier_argument", S.fourier_argument(centres, G, xp))  # §4.1
+        dense_pe = record("dense_pe.grid", S.sinusoids(argument, xp))[None, ...]  # §8.2: (1, h, w, C)
 
         if masks is not None:
             mask = record("mask.input", xp.astype(masks, self.dtype))
-            dense = downscale_mask(mask, p, self._activation, xp, eps=self.layer_norm_eps, trace=trace)  # §9
+            dense = S.downscale_mask(mask, p, self._activation, xp, eps=self.layer_norm_eps, trace=trace)  # §9
         else:
-            dense = no_mask_embedding(p["no_mask_embed.weight"], batch, self.image_embedding_size, xp)  # §10
+            dense = S.no_mask_embedding(p["no_mask_embed.weight"], batch, self.image_embedding_size, xp)  # §10
 
         if not conv.channels_last:  # §11: (B, h, w, C) -> (B, C, h, w)
             dense = xp.permute_dims(dense, (0, 3, 1, 2))
