@@ -15,7 +15,8 @@ def _fmt(value, spec=".2e"):
     return "-" if value is None else format(value, spec)
 
 
-def table(results, out=sys.stdout) -> None:
+def table(results, out=None) -> None:
+    out = out if out is not None else sys.stdout
     header = f"{'verdict':<7} {'case':<28} {'output':<8} {'max|err|':>9} {'budget':>9} {'ratio':>7}  worst at / note"
     print(header, file=out)
     print("-" * len(header), file=out)

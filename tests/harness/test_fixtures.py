@@ -1,0 +1,107 @@
+"""The golden fixtures (docs/fixtures.md): deterministic, checksummed, verified by recomputation."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from samspec.conformance import fixtures
+from samspec.conformance.cases import CASES
+from samspec.conformance.cli import main
+
+
+def test_generate_is_byte_identical_to_the_committed_set(tmp_path):
+    """Regenerating gives the committed files, byte for byte (and so the same manifest)."""
+    fixtures.generate(tmp_path)
+    committed = fixtures.default_dir()
+    manifest = json.loads((committed / "manifest.json").read_text())
+    fresh = json.loads((tmp_path / "manifest.json").read_text())
+    fresh["samspec_version"] = manifest["samspec_version"]
+    assert fresh == manifest, "the committed fixtures are stale: run `samspec fixtures generate`"
+    for relative in manifest["sha256"]:
+        assert (tmp_path / relative).read_bytes() == (committed / relative).read_bytes(), relative
+
+
+def test_committed_set_is_small_and_complete():
+    manifest = fixtures.read_manifest(fixtures.default_dir())
+    total = sum((fixtures.default_dir() / f).stat().st_size for f in manifest["sha256"])
+    assert total < 20 * 2**20
+    assert [c["id"] for c in manifest["cases"]] == [c.id for c in CASES]
+    for case in manifest["cases"]:
+        assert case["sections"], case["id"]
+        assert set(case["expected"]) == {
+            "prompt_sparse_embeddings", "prompt_dense_embeddings", "prompt_dense_positional_embeddings"}
+
+
+def test_catalogue_covers_the_edges():
+    """Every label alone, batches, many points, boxes, masks, empty prompts, borders, non-square."""
+    ids = {c.id for c in CASES}
+    for needed in ("labels.foreground", "labels.background", "labels.not_a_point", "labels.corner_2",
+                   "labels.corner_3", "points.many", "boxes.only", "boxes.with_points", "masks.random",
+                   "masks.constant", "empty.portrait", "points.border", "points.outside", "seed.points"):
+        assert needed in ids
+    configs = {c.config for c in CASES}
+    assert {"seed", "portrait", "landscape", "tiny", "cm4"} <= configs
+
+
+def test_npy_files_are_little_endian_with_explicit_dtype():
+    root = fixtures.default_dir()
+    manifest = fixtures.read_manifest(root)
+    for relative in list(manifest["sha256"])[:50]:
+        array = np.load(root / relative, allow_pickle=False)
+        assert array.dtype.str in ("<f8", "<i8"), relative
+
+
+@pytest.fixture
+def copy_of_fixtures(tmp_path):
+    target = tmp_path / "fx"
+    shutil.copytree(fixtures.default_dir(), target, ignore=shutil.ignore_patterns("__pycache__"))
+    return target
+
+
+def test_verify_passes_on_the_committed_set(capsys):
+    assert main(["fixtures", "verify", "--quiet"]) == 0
+
+
+def test_verify_names_a_flipped_byte(copy_of_fixtures, capsys):
+    manifest = fixtures.read_manifest(copy_of_fixtures)
+    victim = next(f for f in manifest["sha256"] if "expected.prompt_sparse" in f)
+    data = bytearray((copy_of_fixtures / victim).read_bytes())
+    data[-3] ^= 0x01
+    (copy_of_fixtures / victim).write_bytes(bytes(data))
+    assert main(["fixtures", "verify", str(copy_of_fixtures), "--quiet"]) == 1
+    assert victim in capsys.readouterr().err
+
+
+def test_verify_names_a_missing_file(copy_of_fixtures, capsys):
+    manifest = fixtures.read_manifest(copy_of_fixtures)
+    victim = next(f for f in manifest["sha256"] if "input.masks" in f)
+    (copy_of_fixtures / victim).unlink()
+    assert main(["fixtures", "verify", str(copy_of_fixtures), "--quiet"]) == 1
+    assert victim in capsys.readouterr().err
+
+
+def test_verify_recomputes_expected_values(copy_of_fixtures, capsys):
+    """A consistent forgery (new value, new sha256) is caught by recomputation with the reference."""
+    import hashlib
+
+    manifest = json.loads((copy_of_fixtures / "manifest.json").read_text())
+    case = next(c for c in manifest["cases"] if c["id"] == "labels.foreground")
+    relative = case["expected"]["prompt_sparse_embeddings"]["file"]
+    array = np.load(copy_of_fixtures / relative)
+    array[0, 0, 0] += 1e-6
+    data = fixtures.npy_bytes(array)
+    (copy_of_fixtures / relative).write_bytes(data)
+    manifest["sha256"][relative] = hashlib.sha256(data).hexdigest()
+    (copy_of_fixtures / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["fixtures", "verify", str(copy_of_fixtures), "--quiet"]) == 1
+    assert "labels.foreground" in capsys.readouterr().err
+
+
+def test_verify_rejects_unknown_schema(copy_of_fixtures, capsys):
+    manifest = json.loads((copy_of_fixtures / "manifest.json").read_text())
+    manifest["schema_version"] = 99
+    (copy_of_fixtures / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["fixtures", "verify", str(copy_of_fixtures), "--quiet"]) == 1
+    assert "schema_version" in capsys.readouterr().err
