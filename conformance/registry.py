@@ -24,10 +24,33 @@ def _segment_anything():
     return SegmentAnythingAdapter()
 
 
+def _transformers():
+    from .adapters.transformers import TransformersAdapter
+
+    return TransformersAdapter()
+
+
+def _keras_hub():
+    from .adapters.keras_hub import KerasHubAdapter
+
+    return KerasHubAdapter()
+
+
+def _onnxruntime():
+    from .adapters.onnxruntime import OnnxRuntimeAdapter
+
+    return OnnxRuntimeAdapter()
+
+
+# Each adapter carries its default profile (its `profile` attribute): transformers -> hf,
+# keras-hub -> keras_hub, onnxruntime -> sam_onnx (docs/profiles.md).
 BUILTINS = {
     "reference-f32": _reference("float32"),
     "reference-f16": _reference("float16"),
     "segment-anything": _segment_anything,
+    "transformers": _transformers,
+    "keras-hub": _keras_hub,
+    "onnxruntime": _onnxruntime,
 }
 
 

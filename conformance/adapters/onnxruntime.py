@@ -1,0 +1,124 @@
+"""Meta's prompt encoder exported to ONNX with `torch.onnx.export`, run by onnxruntime on the CPU;
+profile `sam_onnx`.
+
+The graph is the prompt-encoder half of Meta's `segment_anything/utils/onnx.py`: `SamOnnxModel`
+itself is instantiated around a stand-in `Sam` that holds only a real `PromptEncoder`, and its own
+methods are exported, unchanged:
+
+    sparse_embeddings = SamOnnxModel._embed_points(point_coords, point_labels)
+    dense_embeddings  = SamOnnxModel._embed_masks(mask_input, has_mask_input)
+    image_pe          = prompt_encoder.get_dense_pe()   # what SamOnnxModel.forward passes as image_pe
+
+`image_pe` is computed inside Meta's exported graph and fed to the mask decoder; it is exported here
+as a third output so that the grid is checked as onnxruntime computes it. Inputs and options follow
+Meta's `scripts/export_onnx_model.py` (float32 `point_coords`/`point_labels`, `has_mask_input` of
+shape (1,), opset 17, the TorchScript exporter), except that the batch axis is dynamic as well as the
+number of points (Meta's export fixes batch 1). `img_size` is one int (square images only): for a
+non-square configuration it is max(H, W), and the case differs (`square_normalisation`).
+"""
+
+from __future__ import annotations
+
+import io
+import types
+import warnings
+
+import numpy as np
+
+from .segment_anything import load_prompt_encoder_class
+
+INPUT_NAMES = ("point_coords", "point_labels", "mask_input", "has_mask_input")
+OUTPUT_NAMES = ("sparse_embeddings", "dense_embeddings", "image_pe")
+OPSET = 17
+
+
+def load_onnx_model_class():
+    """`segment_anything.utils.onnx.SamOnnxModel` without the package `__init__` (see segment_anything.py)."""
+    load_prompt_encoder_class()  # installs the bare package module
+    from segment_anything.utils.onnx import SamOnnxModel
+
+    return SamOnnxModel
+
+
+def export_prompt_encoder(encoder, img_size: int) -> bytes:
+    """The ONNX model (bytes) of SamOnnxModel's prompt path around ``encoder`` (a Meta PromptEncoder)."""
+    import torch
+
+    SamOnnxModel = load_onnx_model_class()
+
+    class PromptOnlySam(torch.nn.Module):
+        """What SamOnnxModel reads of a `Sam`: the prompt encoder, a mask decoder, the image size."""
+
+        def __init__(self):
+            super().__init__()
+            self.prompt_encoder = encoder
+            self.mask_decoder = None  # the decoder half is not exported
+            self.image_encoder = types.SimpleNamespace(img_size=img_size)
+
+    class PromptEncoderGraph(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.sam_onnx = SamOnnxModel(PromptOnlySam(), return_single_mask=True)
+
+        def forward(self, point_coords, point_labels, mask_input, has_mask_input):
+            return (
+                self.sam_onnx._embed_points(point_coords, point_labels),
+                self.sam_onnx._embed_masks(mask_input, has_mask_input),
+                self.sam_onnx.model.prompt_encoder.get_dense_pe(),
+            )
+
+    h, w = encoder.image_embedding_size
+    example = (
+        torch.rand(2, 5, 2) * img_size,
+        torch.tensor([[0.0, 1.0, 2.0, 3.0, -1.0], [1.0, 0.0, -1.0, 3.0, 2.0]]),
+        torch.randn(2, 1, 4 * h, 4 * w),
+        torch.tensor([1.0]),
+    )
+    dynamic_axes = {
+        "point_coords": {0: "batch", 1: "num_points"},
+        "point_labels": {0: "batch", 1: "num_points"},
+        "mask_input": {0: "batch"},
+        "sparse_embeddings": {0: "batch", 1: "num_points"},
+        "dense_embeddings": {0: "batch"},
+    }
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # TracerWarning and the TorchScript exporter's deprecation notice
+        torch.onnx.export(
+            PromptEncoderGraph().eval(), example, buffer, input_names=list(INPUT_NAMES),
+            output_names=list(OUTPUT_NAMES), dynamic_axes=dynamic_axes, opset_version=OPSET,
+            do_constant_folding=True, dynamo=False,
+        )
+    return buffer.getvalue()
+
+
+class OnnxRuntimeAdapter:
+    name = "onnxruntime"
+    profile = "sam_onnx"
+
+    def build(self, config, params):
+        import onnxruntime
+        import torch
+
+        activations = {"gelu": torch.nn.GELU, "relu": torch.nn.ReLU}
+        encoder = load_prompt_encoder_class()(
+            embed_dim=config["hidden_size"],
+            image_embedding_size=tuple(config["image_embedding_size"]),
+            input_image_size=tuple(config["input_image_size"]),
+            mask_in_chans=config["mask_in_channels"],
+            activation=activations[config.get("activation", "gelu")],
+        )
+        encoder.load_state_dict({k: torch.as_tensor(np.asarray(v)) for k, v in params.items()}, strict=True)
+        self.model_bytes = export_prompt_encoder(encoder.float().eval(), max(config["input_image_size"]))
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3
+        self.session = onnxruntime.InferenceSession(self.model_bytes, options, providers=["CPUExecutionProvider"])
+
+    def run(self, point_coords, point_labels, mask_input, has_mask_input):
+        feeds = {
+            "point_coords": np.asarray(point_coords, dtype=np.float32),
+            "point_labels": np.asarray(point_labels, dtype=np.float32),
+            "mask_input": np.asarray(mask_input, dtype=np.float32),
+            "has_mask_input": np.asarray(has_mask_input, dtype=np.float32).reshape(1),
+        }
+        return dict(zip(OUTPUT_NAMES, self.session.run(list(OUTPUT_NAMES), feeds)))

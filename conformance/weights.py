@@ -1,0 +1,62 @@
+"""`samspec check PORT --weights FILE`: the fixture catalogue with a checkpoint's parameters.
+
+Every case keeps its prompt and image sizes; its parameters become the checkpoint's (read by
+`samspec.reference.load_params`), and its expected outputs and stage intermediates are recomputed
+by the float64 reference under the `sam` profile. A case whose own hidden_size or
+mask_in_channels differ from the checkpoint's is run with the checkpoint's (the prompts do not
+depend on them), unless ``adapt_config=False``, which drops such cases instead. Either way the
+returned notes say what was done.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from samspec.reference import OUTPUT_KEYS, SAMPromptEncoder, check_params
+
+
+def weights_config(params) -> tuple:
+    """(hidden_size, mask_in_channels) implied by a parameter set."""
+    return int(np.shape(params["no_mask_embed.weight"])[-1]), int(np.shape(params["mask_downscaling.3.weight"])[0])
+
+
+def cases_with_weights(cases, params, adapt_config: bool = True, source: str = "the weights") -> tuple:
+    """(cases, notes): each case with ``params`` and expectations recomputed by the reference."""
+    hidden_size, mask_in_channels = weights_config(params)
+    check_params(params, hidden_size, mask_in_channels)
+    params64 = {name: np.asarray(value, dtype=np.float64) for name, value in params.items()}  # exact
+    out, adapted, dropped = [], [], []
+    for case in cases:
+        config = dict(case.config)
+        if (config["hidden_size"], config["mask_in_channels"]) != (hidden_size, mask_in_channels):
+            if not adapt_config:
+                dropped.append(case.id)
+                continue
+            adapted.append(case.id)
+            config.update(hidden_size=hidden_size, mask_in_channels=mask_in_channels)
+        trace = SAMPromptEncoder(**config, params=params64, dtype="float64", profile="sam").trace(**case.inputs)
+        out.append(
+            dataclasses.replace(
+                case,
+                description=f"{case.description} (parameters from {source})",
+                config=config,
+                params=params64,
+                expected={key: np.asarray(trace[key]) for key in OUTPUT_KEYS},
+                stages={key: np.asarray(value) for key, value in trace.items() if key not in OUTPUT_KEYS},
+            )
+        )
+    notes = []
+    if adapted:
+        notes.append(
+            f"{len(adapted)} of {len(cases)} cases run with hidden_size {hidden_size} and mask_in_channels "
+            f"{mask_in_channels} from {source} instead of their own (prompts and image sizes unchanged)"
+        )
+    if dropped:
+        notes.append(
+            f"{len(dropped)} of {len(cases)} cases dropped: their hidden_size/mask_in_channels differ from "
+            f"{source}'s ({hidden_size}, {mask_in_channels}): {', '.join(dropped)}"
+        )
+    notes.append(f"expected outputs recomputed by the float64 reference with the parameters from {source}")
+    return out, notes

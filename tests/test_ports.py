@@ -1,0 +1,190 @@
+"""The real ports under test: transformers, keras-hub and ONNX Runtime (tox env `ports`).
+
+Each passes `samspec check` under its own profile; under its layout-only profile (sam's semantics)
+it fails on exactly the outputs its declared divergences predict; docs/ports.md is what
+`samspec report ports` produces today."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import require
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword")
+
+
+def _keras():
+    from samspec.conformance.adapters.keras_hub import import_keras
+
+    return import_keras()
+
+
+def _segment_anything():
+    from samspec.conformance.adapters.segment_anything import load_prompt_encoder_class
+
+    return load_prompt_encoder_class()
+
+
+LIBRARIES = {
+    "transformers": lambda: require("transformers"),
+    "keras-hub": lambda: require("keras_hub", _keras),
+    "onnxruntime": lambda: (require("onnxruntime"), require("onnx"), require("segment_anything", _segment_anything)),
+}
+OWN = {"transformers": "hf", "keras-hub": "keras_hub", "onnxruntime": "sam_onnx"}
+
+
+@pytest.fixture(scope="module")
+def all_libraries():
+    require("torch")
+    require("segment_anything", _segment_anything)
+    for load in LIBRARIES.values():
+        load()
+
+
+@pytest.fixture(scope="module")
+def report(all_libraries):
+    """Every built-in port under every profile of docs/ports.md, run once for this module."""
+    from samspec.conformance import ports_report
+
+    return ports_report.generate()
+
+
+@pytest.mark.parametrize("port", sorted(OWN))
+def test_port_passes_under_its_own_profile(port, capsys):
+    LIBRARIES[port]()
+    from samspec.conformance.cli import main
+
+    assert main(["check", port, "--profile", OWN[port], "--no-diagnosis"]) == 0
+    summary = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "fail" not in summary and "error" not in summary and "pass" in summary, summary
+
+
+def test_adapters_carry_their_default_profile():
+    from samspec.conformance.registry import BUILTINS
+
+    for port, profile in OWN.items():
+        assert BUILTINS[port]().profile == profile
+
+
+def test_layout_profiles_fail_exactly_where_the_divergences_predict(report):
+    _, runs = report
+    by_name = {(run.port, run.profile.name): run for run in runs}
+    for port, own in OWN.items():
+        run = by_name[(port, own)]
+        assert run.verdict() == "passes", (port, own, run.counts)
+        layout = by_name[(port, own + "_layout")]
+        assert layout.differing(), f"{port}: the layout-only profile exercises no divergence"
+        assert not layout.unexplained(), [(r.case, r.output, r.message) for r in layout.unexplained()]
+        assert not layout.predicted_but_passing(), [(r.case, r.output) for r in layout.predicted_but_passing()]
+
+
+def test_the_divergences_each_layout_profile_shows(report):
+    """Spot checks in words: which case fails under which layout profile, and why."""
+    _, runs = report
+    run = {(r.port, r.profile.name): r for r in runs}
+
+    def predicted(port, profile, case, key="prompt_sparse_embeddings"):
+        return run[(port, profile)].predicted.get((case, key), [])
+
+    def detail(port, profile, case, key="prompt_sparse_embeddings"):
+        return run[(port, profile)].details.get((case, key), "")
+
+    # keras-hub: the missing padding row alone (the shared tokens agree) vs labels 2/3 as foreground
+    assert predicted("keras-hub", "keras_hub_layout", "labels.foreground") == ["no_padding_point"]
+    assert "agree" in detail("keras-hub", "keras_hub_layout", "labels.foreground")
+    assert "labels_2_3_foreground" in predicted("keras-hub", "keras_hub_layout", "labels.corner_2")
+    assert "differ" in detail("keras-hub", "keras_hub_layout", "labels.corner_2")
+    verdicts = {r.output: r.verdict for r in run[("keras-hub", "keras_hub_layout")].results if r.case == "empty.portrait"}
+    assert set(verdicts.values()) == {"error"}  # empty_prompt_crash
+    # transformers: square-only sizes, and None for a prompt without points or boxes
+    assert predicted("transformers", "hf_layout", "masks.binary") == ["empty_prompt_none"]
+    assert "square_embedding_grid" in predicted("transformers", "hf_layout", "masks.random", "prompt_dense_positional_embeddings")
+    # onnx: box corners are labelled points (boxes pass on a square image), the caller pads
+    passing = {r.case for r in run[("onnxruntime", "sam_onnx_layout")].results if r.verdict == "pass"}
+    assert {"seed.boxes", "seed.points_boxes", "masks.random"} <= passing
+    assert "onnx_corner_labels" in predicted("onnxruntime", "sam_onnx_layout", "labels.corner_3")
+
+
+def test_docs_ports_md_is_what_the_command_produces(report):
+    text, _ = report
+    committed = (ROOT / "docs" / "ports.md").read_text(encoding="utf-8")
+    assert committed == text, "docs/ports.md is stale: run `samspec report ports --out docs/ports.md`"
+
+
+def test_report_command_check_mode(report, tmp_path, capsys, monkeypatch):
+    """`--check FILE` exits 1 on a stale copy and 0 on a fresh one (the report is not re-run here)."""
+    import argparse
+
+    from samspec.conformance import ports_report
+
+    monkeypatch.setattr(ports_report, "generate", lambda fixtures=None, log=None: report)
+    parser = argparse.ArgumentParser()
+    ports_report.add_arguments(parser)
+    stale = tmp_path / "ports.md"
+    stale.write_text("old\n", encoding="utf-8")
+    assert ports_report.run(parser.parse_args(["--check", str(stale)])) == 1
+    assert "stale" in capsys.readouterr().err
+    assert ports_report.run(parser.parse_args(["--out", str(stale)])) == 0
+    assert ports_report.run(parser.parse_args(["--check", str(stale)])) == 0
+
+
+def test_transformers_returns_none_without_points_or_boxes(all_libraries):
+    from samspec.conformance.adapters.transformers import TransformersAdapter
+    from samspec.reference import init_params
+
+    config = dict(hidden_size=8, image_embedding_size=(4, 4), input_image_size=(64, 64), mask_in_channels=4)
+    adapter = TransformersAdapter()
+    adapter.build(config, init_params(8, 4, seed=1))
+    out = adapter.run(None, None, None, np.zeros((2, 1, 16, 16)))
+    assert out["sparse_embeddings"] is None and out["dense_embeddings"].shape == (2, 8, 4, 4)
+
+
+def test_onnx_model_is_meta_prompt_path(all_libraries):
+    """The exported graph has Meta's input names and runs on onnxruntime's CPU provider."""
+    import onnx
+
+    from samspec.conformance.adapters.onnxruntime import OnnxRuntimeAdapter
+    from samspec.reference import init_params
+
+    config = dict(hidden_size=8, image_embedding_size=(4, 4), input_image_size=(64, 64), mask_in_channels=4)
+    adapter = OnnxRuntimeAdapter()
+    adapter.build(config, init_params(8, 4, seed=2))
+    model = onnx.load_from_string(adapter.model_bytes)
+    assert [i.name for i in model.graph.input] == ["point_coords", "point_labels", "mask_input", "has_mask_input"]
+    assert adapter.session.get_providers() == ["CPUExecutionProvider"]
+
+
+@pytest.mark.parametrize("port", sorted(OWN))
+def test_check_with_weights_from_a_transformers_checkpoint(port, tmp_path, all_libraries):
+    """`samspec check PORT --weights FILE`: a checkpoint written by transformers, read back, then the
+    whole catalogue with those weights under the port's own profile (expectations recomputed)."""
+    import torch
+    from transformers import SamModel
+
+    from samspec.conformance.adapters.transformers import PARAM_NAMES, TIED_PE, sam_config
+    from samspec.conformance.check import Checker, exit_code
+    from samspec.conformance.fixtures import load_cases
+    from samspec.conformance.profiles import get_profile
+    from samspec.conformance.registry import resolve_adapter
+    from samspec.conformance.weights import cases_with_weights
+    from samspec.reference import init_params, load_params
+
+    params = {k: v.astype(np.float32) for k, v in init_params(16, 8, seed=5).items()}
+    model = SamModel(sam_config(16, 64, 4, 8))
+    state = {PARAM_NAMES[k]: torch.as_tensor(v) for k, v in params.items()}
+    state[TIED_PE] = state["shared_image_embedding.positional_embedding"]
+    model.load_state_dict(state, strict=False)
+    model.save_pretrained(tmp_path / "sam")
+
+    # not masks.binary: with these weights a +-20 mask meets conv1 outputs whose two channels nearly
+    # coincide, where LayerNorm amplifies any change of summation order beyond the faithful budget
+    # (Meta's own PromptEncoder exceeds it there too): a limit of the tolerance model, not of --weights
+    pattern = "^(seed|masks\\.(random|constant|cm4)|points\\.many|labels\\.foreground|all\\.)"
+    cases, notes = cases_with_weights(load_cases(pattern=pattern), load_params(tmp_path / "sam"))
+    assert notes and all(c.config["hidden_size"] == 16 for c in cases)
+    results = Checker(resolve_adapter(port), get_profile(OWN[port])).run(cases)
+    assert exit_code(results) == 0, [(r.case, r.output, r.verdict, r.message) for r in results if r.verdict in ("fail", "error")]
