@@ -45,6 +45,16 @@ def cmd_check(args) -> int:
     print(f"samspec check {args.port} (adapter {getattr(adapter, 'name', args.port)!r}, profile {profile.name!r}, "
           f"{len(cases)} cases, k = {args.k})\n")
     table(results)
+    overall = diagnose.port_summary(results, cases) if hasattr(diagnose, "port_summary") else None
+    if overall:
+        print(overall)
+    if args.properties:
+        from .properties import report_properties, run_properties
+
+        found = run_properties(adapter, profile, max_examples=args.max_examples, seed=args.hypothesis_seed,
+                               database=args.hypothesis_database, port=args.port, k=args.k)
+        report_properties(found)
+        results += found
     for entry in xfails:
         if not entry.used:
             print(f"warning: {args.xfail}:{entry.line}: pattern {entry.pattern!r} matched nothing", file=sys.stderr)
@@ -90,6 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--xfail", metavar="FILE", help="expected failures: regex patterns with '# reason'")
     check.add_argument("--k", type=float, default=4.0, help="budget = k x the faithful error + floor (default 4)")
     check.add_argument("--no-diagnosis", action="store_true", help="do not look for a known divergence on failure")
+    check.add_argument("--properties", action="store_true", help="also run the property checks (docs/properties.md)")
+    check.add_argument("--max-examples", type=int, default=25, help="hypothesis examples per property (default 25)")
+    check.add_argument("--hypothesis-seed", type=int, default=0, help="seed of the property examples (default 0)")
+    check.add_argument("--hypothesis-database", metavar="DIR", help="keep failing property examples here and replay them first")
+
+    from . import selftest
+
+    selftest.add_arguments(commands.add_parser("selftest", help="check that every known bug variant is caught and diagnosed"))
 
     fixtures = commands.add_parser("fixtures", help="generate or verify the golden fixtures")
     fixtures.add_argument("action", choices=["generate", "verify"])
@@ -99,7 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-HANDLERS = {"explain": explain.explain, "check": cmd_check, "fixtures": cmd_fixtures}
+def cmd_selftest(args) -> int:
+    from . import selftest
+
+    return selftest.run(args)
+
+
+HANDLERS = {"explain": explain.explain, "check": cmd_check, "fixtures": cmd_fixtures, "selftest": cmd_selftest}
 
 
 def main(argv=None) -> int:
