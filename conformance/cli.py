@@ -27,6 +27,14 @@ def cmd_check(args) -> int:
             adapter.profile = args.profile
         profile = get_profile(adapter.profile)
         cases = load_cases(args.fixtures, pattern=args.cases)
+        if args.weights:
+            from samspec.reference import load_params
+
+            from .weights import cases_with_weights
+
+            cases, notes = cases_with_weights(cases, load_params(args.weights), source=args.weights)
+            for note in notes:
+                print(f"note: {note}", file=sys.stderr)
         xfails = read_xfails(args.xfail) if args.xfail else []
     except (AdapterError, FixtureError, ValueError, OSError) as exc:
         raise UsageError(str(exc)) from exc
@@ -34,12 +42,9 @@ def cmd_check(args) -> int:
         raise UsageError(f"--cases {args.cases!r} matches no case in the fixtures")
     diagnose = None
     if not args.no_diagnosis:
-        try:
-            from .diagnosis import make_diagnoser
-        except ImportError:
-            make_diagnoser = None
-        if make_diagnoser is not None:
-            diagnose = make_diagnoser(profile)
+        from .diagnosis import make_diagnoser
+
+        diagnose = make_diagnoser(profile)
     checker = Checker(adapter, profile, k=args.k, xfails=xfails, diagnose=diagnose)
     results = checker.run(cases)
     print(f"samspec check {args.port} (adapter {getattr(adapter, 'name', args.port)!r}, profile {profile.name!r}, "
@@ -100,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--xfail", metavar="FILE", help="expected failures: regex patterns with '# reason'")
     check.add_argument("--k", type=float, default=4.0, help="budget = k x the faithful error + floor (default 4)")
     check.add_argument("--no-diagnosis", action="store_true", help="do not look for a known divergence on failure")
+    check.add_argument("--weights", metavar="FILE", help="run the catalogue with a checkpoint's parameters (Meta .pth, "
+                       "transformers directory or .safetensors, keras .weights.h5); expected outputs are recomputed")
     check.add_argument("--properties", action="store_true", help="also run the property checks (docs/properties.md)")
     check.add_argument("--max-examples", type=int, default=25, help="hypothesis examples per property (default 25)")
     check.add_argument("--hypothesis-seed", type=int, default=0, help="seed of the property examples (default 0)")
@@ -108,6 +115,15 @@ def build_parser() -> argparse.ArgumentParser:
     from . import selftest
 
     selftest.add_arguments(commands.add_parser("selftest", help="check that every known bug variant is caught and diagnosed"))
+
+    from . import figures, ports_report
+
+    figures.add_arguments(commands.add_parser("figures", help="draw the figures of docs/guide.md (needs matplotlib)"))
+    report = commands.add_parser("report", help="regenerate a generated table of docs/")
+    reports = report.add_subparsers(dest="report", required=True)
+    ports_report.add_arguments(
+        reports.add_parser("ports", help="run every built-in port under its profiles: docs/ports.md")
+    )
 
     fixtures = commands.add_parser("fixtures", help="generate or verify the golden fixtures")
     fixtures.add_argument("action", choices=["generate", "verify"])
@@ -123,7 +139,24 @@ def cmd_selftest(args) -> int:
     return selftest.run(args)
 
 
-HANDLERS = {"explain": explain.explain, "check": cmd_check, "fixtures": cmd_fixtures, "selftest": cmd_selftest}
+def cmd_figures(args) -> int:
+    from . import figures
+
+    return figures.run(args)
+
+
+def cmd_report(args) -> int:
+    return args.handler(args)
+
+
+HANDLERS = {
+    "explain": explain.explain,
+    "check": cmd_check,
+    "fixtures": cmd_fixtures,
+    "selftest": cmd_selftest,
+    "figures": cmd_figures,
+    "report": cmd_report,
+}
 
 
 def main(argv=None) -> int:
