@@ -116,7 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     selftest.add_arguments(commands.add_parser("selftest", help="check that every known bug variant is caught and diagnosed"))
 
-    from . import figures, ports_report
+    from . import bench, figures, ports_report
+
+    bench.add_arguments(commands.add_parser("bench", help="time the reference against Meta's torch PromptEncoder"))
 
     figures.add_arguments(commands.add_parser("figures", help="draw the figures of docs/guide.md (needs matplotlib)"))
     report = commands.add_parser("report", help="regenerate a generated table of docs/")
@@ -145,6 +147,12 @@ def cmd_figures(args) -> int:
     return figures.run(args)
 
 
+def cmd_bench(args) -> int:
+    from . import bench
+
+    return bench.run(args)
+
+
 def cmd_report(args) -> int:
     return args.handler(args)
 
@@ -156,6 +164,7 @@ HANDLERS = {
     "selftest": cmd_selftest,
     "figures": cmd_figures,
     "report": cmd_report,
+    "bench": cmd_bench,
 }
 
 

@@ -13,13 +13,15 @@ from .conventions import Conventions, get_conventions
 from .coordinates import normalise_coordinates, shift_to_pixel_centres
 from .masks import downscale_mask, no_mask_embedding
 from .params import check_config, check_params, init_params
-from .positional_encoding import fourier_argument, grid_cell_centres, sinusoids
+from .positional_encoding import fourier_argument, fourier_features_on_grid, grid_axes, grid_cell_centres, sinusoids
 from .sparse import (
     append_padding_point,
     assemble_sparse,
     embed_box_corners,
     embed_point_labels,
     label_embedding_table,
+    sparse_embeddings,
+    token_table,
 )
 
 OUTPUT_KEYS = ("prompt_sparse_embeddings", "prompt_dense_embeddings", "prompt_dense_positional_embeddings")
@@ -90,6 +92,12 @@ class SAMPromptEncoder:
         if unknown:
             raise ValueError(f"stages: expected names among {sorted(STAGES)}; received {unknown}")
         self.stages = SimpleNamespace(**dict(STAGES, **(stages or {})))
+        # Fast paths replace a composition of stages only while every stage in it is the reference's own.
+        replaced = set(stages or {})
+        self._fast_grid = not replaced & {"grid_cell_centres", "fourier_argument", "sinusoids"}
+        self._fast_sparse = not replaced & {
+            "normalise_coordinates", "fourier_argument", "sinusoids", "embed_point_labels", "embed_box_corners", "assemble_sparse"
+        }
         self.xp = resolve_namespace(xp)
         self.dtype_name = dtype
         self.dtype = float_dtype(self.xp, dtype)
@@ -103,6 +111,7 @@ class SAMPromptEncoder:
             check.check_finite(f"params[{name!r}]", array, self.xp)
             self.params[name] = array
         self._label_table = label_embedding_table(self.params, self.dtype, self.xp)
+        self._token_table = token_table(self._label_table, self.conventions.labels, self.xp)  # §5.2 + §6.2
 
     def config(self) -> dict:
         """The constructor's keyword arguments (without params and xp)."""
@@ -199,37 +208,66 @@ class SAMPromptEncoder:
             argument = record(f"{prefix}.fourier_argument", S.fourier_argument(unit, G, xp))  # §4.1
             return record(f"{prefix}.positional_encoding", S.sinusoids(argument, xp))  # §4.2
 
-        point_tokens = None
+        coords = corners = None
         if points is not None:
             coords = record("points.shifted", S.shift_to_pixel_centres(xp.astype(points, self.dtype), xp))  # §3.1
             if conv.pad_points and boxes is None:  # §5.1
                 coords, labels = S.append_padding_point(coords, labels, xp)
             record("points.labels", labels)
-            pe = encode_positions("points", coords)
-            point_tokens = record("points.tokens", S.embed_point_labels(pe, labels, self._label_table, conv.labels, xp))  # §5.2
-
-        box_tokens = None
         if boxes is not None:
-            corners = record("boxes.shifted", S.shift_to_pixel_centres(xp.astype(boxes, self.dtype), xp))  # §6.1, §3.1
-            pe = encode_positions("boxes", corners)
-            box_tokens = record(
-                "boxes.tokens",
-                S.embed_box_corners(pe, p["point_embeddings.2.weight"], p["point_embeddings.3.weight"], xp),  # §6.2
+            corners = S.shift_to_pixel_centres(xp.astype(boxes, self.dtype), xp)  # §6.1, §3.1
+
+        if self._fast_sparse and (coords is not None or corners is not None):
+            # §3.2–§7 for all tokens at once (sparse.sparse_embeddings); the trace gets each part's slice
+            parts = sparse_embeddings(
+                coords, labels, corners, *self._token_table, conv.labels, G, self.input_image_size, xp,
+                intermediates=trace is not None,
             )
+            sparse = parts["tokens"]
+            count = coords.shape[1] if coords is not None else 0
+            if trace is not None and coords is not None:
+                for stage in ("normalised", "fourier_argument", "positional_encoding", "tokens"):
+                    record(f"points.{stage}", parts[stage][:, :count, ...])
+            if trace is not None and corners is not None:
+                record("boxes.shifted", corners)
+                batch_size, boxes_count = corners.shape[0], corners.shape[1]
+                for stage in ("normalised", "fourier_argument", "positional_encoding"):
+                    value = parts[stage][:, count:, ...]
+                    record(f"boxes.{stage}", xp.reshape(value, (batch_size, boxes_count, 2, value.shape[-1])))
+                record("boxes.tokens", parts["tokens"][:, count:, ...])
+        else:  # the stages one by one (also the path when any of them is replaced)
+            point_tokens = None
+            if coords is not None:
+                pe = encode_positions("points", coords)
+                point_tokens = record("points.tokens", S.embed_point_labels(pe, labels, self._label_table, conv.labels, xp))  # §5.2
+            box_tokens = None
+            if corners is not None:
+                record("boxes.shifted", corners)
+                pe = encode_positions("boxes", corners)
+                box_tokens = record(
+                    "boxes.tokens",
+                    S.embed_box_corners(pe, p["point_embeddings.2.weight"], p["point_embeddings.3.weight"], xp),  # §6.2
+                )
+            sparse = S.assemble_sparse(point_tokens, box_tokens, batch, self.hidden_size, self.dtype, xp)  # §7
 
-        sparse = S.assemble_sparse(point_tokens, box_tokens, batch, self.hidden_size, self.dtype, xp)  # §7
-
-        centres = record("dense_pe.cell_centres", S.grid_cell_centres(self.image_embedding_size, self.dtype, xp))  # §8.1
-        argument = record("dense_pe.fourier_argument", S.fourier_argument(centres, G, xp))  # §4.1
-        dense_pe = record("dense_pe.grid", S.sinusoids(argument, xp))[None, ...]  # §8.2: (1, h, w, C)
+        if trace is not None or not self._fast_grid:
+            centres = record("dense_pe.cell_centres", S.grid_cell_centres(self.image_embedding_size, self.dtype, xp))  # §8.1
+            argument = record("dense_pe.fourier_argument", S.fourier_argument(centres, G, xp))  # §4.1
+        if self._fast_grid:  # §8.2 by separation of variables (fourier_features_on_grid): (C, h, w)
+            grid = fourier_features_on_grid(*grid_axes(self.image_embedding_size, self.dtype, xp), G, xp)
+            record("dense_pe.grid", xp.permute_dims(grid, (1, 2, 0)))  # traced channels last: (h, w, C)
+            dense_pe = grid[None, ...]  # (1, C, h, w)
+        else:  # a replaced stage: the literal composition, channels last, moved to (1, C, h, w)
+            dense_pe = xp.permute_dims(record("dense_pe.grid", S.sinusoids(argument, xp)), (2, 0, 1))[None, ...]  # §8.2
 
         if masks is not None:
-            mask = record("mask.input", xp.astype(masks, self.dtype))
+            mask = record("mask.input", xp.astype(masks, self.dtype, copy=False))
             dense = S.downscale_mask(mask, p, self._activation, xp, eps=self.layer_norm_eps, trace=trace)  # §9
         else:
             dense = S.no_mask_embedding(p["no_mask_embed.weight"], batch, self.image_embedding_size, xp)  # §10
 
         if not conv.channels_last:  # §11: (B, h, w, C) -> (B, C, h, w)
             dense = xp.permute_dims(dense, (0, 3, 1, 2))
-            dense_pe = xp.permute_dims(dense_pe, (0, 3, 1, 2))
+        else:  # §11: (1, C, h, w) -> (1, h, w, C)
+            dense_pe = xp.permute_dims(dense_pe, (0, 2, 3, 1))
         return dict(zip(OUTPUT_KEYS, (sparse, dense, dense_pe)))

@@ -1,7 +1,13 @@
 """Spec §9–§10: the dense prompt embedding, from a mask or from the no-mask embedding.
 
-Internally the mask path is channels last, (B, y, x, channels): LayerNorm2d normalises over
-the channel axis, which is then the last one, and each convolution is one matrix product.
+The stages are defined channels last, (B, y, x, channels), as in spec §9: LayerNorm2d normalises
+over the channel axis, which is then the last one, and each convolution is one matrix product
+(``conv2x2_stride2``, ``layer_norm_channels``, ``conv1x1``; ``conv2x2_stride2_literal`` spells
+§9.1's sum out term by term). ``downscale_mask`` computes the same composition channels first,
+(B, channels, pixels), with the ``*_channels_first`` forms below: the mask path has only 4 or 16
+channels, and with the pixels on the last axis every elementwise operation runs over long
+contiguous rows and each channel reduction or convolution is one matrix product over the
+channels. tests/test_fast_paths.py checks every fast form against its definition.
 """
 
 from __future__ import annotations
@@ -26,6 +32,43 @@ def conv2x2_stride2(x, weight, bias, xp):
     return xp.matmul(windows, kernel) + bias
 
 
+def conv2x2_stride2_literal(x, weight, bias, xp):
+    """Spec §9.1 term by term, the definition: the sum over the four taps of each 2x2 window.
+
+        y[b, i, j, o] = bias[o] + sum_{di, dj} sum_c x[b, 2i+di, 2j+dj, c] * weight[o, c, di, dj]
+        x: (B, H, W, Cin) -> (B, H/2, W/2, Cout)
+
+    Tap (di, dj) of every window is the strided slice x[:, di::2, dj::2, :]; the sum over c is a
+    matrix product with weight[:, :, di, dj] transposed.
+    """
+    out = bias
+    for di in (0, 1):
+        for dj in (0, 1):
+            tap = x[:, di::2, dj::2, :]  # (B, H/2, W/2, Cin)
+            out = out + xp.matmul(tap, xp.permute_dims(weight[:, :, di, dj], (1, 0)))
+    return out
+
+
+def conv2x2_stride2_channels_first(x, weight, bias, xp):
+    """Spec §9.1 channels first: ``conv2x2_stride2`` with the channel axis before the pixels.
+
+        x: (B, Cin, H, W) -> (B, Cout, H/2, W/2)
+
+    Why this equals the definition: as in ``conv2x2_stride2`` the windows tile the input, so one
+    reshape gathers each window's 4*Cin values, here as a column, in the (c, di, dj) order in
+    which PyTorch's weight (Cout, Cin, 2, 2) is already stored: the kernel is a plain reshape and
+    the sum over (c, di, dj) is one matrix product per image, (Cout, 4Cin) @ (4Cin, pixels).
+    """
+    batch, cin, height, width = x.shape
+    cout = weight.shape[0]
+    windows = xp.reshape(x, (batch, cin, height // 2, 2, width // 2, 2))
+    windows = xp.permute_dims(windows, (0, 1, 3, 5, 2, 4))  # (B, c, di, dj, H/2, W/2)
+    windows = xp.reshape(windows, (batch, 4 * cin, (height // 2) * (width // 2)))
+    kernel = xp.reshape(weight, (cout, 4 * cin))  # o x (c, di, dj)
+    out = xp.matmul(kernel, windows) + bias[:, None]
+    return xp.reshape(out, (batch, cout, height // 2, width // 2))
+
+
 def conv1x1(x, weight, bias, xp):
     """Spec §9.4, a 1x1 convolution: a matrix product over the channel axis.
 
@@ -34,6 +77,23 @@ def conv1x1(x, weight, bias, xp):
     """
     kernel = xp.permute_dims(xp.reshape(weight, (weight.shape[0], weight.shape[1])), (1, 0))
     return xp.matmul(x, kernel) + bias
+
+
+def conv1x1_channels_first(x, weight, bias, xp):
+    """Spec §9.4 channels first, with the bias inside the matrix product.
+
+        y[b, o, p] = bias[o] + sum_c weight[o, c, 0, 0] * x[b, c, p]      x: (B, Cin, P) -> (B, Cout, P)
+
+    Why this equals the definition: W x + b = [W | b] @ [x; 1], a matrix product with one more
+    input channel that is constant 1 and whose weight is the bias. The output (hidden_size
+    channels, the largest array of the encoder) is then written once, by the product, with no
+    second full-size pass and no full-size temporary for "+ bias"; and it comes out in the
+    (B, C, h, w) layout of spec §11.2.
+    """
+    batch, cin, pixels = x.shape
+    kernel = xp.concat([xp.reshape(weight, (weight.shape[0], cin)), bias[:, None]], axis=1)  # (Cout, Cin+1)
+    ones = xp.ones((batch, 1, pixels), dtype=x.dtype)
+    return xp.matmul(kernel, xp.concat([x, ones], axis=1))
 
 
 def layer_norm_channels(x, weight, bias, eps, xp):
@@ -48,14 +108,25 @@ def layer_norm_channels(x, weight, bias, eps, xp):
     return centred / xp.sqrt(variance + eps) * weight + bias
 
 
-def downscale_mask(mask, params, activation, xp, eps=1e-6, trace=None):
-    """Spec §9.5, the mask downscaler: 4x smaller, hidden_size channels.
+def layer_norm_channels_first(x, weight, bias, eps, xp):
+    """Spec §9.2 channels first: ``layer_norm_channels`` over axis 1 of x: (B, C, P).
 
-        conv 2x2/s2 (1 -> Cm/4) -> LayerNorm2d -> act -> conv 2x2/s2 (Cm/4 -> Cm) -> LayerNorm2d
-        -> act -> conv 1x1 (Cm -> C)
+    Why this equals the definition: the channel mean is a linear map, mean_c x = (1/C, ..., 1/C) @ x,
+    so the two means (of x and of the squared deviations) are each one (1, C) @ (C, P) product;
+    everything else is the same arithmetic, elementwise over rows of P pixels. (With C = 1 the
+    mean is x * 1.0 = x exactly, so the output is exactly beta, as spec §9.2 requires.)
+    """
+    channels = x.shape[1]
+    average = xp.full((1, channels), 1.0 / channels, dtype=x.dtype)
+    centred = x - xp.matmul(average, x)
+    variance = xp.matmul(average, centred * centred)  # (B, 1, P)
+    return centred * (1.0 / xp.sqrt(variance + eps)) * weight[:, None] + bias[:, None]
+
+
+def downscale_mask_literal(mask, params, activation, xp, eps=1e-6, trace=None):
+    """Spec §9.5 as written, the definition: the composition of the literal stages, channels last.
+
         mask: (B, 4h, 4w) -> (B, h, w, C)
-
-    ``activation`` is a function ``f(x, xp)``; ``trace``, when a dict, receives every intermediate.
     """
     p = params
 
@@ -65,14 +136,52 @@ def downscale_mask(mask, params, activation, xp, eps=1e-6, trace=None):
         return value
 
     x = mask[..., None]  # one input channel, channels last: (B, 4h, 4w, 1)
-    x = record("conv1", conv2x2_stride2(x, p["mask_downscaling.0.weight"], p["mask_downscaling.0.bias"], xp))
+    x = record("conv1", conv2x2_stride2_literal(x, p["mask_downscaling.0.weight"], p["mask_downscaling.0.bias"], xp))
     x = record("norm1", layer_norm_channels(x, p["mask_downscaling.1.weight"], p["mask_downscaling.1.bias"], eps, xp))
     x = record("act1", activation(x, xp))
-    x = record("conv2", conv2x2_stride2(x, p["mask_downscaling.3.weight"], p["mask_downscaling.3.bias"], xp))
+    x = record("conv2", conv2x2_stride2_literal(x, p["mask_downscaling.3.weight"], p["mask_downscaling.3.bias"], xp))
     x = record("norm2", layer_norm_channels(x, p["mask_downscaling.4.weight"], p["mask_downscaling.4.bias"], eps, xp))
     x = record("act2", activation(x, xp))
     x = record("conv3", conv1x1(x, p["mask_downscaling.6.weight"], p["mask_downscaling.6.bias"], xp))
     return x
+
+
+def downscale_mask(mask, params, activation, xp, eps=1e-6, trace=None):
+    """Spec §9.5, the mask downscaler: 4x smaller, hidden_size channels.
+
+        conv 2x2/s2 (1 -> Cm/4) -> LayerNorm2d -> act -> conv 2x2/s2 (Cm/4 -> Cm) -> LayerNorm2d
+        -> act -> conv 1x1 (Cm -> C)
+        mask: (B, 4h, 4w) -> (B, h, w, C)
+
+    ``activation`` is a function ``f(x, xp)`` (elementwise, so indifferent to the layout);
+    ``trace``, when a dict, receives every intermediate as a channels-last view (spec §11.4).
+    Computed channels first (see the module docstring); the result is the channels-last view
+    (B, h, w, C) of a contiguous (B, C, h, w) array. ``downscale_mask_literal`` is the definition.
+    """
+    p = params
+    batch, height, width = mask.shape
+
+    def record(name, value):  # value: (B, c, y, x) -> trace (B, y, x, c)
+        if trace is not None:
+            trace[f"mask.{name}"] = xp.permute_dims(value, (0, 2, 3, 1))
+        return value
+
+    def norm_act(x, name, index):  # LayerNorm2d then the activation, on (B, c, y, x)
+        shape = x.shape
+        flat = xp.reshape(x, (shape[0], shape[1], shape[2] * shape[3]))
+        weight, bias = p[f"mask_downscaling.{index}.weight"], p[f"mask_downscaling.{index}.bias"]
+        x = record(f"norm{name}", xp.reshape(layer_norm_channels_first(flat, weight, bias, eps, xp), shape))
+        return record(f"act{name}", activation(x, xp))
+
+    x = xp.reshape(mask, (batch, 1, height, width))  # one input channel, channels first
+    x = record("conv1", conv2x2_stride2_channels_first(x, p["mask_downscaling.0.weight"], p["mask_downscaling.0.bias"], xp))
+    x = norm_act(x, "1", 1)
+    x = record("conv2", conv2x2_stride2_channels_first(x, p["mask_downscaling.3.weight"], p["mask_downscaling.3.bias"], xp))
+    x = norm_act(x, "2", 4)
+    h, w = x.shape[2], x.shape[3]
+    x = conv1x1_channels_first(xp.reshape(x, (batch, x.shape[1], h * w)), p["mask_downscaling.6.weight"], p["mask_downscaling.6.bias"], xp)
+    x = record("conv3", xp.reshape(x, (batch, x.shape[1], h, w)))
+    return xp.permute_dims(x, (0, 2, 3, 1))
 
 
 def no_mask_embedding(no_mask_embed, batch, image_embedding_size, xp):

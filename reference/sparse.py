@@ -1,8 +1,15 @@
-"""Spec §5–§7: point tokens, box-corner tokens and the sparse assembly."""
+"""Spec §5–§7: point tokens, box-corner tokens and the sparse assembly.
+
+``embed_point_labels``, ``embed_box_corners`` and ``assemble_sparse`` are the stages as the spec
+states them (``embed_point_labels_literal`` spells §5.2 out with masks and ``where``);
+``sparse_embeddings`` computes §3.2–§7 for all tokens at once and is what the encoder runs.
+"""
 
 from __future__ import annotations
 
 from .conventions import LABEL_ROWS, LabelRule
+from .coordinates import normalise_coordinates
+from .positional_encoding import fourier_argument, sinusoids
 
 
 def append_padding_point(coords, labels, xp):
@@ -58,6 +65,92 @@ def embed_point_labels(point_pe, labels, table, rule: LabelRule, xp):
     keep = xp.reshape(keep, labels.shape + (1,))
     rows = xp.reshape(rows, labels.shape + (table.shape[1],))
     return keep * point_pe + rows
+
+
+def embed_point_labels_literal(point_pe, labels, table, rule: LabelRule, xp):
+    """Spec §5.2 label by label, the definition: one mask and one ``where`` per allowed label.
+
+        token[b, n] = keep[l] * PE[b, n] + E[row[l]]   where labels[b, n] == l, for each allowed l
+
+    (The form of SAM v1's ``_embed_points``.) ``embed_point_labels`` computes the same tokens with
+    table lookups: the rule is a function of the label, so it is a table indexed by the label.
+    """
+    tokens = xp.zeros_like(point_pe)
+    for label, (keep, row) in sorted(rule.entries.items()):
+        value = float(keep) * point_pe + table[LABEL_ROWS.index(row), :]
+        tokens = xp.where((labels == label)[..., None], value, tokens)
+    return tokens
+
+
+def token_table(table, rule: LabelRule, xp):
+    """Spec §5.2 and §6.2 as one lookup table, indexed by a *token code*.
+
+        code = label - min(rule.allowed)       for a point               (keep, row) from the rule
+        code = span, span + 1                  for a box's two corners   (1, top_left), (1, bottom_right)
+        -> keep: (span + 2,), embeddings: (span + 2, C)         span = max - min of the allowed labels + 1
+
+    A box corner is a token like a point whose PE is kept and whose row of E is its corner's, so
+    one table serves every token of the sparse output. Codes of no allowed label have keep 0 and row none.
+    """
+    lowest = min(rule.allowed)
+    span = max(rule.allowed) - lowest + 1
+    keep = [0.0] * span + [1.0, 1.0]
+    rows = [0] * span + [LABEL_ROWS.index("top_left"), LABEL_ROWS.index("bottom_right")]
+    for label, (kept, row) in rule.entries.items():
+        keep[label - lowest] = float(kept)
+        rows[label - lowest] = LABEL_ROWS.index(row)
+    return xp.asarray(keep, dtype=table.dtype), xp.take(table, xp.asarray(rows), axis=0)
+
+
+def sparse_embeddings(
+    point_coords, labels, box_corners, keep_table, embed_table, rule, gaussian_matrix, input_image_size, xp,
+    intermediates=False,
+):
+    """Spec §3.2–§7 for every token at once: the sparse embeddings.
+
+        point_coords: (B, N', 2) shifted and padded, labels: (B, N') ints, box_corners: (B, M, 2, 2)
+        shifted (either part may be None, not both); keep_table, embed_table: ``token_table``
+        -> {"tokens": (B, T, C)},  T = N' + 2M: points first, then tl0, br0, tl1, br1, ...
+        With ``intermediates``, also "normalised" (B, T, 2), "fourier_argument" (B, T, C/2) and
+        "positional_encoding" (B, T, C), for the trace.
+
+    Why this equals §5.2, §6.2 and §7: from §3.2 to §6.2 every stage acts on each token alone, so
+    encoding the concatenated token positions and splitting the result equals encoding each part
+    and concatenating (§7); and with ``token_table`` a box corner is one more token code, so
+
+        tokens = keep[code] * PE + embeddings[code]
+
+    is §5.2 for the points and §6.2 for the corners (keep 1: PE + corner embedding). The whole
+    sparse output is written by one multiply-add, with no per-part copies and no final concat.
+    Without ``intermediates`` the multiply and the add are done in place on this function's own
+    temporaries (PE and the looked-up rows): the same operations on the same values (a + b = b + a
+    exactly), with two full-size temporaries fewer, which keeps a call's working set small.
+    """
+    lowest = min(rule.allowed)
+    span = keep_table.shape[0] - 2
+    positions, codes = [], []
+    if point_coords is not None:
+        positions.append(point_coords)
+        codes.append(labels - lowest)
+    if box_corners is not None:
+        batch, boxes = box_corners.shape[0], box_corners.shape[1]
+        positions.append(xp.reshape(box_corners, (batch, 2 * boxes, 2)))
+        corner_codes = xp.arange(span, span + 2, dtype=codes[0].dtype if codes else xp.int64)
+        codes.append(xp.reshape(xp.broadcast_to(corner_codes, (batch, boxes, 2)), (batch, 2 * boxes)))
+    positions = xp.concat(positions, axis=1) if len(positions) > 1 else positions[0]
+    codes = xp.reshape(xp.concat(codes, axis=1) if len(codes) > 1 else codes[0], (-1,))
+    unit = normalise_coordinates(positions, input_image_size, xp)  # §3.2
+    argument = fourier_argument(unit, gaussian_matrix, xp)  # §4.1
+    pe = sinusoids(argument, xp)  # §4.2
+    keep = xp.reshape(xp.take(keep_table, codes), positions.shape[:2] + (1,))
+    embeddings = xp.reshape(xp.take(embed_table, codes, axis=0), pe.shape)
+    if intermediates:
+        tokens = keep * pe + embeddings  # §5.2, §6.2, §7
+        return {"normalised": unit, "fourier_argument": argument, "positional_encoding": pe, "tokens": tokens}
+    del unit, argument
+    pe *= keep  # §5.2, §6.2, §7, in place: keep * PE + embeddings
+    embeddings += pe
+    return {"tokens": embeddings}
 
 
 def embed_box_corners(corner_pe, top_left, bottom_right, xp):

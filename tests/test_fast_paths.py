@@ -1,0 +1,342 @@
+"""Every fast path of the reference against its literal definition (docs/performance.md).
+
+The encoder runs the fast forms; the literal forms stay in the code as the definitions. In float64
+each pair must agree to 1e-12 (max abs) over several shapes, non-square and batched; in float32 a
+fast form must stay a faithful float32 computation (error against float64 within 2x the literal's).
+"""
+
+import numpy as np
+import pytest
+
+from conftest import require
+from samspec.reference import STAGES, SAMPromptEncoder, get_activation, init_params
+from samspec.reference.conventions import KERAS_HUB_LABELS, SAM_LABELS
+from samspec.reference.masks import (
+    conv1x1,
+    conv1x1_channels_first,
+    conv2x2_stride2,
+    conv2x2_stride2_channels_first,
+    conv2x2_stride2_literal,
+    downscale_mask,
+    downscale_mask_literal,
+    layer_norm_channels,
+    layer_norm_channels_first,
+)
+from samspec.reference.positional_encoding import (
+    dense_positional_grid,
+    dense_positional_grid_literal,
+    fourier_features,
+    fourier_features_on_grid,
+)
+from samspec.reference.sparse import (
+    append_padding_point,
+    assemble_sparse,
+    embed_box_corners,
+    embed_point_labels,
+    embed_point_labels_literal,
+    label_embedding_table,
+    sparse_embeddings,
+    token_table,
+)
+
+EXACT = 1e-12  # float64: fast form vs definition, max abs
+
+GRID_SIZES = [(1, 1), (1, 7), (5, 3), (8, 6), (64, 64), (16, 48)]
+BATCHED_SHAPES = [(1, 4, 4), (3, 8, 6), (2, 6, 10), (4, 16, 16)]  # (B, H, W) of a conv input
+
+
+def gaussian(channels, seed=0):
+    return np.random.default_rng(seed).standard_normal((2, channels // 2))
+
+
+def max_abs(a, b):
+    return float(np.max(np.abs(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)), initial=0.0))
+
+
+# -- §4, §8: the positional encoding of a grid -----------------------------------------------------
+
+
+@pytest.mark.parametrize("size", GRID_SIZES)
+@pytest.mark.parametrize("channels", [2, 32, 256])
+def test_spec8_2_dense_grid_separable_equals_literal(size, channels):
+    G = gaussian(channels, seed=size[0] * 100 + size[1])
+    fast = dense_positional_grid(size, G, np)
+    literal = dense_positional_grid_literal(size, G, np)
+    assert fast.shape == literal.shape == (size[0], size[1], channels)
+    assert max_abs(fast, literal) <= EXACT
+
+
+@pytest.mark.parametrize("h, w", [(1, 5), (7, 3), (32, 32), (64, 1024)])
+def test_spec4_fourier_features_on_grid_equals_fourier_features(h, w):
+    """Any axes, also outside the unit square and unsorted: PE((x_j, y_i)) by §4 directly."""
+    rng = np.random.default_rng(h * w)
+    x, y = rng.uniform(-0.5, 1.5, w), rng.uniform(-0.5, 1.5, h)
+    G = gaussian(256, seed=3)
+    fast = fourier_features_on_grid(x, y, G, np)  # (C, h, w)
+    points = np.stack(np.broadcast_arrays(x[None, :], y[:, None]), axis=-1)  # (h, w, 2) as (x, y)
+    literal = fourier_features(points, G, np)  # (h, w, C)
+    assert fast.shape == (256, h, w)
+    assert max_abs(np.moveaxis(fast, 0, -1), literal) <= EXACT
+
+
+@pytest.mark.parametrize("size", [(64, 64), (8, 6), (64, 1024)])
+def test_spec8_2_dense_grid_float32_is_faithful(size):
+    """The separable form in float32 is no less accurate than the direct float32 form (within 2x)."""
+    G = init_params(256, 16, seed=0)["pe_layer.positional_encoding_gaussian_matrix"]
+    truth = dense_positional_grid_literal(size, G, np)
+    G32 = G.astype(np.float32)
+    fast, literal = dense_positional_grid(size, G32, np), dense_positional_grid_literal(size, G32, np)
+    assert fast.dtype == np.float32
+    assert max_abs(fast, truth) <= 2 * max_abs(literal, truth) + 1e-7
+
+
+# -- §5.2, §6.2, §7: the sparse tokens -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rule", [SAM_LABELS, KERAS_HUB_LABELS], ids=["sam", "keras_hub"])
+@pytest.mark.parametrize("shape", [(1, 1), (3, 7), (2, 0), (5, 33)])
+def test_spec5_2_label_lookup_equals_masks_and_where(rule, shape):
+    rng = np.random.default_rng(sum(shape))
+    params = init_params(32, 4, seed=2)
+    table = label_embedding_table(params, np.float64, np)
+    pe = rng.normal(size=shape + (32,))
+    labels = rng.choice(np.array(rule.allowed), size=shape)
+    fast = embed_point_labels(pe, labels, table, rule, np)
+    literal = embed_point_labels_literal(pe, labels, table, rule, np)
+    assert fast.shape == literal.shape == shape + (32,)
+    assert max_abs(fast, literal) <= EXACT
+    if shape[1]:
+        not_a_point = labels == -1
+        assert np.array_equal(literal[not_a_point], np.broadcast_to(params["not_a_point_embed.weight"], literal[not_a_point].shape))
+
+
+def literal_sparse(coords, labels, corners, params, rule, G, image_size):
+    """§3.2–§7 part by part with the literal forms (the encoder's stage-by-stage path)."""
+    from samspec.reference.coordinates import normalise_coordinates
+
+    table = label_embedding_table(params, np.float64, np)
+    point_tokens = box_tokens = None
+    if coords is not None:
+        pe = fourier_features(normalise_coordinates(coords, image_size, np), G, np)
+        point_tokens = embed_point_labels_literal(pe, labels, table, rule, np)
+    if corners is not None:
+        pe = fourier_features(normalise_coordinates(corners, image_size, np), G, np)
+        box_tokens = embed_box_corners(pe, params["point_embeddings.2.weight"], params["point_embeddings.3.weight"], np)
+    batch = (coords if coords is not None else corners).shape[0]
+    return assemble_sparse(point_tokens, box_tokens, batch, G.shape[1] * 2, np.float64, np)
+
+
+@pytest.mark.parametrize("rule", [SAM_LABELS, KERAS_HUB_LABELS], ids=["sam", "keras_hub"])
+@pytest.mark.parametrize(
+    "batch, points, boxes, image_size",
+    [(1, 1, None, (1024, 1024)), (4, 5, 1, (1024, 1024)), (3, None, 1, (96, 128)), (2, 7, 3, (96, 128)),
+     (2, 0, 0, (64, 64)), (64, 32, 1, (1024, 1024)), (2, 3, 0, (48, 80))],
+)
+def test_spec7_sparse_embeddings_equal_the_stages(rule, batch, points, boxes, image_size):
+    rng = np.random.default_rng(batch * 31 + (points or 0))
+    params = init_params(64, 4, seed=4)
+    G = params["pe_layer.positional_encoding_gaussian_matrix"]
+    height, width = image_size
+    coords = labels = corners = None
+    if points is not None:
+        coords = rng.uniform(-20, width + 20, (batch, points, 2)) + 0.5
+        labels = rng.choice(np.array(rule.allowed), size=(batch, points))
+        if boxes is None:
+            coords, labels = append_padding_point(coords, labels, np)
+    if boxes is not None:
+        corners = rng.uniform(0, min(height, width), (batch, boxes, 2, 2)) + 0.5
+    keep, embeddings = token_table(label_embedding_table(params, np.float64, np), rule, np)
+    fast = sparse_embeddings(coords, labels, corners, keep, embeddings, rule, G, image_size, np)["tokens"]
+    literal = literal_sparse(coords, labels, corners, params, rule, G, image_size)
+    assert fast.shape == literal.shape
+    assert max_abs(fast, literal) <= EXACT
+
+
+# -- §9: the mask downscaler -----------------------------------------------------------------------
+
+
+def to_channels_first(x):
+    return np.ascontiguousarray(np.moveaxis(x, -1, 1))
+
+
+@pytest.mark.parametrize("shape", BATCHED_SHAPES)
+@pytest.mark.parametrize("cin, cout", [(1, 4), (4, 16), (3, 5)])
+def test_spec9_1_conv2x2_stride2_forms_equal_the_sum(shape, cin, cout):
+    rng = np.random.default_rng(cin * 10 + cout)
+    batch, height, width = shape
+    x = rng.normal(size=(batch, height, width, cin))
+    weight, bias = rng.normal(size=(cout, cin, 2, 2)), rng.normal(size=(cout,))
+    literal = conv2x2_stride2_literal(x, weight, bias, np)
+    assert literal.shape == (batch, height // 2, width // 2, cout)
+    assert max_abs(conv2x2_stride2(x, weight, bias, np), literal) <= EXACT
+    fast = conv2x2_stride2_channels_first(to_channels_first(x), weight, bias, np)
+    assert max_abs(np.moveaxis(fast, 1, -1), literal) <= EXACT
+
+
+def test_spec9_1_conv2x2_literal_is_the_textbook_sum():
+    """The literal form against four nested loops, so that the definition itself is pinned down."""
+    rng = np.random.default_rng(9)
+    x, weight, bias = rng.normal(size=(2, 4, 6, 3)), rng.normal(size=(5, 3, 2, 2)), rng.normal(size=(5,))
+    expected = np.zeros((2, 2, 3, 5))
+    for b in range(2):
+        for i in range(2):
+            for j in range(3):
+                for o in range(5):
+                    expected[b, i, j, o] = bias[o] + sum(
+                        x[b, 2 * i + di, 2 * j + dj, c] * weight[o, c, di, dj]
+                        for di in (0, 1) for dj in (0, 1) for c in range(3)
+                    )
+    assert max_abs(conv2x2_stride2_literal(x, weight, bias, np), expected) <= EXACT
+
+
+@pytest.mark.parametrize("shape", BATCHED_SHAPES)
+@pytest.mark.parametrize("channels", [1, 4, 16])
+def test_spec9_2_layer_norm_channels_first_equals_definition(shape, channels):
+    rng = np.random.default_rng(channels)
+    x = rng.normal(0, 3, shape + (channels,))
+    gamma, beta = 1 + 0.1 * rng.normal(size=channels), 0.1 * rng.normal(size=channels)
+    literal = layer_norm_channels(x, gamma, beta, 1e-6, np)
+    batch, height, width = shape
+    flat = np.reshape(to_channels_first(x), (batch, channels, height * width))
+    fast = layer_norm_channels_first(flat, gamma, beta, 1e-6, np)
+    assert max_abs(np.moveaxis(np.reshape(fast, (batch, channels, height, width)), 1, -1), literal) <= EXACT
+    if channels == 1:  # §9.2: a single channel normalises to exactly beta
+        assert np.all(fast == beta[0])
+
+
+@pytest.mark.parametrize("batch, pixels, cin, cout", [(1, 1, 16, 256), (3, 24, 4, 32), (16, 4096, 16, 256)])
+def test_spec9_4_conv1x1_bias_in_the_product_equals_definition(batch, pixels, cin, cout):
+    rng = np.random.default_rng(pixels)
+    x = rng.normal(size=(batch, pixels, cin))
+    weight, bias = rng.normal(size=(cout, cin, 1, 1)), rng.normal(size=(cout,))
+    literal = conv1x1(x, weight, bias, np)
+    fast = conv1x1_channels_first(np.ascontiguousarray(np.moveaxis(x, -1, 1)), weight, bias, np)
+    assert max_abs(np.moveaxis(fast, 1, -1), literal) <= EXACT
+
+
+@pytest.mark.parametrize("activation", ["gelu", "relu", "gelu_tanh"])
+@pytest.mark.parametrize("batch, h, w, cm", [(1, 1, 1, 4), (3, 4, 6, 8), (2, 8, 5, 16), (16, 16, 16, 16)])
+def test_spec9_5_downscale_mask_equals_literal_composition(activation, batch, h, w, cm):
+    rng = np.random.default_rng(batch * h * w)
+    params = init_params(32, cm, seed=6)
+    mask = rng.normal(0, 4, (batch, 4 * h, 4 * w))
+    act = get_activation(activation)
+    fast_trace, literal_trace = {}, {}
+    fast = downscale_mask(mask, params, act, np, trace=fast_trace)
+    literal = downscale_mask_literal(mask, params, act, np, trace=literal_trace)
+    assert fast.shape == literal.shape == (batch, h, w, 32)
+    assert max_abs(fast, literal) <= EXACT
+    assert list(fast_trace) == list(literal_trace)
+    for key in literal_trace:
+        assert fast_trace[key].shape == literal_trace[key].shape, key
+        assert max_abs(fast_trace[key], literal_trace[key]) <= EXACT, key
+
+
+def test_spec9_5_downscale_mask_float32_is_faithful():
+    params = init_params(256, 16, seed=0)
+    mask = np.random.default_rng(0).normal(0, 4, (2, 64, 64))
+    act = get_activation("gelu")
+    truth = downscale_mask_literal(mask, params, act, np)
+    p32 = {k: v.astype(np.float32) for k, v in params.items()}
+    fast = downscale_mask(mask.astype(np.float32), p32, act, np)
+    literal = downscale_mask_literal(mask.astype(np.float32), p32, act, np)
+    assert fast.dtype == np.float32
+    assert max_abs(fast, truth) <= 2 * max_abs(literal, truth) + 1e-7
+
+
+# -- §11: the whole encoder, fast paths on and off ------------------------------------------------
+
+CONFIG = dict(hidden_size=64, image_embedding_size=(6, 4), input_image_size=(96, 64), mask_in_channels=8)
+
+
+def prompts(rng, profile):
+    if profile == "sam":
+        yield {"points": rng.uniform(-5, 100, (3, 5, 2)), "labels": rng.integers(-1, 4, (3, 5))}
+        yield {"points": rng.uniform(0, 60, (2, 3, 2)), "labels": rng.integers(-1, 4, (2, 3)),
+               "boxes": np.array([[1.0, 2.0, 50.0, 40.0], [10.0, 0.0, 63.0, 95.0]]),
+               "masks": rng.normal(0, 3, (2, 1, 24, 16))}
+        yield {"boxes": np.array([[1.0, 2.0, 50.0, 40.0]])}
+        yield {"masks": rng.normal(0, 3, (4, 1, 24, 16))}
+        yield {}
+    else:
+        yield {"points": rng.uniform(-5, 100, (2, 4, 2)), "labels": rng.integers(-1, 4, (2, 4)),
+               "boxes": rng.uniform(0, 60, (2, 3, 2, 2)), "masks": rng.normal(0, 3, (2, 2, 24, 16, 1))}
+        yield {"boxes": rng.uniform(0, 60, (2, 0, 2, 2))}
+        yield {"points": rng.uniform(-5, 100, (1, 0, 2)), "labels": np.zeros((1, 0), dtype=np.int64),
+               "boxes": rng.uniform(0, 60, (1, 2, 2, 2))}
+
+
+@pytest.mark.parametrize("profile", ["sam", "keras_hub"])
+def test_spec11_encoder_fast_paths_equal_stage_by_stage(profile):
+    """All stages named (so replaced by themselves) forces the stage-by-stage composition."""
+    params = init_params(64, 8, seed=8)
+    fast = SAMPromptEncoder(**CONFIG, params=params, profile=profile)
+    stages = dict(STAGES, downscale_mask=downscale_mask_literal)
+    literal = SAMPromptEncoder(**CONFIG, params=params, profile=profile, stages=stages)
+    assert fast._fast_grid and fast._fast_sparse and not literal._fast_grid and not literal._fast_sparse
+    for inputs in prompts(np.random.default_rng(1), profile):
+        got, expected = fast.trace(**inputs), literal.trace(**inputs)
+        assert list(got) == list(expected), inputs.keys()
+        for key in expected:
+            assert np.shape(got[key]) == np.shape(expected[key]), key
+            assert max_abs(got[key], expected[key]) <= EXACT, key
+        called = fast(**inputs)
+        for key in called:  # the call and the trace compute the same outputs
+            assert np.array_equal(np.asarray(called[key]), np.asarray(got[key])), key
+
+
+def test_spec11_3_float32_has_no_float64_intermediates():
+    params = init_params(64, 8, seed=8)
+    for profile in ("sam", "keras_hub"):
+        encoder = SAMPromptEncoder(**CONFIG, params=params, profile=profile, dtype="float32")
+        for inputs in prompts(np.random.default_rng(2), profile):
+            for key, value in encoder.trace(**inputs).items():
+                value = np.asarray(value)
+                assert value.dtype in (np.float32, np.int64), f"{profile} {key}: {value.dtype}"
+
+
+# -- §1.3: the fast paths stay on the device -------------------------------------------------------
+
+
+def test_spec1_3_fast_paths_never_read_an_array_back_to_the_host(monkeypatch):
+    """No float(), int(), bool() or index use of an array inside the stage functions of the hot path
+    (each is a device-to-host round trip under CuPy). Input validation is outside the hot path."""
+    xps = require("array_api_strict")
+    from array_api_strict._array_object import Array
+
+    params = init_params(64, 8, seed=8)
+    encoder = SAMPromptEncoder(**CONFIG, params=params, xp=xps)
+    rng = np.random.default_rng(3)
+    raw = {"points": rng.uniform(0, 60, (2, 3, 2)), "labels": rng.integers(-1, 4, (2, 3)),
+           "boxes": np.array([[1.0, 2.0, 50.0, 40.0], [10.0, 0.0, 63.0, 95.0]]),
+           "masks": rng.normal(0, 3, (2, 1, 24, 16))}
+    inputs = {k: xps.asarray(v) for k, v in raw.items()}
+    prepared = encoder._prepare_inputs(inputs["points"], inputs["labels"], inputs["boxes"], inputs["masks"])
+
+    def refuse(self, *args):
+        raise AssertionError("an array was converted to a Python scalar on the hot path")
+
+    for method in ("__bool__", "__float__", "__int__", "__index__", "__complex__"):
+        monkeypatch.setattr(Array, method, refuse)
+    monkeypatch.setattr(encoder, "_prepare_inputs", lambda *args: prepared)
+    for trace in (None, {}):
+        outputs = encoder._encode(None, None, None, None, trace=trace)
+        assert all(type(v).__module__.startswith("array_api_strict") for v in outputs.values())
+
+
+def test_spec1_3_cupy_runs_end_to_end():
+    cupy = require("cupy")
+    try:
+        cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:
+        pytest.skip(f"CuPy is installed but no GPU is usable here: {exc}")
+    params = init_params(64, 8, seed=8)
+    for profile in ("sam", "keras_hub"):
+        expected_encoder = SAMPromptEncoder(**CONFIG, params=params, profile=profile)
+        encoder = SAMPromptEncoder(**CONFIG, params=params, profile=profile, xp=cupy)
+        for inputs in prompts(np.random.default_rng(4), profile):
+            expected = expected_encoder(**inputs)
+            got = encoder(**{k: cupy.asarray(v) for k, v in inputs.items()})
+            for key in expected:
+                assert isinstance(got[key], cupy.ndarray), f"{key} left the GPU"
+                assert max_abs(cupy.asnumpy(got[key]), expected[key]) <= EXACT, key
