@@ -153,6 +153,7 @@ class SAMPromptEncoder:
             points = check.as_array("points", points, xp)
             check.check_rank_and_shape("points", points, (None, None, 2), "(batch, points, xy) in pixels")
             check.check_finite("points", points, xp)
+            points = check.cast_finite("points", points, self.dtype, xp)
             labels = check.as_array("labels", labels, xp)
             check.check_rank_and_shape("labels", labels, tuple(points.shape[:2]), "(batch, points), matching points")
             check.check_labels(labels, conv.labels.allowed, conv.name, xp)
@@ -166,6 +167,7 @@ class SAMPromptEncoder:
             else:
                 check.check_rank_and_shape("boxes", boxes, (None, None, 2, 2), "(batch, boxes, corner, xy) in pixels")
             check.check_finite("boxes", boxes, xp)
+            boxes = check.cast_finite("boxes", boxes, self.dtype, xp)
             batch["boxes"] = boxes.shape[0]
         if masks is not None:
             h, w = self.image_embedding_size
@@ -181,6 +183,7 @@ class SAMPromptEncoder:
                 masks = xp.reshape(masks, (masks.shape[0] * masks.shape[1], 4 * h, 4 * w)) if masks.shape[1] else None
             if masks is not None:
                 check.check_finite("masks", masks, xp)
+                masks = check.cast_finite("masks", masks, self.dtype, xp)
         size = check.check_batch_sizes(batch)
         if size is None:
             size = conv.empty_prompt_batch
@@ -210,12 +213,12 @@ class SAMPromptEncoder:
 
         coords = corners = None
         if points is not None:
-            coords = record("points.shifted", S.shift_to_pixel_centres(xp.astype(points, self.dtype), xp))  # §3.1
+            coords = record("points.shifted", S.shift_to_pixel_centres(points, xp))  # §3.1 (points already in dtype)
             if conv.pad_points and boxes is None:  # §5.1
                 coords, labels = S.append_padding_point(coords, labels, xp)
             record("points.labels", labels)
         if boxes is not None:
-            corners = S.shift_to_pixel_centres(xp.astype(boxes, self.dtype), xp)  # §6.1, §3.1
+            corners = S.shift_to_pixel_centres(boxes, xp)  # §6.1, §3.1
 
         if self._fast_sparse and (coords is not None or corners is not None):
             # §3.2–§7 for all tokens at once (sparse.sparse_embeddings); the trace gets each part's slice
@@ -261,7 +264,7 @@ class SAMPromptEncoder:
             dense_pe = xp.permute_dims(record("dense_pe.grid", S.sinusoids(argument, xp)), (2, 0, 1))[None, ...]  # §8.2
 
         if masks is not None:
-            mask = record("mask.input", xp.astype(masks, self.dtype, copy=False))
+            mask = record("mask.input", masks)
             dense = S.downscale_mask(mask, p, self._activation, xp, eps=self.layer_norm_eps, trace=trace)  # §9
         else:
             dense = S.no_mask_embedding(p["no_mask_embed.weight"], batch, self.image_embedding_size, xp)  # §10

@@ -40,6 +40,18 @@ def check_finite(name: str, array, xp) -> None:
         raise ValueError(f"{name}: expected finite values; received {count} NaN or inf value(s)")
 
 
+def cast_finite(name: str, array, dtype, xp):
+    """``array`` in the compute dtype; values that overflow it (e.g. 1e5 in float16) are refused."""
+    cast = xp.astype(array, dtype, copy=False)
+    if not bool(xp.all(xp.isfinite(cast))):
+        largest = float(xp.max(xp.abs(xp.astype(array, xp.float64))))
+        raise ValueError(
+            f"{name}: expected values representable in {xp.finfo(dtype).dtype} (|value| <= {float(xp.finfo(dtype).max):.6g}); "
+            f"received values up to {largest:.6g}"
+        )
+    return cast
+
+
 def check_labels(labels, allowed: tuple, profile: str, xp) -> None:
     if not xp.isdtype(labels.dtype, "integral"):
         raise TypeError(

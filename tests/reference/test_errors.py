@@ -214,3 +214,20 @@ def test_spec13_labels_unchanged_after_padding():
     assert trace["points.labels"].shape == (1, 3)
     assert labels.shape == (1, 2)
     assert np.array_equal(labels, [[1, 0]])
+
+
+@pytest.mark.parametrize(
+    "dtype, kwargs, name",
+    [
+        ("float32", dict(points=np.array([[[1e300, 1.0]]]), labels=np.array([[1]])), "points"),
+        ("float16", dict(points=np.array([[[70000.0, 1.0]]]), labels=np.array([[1]])), "points"),
+        ("float16", dict(boxes=np.array([[0.0, 0.0, 1e6, 1.0]])), "boxes"),
+        ("float32", dict(masks=np.full((1, 1, 16, 16), 1e300)), "masks"),
+    ],
+)
+def test_spec13_values_overflowing_the_compute_dtype_are_refused(dtype, kwargs, name):
+    """§13: a finite input that becomes inf in the compute dtype is refused, never turned into NaN outputs."""
+    enc = SAMPromptEncoder(hidden_size=8, image_embedding_size=(4, 4), input_image_size=(64, 64),
+                           mask_in_channels=4, dtype=dtype)
+    with pytest.raises(ValueError, match=rf"^{name}: expected values representable in {dtype}.*received values up to"):
+        enc(**kwargs)
