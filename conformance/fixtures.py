@@ -84,8 +84,12 @@ def compact(array):
     return reduced, list(array.shape)
 
 
+DEDUPLICATE_BYTES = 64 * 1024  # larger files with identical contents are stored once
+
+
 class _Writer:
-    """Writes files once each: identical contents are stored once and referenced twice."""
+    """Writes each file; a large file whose contents were already written is referenced instead
+    (the dense positional grid of a configuration is the same for every case that uses it)."""
 
     def __init__(self, root: Path):
         self.root = root
@@ -94,7 +98,7 @@ class _Writer:
 
     def write(self, relative: str, data: bytes) -> str:
         digest = hashlib.sha256(data).hexdigest()
-        if digest in self._by_digest:
+        if digest in self._by_digest and len(data) > DEDUPLICATE_BYTES:
             return self._by_digest[digest]
         path = self.root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
