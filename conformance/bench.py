@@ -286,20 +286,11 @@ def load_meta(params):
     except ImportError as exc:
         print(f"note: Meta's PromptEncoder is not available ({exc}); measuring the reference alone", file=sys.stderr)
         return None
-    import numpy as np
     import torch
 
-    from .adapters.segment_anything import load_prompt_encoder_class
+    from .adapters.segment_anything import build_prompt_encoder
 
-    encoder = load_prompt_encoder_class()(
-        embed_dim=SEED_CONFIG["hidden_size"],
-        image_embedding_size=SEED_CONFIG["image_embedding_size"],
-        input_image_size=SEED_CONFIG["input_image_size"],
-        mask_in_chans=SEED_CONFIG["mask_in_channels"],
-        activation=torch.nn.GELU,
-    )
-    encoder.load_state_dict({k: torch.as_tensor(np.asarray(v)) for k, v in params.items()}, strict=True)
-    return encoder.to(dtype=torch.float32).eval()
+    return build_prompt_encoder(dict(SEED_CONFIG, activation="gelu"), params).to(dtype=torch.float32).eval()
 
 
 def workload_inputs():
@@ -320,8 +311,6 @@ def workload_inputs():
 
 
 def measure_all(allocator, workloads, repeat, threads, chunk, check) -> dict:
-    import numpy as np
-
     from samspec.reference import SAMPromptEncoder, init_params
 
     meta = None

@@ -25,7 +25,7 @@ import warnings
 
 import numpy as np
 
-from .segment_anything import load_prompt_encoder_class
+from .segment_anything import build_prompt_encoder, load_prompt_encoder_class
 
 INPUT_NAMES = ("point_coords", "point_labels", "mask_input", "has_mask_input")
 OUTPUT_NAMES = ("sparse_embeddings", "dense_embeddings", "image_pe")
@@ -98,17 +98,8 @@ class OnnxRuntimeAdapter:
 
     def build(self, config, params):
         import onnxruntime
-        import torch
 
-        activations = {"gelu": torch.nn.GELU, "relu": torch.nn.ReLU}
-        encoder = load_prompt_encoder_class()(
-            embed_dim=config["hidden_size"],
-            image_embedding_size=tuple(config["image_embedding_size"]),
-            input_image_size=tuple(config["input_image_size"]),
-            mask_in_chans=config["mask_in_channels"],
-            activation=activations[config.get("activation", "gelu")],
-        )
-        encoder.load_state_dict({k: torch.as_tensor(np.asarray(v)) for k, v in params.items()}, strict=True)
+        encoder = build_prompt_encoder(config, params)
         self.model_bytes = export_prompt_encoder(encoder.float().eval(), max(config["input_image_size"]))
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3

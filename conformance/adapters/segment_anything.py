@@ -26,6 +26,25 @@ def load_prompt_encoder_class():
     return PromptEncoder
 
 
+def build_prompt_encoder(config, params):
+    """Meta's PromptEncoder for a samspec config, with ``params`` (SAM v1 names) loaded strictly."""
+    import torch
+
+    activations = {"gelu": torch.nn.GELU, "relu": torch.nn.ReLU}
+    activation = config.get("activation", "gelu")
+    if activation not in activations:
+        raise ValueError(f"segment-anything: activation {activation!r} is not supported (only {sorted(activations)})")
+    encoder = load_prompt_encoder_class()(
+        embed_dim=config["hidden_size"],
+        image_embedding_size=tuple(config["image_embedding_size"]),
+        input_image_size=tuple(config["input_image_size"]),
+        mask_in_chans=config["mask_in_channels"],
+        activation=activations[activation],
+    )
+    encoder.load_state_dict({name: torch.as_tensor(np.asarray(value)) for name, value in params.items()}, strict=True)
+    return encoder
+
+
 class SegmentAnythingAdapter:
     name = "segment-anything"
     profile = "sam"
@@ -37,21 +56,9 @@ class SegmentAnythingAdapter:
     def build(self, config, params):
         import torch
 
-        activations = {"gelu": torch.nn.GELU, "relu": torch.nn.ReLU}
-        if config.get("activation", "gelu") not in activations:
-            raise ValueError(f"segment-anything adapter: activation {config['activation']!r} is not supported")
         self.torch = torch
         self.dtype = getattr(torch, self.dtype_name)
-        encoder = load_prompt_encoder_class()(
-            embed_dim=config["hidden_size"],
-            image_embedding_size=tuple(config["image_embedding_size"]),
-            input_image_size=tuple(config["input_image_size"]),
-            mask_in_chans=config["mask_in_channels"],
-            activation=activations[config.get("activation", "gelu")],
-        )
-        state = {name: torch.as_tensor(np.asarray(value)) for name, value in params.items()}
-        encoder.load_state_dict(state, strict=True)
-        self.encoder = encoder.to(device=self.device, dtype=self.dtype).eval()
+        self.encoder = build_prompt_encoder(config, params).to(device=self.device, dtype=self.dtype).eval()
 
     def _tensor(self, value, dtype=None):
         if value is None:

@@ -1,7 +1,6 @@
 """`samspec check`: verdicts, exit codes, reports and the xfail file (docs/adapters.md, docs/tolerances.md)."""
 
 import json
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
