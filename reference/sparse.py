@@ -50,20 +50,13 @@ def embed_point_labels(point_pe, labels, table, rule: LabelRule, xp):
 
     ``rule`` maps each allowed label to (keep, row); under the `sam` profile label -1 keeps
     nothing and takes not_a_point_embed, 0 and 1 add the background and foreground embeddings,
-    and 2 and 3 add nothing. Both lookups are plain table lookups (``take``) over the label range.
+    and 2 and 3 add nothing. Both lookups are plain table lookups (``take``) indexed by the label
+    code ``label - min(rule.allowed)`` of ``token_table``.
     """
-    lowest = min(rule.allowed)
-    span = max(rule.allowed) - lowest + 1
-    keep_lut = [0.0] * span
-    row_lut = [0] * span
-    for label, (keep, row) in rule.entries.items():
-        keep_lut[label - lowest] = float(keep)
-        row_lut[label - lowest] = LABEL_ROWS.index(row)
-    offset = xp.reshape(labels - lowest, (-1,))
-    keep = xp.take(xp.asarray(keep_lut, dtype=point_pe.dtype), offset)
-    rows = xp.take(table, xp.take(xp.asarray(row_lut, dtype=labels.dtype), offset), axis=0)
-    keep = xp.reshape(keep, labels.shape + (1,))
-    rows = xp.reshape(rows, labels.shape + (table.shape[1],))
+    keep_table, embed_table = token_table(table, rule, xp)
+    codes = xp.reshape(labels - min(rule.allowed), (-1,))
+    keep = xp.reshape(xp.take(keep_table, codes), labels.shape + (1,))
+    rows = xp.reshape(xp.take(embed_table, codes, axis=0), labels.shape + (table.shape[1],))
     return keep * point_pe + rows
 
 
