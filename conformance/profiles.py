@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from samspec.reference import append_padding_point
+
 SPARSE, DENSE, DENSE_PE = (
     "prompt_sparse_embeddings",
     "prompt_dense_embeddings",
@@ -44,15 +46,6 @@ def to_channels_first(array):
 def sam_pads(inputs) -> bool:
     """SAM v1's padding rule (spec §5.1): a not-a-point is appended iff points come without boxes."""
     return inputs.get("points") is not None and inputs.get("boxes") is None
-
-
-def append_padding_point(points, labels):
-    """The explicit form of spec §5.1, for ports that leave the padding point to their caller."""
-    batch = points.shape[0]
-    return (
-        np.concatenate([points, np.zeros((batch, 1, 2), dtype=points.dtype)], axis=1),
-        np.concatenate([labels, np.full((batch, 1), -1, dtype=labels.dtype)], axis=1),
-    )
 
 
 def prompt_batch(inputs) -> int:
@@ -242,7 +235,7 @@ class Profile:
 def _keras_hub_to_port(inputs, config, explicit_padding=True):
     points, labels, boxes, masks = (inputs[k] for k in ("points", "labels", "boxes", "masks"))
     if explicit_padding and sam_pads(inputs):
-        points, labels = append_padding_point(points, labels)
+        points, labels = append_padding_point(points, labels, np)  # §5.1 for the port
     return {
         "points": points,
         "labels": labels,
@@ -300,7 +293,7 @@ def _sam_onnx_to_port(inputs, config, explicit_padding=True):
     coords, codes = [], []
     if points is not None:
         if explicit_padding and sam_pads(inputs):
-            points, labels = append_padding_point(points, labels)
+            points, labels = append_padding_point(points, labels, np)  # §5.1 for the port
         coords.append(np.asarray(points, dtype=np.float64))
         codes.append(np.asarray(labels, dtype=np.int64))
     if boxes is not None:  # box corners as two points labelled 2 (top-left) and 3 (bottom-right), after the points
