@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .conventions import LABEL_ROWS, LabelRule
 from .coordinates import normalise_coordinates
-from .positional_encoding import fourier_argument, sinusoids
+from .positional_encoding import fourier_argument, sin_and_cos
 
 
 def append_padding_point(coords, labels, xp):
@@ -134,7 +134,7 @@ def sparse_embeddings(
     codes = xp.reshape(xp.concat(codes, axis=1) if len(codes) > 1 else codes[0], (-1,))
     unit = normalise_coordinates(positions, input_image_size, xp)  # §3.2
     argument = fourier_argument(unit, gaussian_matrix, xp)  # §4.1
-    pe = sinusoids(argument, xp)  # §4.2
+    pe = xp.concat(sin_and_cos(argument, xp), axis=-1)  # §4.2: [sin A, cos A]
     keep = xp.reshape(xp.take(keep_table, codes), positions.shape[:2] + (1,))
     embeddings = xp.reshape(xp.take(embed_table, codes, axis=0), pe.shape)
     if intermediates:

@@ -27,6 +27,8 @@ from samspec.reference.positional_encoding import (
     dense_positional_grid_literal,
     fourier_features,
     fourier_features_on_grid,
+    sin_and_cos,
+    sin_cos_half_angle,
 )
 from samspec.reference.sparse import (
     append_padding_point,
@@ -54,6 +56,28 @@ def max_abs(a, b):
 
 
 # -- §4, §8: the positional encoding of a grid -----------------------------------------------------
+
+
+def angles_with_hard_cases(seed=0):
+    """Wide random angles plus the hard ones of the half-angle form: 0, +-pi/2 and +-pi (|t| = 1
+    and |t| -> inf) and their neighbouring doubles, and multiples of 2 pi."""
+    rng = np.random.default_rng(seed)
+    special = np.array([0.0, np.pi / 2, np.pi, 3 * np.pi / 2, 2 * np.pi, 100 * np.pi, 1e-300, 5e-324])
+    special = np.concatenate([special, np.nextafter(special, np.inf), np.nextafter(special, -np.inf)])
+    return np.concatenate([rng.normal(0.0, 20.0, 4096), rng.uniform(-1e4, 1e4, 4096), special, -special])
+
+
+def test_spec4_2_half_angle_sin_cos_equal_sin_and_cos():
+    """§4.2's sinusoids in float64 by t = tan(a/2): sin a = 2t/(1+t^2), cos a = (1-t^2)/(1+t^2)."""
+    angles = angles_with_hard_cases()
+    sin, cos = sin_cos_half_angle(angles, np)
+    assert max_abs(sin, np.sin(angles)) <= 8 * np.finfo(np.float64).eps
+    assert max_abs(cos, np.cos(angles)) <= 8 * np.finfo(np.float64).eps
+    assert np.all(np.isfinite(sin)) and np.all(np.isfinite(cos))
+    # the fast paths' dispatcher: half angles in float64 only; float32 keeps xp.sin and xp.cos
+    assert max_abs(sin_and_cos(angles, np)[0], sin) == 0.0
+    angles32 = angles.astype(np.float32)
+    assert np.array_equal(sin_and_cos(angles32, np)[1], np.cos(angles32))
 
 
 @pytest.mark.parametrize("size", GRID_SIZES)
