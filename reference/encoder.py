@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from . import validation as check
-from .activations import get_activation
+from .activations import fast_activation, get_activation
 from .backend import float_dtype, namespace_name, resolve_namespace
 from .conventions import Conventions, get_conventions
 from .coordinates import normalise_coordinates, shift_to_pixel_centres
@@ -85,7 +85,7 @@ class SAMPromptEncoder:
         self.image_embedding_size = _check_size_pair("image_embedding_size", image_embedding_size)
         self.input_image_size = _check_size_pair("input_image_size", input_image_size)
         self.activation = activation
-        self._activation = get_activation(activation)
+        get_activation(activation)  # a clear error for an unknown name, before anything else
         self.conventions = profile if isinstance(profile, Conventions) else get_conventions(profile)
         self.profile = self.conventions.name
         unknown = sorted(set(stages or {}) - set(STAGES))
@@ -112,6 +112,10 @@ class SAMPromptEncoder:
             self.params[name] = array
         self._label_table = label_embedding_table(self.params, self.dtype, self.xp)
         self._token_table = token_table(self._label_table, self.conventions.labels, self.xp)  # §5.2 + §6.2
+        # §9.3: a replaced mask path gets the definition of the activation, as the literal stages do
+        self._activation = (
+            get_activation(activation) if "downscale_mask" in replaced else fast_activation(activation, self.dtype, self.xp)
+        )
 
     def config(self) -> dict:
         """The constructor's keyword arguments (without params and xp)."""

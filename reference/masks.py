@@ -12,6 +12,8 @@ channels. tests/test_fast_paths.py checks every fast form against its definition
 
 from __future__ import annotations
 
+from .backend import namespace_name
+
 
 def conv2x2_stride2(x, weight, bias, xp):
     """Spec §9.1, a 2x2 convolution with stride 2 (no overlap, no padding).
@@ -79,10 +81,17 @@ def conv1x1(x, weight, bias, xp):
     return xp.matmul(x, kernel) + bias
 
 
-def conv1x1_channels_first(x, weight, bias, xp):
+def with_ones_channel(x, xp):
+    """[x; 1]: one more channel, constant 1, after the others: (B, Cin, P) -> (B, Cin+1, P).
+    The input of ``conv1x1_channels_first``, which carries the bias as that channel's weight."""
+    return xp.concat([x, xp.ones((x.shape[0], 1, x.shape[2]), dtype=x.dtype)], axis=1)
+
+
+def conv1x1_channels_first(x_ones, weight, bias, xp):
     """Spec §9.4 channels first, with the bias inside the matrix product.
 
-        y[b, o, p] = bias[o] + sum_c weight[o, c, 0, 0] * x[b, c, p]      x: (B, Cin, P) -> (B, Cout, P)
+        y[b, o, p] = bias[o] + sum_c weight[o, c, 0, 0] * x[b, c, p]
+        x_ones = with_ones_channel(x): (B, Cin+1, P) -> (B, Cout, P)
 
     Why this equals the definition: W x + b = [W | b] @ [x; 1], a matrix product with one more
     input channel that is constant 1 and whose weight is the bias. The output (hidden_size
@@ -90,10 +99,9 @@ def conv1x1_channels_first(x, weight, bias, xp):
     second full-size pass and no full-size temporary for "+ bias"; and it comes out in the
     (B, C, h, w) layout of spec §11.2.
     """
-    batch, cin, pixels = x.shape
-    kernel = xp.concat([xp.reshape(weight, (weight.shape[0], cin)), bias[:, None]], axis=1)  # (Cout, Cin+1)
-    ones = xp.ones((batch, 1, pixels), dtype=x.dtype)
-    return xp.matmul(kernel, xp.concat([x, ones], axis=1))
+    cout, cin = weight.shape[0], weight.shape[1]
+    kernel = xp.concat([xp.reshape(weight, (cout, cin)), bias[:, None]], axis=1)  # (Cout, Cin+1)
+    return xp.matmul(kernel, x_ones)
 
 
 def layer_norm_channels(x, weight, bias, eps, xp):
@@ -146,6 +154,9 @@ def downscale_mask_literal(mask, params, activation, xp, eps=1e-6, trace=None):
     return x
 
 
+MASK_CHUNK_VALUES = 65536  # downscale_mask on NumPy: about this many first-layer activations per chunk
+
+
 def downscale_mask(mask, params, activation, xp, eps=1e-6, trace=None):
     """Spec §9.5, the mask downscaler: 4x smaller, hidden_size channels.
 
@@ -157,31 +168,59 @@ def downscale_mask(mask, params, activation, xp, eps=1e-6, trace=None):
     ``trace``, when a dict, receives every intermediate as a channels-last view (spec §11.4).
     Computed channels first (see the module docstring); the result is the channels-last view
     (B, h, w, C) of a contiguous (B, C, h, w) array. ``downscale_mask_literal`` is the definition.
+
+    Images are independent up to the last convolution, so on the CPU (NumPy) stages 1-6 run on
+    a few images at a time (``MASK_CHUNK_VALUES`` activations each: a few hundred KB, which stay
+    in cache across the thirty-odd elementwise passes of the activation) and the 1x1
+    convolution, whose output is the encoder's largest array, runs once on the whole batch.
+    Other namespaces (a GPU wants few, large kernels) and a trace get the whole batch at once.
     """
     p = params
     batch, height, width = mask.shape
+    x = xp.reshape(mask, (batch, 1, height, width))  # one input channel, channels first
+    h, w = height // 4, width // 4
 
-    def record(name, value):  # value: (B, c, y, x) -> trace (B, y, x, c)
+    def features_and_ones(images):  # stages 1-6, then [x; 1] for the 1x1 convolution: (b, Cm + 1, h*w)
+        hidden = mask_features(images, p, activation, xp, eps, trace)
+        return with_ones_channel(xp.reshape(hidden, (hidden.shape[0], hidden.shape[1], h * w)), xp)
+
+    first_activations = p["mask_downscaling.0.weight"].shape[0] * (height // 2) * (width // 2)  # per image
+    chunked = trace is None and namespace_name(xp) == "numpy"
+    step = max(1, MASK_CHUNK_VALUES // first_activations) if chunked else batch
+    if step >= batch:
+        x_ones = features_and_ones(x)
+    else:  # each chunk written into its place: no list of chunks and no second copy
+        x_ones = xp.empty((batch, p["mask_downscaling.3.weight"].shape[0] + 1, h * w), dtype=x.dtype)
+        for start in range(0, batch, step):
+            x_ones[start:start + step, ...] = features_and_ones(x[start:start + step, ...])
+    x = conv1x1_channels_first(x_ones, p["mask_downscaling.6.weight"], p["mask_downscaling.6.bias"], xp)
+    x = xp.reshape(x, (batch, x.shape[1], h, w))
+    if trace is not None:
+        trace["mask.conv3"] = xp.permute_dims(x, (0, 2, 3, 1))
+    return xp.permute_dims(x, (0, 2, 3, 1))
+
+
+def mask_features(x, params, activation, xp, eps, trace=None):
+    """Spec §9.5 stages 1-6 channels first: conv 2x2/s2 -> LayerNorm2d -> act -> conv 2x2/s2 ->
+    LayerNorm2d -> act.  x: (b, 1, 4h, 4w) -> (b, Cm, h, w)."""
+    p = params
+
+    def record(name, value):  # value: (b, c, y, x) -> trace (b, y, x, c)
         if trace is not None:
             trace[f"mask.{name}"] = xp.permute_dims(value, (0, 2, 3, 1))
         return value
 
-    def norm_act(x, name, index):  # LayerNorm2d then the activation, on (B, c, y, x)
+    def norm_act(x, name, index):  # LayerNorm2d then the activation, on (b, c, y, x)
         shape = x.shape
         flat = xp.reshape(x, (shape[0], shape[1], shape[2] * shape[3]))
         weight, bias = p[f"mask_downscaling.{index}.weight"], p[f"mask_downscaling.{index}.bias"]
         x = record(f"norm{name}", xp.reshape(layer_norm_channels_first(flat, weight, bias, eps, xp), shape))
         return record(f"act{name}", activation(x, xp))
 
-    x = xp.reshape(mask, (batch, 1, height, width))  # one input channel, channels first
     x = record("conv1", conv2x2_stride2_channels_first(x, p["mask_downscaling.0.weight"], p["mask_downscaling.0.bias"], xp))
     x = norm_act(x, "1", 1)
     x = record("conv2", conv2x2_stride2_channels_first(x, p["mask_downscaling.3.weight"], p["mask_downscaling.3.bias"], xp))
-    x = norm_act(x, "2", 4)
-    h, w = x.shape[2], x.shape[3]
-    x = conv1x1_channels_first(xp.reshape(x, (batch, x.shape[1], h * w)), p["mask_downscaling.6.weight"], p["mask_downscaling.6.bias"], xp)
-    x = record("conv3", xp.reshape(x, (batch, x.shape[1], h, w)))
-    return xp.permute_dims(x, (0, 2, 3, 1))
+    return norm_act(x, "2", 4)
 
 
 def no_mask_embedding(no_mask_embed, batch, image_embedding_size, xp):

@@ -5,15 +5,20 @@ each pair must agree to 1e-12 (max abs) over several shapes, non-square and batc
 fast form must stay a faithful float32 computation (error against float64 within 2x the literal's).
 """
 
+import math
+
 import numpy as np
 import pytest
 
 from conftest import require
 from samspec.reference import STAGES, SAMPromptEncoder, get_activation, init_params
 from samspec.reference.conventions import KERAS_HUB_LABELS, SAM_LABELS
+from samspec.reference import masks
+from samspec.reference.activations import fast_activation, gelu, gelu_from_upper_tail
 from samspec.reference.masks import (
     conv1x1,
     conv1x1_channels_first,
+    with_ones_channel,
     conv2x2_stride2,
     conv2x2_stride2_channels_first,
     conv2x2_stride2_literal,
@@ -22,6 +27,7 @@ from samspec.reference.masks import (
     layer_norm_channels,
     layer_norm_channels_first,
 )
+from samspec.reference.normal_tail import TAIL_FITS, normal_upper_tail, upper_tail_polynomial
 from samspec.reference.positional_encoding import (
     dense_positional_grid,
     dense_positional_grid_literal,
@@ -228,13 +234,110 @@ def test_spec9_2_layer_norm_channels_first_equals_definition(shape, channels):
         assert np.all(fast == beta[0])
 
 
+# -- §9.3: the exact GELU from the normal upper tail ---------------------------------------------
+
+
+# float32 squares of the largest arguments overflow to inf, and exp(-inf) = 0 is the right limit
+float32_square_overflows = pytest.mark.filterwarnings("ignore:overflow encountered in multiply:RuntimeWarning")
+
+
+def gelu_arguments(seed=0):
+    """Where GELU's forms differ: around 0 (both signs, subnormal), the bend, both tails, the
+    far tails where Q underflows, and values of the mask path's size (LayerNorm outputs)."""
+    rng = np.random.default_rng(seed)
+    special = np.array([0.0, 5e-324, 1e-300, 1e-8, 0.5, 1.0, 4.0, 5.66, 8.49, 30.0, 38.0, 40.0, 1e6, 1e30])
+    return np.concatenate([np.linspace(-12, 12, 4801), rng.normal(0, 3, 4096), special, -special])
+
+
+def upper_tail_truth(a):
+    """Q(a) = Phi(-a) = erfc(a / sqrt 2) / 2 by the platform's libm, for any real a."""
+    return np.array([0.5 * math.erfc(v / math.sqrt(2.0)) for v in a.tolist()])
+
+
+@float32_square_overflows
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_spec9_3_normal_upper_tail_equals_half_erfc(dtype):
+    """Q(a) = erfc(a/sqrt 2)/2 within 4 machine epsilons absolute for all a >= 0, and within
+    64 relative for a < 5 (where Q > 2.8e-7: Q's own digits, which 1 - Phi would cancel)."""
+    a = np.abs(gelu_arguments())
+    eps = float(np.finfo(dtype).eps)
+    values = normal_upper_tail(a.astype(dtype), np)
+    assert values.dtype == np.dtype(dtype)
+    a = a.astype(dtype).astype(np.float64)  # the arguments as the dtype holds them
+    truth = upper_tail_truth(a)
+    assert max_abs(values, truth) <= 4 * eps, f"§9.3 Q({dtype}): absolute error"
+    near = a < 5
+    relative = np.max(np.abs(values[near] / truth[near] - 1.0))
+    assert relative <= 64 * eps, f"§9.3 Q({dtype}): relative error {relative / eps:.1f} eps for a < 5"
+    assert np.all(values >= 0) and np.all(np.isfinite(values))
+
+
+def test_spec9_3_upper_tail_fit_is_well_conditioned():
+    """The docstring's claim: P in monomials has coefficient magnitudes summing to less than 4,
+    so Horner's rule in s (|s| <= 1) loses no more than a few ulps to cancellation."""
+    for degree, k in TAIL_FITS.values():
+        coefficients = upper_tail_polynomial(degree, k)
+        assert len(coefficients) == degree + 1
+        assert sum(abs(c) for c in coefficients) < 4.0
+
+
+def test_spec9_3_gelu_from_upper_tail_equals_gelu():
+    """float64: GELU(x) = (x + |x|)/2 - |x| Q(|x|) equals x/2 (1 + erf(x/sqrt 2)) to 1e-12, and
+    in fact to 4 epsilons of max(|x|, 1); and GELU(x) - GELU(-x) = x (since Phi(x) + Phi(-x) = 1)."""
+    x = gelu_arguments()
+    fast, literal = gelu_from_upper_tail(x, np), gelu(x, np)
+    assert fast.dtype == np.float64
+    assert max_abs(fast, literal) <= EXACT
+    eps = np.finfo(np.float64).eps
+    assert np.max(np.abs(fast - literal) / np.maximum(np.abs(x), 1.0)) <= 4 * eps
+    assert max_abs(gelu_from_upper_tail(x, np) - gelu_from_upper_tail(-x, np), x) <= 4 * eps * np.max(np.abs(x))
+    assert fast[x == 0].tolist() == [0.0] * int(np.sum(x == 0))
+    assert np.array_equal(fast[x > 1e6], x[x > 1e6])
+
+
+@float32_square_overflows
+def test_spec9_3_gelu_from_upper_tail_float32_is_faithful():
+    """float32: no less accurate than the definition in float32 (within 2x, absolute), and
+    relatively accurate for x < 0, where the definition's 1 + erf cancels."""
+    x = gelu_arguments(seed=1).astype(np.float32)
+    x64 = x.astype(np.float64)
+    truth = x64 * upper_tail_truth(-x64)  # x Phi(x) = x Q(-x) from erfc: no cancellation anywhere
+    fast, literal = gelu_from_upper_tail(x, np), gelu(x, np)
+    assert fast.dtype == np.float32
+    assert max_abs(fast, truth) <= 2 * max_abs(literal, truth) + 1e-7
+    tail = (x < -3) & (np.abs(truth) > 1e-30)  # float32's normal range, with room
+    relative = np.max(np.abs(fast[tail] / truth[tail] - 1.0))
+    assert relative <= 64 * np.finfo(np.float32).eps, f"§9.3 float32 GELU, x < -3: relative error {relative:.2e}"
+
+
+def test_spec9_3_fast_activation_replaces_only_numpy_gelu():
+    assert fast_activation("gelu", np.float64, np) is gelu_from_upper_tail
+    assert fast_activation("gelu", np.float32, np) is gelu_from_upper_tail
+    assert fast_activation("gelu", np.float16, np) is gelu  # no float16 fit
+    assert fast_activation("relu", np.float32, np) is get_activation("relu")
+    xps = require("array_api_strict")
+    assert fast_activation("gelu", xps.float64, xps) is gelu
+
+
+@float32_square_overflows
+def test_spec9_3_gelu_from_upper_tail_is_array_api_code():
+    """The fast form is written in array-API operations only: array_api_strict runs it."""
+    xps = require("array_api_strict")
+    x = gelu_arguments(seed=2)
+    for dtype in (xps.float32, xps.float64):
+        value = gelu_from_upper_tail(xps.asarray(x, dtype=dtype), xps)
+        expected = gelu_from_upper_tail(x.astype(np.float32 if dtype == xps.float32 else np.float64), np)
+        assert value.dtype == dtype
+        assert np.array_equal(np.asarray(value), expected)
+
+
 @pytest.mark.parametrize("batch, pixels, cin, cout", [(1, 1, 16, 256), (3, 24, 4, 32), (16, 4096, 16, 256)])
 def test_spec9_4_conv1x1_bias_in_the_product_equals_definition(batch, pixels, cin, cout):
     rng = np.random.default_rng(pixels)
     x = rng.normal(size=(batch, pixels, cin))
     weight, bias = rng.normal(size=(cout, cin, 1, 1)), rng.normal(size=(cout,))
     literal = conv1x1(x, weight, bias, np)
-    fast = conv1x1_channels_first(np.ascontiguousarray(np.moveaxis(x, -1, 1)), weight, bias, np)
+    fast = conv1x1_channels_first(with_ones_channel(np.ascontiguousarray(np.moveaxis(x, -1, 1)), np), weight, bias, np)
     assert max_abs(np.moveaxis(fast, 1, -1), literal) <= EXACT
 
 
@@ -254,6 +357,21 @@ def test_spec9_5_downscale_mask_equals_literal_composition(activation, batch, h,
     for key in literal_trace:
         assert fast_trace[key].shape == literal_trace[key].shape, key
         assert max_abs(fast_trace[key], literal_trace[key]) <= EXACT, key
+
+
+@pytest.mark.parametrize("chunk_values, batch", [(1, 5), (3 * 4 * 8 * 8, 7), (10**9, 3)])
+def test_spec9_5_downscale_mask_in_chunks_equals_whole_batch(monkeypatch, chunk_values, batch):
+    """Stages 1-6 an image (or three) at a time, written into their place, equal the whole batch
+    at once (the trace path), also with a short last chunk."""
+    params = init_params(32, 16, seed=4)
+    mask = np.random.default_rng(batch).normal(0, 4, (batch, 32, 32))
+    act = fast_activation("gelu", np.float64, np)
+    monkeypatch.setattr(masks, "MASK_CHUNK_VALUES", chunk_values)
+    chunked = downscale_mask(mask, params, act, np)
+    whole = downscale_mask(mask, params, act, np, trace={})
+    assert chunked.shape == (batch, 8, 8, 32)
+    assert max_abs(chunked, whole) <= EXACT
+    assert max_abs(chunked, downscale_mask_literal(mask, params, gelu, np)) <= EXACT
 
 
 def test_spec9_5_downscale_mask_float32_is_faithful():
