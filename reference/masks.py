@@ -194,10 +194,10 @@ def downscale_mask(mask, params, activation, xp, eps=1e-6, trace=None):
         for start in range(0, batch, step):
             x_ones[start:start + step, ...] = features_and_ones(x[start:start + step, ...])
     x = conv1x1_channels_first(x_ones, p["mask_downscaling.6.weight"], p["mask_downscaling.6.bias"], xp)
-    x = xp.reshape(x, (batch, x.shape[1], h, w))
+    dense = xp.permute_dims(xp.reshape(x, (batch, x.shape[1], h, w)), (0, 2, 3, 1))  # channels-last view
     if trace is not None:
-        trace["mask.conv3"] = xp.permute_dims(x, (0, 2, 3, 1))
-    return xp.permute_dims(x, (0, 2, 3, 1))
+        trace["mask.conv3"] = dense
+    return dense
 
 
 def mask_features(x, params, activation, xp, eps, trace=None):
