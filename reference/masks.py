@@ -87,11 +87,12 @@ def with_ones_channel(x, xp):
     return xp.concat([x, xp.ones((x.shape[0], 1, x.shape[2]), dtype=x.dtype)], axis=1)
 
 
-def conv1x1_channels_first(x_ones, weight, bias, xp):
+def conv1x1_channels_first(x_ones, weight, bias, xp, out=None):
     """Spec §9.4 channels first, with the bias inside the matrix product.
 
         y[b, o, p] = bias[o] + sum_c weight[o, c, 0, 0] * x[b, c, p]
         x_ones = with_ones_channel(x): (B, Cin+1, P) -> (B, Cout, P)
+        out: None, or (NumPy only) the (B, Cout, P) array to write y into
 
     Why this equals the definition: W x + b = [W | b] @ [x; 1], a matrix product with one more
     input channel that is constant 1 and whose weight is the bias. The output (hidden_size
@@ -101,7 +102,9 @@ def conv1x1_channels_first(x_ones, weight, bias, xp):
     """
     cout, cin = weight.shape[0], weight.shape[1]
     kernel = xp.concat([xp.reshape(weight, (cout, cin)), bias[:, None]], axis=1)  # (Cout, Cin+1)
-    return xp.matmul(kernel, x_ones)
+    if out is None:
+        return xp.matmul(kernel, x_ones)
+    return xp.matmul(kernel, x_ones, out=out)  # NumPy's matmul: the product written in place
 
 
 def layer_norm_channels(x, weight, bias, eps, xp):
@@ -169,31 +172,33 @@ def downscale_mask(mask, params, activation, xp, eps=1e-6, trace=None):
     Computed channels first (see the module docstring); the result is the channels-last view
     (B, h, w, C) of a contiguous (B, C, h, w) array. ``downscale_mask_literal`` is the definition.
 
-    Images are independent up to the last convolution, so on the CPU (NumPy) stages 1-6 run on
-    a few images at a time (``MASK_CHUNK_VALUES`` activations each: a few hundred KB, which stay
-    in cache across the thirty-odd elementwise passes of the activation) and the 1x1
-    convolution, whose output is the encoder's largest array, runs once on the whole batch.
-    Other namespaces (a GPU wants few, large kernels) and a trace get the whole batch at once.
+    Images are independent, so on the CPU (NumPy) the whole path runs on a few images at a time
+    (``MASK_CHUNK_VALUES`` first-layer activations each: a few hundred KB, which stay in cache
+    across the thirty-odd elementwise passes of the activation), and each chunk's 1x1
+    convolution writes its images' slice of the output in place: beyond the output, the path
+    needs only one chunk's intermediates. Other namespaces (a GPU wants few, large kernels) and
+    a trace get the whole batch at once.
     """
     p = params
     batch, height, width = mask.shape
     x = xp.reshape(mask, (batch, 1, height, width))  # one input channel, channels first
     h, w = height // 4, width // 4
 
-    def features_and_ones(images):  # stages 1-6, then [x; 1] for the 1x1 convolution: (b, Cm + 1, h*w)
+    def dense_chunk(images, out=None):  # stages 1-7 on a few images: (b, 1, 4h, 4w) -> (b, C, h*w)
         hidden = mask_features(images, p, activation, xp, eps, trace)
-        return with_ones_channel(xp.reshape(hidden, (hidden.shape[0], hidden.shape[1], h * w)), xp)
+        hidden_ones = with_ones_channel(xp.reshape(hidden, (hidden.shape[0], hidden.shape[1], h * w)), xp)
+        return conv1x1_channels_first(hidden_ones, p["mask_downscaling.6.weight"], p["mask_downscaling.6.bias"], xp, out=out)
 
     first_activations = p["mask_downscaling.0.weight"].shape[0] * (height // 2) * (width // 2)  # per image
     chunked = trace is None and namespace_name(xp) == "numpy"
     step = max(1, MASK_CHUNK_VALUES // first_activations) if chunked else batch
     if step >= batch:
-        x_ones = features_and_ones(x)
-    else:  # each chunk written into its place: no list of chunks and no second copy
-        x_ones = xp.empty((batch, p["mask_downscaling.3.weight"].shape[0] + 1, h * w), dtype=x.dtype)
+        x = dense_chunk(x)
+    else:  # each chunk's output written into its place: no list of chunks and no second copy
+        out = xp.empty((batch, p["mask_downscaling.6.weight"].shape[0], h * w), dtype=x.dtype)
         for start in range(0, batch, step):
-            x_ones[start:start + step, ...] = features_and_ones(x[start:start + step, ...])
-    x = conv1x1_channels_first(x_ones, p["mask_downscaling.6.weight"], p["mask_downscaling.6.bias"], xp)
+            dense_chunk(x[start:start + step, ...], out=out[start:start + step, ...])
+        x = out
     dense = xp.permute_dims(xp.reshape(x, (batch, x.shape[1], h, w)), (0, 2, 3, 1))  # channels-last view
     if trace is not None:
         trace["mask.conv3"] = dense
