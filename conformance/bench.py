@@ -1,5 +1,6 @@
 """`samspec bench`: the reference (NumPy, float32 and float64) against Meta's SAM v1 PromptEncoder
-(torch, float32, CPU), side by side in one run on one machine (docs/performance.md).
+(torch, float32, CPU), side by side in one run on one machine (docs/performance.md). With ``--gpu``,
+the reference on CuPy against torch CUDA instead (bench_gpu).
 
 Workloads, all in the seed configuration (hidden 256, embedding 64x64, image 1024x1024, mask_in 16):
 
@@ -34,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 
 WORKLOADS = ("W1", "W2", "W3", "W4")
 SEED_CONFIG = dict(hidden_size=256, image_embedding_size=(64, 64), input_image_size=(1024, 1024), mask_in_channels=16)
@@ -68,6 +70,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--chunk", type=int, default=65536, metavar="POINTS", help="W4 chunk size, a multiple of 1024")
     parser.add_argument("--no-suite", action="store_true", help="skip the whole-suite budgets (samspec check / fixtures generate)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed, not only when a check fails")
+    parser.add_argument("--gpu", action="store_true",
+                        help="on the GPU instead: the reference on CuPy against Meta's PromptEncoder on torch CUDA "
+                             "(exit 2 when no GPU is usable)")
 
 
 def run(args) -> int:
@@ -79,6 +84,10 @@ def run(args) -> int:
         raise ValueError(f"--repeat: expected a positive int; received {args.repeat}")
     if args.chunk <= 0 or args.chunk % 1024:
         raise ValueError(f"--chunk: expected a positive multiple of 1024 (whole image rows); received {args.chunk}")
+    if args.gpu:
+        from . import bench_gpu
+
+        return bench_gpu.run(args, workloads)
     threads = args.threads or blas_threads()[0]
     allocators = ["default", "steady"] if args.allocator == "both" else [args.allocator]
 
@@ -170,14 +179,25 @@ def machine_info(threads: int) -> dict:
         info["blas"] = "unknown"
     info["blas_threads"], info["blas_threads_source"] = blas_threads()
     for module in ("scipy", "torch", "segment_anything"):
-        spec = importlib.util.find_spec(module)
-        if spec is None:
+        if not _installed(module):
             info[module] = None
         elif module == "segment_anything":
             info[module] = _distribution_version("segment-anything")
         else:
             info[module] = _distribution_version(module)
     return info
+
+
+def _installed(module: str) -> bool:
+    """Whether ``module`` can be imported. (A module already loaded without its package's
+    ``__init__``, as the segment-anything adapter loads ``segment_anything.modeling``, has no
+    ``__spec__``, and find_spec raises ValueError for it.)"""
+    if module in sys.modules:
+        return True
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ValueError, ImportError):
+        return False
 
 
 def _distribution_version(name):
@@ -250,11 +270,19 @@ def _preemptions() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw
 
 
-def time_calls(fn, repeat: int, warmup: int = 2, min_seconds: float = 0.5) -> dict:
+def time_calls(fn, repeat: int, warmup: int = 2, min_seconds: float = 0.5, synchronize=None) -> dict:
     """Best and median wall time of at least ``repeat`` calls, after ``warmup`` calls; short calls
     are repeated until ``min_seconds`` have passed (at most 50 x repeat calls), so that the best
     time is found between the interruptions of a busy machine. The result of each call is dropped
-    at once. Also the minor page faults per call."""
+    at once. Also the minor page faults per call. ``synchronize`` (a GPU's: wait until the queued
+    work is done) is called inside the timed region after each call."""
+    if synchronize is not None:
+        call = fn
+
+        def fn():
+            call()
+            synchronize()
+
     for _ in range(warmup):
         fn()
     gc.collect()
@@ -310,12 +338,19 @@ def workload_inputs():
     }
 
 
+def seed_params():
+    """The parameters every workload uses: ``init_params(256, 16, seed=0)``, float64 NumPy arrays."""
+    from samspec.reference import init_params
+
+    return init_params(SEED_CONFIG["hidden_size"], SEED_CONFIG["mask_in_channels"], seed=0)
+
+
 def measure_all(allocator, workloads, repeat, threads, chunk, check) -> dict:
-    from samspec.reference import SAMPromptEncoder, init_params
+    from samspec.reference import SAMPromptEncoder
 
     meta = None
-    params = init_params(SEED_CONFIG["hidden_size"], SEED_CONFIG["mask_in_channels"], seed=0)
-    if importlib.util.find_spec("torch") is not None:
+    params = seed_params()
+    if _installed("torch"):
         import torch
 
         torch.set_num_threads(threads)
@@ -350,22 +385,45 @@ def measure_all(allocator, workloads, repeat, threads, chunk, check) -> dict:
     return result
 
 
-def workload_calls(workload, encoders, meta, inputs, chunk) -> dict:
-    """name -> a function of no arguments that performs one call of the workload."""
+@dataclass(frozen=True)
+class Device:
+    """Where a measurement runs: the reference's array namespace ``xp`` and torch's device; the
+    GPU's (bench_gpu.find_gpu) waits for queued work in ``synchronize`` and copies to the host in
+    ``to_numpy``."""
+
+    name: str
+    xp: object
+    torch_device: str
+    synchronize: object = None
+    to_numpy: object = None
+
+
+def cpu_device() -> Device:
+    import numpy as np
+
+    return Device("cpu", np, "cpu", None, np.asarray)
+
+
+def workload_calls(workload, encoders, meta, inputs, chunk, device=None) -> dict:
+    """name -> a function of no arguments that performs one call of the workload on ``device``
+    (default the CPU); inputs are made there before timing."""
     import numpy as np
 
     from samspec.reference.positional_encoding import dense_positional_grid, fourier_features_on_grid, grid_axes
 
+    device = device or cpu_device()
+    xp = device.xp
     calls = {}
     if workload in ("W1", "W2"):
         for name, encoder in encoders.items():
             dtype = np.float32 if name == "ref_f32" else np.float64
-            args = {k: (v if k == "labels" else v.astype(dtype)) for k, v in inputs[workload].items()}
+            args = {k: xp.asarray(v if k == "labels" else v.astype(dtype)) for k, v in inputs[workload].items()}
             calls[name] = (lambda e, a: lambda: e(**a))(encoder, args)
         if meta is not None:
             import torch
 
-            t = {k: torch.as_tensor(v if k == "labels" else v.astype(np.float32)) for k, v in inputs[workload].items()}
+            t = {k: torch.as_tensor(v if k == "labels" else v.astype(np.float32)).to(device.torch_device)
+                 for k, v in inputs[workload].items()}
             prompt = (t["points"], t["labels"]) if "points" in t else None
 
             def meta_call():
@@ -377,7 +435,7 @@ def workload_calls(workload, encoders, meta, inputs, chunk) -> dict:
     elif workload == "W3":
         for name, encoder in encoders.items():
             G = encoder.params["pe_layer.positional_encoding_gaussian_matrix"]
-            calls[name] = (lambda g: lambda: dense_positional_grid(SEED_CONFIG["image_embedding_size"], g, np))(G)
+            calls[name] = (lambda g: lambda: dense_positional_grid(SEED_CONFIG["image_embedding_size"], g, xp))(G)
         if meta is not None:
             import torch
 
@@ -390,17 +448,17 @@ def workload_calls(workload, encoders, meta, inputs, chunk) -> dict:
         rows = chunk // 1024
         for name, encoder in encoders.items():
             G = encoder.params["pe_layer.positional_encoding_gaussian_matrix"]
-            x, y = grid_axes((1024, 1024), G.dtype, np)  # pixel centres (p + 0.5) / 1024
+            x, y = grid_axes((1024, 1024), G.dtype, xp)  # pixel centres (p + 0.5) / 1024
 
             def sweep(G=G, x=x, y=y):
                 for start in range(0, 1024, rows):
-                    fourier_features_on_grid(x, y[start:start + rows], G, np)
+                    fourier_features_on_grid(x, y[start:start + rows], G, xp)
 
             calls[name] = sweep
         if meta is not None:
             import torch
 
-            chunks = [torch.as_tensor(c) for c in pixel_centre_chunks(rows, np.float32)]
+            chunks = [torch.as_tensor(c).to(device.torch_device) for c in pixel_centre_chunks(rows, np.float32)]
 
             def meta_call():
                 with torch.no_grad():
@@ -544,19 +602,23 @@ def verdicts(rows) -> list:
     return out
 
 
-def w4_check(params, meta, chunk) -> dict:
+def w4_check(params, meta, chunk, device=None) -> dict:
     """Every float32 value of W4 against the float64 definition (``fourier_features`` of the pixel
-    centres, direct): the fast float32 path must stay within W4_K x the direct float32 form's error.
-    Meta's error on the same points and the float64 fast path's distance from the definition are reported."""
+    centres, direct, with NumPy): the fast float32 path (on ``device``, default the CPU) must stay
+    within W4_K x the direct float32 form's error. Meta's error on the same points and the float64
+    fast path's distance from the definition are reported."""
     import numpy as np
 
     from samspec.reference.positional_encoding import fourier_features, fourier_features_on_grid, grid_axes
 
+    device = device or cpu_device()
+    xp = device.xp
     rows = chunk // 1024
     G64 = params["pe_layer.positional_encoding_gaussian_matrix"]
     G32 = G64.astype(np.float32)
     x64, y64 = grid_axes((1024, 1024), np.float64, np)
-    x32, y32 = grid_axes((1024, 1024), np.float32, np)
+    on_device = {dtype: (*grid_axes((1024, 1024), getattr(xp, dtype), xp), xp.asarray(G))
+                 for dtype, G in (("float32", G32), ("float64", G64))}
     errors = {"fast_f32": 0.0, "direct_f32": 0.0, "torch_f32": 0.0, "fast_f64": 0.0}
     meta_chunks = pixel_centre_chunks(rows, np.float32) if meta is not None else None
     start_time = time.perf_counter()
@@ -564,17 +626,17 @@ def w4_check(params, meta, chunk) -> dict:
         ys = slice(start, start + rows)
         centres = np.stack(np.broadcast_arrays(x64[None, :], y64[ys, None]), axis=-1)  # (rows, 1024, 2)
         truth = fourier_features(centres, G64, np)  # (rows, 1024, C), the definition in float64
-        checks = {
-            "fast_f32": np.moveaxis(fourier_features_on_grid(x32, y32[ys], G32, np), 0, -1),
-            "direct_f32": fourier_features(centres.astype(np.float32), G32, np),
-            "fast_f64": np.moveaxis(fourier_features_on_grid(x64, y64[ys], G64, np), 0, -1),
-        }
+        checks = {"direct_f32": fourier_features(centres.astype(np.float32), G32, np)}
+        for name, dtype in (("fast_f32", "float32"), ("fast_f64", "float64")):
+            x, y, G = on_device[dtype]
+            checks[name] = np.moveaxis(device.to_numpy(fourier_features_on_grid(x, y[ys], G, xp)), 0, -1)
         if meta is not None:
             import torch
 
             with torch.no_grad():
-                got = meta.pe_layer.forward_with_coords(torch.as_tensor(meta_chunks[index]), (1024, 1024))
-            checks["torch_f32"] = got.numpy().reshape(truth.shape)
+                coords = torch.as_tensor(meta_chunks[index]).to(device.torch_device)
+                got = meta.pe_layer.forward_with_coords(coords, (1024, 1024))
+            checks["torch_f32"] = got.cpu().numpy().reshape(truth.shape)
         for name, value in checks.items():
             errors[name] = max(errors[name], float(np.max(np.abs(value.astype(np.float64) - truth))))
         del truth, checks

@@ -20,3 +20,17 @@ def require(module: str, load=None):
         if module in required:
             pytest.fail(f"{module} is required in this environment (SAMSPEC_REQUIRE) but failed to import: {exc}")
         pytest.skip(f"{module} is not installed ({exc}); run the matching tox environment")
+
+
+def require_cupy_gpu():
+    """CuPy with a usable CUDA device: skipped with the reason where there is none (no GPU, no
+    driver), failed instead where SAMSPEC_REQUIRE names cupy (tox -e gpu, on a GPU machine)."""
+    cupy = require("cupy")
+    try:
+        if cupy.cuda.runtime.getDeviceCount() < 1:
+            raise RuntimeError("no CUDA device")
+    except Exception as exc:
+        if "cupy" in {m.strip() for m in os.environ.get("SAMSPEC_REQUIRE", "").split(",")}:
+            pytest.fail(f"cupy is required in this environment (SAMSPEC_REQUIRE) but no GPU is usable: {exc}")
+        pytest.skip(f"CuPy is installed but no GPU is usable here: {exc}")
+    return cupy

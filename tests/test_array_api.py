@@ -4,7 +4,7 @@ NumPy-only call and implicit conversion) and other namespaces it must match NumP
 import numpy as np
 import pytest
 
-from conftest import require
+from conftest import require, require_cupy_gpu
 from samspec.reference import SAMPromptEncoder, init_params
 
 CONFIG = dict(hidden_size=32, image_embedding_size=(4, 6), input_image_size=(64, 96), mask_in_channels=8)
@@ -60,11 +60,7 @@ def test_spec1_3_torch_namespace_matches_numpy():
 
 
 def test_spec1_3_cupy_matches_numpy():
-    cupy = require("cupy")
-    try:
-        cupy.cuda.runtime.getDeviceCount()
-    except Exception as exc:
-        pytest.skip(f"CuPy is installed but no GPU is usable here: {exc}")
+    cupy = require_cupy_gpu()
     inputs = prompt(np.random.default_rng(3))
     expected = SAMPromptEncoder(**CONFIG)(**inputs)
     got = SAMPromptEncoder(**CONFIG, xp=cupy)(**{k: cupy.asarray(v) for k, v in inputs.items()})

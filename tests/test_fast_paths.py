@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from conftest import require
+from conftest import require, require_cupy_gpu
 from samspec.reference import STAGES, SAMPromptEncoder, get_activation, init_params
 from samspec.reference.conventions import KERAS_HUB_LABELS, SAM_LABELS
 from samspec.reference import masks
@@ -467,11 +467,7 @@ def test_spec1_3_fast_paths_never_read_an_array_back_to_the_host(monkeypatch):
 
 
 def test_spec1_3_cupy_runs_end_to_end():
-    cupy = require("cupy")
-    try:
-        cupy.cuda.runtime.getDeviceCount()
-    except Exception as exc:
-        pytest.skip(f"CuPy is installed but no GPU is usable here: {exc}")
+    cupy = require_cupy_gpu()
     params = init_params(64, 8, seed=8)
     for profile in ("sam", "keras_hub"):
         expected_encoder = SAMPromptEncoder(**CONFIG, params=params, profile=profile)
