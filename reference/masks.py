@@ -195,7 +195,8 @@ def downscale_mask(mask, params, activation, xp, eps=1e-6, trace=None):
     if step >= batch:
         x = dense_chunk(x)
     else:  # each chunk's output written into its place: no list of chunks and no second copy
-        out = xp.empty((batch, p["mask_downscaling.6.weight"].shape[0], h * w), dtype=x.dtype)
+        weight, bias = p["mask_downscaling.6.weight"], p["mask_downscaling.6.bias"]
+        out = xp.empty((batch, weight.shape[0], h * w), dtype=xp.result_type(x, weight, bias))  # the product's dtype
         for start in range(0, batch, step):
             dense_chunk(x[start:start + step, ...], out=out[start:start + step, ...])
         x = out

@@ -372,6 +372,9 @@ def test_spec9_5_downscale_mask_in_chunks_equals_whole_batch(monkeypatch, chunk_
     assert chunked.shape == (batch, 8, 8, 32)
     assert max_abs(chunked, whole) <= EXACT
     assert max_abs(chunked, downscale_mask_literal(mask, params, gelu, np)) <= EXACT
+    # a float32 mask with float64 parameters: chunks in place promote as the whole batch does, never cast down
+    mixed = downscale_mask(mask.astype(np.float32), params, act, np)
+    assert mixed.dtype == downscale_mask(mask.astype(np.float32), params, act, np, trace={}).dtype == np.float64
 
 
 def test_spec9_5_downscale_mask_float32_is_faithful():
