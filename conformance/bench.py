@@ -87,6 +87,10 @@ def run(args) -> int:
     if args.gpu:
         from . import bench_gpu
 
+        if args.allocator != "both" or args.threads is not None:
+            raise ValueError(f"--allocator, --threads: settings of the CPU bench, which --gpu does not run; received "
+                             f"--gpu with --allocator {args.allocator} and --threads {args.threads}")
+
         return bench_gpu.run(args, workloads)
     threads = args.threads or blas_threads()[0]
     allocators = ["default", "steady"] if args.allocator == "both" else [args.allocator]

@@ -74,6 +74,12 @@ def test_bench_gpu_without_a_gpu_exits_2_and_names_what_is_missing(capsys):
     assert "no usable GPU" in message and "CuPy" in message, message
 
 
+def test_bench_gpu_refuses_the_cpu_only_settings(capsys):
+    assert main(["bench", "--gpu", "--allocator", "steady"]) == 2
+    message = capsys.readouterr().err
+    assert "--allocator" in message and "steady" in message, message
+
+
 def test_bench_gpu_on_the_gpu(tmp_path):
     require_cupy_gpu()
     device, facts = bench_gpu.find_gpu()
