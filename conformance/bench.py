@@ -593,12 +593,14 @@ def w2_memory(encoders, meta, inputs) -> dict:
     return memory
 
 
-def verdicts(rows) -> list:
+def verdicts(rows, targets=TARGETS, workloads=WORKLOADS) -> list:
+    """For each workload in ``workloads`` that torch ran and each implementation in ``targets``
+    (name -> minimum torch/reference time ratio): the ratio, the target and whether it is met."""
     out = []
     for workload, row in rows.items():
-        if "torch_f32" not in row:
+        if "torch_f32" not in row or workload not in workloads:
             continue
-        for name, target in TARGETS.items():
+        for name, target in targets.items():
             if name in row:
                 ratio = row["torch_f32"]["best_ms"] / row[name]["best_ms"]
                 out.append({"workload": workload, "implementation": name, "ratio": ratio, "target": target,
@@ -669,6 +671,28 @@ def _fmt_ratio(row, name):
     return f"{row['torch_f32']['best_ms'] / row[name]['best_ms']:.2f}x"
 
 
+def print_table(result, faults) -> None:
+    """The table of times, ratios and verdicts, one row per workload; with ``faults``, the minor
+    page faults per call (the CPU bench's)."""
+    fault_header = f"  {'faults/call f32|f64|torch':>27}" if faults else ""
+    header = (f"{'workload':<36} {'ref f32 ms':>10} {'ref f64 ms':>10} {'torch f32 ms':>12} "
+              f"{'torch/f32':>9} {'torch/f64':>9}{fault_header}  targets")
+    print(header)
+    print("-" * len(header))
+    for workload, row in result["rows"].items():
+        fault_column = ""
+        if faults:
+            counts = "|".join(f"{row[n]['faults_per_call']:.0f}" if n in row else "-" for n in IMPLEMENTATIONS)
+            fault_column = f"  {counts:>27}"
+        marks = []
+        for verdict in result["verdicts"]:
+            if verdict["workload"] == workload:
+                marks.append(("f32" if verdict["implementation"] == "ref_f32" else "f64") + (" met" if verdict["met"] else " MISSED"))
+        print(f"{DESCRIPTIONS[workload]:<36} {_fmt_ms(row.get('ref_f32')):>10} {_fmt_ms(row.get('ref_f64')):>10} "
+              f"{_fmt_ms(row.get('torch_f32')):>12} {_fmt_ratio(row, 'ref_f32'):>9} {_fmt_ratio(row, 'ref_f64'):>9}"
+              f"{fault_column}  {', '.join(marks)}")
+
+
 def print_config(allocator, result) -> None:
     env = " ".join(f"{k}={v}" for k, v in result["allocator_env"].items()) or "glibc defaults"
     load = result.get("load_before"), result.get("load_after")
@@ -678,19 +702,7 @@ def print_config(allocator, result) -> None:
     if None not in load and max(load[0][0], load[1][0]) > 0.5 * cores + 1:
         print(f"warning: the machine was busy (load average above {0.5 * cores + 1:g} with {cores} cores): other "
               f"processes took CPU time during the measurement; torch's multi-threaded operations suffer most")
-    header = (f"{'workload':<36} {'ref f32 ms':>10} {'ref f64 ms':>10} {'torch f32 ms':>12} "
-              f"{'torch/f32':>9} {'torch/f64':>9}  {'faults/call f32|f64|torch':>27}  targets")
-    print(header)
-    print("-" * len(header))
-    for workload, row in result["rows"].items():
-        faults = "|".join(f"{row[n]['faults_per_call']:.0f}" if n in row else "-" for n in IMPLEMENTATIONS)
-        marks = []
-        for verdict in result["verdicts"]:
-            if verdict["workload"] == workload:
-                marks.append(("f32" if verdict["implementation"] == "ref_f32" else "f64") + (" met" if verdict["met"] else " MISSED"))
-        print(f"{DESCRIPTIONS[workload]:<36} {_fmt_ms(row.get('ref_f32')):>10} {_fmt_ms(row.get('ref_f64')):>10} "
-              f"{_fmt_ms(row.get('torch_f32')):>12} {_fmt_ratio(row, 'ref_f32'):>9} {_fmt_ratio(row, 'ref_f64'):>9}  "
-              f"{faults:>27}  {', '.join(marks)}")
+    print_table(result, faults=True)
     if "w2_gelu" in result:
         row = result["w2_gelu"]
         print(f"{'  of W2: the two GELUs alone':<36} {_fmt_ms(row.get('ref_f32')):>10} {_fmt_ms(row.get('ref_f64')):>10} "

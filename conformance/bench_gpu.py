@@ -94,21 +94,10 @@ def measure(device, workloads, repeat, chunk, check, memory=None) -> dict:
         }
         if workload == "W2" and memory is not None:
             result["w2_memory"] = memory(encoders, meta, inputs["W2"]["masks"])
-    result["verdicts"] = verdicts(result["rows"])
+    result["verdicts"] = bench.verdicts(result["rows"], {"ref_f32": 1.0 / GPU_TARGET}, TARGET_WORKLOADS)
     if check and "W4" in workloads:
         result["w4_check"] = bench.w4_check(params, meta, chunk, device)
     return result
-
-
-def verdicts(rows) -> list:
-    """The float32 reference against torch on TARGET_WORKLOADS: met when torch/reference >= 1/GPU_TARGET."""
-    out = []
-    for workload, row in rows.items():
-        if workload in TARGET_WORKLOADS and "torch_f32" in row and "ref_f32" in row:
-            ratio = row["torch_f32"]["best_ms"] / row["ref_f32"]["best_ms"]
-            out.append({"workload": workload, "implementation": "ref_f32", "ratio": ratio,
-                        "target": 1.0 / GPU_TARGET, "met": ratio >= 1.0 / GPU_TARGET})
-    return out
 
 
 def gpu_w2_memory(encoders, meta, masks) -> dict:
@@ -159,15 +148,7 @@ def print_result(facts, result, repeat) -> None:
     print(f"times: best of at least {repeat} calls after 2 warm-up calls, each ended by waiting for the GPU; ratio = torch "
           f"time / reference time (target on {', '.join(TARGET_WORKLOADS)}: float32 reference at most {GPU_TARGET:g} x "
           f"torch's time, i.e. ratio >= {1 / GPU_TARGET:.2f}x)")
-    header = (f"{'workload':<36} {'ref f32 ms':>10} {'ref f64 ms':>10} {'torch f32 ms':>12} "
-              f"{'torch/f32':>9} {'torch/f64':>9}  target")
-    print(header)
-    print("-" * len(header))
-    for workload, row in result["rows"].items():
-        marks = [("f32 met" if v["met"] else "f32 MISSED") for v in result["verdicts"] if v["workload"] == workload]
-        print(f"{bench.DESCRIPTIONS[workload]:<36} {bench._fmt_ms(row.get('ref_f32')):>10} "
-              f"{bench._fmt_ms(row.get('ref_f64')):>10} {bench._fmt_ms(row.get('torch_f32')):>12} "
-              f"{bench._fmt_ratio(row, 'ref_f32'):>9} {bench._fmt_ratio(row, 'ref_f64'):>9}  {', '.join(marks)}")
+    bench.print_table(result, faults=False)
     if "w2_memory" in result:
         print("W2 peak GPU memory beyond the inputs (CuPy's pool, torch's caching allocator):")
         for name, entry in result["w2_memory"].items():

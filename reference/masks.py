@@ -183,11 +183,12 @@ def downscale_mask(mask, params, activation, xp, eps=1e-6, trace=None):
     batch, height, width = mask.shape
     x = xp.reshape(mask, (batch, 1, height, width))  # one input channel, channels first
     h, w = height // 4, width // 4
+    weight, bias = p["mask_downscaling.6.weight"], p["mask_downscaling.6.bias"]  # the 1x1 convolution's
 
     def dense_chunk(images, out=None):  # stages 1-7 on a few images: (b, 1, 4h, 4w) -> (b, C, h*w)
         hidden = mask_features(images, p, activation, xp, eps, trace)
         hidden_ones = with_ones_channel(xp.reshape(hidden, (hidden.shape[0], hidden.shape[1], h * w)), xp)
-        return conv1x1_channels_first(hidden_ones, p["mask_downscaling.6.weight"], p["mask_downscaling.6.bias"], xp, out=out)
+        return conv1x1_channels_first(hidden_ones, weight, bias, xp, out=out)
 
     first_activations = p["mask_downscaling.0.weight"].shape[0] * (height // 2) * (width // 2)  # per image
     chunked = trace is None and namespace_name(xp) == "numpy"
@@ -195,7 +196,6 @@ def downscale_mask(mask, params, activation, xp, eps=1e-6, trace=None):
     if step >= batch:
         x = dense_chunk(x)
     else:  # each chunk's output written into its place: no list of chunks and no second copy
-        weight, bias = p["mask_downscaling.6.weight"], p["mask_downscaling.6.bias"]
         out = xp.empty((batch, weight.shape[0], h * w), dtype=xp.result_type(x, weight, bias))  # the product's dtype
         for start in range(0, batch, step):
             dense_chunk(x[start:start + step, ...], out=out[start:start + step, ...])

@@ -44,10 +44,13 @@ def test_time_calls_waits_for_the_device_after_every_timed_call():
 
 
 @pytest.mark.parametrize("namespace", ["numpy", "torch"])
-def test_bench_gpu_measure_runs_every_workload_on_the_device_it_is_given(namespace):
+def test_bench_gpu_measure_runs_every_workload_on_the_device_it_is_given(namespace, capsys):
     device = stand_in(namespace)
     result = bench_gpu.measure(device.device, ["W1", "W3"], repeat=1, chunk=65536, check=False)
     assert result["device"] == "stand-in"
+    bench.print_table(result, faults=False)
+    table = capsys.readouterr().out
+    assert "W1 sparse" in table and "W3 dense grid" in table and "faults" not in table, table
     for workload in ("W1", "W3"):
         row = result["rows"][workload]
         assert {"ref_f32", "ref_f64"} <= set(row), f"{workload}: the reference in both dtypes"
