@@ -21,6 +21,7 @@ from .positional_encoding import (
     sinusoids,
 )
 from .sparse import (
+    append_box_not_a_point,
     append_padding_point,
     assemble_sparse,
     embed_box_corners,
@@ -36,6 +37,7 @@ __all__ = [
     "PROFILES",
     "SAMPromptEncoder",
     "STAGES",
+    "append_box_not_a_point",
     "append_padding_point",
     "assemble_sparse",
     "check_params",

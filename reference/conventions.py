@@ -1,8 +1,9 @@
 """Spec §12: the conventions ("profiles") in which the reference takes prompts and returns outputs.
 
 The mathematics of every stage is the same under every profile. A profile only fixes
-(a) the layout of inputs and outputs, (b) whether a padding point is appended (§5.1), and
-(c) the label rule: what each allowed label value adds to a point's positional encoding (§5.2).
+(a) the layout of inputs and outputs, (b) whether a padding point is appended (§5.1),
+(c) the label rule: what each allowed label value adds to a point's positional encoding (§5.2),
+and (d) whether each box gives a trailing not-a-point token after its two corners (§6.3).
 """
 
 from __future__ import annotations
@@ -54,6 +55,28 @@ KERAS_HUB_LABELS = LabelRule(
 )
 
 
+SAM2_LABELS = LabelRule(
+    {
+        -1: (0, "not_a_point"),
+        0: (1, "background"),
+        1: (1, "foreground"),
+        2: (1, "top_left"),  # Meta sam2 1.1.0, ultralytics: labels 2 and 3 add the corner embeddings
+        3: (1, "bottom_right"),
+    }
+)
+
+HF_SAM2_LABELS = LabelRule(
+    {
+        -10: (0, "none"),  # transformers Sam2PromptEncoder: an all-zero token (ragged point lists are padded with -10)
+        -1: (0, "not_a_point"),
+        0: (1, "background"),
+        1: (1, "foreground"),
+        2: (1, "top_left"),  # labels >= 0 add point_embed(label): 2 and 3 are the corner embeddings
+        3: (1, "bottom_right"),
+    }
+)
+
+
 @dataclass(frozen=True)
 class Conventions:
     """One profile of the reference (spec §12).
@@ -64,6 +87,8 @@ class Conventions:
     - ``pad_points``: append a not-a-point when points are given without boxes (§5.1).
     - ``empty_prompt_batch``: batch size of the outputs when no prompt is given, or None if an
       empty prompt is an error under this profile.
+    - ``box_trailing_not_a_point``: each box gives three tokens, its two corners then a
+      not-a-point token (§6.3, transformers ``Sam2PromptEncoder``); False: two (§6.2).
     """
 
     name: str
@@ -73,6 +98,7 @@ class Conventions:
     pad_points: bool
     labels: LabelRule
     empty_prompt_batch: int | None
+    box_trailing_not_a_point: bool = False
 
 
 PROFILES = {
@@ -84,6 +110,25 @@ PROFILES = {
         pad_points=True,
         labels=SAM_LABELS,
         empty_prompt_batch=1,
+    ),
+    "sam2": Conventions(
+        name="sam2",
+        boxes_layout="xyxy",
+        masks_layout="nchw",
+        channels_last=False,
+        pad_points=True,
+        labels=SAM2_LABELS,
+        empty_prompt_batch=1,
+    ),
+    "hf_sam2": Conventions(
+        name="hf_sam2",
+        boxes_layout="xyxy",
+        masks_layout="nchw",
+        channels_last=False,
+        pad_points=True,
+        labels=HF_SAM2_LABELS,
+        empty_prompt_batch=1,
+        box_trailing_not_a_point=True,
     ),
     "keras_hub": Conventions(
         name="keras_hub",

@@ -15,6 +15,7 @@ from .masks import downscale_mask, no_mask_embedding
 from .params import check_config, check_params, init_params
 from .positional_encoding import fourier_argument, fourier_features_on_grid, grid_axes, grid_cell_centres, sinusoids
 from .sparse import (
+    append_box_not_a_point,
     append_padding_point,
     assemble_sparse,
     embed_box_corners,
@@ -38,6 +39,7 @@ STAGES = {
         append_padding_point,
         embed_point_labels,
         embed_box_corners,
+        append_box_not_a_point,
         assemble_sparse,
         grid_cell_centres,
         downscale_mask,
@@ -96,7 +98,8 @@ class SAMPromptEncoder:
         replaced = set(stages or {})
         self._fast_grid = not replaced & {"grid_cell_centres", "fourier_argument", "sinusoids"}
         self._fast_sparse = not replaced & {
-            "normalise_coordinates", "fourier_argument", "sinusoids", "embed_point_labels", "embed_box_corners", "assemble_sparse"
+            "normalise_coordinates", "fourier_argument", "sinusoids", "embed_point_labels", "embed_box_corners", "append_box_not_a_point",
+            "assemble_sparse",
         }
         self.xp = resolve_namespace(xp)
         self.dtype_name = dtype
@@ -228,7 +231,7 @@ class SAMPromptEncoder:
             # §3.2–§7 for all tokens at once (sparse.sparse_embeddings); the trace gets each part's slice
             parts = sparse_embeddings(
                 coords, labels, corners, *self._token_table, conv.labels, G, self.input_image_size, xp,
-                intermediates=trace is not None,
+                intermediates=trace is not None, box_trailing_not_a_point=conv.box_trailing_not_a_point,
             )
             sparse = parts["tokens"]
             count = coords.shape[1] if coords is not None else 0
@@ -238,9 +241,11 @@ class SAMPromptEncoder:
             if trace is not None and corners is not None:
                 record("boxes.shifted", corners)
                 batch_size, boxes_count = corners.shape[0], corners.shape[1]
+                per_box = 3 if conv.box_trailing_not_a_point else 2
                 for stage in ("normalised", "fourier_argument", "positional_encoding"):
                     value = parts[stage][:, count:, ...]
-                    record(f"boxes.{stage}", xp.reshape(value, (batch_size, boxes_count, 2, value.shape[-1])))
+                    value = xp.reshape(value, (batch_size, boxes_count, per_box, value.shape[-1]))
+                    record(f"boxes.{stage}", value[:, :, :2, :])
                 record("boxes.tokens", parts["tokens"][:, count:, ...])
         else:  # the stages one by one (also the path when any of them is replaced)
             point_tokens = None
@@ -251,10 +256,10 @@ class SAMPromptEncoder:
             if corners is not None:
                 record("boxes.shifted", corners)
                 pe = encode_positions("boxes", corners)
-                box_tokens = record(
-                    "boxes.tokens",
-                    S.embed_box_corners(pe, p["point_embeddings.2.weight"], p["point_embeddings.3.weight"], xp),  # §6.2
-                )
+                box_tokens = S.embed_box_corners(pe, p["point_embeddings.2.weight"], p["point_embeddings.3.weight"], xp)  # §6.2
+                if conv.box_trailing_not_a_point:
+                    box_tokens = S.append_box_not_a_point(box_tokens, p["not_a_point_embed.weight"], xp)  # §6.3
+                record("boxes.tokens", box_tokens)
             sparse = S.assemble_sparse(point_tokens, box_tokens, batch, self.hidden_size, self.dtype, xp)  # §7
 
         if trace is not None or not self._fast_grid:

@@ -1,7 +1,7 @@
 """Spec §5–§7: point tokens, box-corner tokens and the sparse assembly.
 
-``embed_point_labels``, ``embed_box_corners`` and ``assemble_sparse`` are the stages as the spec
-states them (``embed_point_labels_literal`` spells §5.2 out with masks and ``where``);
+``embed_point_labels``, ``embed_box_corners``, ``append_box_not_a_point`` and ``assemble_sparse``
+are the stages as the spec states them (``embed_point_labels_literal`` spells §5.2 out with masks and ``where``);
 ``sparse_embeddings`` computes §3.2–§7 for all tokens at once and is what the encoder runs.
 """
 
@@ -76,19 +76,21 @@ def embed_point_labels_literal(point_pe, labels, table, rule: LabelRule, xp):
 
 
 def token_table(table, rule: LabelRule, xp):
-    """Spec §5.2 and §6.2 as one lookup table, indexed by a *token code*.
+    """Spec §5.2, §6.2 and §6.3 as one lookup table, indexed by a *token code*.
 
-        code = label - min(rule.allowed)       for a point               (keep, row) from the rule
-        code = span, span + 1                  for a box's two corners   (1, top_left), (1, bottom_right)
-        -> keep: (span + 2,), embeddings: (span + 2, C)         span = max - min of the allowed labels + 1
+        code = label - min(rule.allowed)       for a point                  (keep, row) from the rule
+        code = span, span + 1                  for a box's two corners      (1, top_left), (1, bottom_right)
+        code = span + 2                        for a box's trailing token   (0, not_a_point)   (§6.3)
+        -> keep: (span + 3,), embeddings: (span + 3, C)       span = max - min of the allowed labels + 1
 
-    A box corner is a token like a point whose PE is kept and whose row of E is its corner's, so
-    one table serves every token of the sparse output. Codes of no allowed label have keep 0 and row none.
+    A box corner is a token like a point whose PE is kept and whose row of E is its corner's, and
+    §6.3's trailing token one whose PE is discarded, so one table serves every token of the sparse
+    output. Codes of no allowed label have keep 0 and row none.
     """
     lowest = min(rule.allowed)
     span = max(rule.allowed) - lowest + 1
-    keep = [0.0] * span + [1.0, 1.0]
-    rows = [0] * span + [LABEL_ROWS.index("top_left"), LABEL_ROWS.index("bottom_right")]
+    keep = [0.0] * span + [1.0, 1.0, 0.0]
+    rows = [0] * span + [LABEL_ROWS.index(name) for name in ("top_left", "bottom_right", "not_a_point")]
     for label, (kept, row) in rule.entries.items():
         keep[label - lowest] = float(kept)
         rows[label - lowest] = LABEL_ROWS.index(row)
@@ -97,13 +99,14 @@ def token_table(table, rule: LabelRule, xp):
 
 def sparse_embeddings(
     point_coords, labels, box_corners, keep_table, embed_table, rule, gaussian_matrix, input_image_size, xp,
-    intermediates=False,
+    intermediates=False, box_trailing_not_a_point=False,
 ):
     """Spec §3.2–§7 for every token at once: the sparse embeddings.
 
         point_coords: (B, N', 2) shifted and padded, labels: (B, N') ints, box_corners: (B, M, 2, 2)
         shifted (either part may be None, not both); keep_table, embed_table: ``token_table``
-        -> {"tokens": (B, T, C)},  T = N' + 2M: points first, then tl0, br0, tl1, br1, ...
+        -> {"tokens": (B, T, C)},  T = N' + KM: points first, then tl0, br0, tl1, br1, ...
+        (K = 2), or tl0, br0, nap0, tl1, ... with ``box_trailing_not_a_point`` (K = 3, §6.3).
         With ``intermediates``, also "normalised" (B, T, 2), "fourier_argument" (B, T, C/2) and
         "positional_encoding" (B, T, C), for the trace.
 
@@ -113,23 +116,28 @@ def sparse_embeddings(
 
         tokens = keep[code] * PE + embeddings[code]
 
-    is §5.2 for the points and §6.2 for the corners (keep 1: PE + corner embedding). The whole
+    is §5.2 for the points and §6.2 for the corners (keep 1: PE + corner embedding). §6.3's
+    trailing token is placed at (0, 0) with keep 0: its PE is finite, so 0 * PE + not_a_point_embed
+    is not_a_point_embed exactly, which is what §6.3 appends. The whole
     sparse output is written by one multiply-add, with no per-part copies and no final concat.
     Without ``intermediates`` the multiply and the add are done in place on this function's own
     temporaries (PE and the looked-up rows): the same operations on the same values (a + b = b + a
     exactly), with two full-size temporaries fewer, which keeps a call's working set small.
     """
     lowest = min(rule.allowed)
-    span = keep_table.shape[0] - 2
     positions, codes = [], []
     if point_coords is not None:
         positions.append(point_coords)
         codes.append(labels - lowest)
+    span = keep_table.shape[0] - 3
     if box_corners is not None:
         batch, boxes = box_corners.shape[0], box_corners.shape[1]
-        positions.append(xp.reshape(box_corners, (batch, 2 * boxes, 2)))
-        corner_codes = xp.arange(span, span + 2, dtype=codes[0].dtype if codes else xp.int64)
-        codes.append(xp.reshape(xp.broadcast_to(corner_codes, (batch, boxes, 2)), (batch, 2 * boxes)))
+        per_box = 3 if box_trailing_not_a_point else 2
+        if box_trailing_not_a_point:  # §6.3: a third position per box, at (0, 0) (its PE is discarded)
+            box_corners = xp.concat([box_corners, xp.zeros((batch, boxes, 1, 2), dtype=box_corners.dtype)], axis=2)
+        positions.append(xp.reshape(box_corners, (batch, per_box * boxes, 2)))
+        corner_codes = xp.arange(span, span + per_box, dtype=codes[0].dtype if codes else xp.int64)
+        codes.append(xp.reshape(xp.broadcast_to(corner_codes, (batch, boxes, per_box)), (batch, per_box * boxes)))
     positions = xp.concat(positions, axis=1) if len(positions) > 1 else positions[0]
     codes = xp.reshape(xp.concat(codes, axis=1) if len(codes) > 1 else codes[0], (-1,))
     unit = normalise_coordinates(positions, input_image_size, xp)  # §3.2
@@ -159,10 +167,25 @@ def embed_box_corners(corner_pe, top_left, bottom_right, xp):
     return xp.reshape(tokens, (batch, 2 * boxes, channels))
 
 
+def append_box_not_a_point(box_tokens, not_a_point, xp):
+    """Spec §6.3, the trailing not-a-point token of each box (profiles with ``box_trailing_not_a_point``).
+
+        box_tokens: (B, 2M, C) as tl0, br0, tl1, br1, ...; not_a_point: (1, C)
+        -> (B, 3M, C) as tl0, br0, nap0, tl1, br1, nap1, ...
+
+    transformers' ``Sam2PromptEncoder._embed_boxes`` pads each box's two corners with a third
+    point and overwrites its token with ``not_a_point_embed``: the token carries no position.
+    """
+    batch, tokens, channels = box_tokens.shape
+    pairs = xp.reshape(box_tokens, (batch, tokens // 2, 2, channels))
+    trailing = xp.broadcast_to(xp.reshape(not_a_point, (1, 1, 1, channels)), (batch, tokens // 2, 1, channels))
+    return xp.reshape(xp.concat([pairs, trailing], axis=2), (batch, 3 * (tokens // 2), channels))
+
+
 def assemble_sparse(point_tokens, box_tokens, batch, hidden_size, dtype, xp):
     """Spec §7, the sparse embeddings: point tokens, then box tokens, along the token axis.
 
-        (B, N', C) ++ (B, 2M, C) -> (B, N' + 2M, C); no prompt at all gives (B, 0, C).
+        (B, N', C) ++ (B, KM, C) -> (B, N' + KM, C), K = 2 (or 3, §6.3); no prompt gives (B, 0, C).
     """
     parts = [t for t in (point_tokens, box_tokens) if t is not None]
     if not parts:
