@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
+import math
+import os
+import re
 import sys
+import tempfile
+import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 from . import explain
@@ -13,102 +20,279 @@ class UsageError(Exception):
     """A problem with the command line, the adapter or the fixtures: exit 2 with one line."""
 
 
-def cmd_check(args) -> int:
-    from .check import Checker, exit_code
+def _positive_finite(flag):
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag} expects a number; received {text!r}") from None
+        if not math.isfinite(value) or value <= 0:
+            raise argparse.ArgumentTypeError(f"{flag} expects a finite number > 0; received {text!r}")
+        return value
+
+    return parse
+
+
+def _positive_int(flag):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag} expects a whole number; received {text!r}") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{flag} expects a whole number >= 1; received {text!r}")
+        return value
+
+    return parse
+
+
+def _load_xfails(path, cases):
+    """The xfail file's entries; exit 2 for an unreadable file or a pattern that hides every output."""
     from .expectations import read_xfails
-    from .fixtures import FixtureError, load_cases
-    from .profiles import get_profile
-    from .registry import AdapterError, resolve_adapter
-    from .report import json_report, junit_report, table
+    from samspec.reference import OUTPUT_KEYS
 
     try:
-        adapter = resolve_adapter(args.port)
-        if args.profile:
-            adapter.profile = args.profile
-        profile = get_profile(adapter.profile)
+        entries = read_xfails(path)
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"--xfail {path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    ids = [f"{c.id}::{key}" for c in cases for key in OUTPUT_KEYS]
+    for entry in entries:
+        if ids and all(entry.regex.search(i) for i in ids):
+            raise UsageError(f"--xfail {path}:{entry.line}: pattern {entry.pattern!r} matches every output; "
+                             "it would hide everything (name the cases or outputs it is for)")
+    return entries
+
+
+def _open_port(args):
+    """The port to check: --outputs / --exec (files written by any program), else an adapter run in a
+    worker process (or in this one with --in-process)."""
+    from .runner import open_port
+
+    if args.outputs or args.exec:
+        from .adapters.outputs import OutputsAdapter
+
+        return OutputsAdapter(args.outputs) if args.outputs else None
+    return open_port(args.port, isolated=not args.in_process, timeout=args.timeout)
+
+
+def _fixture_identity(folder) -> dict:
+    from .fixtures import default_dir, samspec_version
+
+    root = Path(folder) if folder else default_dir()
+    try:
+        digest = hashlib.sha256((root / "manifest.json").read_bytes()).hexdigest()
+    except OSError:
+        digest = None
+    return {"path": str(root), "built_in": folder is None, "manifest_sha256": digest, "samspec_version": samspec_version()}
+
+
+def cmd_check(args) -> int:
+    from .check import Checker, exit_code
+    from .fixtures import FixtureError, load_cases
+    from .profiles import get_profile
+    from .report import Table, build_document, check_writable, print_details, print_summary, write_html, write_json, write_junit
+    from .runner import PortLoadError
+
+    for flag, path in (("--report", args.report), ("--junit", args.junit), ("--html", args.html)):
+        if path:
+            check_writable(path, flag)
+    if args.cases is not None:
+        try:
+            re.compile(args.cases)
+        except re.error as exc:
+            raise UsageError(f"--cases {args.cases!r}: not a valid regular expression ({exc})") from exc
+    if args.hypothesis_database:
+        database = Path(args.hypothesis_database)
+        if database.exists() and not (database.is_dir() and os.access(database, os.W_OK)):
+            raise UsageError(f"--hypothesis-database {database}: not a writable folder")
+    try:
         cases = load_cases(args.fixtures, pattern=args.cases)
-        if args.weights:
-            from samspec.reference import load_params
-
-            from .weights import cases_with_weights
-
-            cases, notes = cases_with_weights(cases, load_params(args.weights), source=args.weights)
-            for note in notes:
-                print(f"note: {note}", file=sys.stderr)
-        xfails = read_xfails(args.xfail) if args.xfail else []
-    except (AdapterError, FixtureError, ValueError, OSError) as exc:
+    except FixtureError as exc:
         raise UsageError(str(exc)) from exc
     if not cases:
         raise UsageError(f"--cases {args.cases!r} matches no case in the fixtures")
-    diagnose = None
-    if not args.no_diagnosis:
-        from .diagnosis import make_diagnoser
+    if args.weights:
+        from samspec.reference import CheckpointError, load_params
 
-        diagnose = make_diagnoser(profile)
-    checker = Checker(adapter, profile, k=args.k, xfails=xfails, diagnose=diagnose)
-    results = checker.run(cases)
-    print(f"samspec check {args.port} (adapter {getattr(adapter, 'name', args.port)!r}, profile {profile.name!r}, "
-          f"{len(cases)} cases, k = {args.k})\n")
-    table(results)
-    overall = diagnose.port_summary(results, cases) if hasattr(diagnose, "port_summary") else None
-    if overall:
-        print(overall)
-    if args.properties:
-        from .properties import report_properties, run_properties
+        from .weights import cases_with_weights
 
-        found = run_properties(adapter, profile, max_examples=args.max_examples, seed=args.hypothesis_seed,
-                               database=args.hypothesis_database, port=args.port, k=args.k)
-        report_properties(found)
-        results += found
-    for entry in xfails:
-        if not entry.used:
-            print(f"warning: {args.xfail}:{entry.line}: pattern {entry.pattern!r} matched nothing", file=sys.stderr)
-    if args.report:
-        json_report(results, args.report, port=args.port, profile=profile.name,
-                    fixtures=args.fixtures or "built-in", adapter_name=getattr(adapter, "name", args.port))
-    if args.junit:
-        junit_report(results, args.junit, port=args.port, profile=profile.name)
-    return exit_code(results)
+        try:
+            cases, notes = cases_with_weights(cases, load_params(args.weights), source=args.weights)
+        except CheckpointError as exc:
+            raise UsageError(str(exc)) from exc
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
+    xfails = _load_xfails(args.xfail, cases) if args.xfail else []
+    if args.exec:
+        from .adapters.outputs import run_exec
+
+        folder = tempfile.mkdtemp(prefix="samspec-exec-")
+        fixtures_folder = str(_fixture_identity(args.fixtures)["path"])
+        code, captured = run_exec(args.exec, fixtures_folder, folder, args.timeout * max(len(cases), 1))
+        if captured:
+            print(captured, file=sys.stderr)
+        if code != 0:
+            print(f"samspec check: --exec command exited with code {code}; judging what it wrote", file=sys.stderr)
+        args.outputs = folder
+    try:
+        port = _open_port(args)
+    except PortLoadError as exc:
+        raise UsageError(str(exc)) from exc
+    try:
+        profile = _resolve_profile(args.profile or getattr(port, "profile", None) or "sam")
+        diagnose = None
+        if not args.no_diagnosis:
+            from .diagnosis import make_diagnoser
+
+            diagnose = make_diagnoser(profile, k=args.k)
+        heatmaps = {}
+        checker = Checker(port, profile, k=args.k, xfails=xfails, diagnose=diagnose, trace=args.trace,
+                          on_failure=_heatmap_collector(heatmaps) if args.html else None)
+        name = args.port if not (args.outputs or args.exec) else f"outputs in {args.outputs}"
+        mode = "in this process" if args.in_process or args.outputs else f"worker process, timeout {args.timeout:g} s per case"
+        print(f"samspec check {name} (adapter {getattr(port, 'name', None) or name!r}, profile {profile.name!r}, "
+              f"{len(cases)} cases × 3 outputs, k = {args.k:g}, {mode})", flush=True)
+        started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        clock = time.perf_counter()
+        printer = Table([c.id for c in cases], quiet=args.quiet)
+        results = checker.run(cases, on_result=printer.row, maxfail=1 if args.exitfirst else args.maxfail)
+        interrupted = checker.interrupted
+        overall = None
+        if diagnose is not None and not interrupted:
+            overall = _reconcile(diagnose, results, cases)
+        found = []
+        if args.properties and not interrupted:
+            from .properties import report_properties, run_properties
+
+            try:
+                found = run_properties(port, profile, max_examples=args.max_examples, seed=args.hypothesis_seed,
+                                       database=args.hypothesis_database, port=args.port, k=args.k)
+                report_properties(found)
+            except KeyboardInterrupt:
+                interrupted = True
+        duration = time.perf_counter() - clock
+        print_details(results)
+        if overall and overall.get("summary"):
+            print(overall["summary"])
+        print_summary(results + found, interrupted=interrupted, duration=duration)
+        for entry in xfails:
+            if not entry.used:
+                print(f"warning: {args.xfail}:{entry.line}: pattern {entry.pattern!r} matched nothing", file=sys.stderr)
+        if args.report or args.junit or args.html:
+            document = build_document(
+                results, port=name, adapter_name=getattr(port, "name", None) or name, profile=profile.name, k=args.k,
+                fixtures=_fixture_identity(args.fixtures), xfails=xfails, started=started, duration=duration,
+                overall=overall, interrupted=interrupted, properties=found,
+            )
+            if args.report:
+                write_json(document, args.report)
+            if args.junit:
+                write_junit(document, args.junit)
+            if args.html:
+                write_html(document, args.html, heatmaps)
+        return exit_code(results + found, interrupted=interrupted)
+    finally:
+        close = getattr(port, "close", None)
+        if callable(close):
+            close()
+
+
+def _resolve_profile(spec):
+    from . import profiles
+
+    resolve = getattr(profiles, "resolve_profile", None)
+    if resolve is not None:
+        return resolve(spec)
+    return spec if not isinstance(spec, str) else profiles.get_profile(spec)
+
+
+def _reconcile(diagnose, results, cases):
+    """One diagnosis per output: the whole-run reasoning applied back to the rows."""
+    try:
+        if hasattr(diagnose, "reconcile"):
+            return diagnose.reconcile(results, cases)
+        summary = diagnose.port_summary(results, cases)
+        return {"summary": summary} if summary else None
+    except Exception as exc:
+        return {"summary": f"diagnosis failed: {type(exc).__name__}: {exc}"}
+
+
+def _heatmap_collector(heatmaps):
+    """For --html: each failing output's error / budget heat map, drawn while its arrays are in memory."""
+    def collect(case, key, got, expected, result):
+        try:
+            from .figures import heatmap_png
+        except ImportError:
+            return
+        try:
+            heatmaps[f"{case.id}::{key}"] = heatmap_png(got, expected, result.budget)
+        except Exception:  # matplotlib missing or a shape it cannot draw: the HTML says so
+            pass
+
+    return collect
 
 
 def cmd_fixtures(args) -> int:
+    """`fixtures generate --out DIR [--force]` and `fixtures verify [DIR]` (docs/fixtures.md): exit 2
+    when the folder cannot be used (one line), 1 when verify finds a problem in the set's files."""
     from . import fixtures
 
-    if args.action == "generate":
-        out = Path(args.dir) if args.dir else fixtures.default_dir()
-        out.mkdir(parents=True, exist_ok=True)
-        manifest = fixtures.generate(out)
-        print(f"wrote {len(manifest['cases'])} cases and {len(manifest['sha256'])} files to {out}")
-        return 0
-    problems = fixtures.verify(args.dir, log=(lambda line: None) if args.quiet else print)
+    say = (lambda line: None) if args.quiet else print
+    try:
+        if args.action == "generate":
+            if args.dir is not None:
+                raise UsageError(f"fixtures generate takes its folder as --out DIR (received {args.dir!r})")
+            if args.out is None:
+                raise UsageError("fixtures generate needs --out DIR (the folder to write; see docs/fixtures.md)")
+            fixtures.generate(Path(args.out), force=args.force, log=say)
+            return 0
+        if args.force or args.out is not None:
+            raise UsageError("--out and --force belong to fixtures generate; verify takes the folder as DIR")
+        problems = fixtures.verify(args.dir, log=say)
+    except fixtures.FixtureError as exc:
+        raise UsageError(str(exc)) from exc
     for problem in problems:
         print(f"FIXTURE ERROR: {problem}", file=sys.stderr)
     if problems:
         return 1
-    print("fixtures verified: schema, every sha256 and every expected value")
+    say("fixtures verified: paths, schema, every sha256 and header, every expected value and stage")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .fixtures import samspec_version
+
     parser = argparse.ArgumentParser(prog="samspec", description="Reference and conformance suite for SAM's prompt encoder")
+    parser.add_argument("--version", action="version", version=f"samspec {samspec_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     explain.add_arguments(commands.add_parser("explain", help="print every stage of the reference for one prompt"))
 
     check = commands.add_parser("check", help="check a port against the fixtures")
-    check.add_argument("port", help="a built-in port (reference-f32, reference-f16, segment-anything, ...) or module:attr")
-    check.add_argument("--profile", help="the conventions the port follows (default: the adapter's own)")
+    check.add_argument("port", nargs="?", help="a built-in port (reference-f32, reference-f16, segment-anything, ...) or module:attr")
+    check.add_argument("--profile", help="the conventions the port follows: a name or module:attr (default: the adapter's own)")
     check.add_argument("--fixtures", metavar="DIR", help="a fixture folder (default: the fixtures shipped with samspec)")
     check.add_argument("--cases", metavar="REGEX", help="only cases whose id matches")
-    check.add_argument("--report", metavar="FILE.json", help="write a JSON report")
+    check.add_argument("-q", "--quiet", action="store_true", help="print failing outputs and the summary only")
+    check.add_argument("-x", "--exitfirst", action="store_true", help="stop after the first case with a failing output")
+    check.add_argument("--maxfail", type=_positive_int("--maxfail"), metavar="N", help="stop after N failing outputs")
+    check.add_argument("--timeout", type=_positive_finite("--timeout"), default=60.0, metavar="SECONDS",
+                       help="per case: a port that takes longer is stopped and the case is an error (default 60)")
+    check.add_argument("--in-process", action="store_true",
+                       help="call the adapter in this process (for debuggers); sys.exit from it is still an error")
+    check.add_argument("--report", metavar="FILE.json", help="write a JSON report (schema samspec-report/2)")
     check.add_argument("--junit", metavar="FILE.xml", help="write JUnit XML")
+    check.add_argument("--html", metavar="FILE.html", help="write a self-contained HTML report")
+    check.add_argument("--outputs", metavar="DIR", help="judge outputs a program wrote: DIR/<case id>/<output key>.npy")
+    check.add_argument("--exec", metavar="CMD", help='run CMD (with {fixtures} and {out} filled in), then judge {out} as --outputs')
+    check.add_argument("--trace", action="store_true", help="compare the adapter's trace() stage by stage (docs/diagnosis.md)")
     check.add_argument("--xfail", metavar="FILE", help="expected failures: regex patterns with '# reason'")
-    check.add_argument("--k", type=float, default=4.0, help="budget = k x the faithful error + floor (default 4)")
+    check.add_argument("--k", type=_positive_finite("--k"), default=4.0, help="budget = k x the faithful error + floor (default 4)")
     check.add_argument("--no-diagnosis", action="store_true", help="do not look for a known divergence on failure")
     check.add_argument("--weights", metavar="FILE", help="run the catalogue with a checkpoint's parameters (Meta .pth, "
                        "transformers directory or .safetensors, keras .weights.h5); expected outputs are recomputed")
     check.add_argument("--properties", action="store_true", help="also run the property checks (docs/properties.md)")
-    check.add_argument("--max-examples", type=int, default=25, help="hypothesis examples per property (default 25)")
+    check.add_argument("--max-examples", type=_positive_int("--max-examples"), default=25, help="hypothesis examples per property (default 25)")
     check.add_argument("--hypothesis-seed", type=int, default=0, help="seed of the property examples (default 0)")
     check.add_argument("--hypothesis-database", metavar="DIR", help="keep failing property examples here and replay them first")
 
@@ -129,9 +313,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     fixtures = commands.add_parser("fixtures", help="generate or verify the golden fixtures")
     fixtures.add_argument("action", choices=["generate", "verify"])
-    fixtures.add_argument("dir", nargs="?", help="fixture folder (default: the shipped one); also --out")
-    fixtures.add_argument("--out", dest="dir", help=argparse.SUPPRESS)
-    fixtures.add_argument("--quiet", action="store_true")
+    fixtures.add_argument("dir", nargs="?", help="verify: the fixture folder (default: the shipped one)")
+    fixtures.add_argument("--out", metavar="DIR", help="generate: the folder to write (required; never the installed package)")
+    fixtures.add_argument("--force", action="store_true", help="generate: replace the fixture set already in --out")
+    fixtures.add_argument("--quiet", action="store_true", help="print nothing on success")
     return parser
 
 

@@ -4,16 +4,29 @@ A fixture set is a folder with ``manifest.json`` and little-endian ``.npy`` file
 names every file with its sha256; inputs follow the `sam` profile; expected values are float64
 from the reference. An array that is constant along some axes (the no-mask dense embedding) is
 stored reduced, with the full ``shape`` to broadcast it back to.
+
+A fixture set is data from outside: nothing in it is trusted. Reading one
+- checks the manifest's structure and every path in it (relative, normalised, inside the folder)
+  before any file is opened, and never follows a symlink: a problem there is a ``FixtureError``;
+- checks each file's sha256 and ``.npy`` header (dtype, C order, shape, size) before building the
+  array, refuses NaN/inf in expected values and stages, and recomputes every case with the float64
+  reference: a stored value that disagrees beyond ``TOLERANCE`` of scale, or an input the reference
+  refuses, makes that case's ``fixture_error`` (the other cases still load).
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import io
 import json
+import math
+import os
+import re
 import shutil
+import stat
+import tempfile
 from dataclasses import dataclass, field
-import importlib.util
 from importlib import metadata
 from pathlib import Path
 
@@ -26,10 +39,17 @@ from .cases import CASES, CONFIGS, case_inputs, make_params
 SCHEMA_VERSION = 1
 STAGE_LIMIT_BYTES = 128 * 1024  # per-stage intermediates larger than this are not stored
 INPUT_KEYS = ("points", "labels", "boxes", "masks")
+TOLERANCE = 1e-12  # stored values must agree with the float64 reference within this fraction of scale
+MAX_FILE_BYTES = 64 * 2**20  # no file of a fixture set is larger (the shipped set's largest: 8 MiB)
+MANAGED = ("cases", "manifest.json", "params")  # the entries of a fixture folder
 
 
 class FixtureError(Exception):
-    """A fixture set that is missing, malformed or tampered with; the message names the file."""
+    """A fixture set that cannot be read: missing, malformed or escaping its folder; one line."""
+
+
+class _FileProblem(Exception):
+    """One file (or a case's computation) is unusable: becomes the case's ``fixture_error``."""
 
 
 def default_dir() -> Path:
@@ -49,6 +69,11 @@ def samspec_version() -> str:
 
 @dataclass
 class FixtureCase:
+    """One golden case. ``reference`` holds the three outputs recomputed by the float64 reference
+    from the stored inputs and parameters (what a port is compared with); ``expected`` and
+    ``stages`` the stored values, checked against it. ``fixture_error`` names the case and file when
+    the case is unusable (the checker reports it as an error)."""
+
     id: str
     description: str
     sections: list
@@ -58,6 +83,8 @@ class FixtureCase:
     expected: dict
     stages: dict = field(default_factory=dict)
     tolerance: dict = field(default_factory=dict)
+    reference: dict = field(default_factory=dict)
+    fixture_error: str | None = None
 
 
 # -- arrays on disk -------------------------------------------------------------------------------
@@ -123,39 +150,55 @@ def expected_trace(config: dict, params: dict, inputs: dict) -> dict:
     return SAMPromptEncoder(**config, params=params, dtype="float64", profile="sam").trace(**inputs)
 
 
-def generate(out: Path) -> dict:
-    """Write every case of the catalogue under ``out``; deterministic, byte for byte."""
-    out = Path(out)
-    for managed in ("cases", "params", "manifest.json"):
-        target = out / managed
-        if target.is_dir():
-            shutil.rmtree(target)
-        elif target.exists():
-            target.unlink()
-    writer = _Writer(out)
-    params_sets, cases = {}, []
-    for case in CASES:
+def generate(out, force: bool = False, log=None) -> dict:
+    """Write every case of the catalogue as a fixture set at ``out``; deterministic, byte for byte.
+
+    The set is written into a temporary sibling folder and renamed into place once complete, so an
+    interrupted run leaves the previous set intact. ``out`` must be empty or absent, or (with
+    ``force``) hold only a fixture set; it is never inside the installed samspec package, except
+    for the source checkout's own ``fixtures/`` with ``force`` (docs/fixtures.md)."""
+    from .progress import progress
+
+    out = Path(out).absolute()
+    check_output_folder(out, force)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        staging.chmod(0o777 & ~umask)  # mkdtemp makes it private; the set is ordinary data
+        manifest = _write_set(staging, progress(CASES, desc="fixtures generate", unit="case"))
+        _replace_folder(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if log is not None:
+        log(f"wrote {len(manifest['cases'])} cases and {len(manifest['sha256'])} files to {out}")
+    return manifest
+
+
+def _write_set(root: Path, cases) -> dict:
+    writer = _Writer(root)
+    params_sets, entries = {}, []
+    for case in cases:
         params_id = case.config if case.params_variant == "random" else f"{case.config}.{case.params_variant}"
+        params = make_params(case.config, case.params_variant)
         if params_id not in params_sets:
-            params = make_params(case.config, case.params_variant)
             params_sets[params_id] = {
                 "config": case.config,
                 "variant": case.params_variant,
                 "files": {k: writer.array(f"params/{params_id}/{k}.npy", v)["file"] for k, v in params.items()},
             }
         config = dict(CONFIGS[case.config], activation="gelu")
-        params = make_params(case.config, case.params_variant)
         inputs = case_inputs(case)
         trace = expected_trace(config, params, inputs)
         base = f"cases/{case.id}"
         stages = {}
         for name, value in trace.items():
-            if name in OUTPUT_KEYS:
-                continue
             value = np.asarray(value)
-            if value.nbytes <= STAGE_LIMIT_BYTES:
+            if name not in OUTPUT_KEYS and value.nbytes <= STAGE_LIMIT_BYTES:
                 stages[name] = writer.array(f"{base}/stage.{name}.npy", value)
-        cases.append(
+        entries.append(
             {
                 "id": case.id,
                 "description": case.description,
@@ -176,134 +219,415 @@ def generate(out: Path) -> dict:
         "profile": "sam",
         "expected_dtype": "float64",
         "params": params_sets,
-        "cases": cases,
+        "cases": entries,
         "sha256": dict(sorted(writer.sha256.items())),
     }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    (root / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return manifest
+
+
+def _package_folders() -> list:
+    """The folders of the installed samspec packages (a user's generate never writes there)."""
+    folders = []
+    for name in ("samspec.fixtures", "samspec.reference", "samspec.conformance"):
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.submodule_search_locations:
+            folders += [Path(p).resolve() for p in spec.submodule_search_locations]
+    return folders
+
+
+def is_source_checkout(folder: Path) -> bool:
+    """Whether ``folder`` is the ``fixtures/`` of a samspec source checkout (not an installed copy)."""
+    folder = Path(folder).resolve()
+    project = folder.parent / "pyproject.toml"
+    if folder.name != "fixtures" or {"site-packages", "dist-packages"} & set(folder.parts):
+        return False
+    try:
+        declares = re.search(r'(?m)^name\s*=\s*"samspec"\s*$', project.read_text(encoding="utf-8"))
+    except OSError:
+        return False
+    return bool(declares) and (folder.parent / "conformance" / "cases.py").is_file()
+
+
+def check_output_folder(out: Path, force: bool) -> None:
+    """Refuse an output folder that `fixtures generate` must not replace (FixtureError, one line)."""
+    target = Path(out).resolve()
+    shipped = default_dir().resolve() if importlib.util.find_spec("samspec.fixtures") else None
+    package = next((p for p in _package_folders() if target == p or p in target.parents), None)
+    if package is not None:
+        if target != shipped or not is_source_checkout(target):
+            raise FixtureError(
+                f"--out {out}: inside the installed samspec package ({package}); fixtures generate never writes "
+                f"there: choose another folder and pass it to `samspec check --fixtures`"
+            )
+        if not force:
+            raise FixtureError(
+                f"--out {out}: the source checkout's shipped fixture set; pass --force to regenerate it in place"
+            )
+    if Path(out).is_symlink():
+        raise FixtureError(f"--out {out}: a symlink; pass the folder it points to")
+    if not target.exists():
+        return
+    if not target.is_dir():
+        raise FixtureError(f"--out {out}: exists and is not a folder")
+    entries = sorted(os.listdir(target))
+    if entries and not force:
+        raise FixtureError(f"--out {out}: not empty (holds {entries[0]!r}); pass --force to replace the fixture set there")
+    foreign = [e for e in entries if e not in MANAGED]
+    if foreign:
+        raise FixtureError(
+            f"--out {out}: holds {foreign[0]!r}, which is not part of a fixture set; --force replaces only a folder "
+            f"holding {', '.join(MANAGED)}"
+        )
+
+
+def _replace_folder(staging: Path, out: Path) -> None:
+    """Move the complete set at ``staging`` to ``out``; the previous set is removed only afterwards."""
+    if not out.exists() or not os.listdir(out):
+        os.replace(staging, out)  # replaces an empty folder
+        return
+    retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+    os.replace(out, retired)
+    try:
+        os.replace(staging, out)
+    except BaseException:
+        os.replace(retired, out)
+        raise
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def manifest_sha256(root=None) -> str:
+    """The sha256 of a fixture set's manifest.json bytes: the set's identity (it lists every
+    file's sha256), recorded in reports."""
+    return hashlib.sha256(_Folder(_root(root)).read("manifest.json")).hexdigest()
+
+
+# -- reading inside the folder, never outside -----------------------------------------------------
+
+
+def _root(root) -> Path:
+    root = Path(root) if root is not None else default_dir()
+    if not root.exists():
+        raise FixtureError(f"{root}: no such fixture folder")
+    if not root.is_dir():
+        raise FixtureError(f"{root}: not a folder (a fixture set is a folder holding manifest.json)")
+    return root
+
+
+def check_entry(relative, where: str) -> str:
+    """A manifest path: a normalised relative POSIX path inside the folder, checked as a string
+    (nothing is opened or stat'ed to answer); FixtureError naming ``where`` otherwise."""
+    if not isinstance(relative, str) or not relative:
+        raise FixtureError(f"{where}: expected a relative file path; found {relative!r}")
+    if relative.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", relative):
+        raise FixtureError(f"{where}: {relative!r} is an absolute path; manifest paths are relative to the folder")
+    parts = relative.split("/")
+    if ".." in parts:
+        raise FixtureError(f"{where}: {relative!r} contains '..'; manifest paths stay inside the folder")
+    if "\\" in relative or "\x00" in relative or any(p in ("", ".") for p in parts):
+        raise FixtureError(f"{where}: {relative!r} is not a normalised path ('a/b.npy', no '.', '//', '\\\\')")
+    return relative
+
+
+class _Folder:
+    """Reads files under ``root`` by their manifest path: each component is lstat'ed inside the
+    folder and the file is opened with O_NOFOLLOW, so no symlink is ever followed."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def read(self, relative: str, limit: int = MAX_FILE_BYTES) -> bytearray:
+        path = self.root / relative
+        parts = relative.split("/")
+        for depth in range(1, len(parts) + 1):
+            inner = self.root.joinpath(*parts[:depth])
+            try:
+                mode = os.lstat(inner).st_mode
+            except FileNotFoundError:
+                raise _FileProblem(f"{path}: missing") from None
+            except OSError as exc:
+                raise _FileProblem(f"{path}: cannot be read ({exc.strerror})") from None
+            if stat.S_ISLNK(mode):
+                shown = "/".join(parts[:depth])
+                raise FixtureError(f"{path}: {shown!r} is a symlink; fixture files are never read through links")
+            if depth < len(parts) and not stat.S_ISDIR(mode):
+                raise _FileProblem(f"{path}: missing ({'/'.join(parts[:depth])!r} is not a folder)")
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+        try:
+            fd = os.open(path, flags)
+        except OSError as exc:
+            raise _FileProblem(f"{path}: cannot be read ({exc.strerror})") from None
+        with os.fdopen(fd, "rb", buffering=0) as handle:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise _FileProblem(f"{path}: not a regular file")
+            if info.st_size > limit:
+                raise _FileProblem(f"{path}: {info.st_size} bytes; fixture files hold at most {limit}")
+            data = bytearray(info.st_size)
+            if handle.readinto(data) != info.st_size or handle.read(1):
+                raise _FileProblem(f"{path}: changed size while being read")
+        return data
+
+
+def _parse_npy(data: bytearray, path: Path, dtypes: tuple, shape=None) -> np.ndarray:
+    """The array of a .npy file's bytes; the header (dtype, C order, shape, size) is checked first
+    and the array is a view of ``data`` (nothing is allocated, nothing unpickled)."""
+    stream = io.BytesIO(data)
+    try:
+        version = np.lib.format.read_magic(stream)
+        read_header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+        if version not in read_header:
+            raise ValueError(f"format version {version} (expected 1.0 or 2.0)")
+        found_shape, fortran_order, dtype = read_header[version](stream)
+    except Exception as exc:  # a malformed header: ValueError, SyntaxError, ...
+        raise _FileProblem(f"{path}: not a valid .npy header ({_one_line(exc)})") from None
+    if dtype.str not in dtypes:
+        raise _FileProblem(f"{path}: dtype {dtype.str!r}; expected {' or '.join(map(repr, dtypes))}")
+    if fortran_order:
+        raise _FileProblem(f"{path}: Fortran order; fixture files are C order")
+    if shape is not None and not _broadcastable(found_shape, shape):
+        raise _FileProblem(f"{path}: shape {tuple(found_shape)}; the manifest says {tuple(shape)}")
+    count = math.prod(found_shape)
+    offset = stream.tell()
+    if len(data) - offset != count * dtype.itemsize:
+        raise _FileProblem(
+            f"{path}: holds {len(data) - offset} data bytes; its header declares {tuple(found_shape)} "
+            f"{dtype.str} ({count * dtype.itemsize} bytes)"
+        )
+    return np.frombuffer(data, dtype=dtype, count=count, offset=offset).reshape(found_shape)
+
+
+def _broadcastable(stored, shape) -> bool:
+    """A stored (possibly reduced) shape against the manifest's full shape (the broadcast rule)."""
+    return len(stored) == len(shape) and all(s == n or s == 1 for s, n in zip(stored, shape))
+
+
+def _one_line(exc) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+# -- the manifest ---------------------------------------------------------------------------------
+
+_CASE_KEYS = ("id", "description", "sections", "config_name", "config", "params", "inputs", "expected", "stages",
+              "tolerance")
+_TOP_KEYS = ("schema_version", "samspec_version", "generator", "profile", "expected_dtype", "params", "cases", "sha256")
+_CONFIG_KEYS = {"hidden_size": int, "image_embedding_size": list, "input_image_size": list, "mask_in_channels": int,
+                "activation": str}
+
+
+def _require(value, kind, where: str):
+    """``value`` of type ``kind`` (bool is not an int), else FixtureError naming ``where``."""
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise FixtureError(f"{where}: expected {kind.__name__}; found {type(value).__name__} {_short(value)}")
+    return value
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _keys(table: dict, keys, where: str) -> None:
+    missing = [k for k in keys if k not in table]
+    if missing:
+        raise FixtureError(f"{where}: missing key {missing[0]!r}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+
+
+def read_manifest(root) -> dict:
+    """The manifest of the fixture set at ``root``, its structure and every path in it checked
+    (FixtureError naming the file, case and key); no data file is opened."""
+    root = _root(root)
+    path = root / "manifest.json"
+    try:
+        text = _Folder(root).read("manifest.json")
+    except _FileProblem as exc:
+        raise FixtureError(f"{exc} (a fixture folder holds manifest.json: `samspec fixtures generate --out DIR`)") from None
+    try:
+        manifest = json.loads(bytes(text).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise FixtureError(f"{path}: not valid JSON ({_one_line(exc)})") from None
+    _require(manifest, dict, f"{path}: the top level")
+    _keys(manifest, _TOP_KEYS, f"{path}")
+    version = manifest["schema_version"]
+    if not isinstance(version, int) or isinstance(version, bool) or version != SCHEMA_VERSION:
+        raise FixtureError(f"{path}: schema_version {_short(version)} is not supported (expected {SCHEMA_VERSION})")
+    hashes = _require(manifest["sha256"], dict, f"{path}: 'sha256'")
+    for relative, digest in hashes.items():
+        check_entry(relative, f"{path}: 'sha256'")
+        if not isinstance(digest, str) or not re.fullmatch(r"[0-9a-f]{64}", digest):
+            raise FixtureError(f"{path}: 'sha256'[{relative!r}]: expected 64 lowercase hex digits; found {_short(digest)}")
+
+    def listed(relative, where):
+        check_entry(relative, where)
+        if relative not in hashes:
+            raise FixtureError(f"{where}: {relative!r} is not listed in the 'sha256' table")
+        return relative
+
+    for pid, entry in _require(manifest["params"], dict, f"{path}: 'params'").items():
+        where = f"{path}: params {pid!r}"
+        _require(entry, dict, where)
+        _keys(entry, ("files",), where)
+        for name, relative in _require(entry["files"], dict, f"{where}: 'files'").items():
+            listed(relative, f"{where}: 'files'[{name!r}]")
+    seen = set()
+    for index, case in enumerate(_require(manifest["cases"], list, f"{path}: 'cases'")):
+        _require(case, dict, f"{path}: cases[{index}]")
+        case_id = case.get("id", f"#{index}")
+        where = f"{path}: case {case_id!r}"
+        _keys(case, _CASE_KEYS, where)
+        _require(case["id"], str, f"{where}: 'id'")
+        if not case_id or case_id in seen:
+            raise FixtureError(f"{where}: 'id' is empty or repeated")
+        seen.add(case_id)
+        _require(case["description"], str, f"{where}: 'description'")
+        _require(case["sections"], list, f"{where}: 'sections'")
+        _require(case["tolerance"], dict, f"{where}: 'tolerance'")
+        config = _require(case["config"], dict, f"{where}: 'config'")
+        _keys(config, _CONFIG_KEYS, f"{where}: 'config'")
+        for key, kind in _CONFIG_KEYS.items():
+            _require(config[key], kind, f"{where}: 'config'[{key!r}]")
+            if kind is list and (len(config[key]) != 2 or not all(type(v) is int for v in config[key])):
+                raise FixtureError(f"{where}: 'config'[{key!r}]: expected two ints; found {_short(config[key])}")
+        if _require(case["params"], str, f"{where}: 'params'") not in manifest["params"]:
+            raise FixtureError(f"{where}: 'params' names unknown params {case['params']!r}")
+        for name, relative in _require(case["inputs"], dict, f"{where}: 'inputs'").items():
+            if name not in INPUT_KEYS:
+                raise FixtureError(f"{where}: 'inputs' has unknown key {name!r} (expected among {list(INPUT_KEYS)})")
+            listed(relative, f"{where}: 'inputs'[{name!r}]")
+        _keys(_require(case["expected"], dict, f"{where}: 'expected'"), OUTPUT_KEYS, f"{where}: 'expected'")
+        for table in ("expected", "stages"):
+            for name, item in _require(case[table], dict, f"{where}: {table!r}").items():
+                at = f"{where}: {table!r}[{name!r}]"
+                _keys(_require(item, dict, at), ("file", "shape"), at)
+                listed(item["file"], f"{at}['file']")
+                shape = _require(item["shape"], list, f"{at}['shape']")
+                if not all(type(n) is int and n >= 0 for n in shape):
+                    raise FixtureError(f"{at}['shape']: expected a list of non-negative ints; found {_short(shape)}")
     return manifest
 
 
 # -- load and verify ------------------------------------------------------------------------------
 
-_CASE_KEYS = {"id", "description", "sections", "config_name", "config", "params", "inputs", "expected", "stages", "tolerance"}
-_TOP_KEYS = {"schema_version", "samspec_version", "generator", "profile", "expected_dtype", "params", "cases", "sha256"}
+INPUT_DTYPES = {"points": ("<f8", "<i8"), "labels": ("<i8",), "boxes": ("<f8", "<i8"), "masks": ("<f8",)}
 
 
-def read_manifest(root: Path) -> dict:
-    path = Path(root) / "manifest.json"
-    if not path.is_file():
-        raise FixtureError(f"{path}: missing (run `samspec fixtures generate --out {root}`)")
+class _Reader:
+    """The arrays of one fixture set: each file read and hashed once (its problem cached too)."""
+
+    def __init__(self, root: Path, manifest: dict):
+        self.folder, self.manifest, self._files = _Folder(root), manifest, {}
+
+    def data(self, relative: str) -> bytearray:
+        """A listed file's bytes, its sha256 checked."""
+        if relative not in self._files:
+            try:
+                data = self.folder.read(relative)
+                if hashlib.sha256(data).hexdigest() != self.manifest["sha256"][relative]:
+                    raise _FileProblem(f"{self.folder.root / relative}: sha256 mismatch (the file was modified after generation)")
+                self._files[relative] = data
+            except _FileProblem as exc:
+                self._files[relative] = exc
+        found = self._files[relative]
+        if isinstance(found, _FileProblem):
+            raise found
+        return found
+
+    def array(self, relative: str, dtypes: tuple, shape=None, finite: bool = False) -> np.ndarray:
+        """A listed file's array: header checked (dtype among ``dtypes``, C order, ``shape`` under the
+        broadcast rule), NaN/inf refused where ``finite``; broadcast to ``shape`` when given."""
+        path = self.folder.root / relative
+        array = _parse_npy(self.data(relative), path, dtypes, shape)
+        if finite and array.dtype.kind == "f" and not np.isfinite(array).all():
+            raise _FileProblem(f"{path}: holds NaN or infinite values")
+        return array if shape is None else np.broadcast_to(array, tuple(shape))
+
+
+def _compare(case_id: str, trace: dict, stored: dict, paths: dict) -> None:
+    """Every stored value against the reference's, within TOLERANCE of scale (NaN never agrees)."""
+    for name, value in stored.items():
+        if name not in trace:
+            raise _FileProblem(f"{paths[name]}: stage {name!r} is not a stage of the reference's trace")
+        fresh = np.asarray(trace[name], dtype=np.float64)
+        if fresh.shape != value.shape:
+            raise _FileProblem(f"{paths[name]}: shape {value.shape}; the reference gives {fresh.shape}")
+        scale = max(1.0, float(np.max(np.abs(fresh), initial=0.0)))
+        error = float(np.max(np.abs(fresh - value), initial=0.0))
+        if not error <= TOLERANCE * scale:
+            raise _FileProblem(
+                f"{paths[name]}: differs from the float64 reference by {error:.3g} (tolerance {TOLERANCE:g} x scale "
+                f"{scale:.3g}): stale or edited expected values"
+            )
+
+
+def _load_case(reader: _Reader, manifest: dict, entry: dict) -> FixtureCase:
+    config = dict(entry["config"])
+    for key in ("image_embedding_size", "input_image_size"):
+        config[key] = tuple(config[key])
+    case = FixtureCase(id=entry["id"], description=entry["description"], sections=entry["sections"], config=config,
+                       params={}, inputs={}, expected={}, tolerance=entry["tolerance"])
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise FixtureError(f"{path}: not valid JSON ({exc})") from exc
-    missing = _TOP_KEYS - set(manifest)
-    if missing:
-        raise FixtureError(f"{path}: missing top-level keys {sorted(missing)}")
-    if manifest["schema_version"] != SCHEMA_VERSION:
-        raise FixtureError(
-            f"{path}: schema_version {manifest['schema_version']} is not supported (expected {SCHEMA_VERSION})"
-        )
-    for case in manifest["cases"]:
-        missing = _CASE_KEYS - set(case)
-        if missing:
-            raise FixtureError(f"{path}: case {case.get('id', '?')!r} lacks keys {sorted(missing)}")
-        if case["params"] not in manifest["params"]:
-            raise FixtureError(f"{path}: case {case['id']!r} names unknown params {case['params']!r}")
-    return manifest
+        files = manifest["params"][entry["params"]]["files"]
+        case.params = {k: reader.array(f, ("<f8",)) for k, f in files.items()}
+        case.inputs = {k: reader.array(f, INPUT_DTYPES[k]) for k, f in entry["inputs"].items()}
+        tables = {table: {k: v for k, v in entry[table].items()} for table in ("expected", "stages")}
+        paths = {k: reader.folder.root / v["file"] for t in tables.values() for k, v in t.items()}
+        case.expected = {k: reader.array(v["file"], ("<f8",), v["shape"], True) for k, v in tables["expected"].items()}
+        case.stages = {k: reader.array(v["file"], ("<f8", "<i8"), v["shape"], True) for k, v in tables["stages"].items()}
+        _check_size(config, case.inputs)
+        try:
+            trace = expected_trace(config, case.params, case.inputs)
+        except (ValueError, TypeError) as exc:
+            raise _FileProblem(f"the reference refuses its configuration, parameters or inputs: {_one_line(exc)}") from None
+        case.reference = {k: np.asarray(trace[k]) for k in OUTPUT_KEYS}
+        _compare(case.id, trace, dict(case.expected, **case.stages), paths)
+    except _FileProblem as exc:
+        case.fixture_error = f"case {case.id!r}: {exc}"
+    return case
 
 
-def _load(root: Path, relative: str, manifest: dict, check_hash: bool) -> np.ndarray:
-    path = Path(root) / relative
-    if relative not in manifest["sha256"]:
-        raise FixtureError(f"{path}: not listed in manifest.json's sha256 table")
-    if not path.is_file():
-        raise FixtureError(f"{path}: missing")
-    data = path.read_bytes()
-    if check_hash and hashlib.sha256(data).hexdigest() != manifest["sha256"][relative]:
-        raise FixtureError(f"{path}: sha256 mismatch (the file was modified after generation)")
-    try:
-        return np.load(io.BytesIO(data), allow_pickle=False)
-    except Exception as exc:
-        raise FixtureError(f"{path}: not a readable .npy file ({exc})") from exc
+def _check_size(config: dict, inputs: dict) -> None:
+    """Refuse a configuration whose outputs would dwarf any fixture file (before computing them)."""
+    batch = max([int(np.shape(v)[0]) for v in inputs.values() if np.ndim(v)] + [1])
+    elements = batch * config["hidden_size"] * math.prod(config["image_embedding_size"])
+    if elements * 8 > 4 * MAX_FILE_BYTES:
+        raise _FileProblem(f"its configuration and batch imply {elements} output elements; fixtures are small")
 
 
-def load_cases(root=None, pattern=None, check_hash: bool = True) -> list:
-    """Every case of a fixture set (optionally those whose id matches the regex ``pattern``)."""
-    import re
+def load_cases(root=None, pattern=None) -> list:
+    """Every case of a fixture set (optionally those whose id matches the regex ``pattern``).
 
-    root = Path(root) if root is not None else default_dir()
+    A problem with the folder or the manifest raises FixtureError; a problem with one case's files
+    or values sets that case's ``fixture_error`` (see the module docstring)."""
+    root = _root(root)
     manifest = read_manifest(root)
     regex = re.compile(pattern) if pattern else None
-    params_cache = {}
-    cases = []
-    for entry in manifest["cases"]:
-        if regex and not regex.search(entry["id"]):
-            continue
-        pid = entry["params"]
-        if pid not in params_cache:
-            files = manifest["params"][pid]["files"]
-            params_cache[pid] = {k: _load(root, f, manifest, check_hash) for k, f in files.items()}
-
-        def arrays(table):
-            return {
-                k: np.broadcast_to(_load(root, v["file"], manifest, check_hash), tuple(v["shape"]))
-                for k, v in table.items()
-            }
-
-        config = dict(entry["config"])
-        for key in ("image_embedding_size", "input_image_size"):
-            config[key] = tuple(config[key])
-        cases.append(
-            FixtureCase(
-                id=entry["id"],
-                description=entry["description"],
-                sections=entry["sections"],
-                config=config,
-                params=params_cache[pid],
-                inputs={k: _load(root, f, manifest, check_hash) for k, f in entry["inputs"].items()},
-                expected=arrays(entry["expected"]),
-                stages=arrays(entry["stages"]),
-                tolerance=entry["tolerance"],
-            )
-        )
-    return cases
+    reader = _Reader(root, manifest)
+    return [_load_case(reader, manifest, entry) for entry in manifest["cases"] if not regex or regex.search(entry["id"])]
 
 
 def verify(root=None, log=print) -> list:
-    """Check schema, every sha256, and recompute every expected value and stage with the reference.
-
-    Returns a list of problems (empty when the set is sound); each names its file or case."""
-    root = Path(root) if root is not None else default_dir()
+    """Check schema, paths, every sha256 and header, and recompute every expected value and stage
+    with the reference. Raises FixtureError when the set cannot be read at all; otherwise returns
+    a list of problems (empty when the set is sound), each naming its case or file."""
+    root = _root(root)
+    manifest = read_manifest(root)
+    reader = _Reader(root, manifest)
     problems = []
-    try:
-        manifest = read_manifest(root)
-    except FixtureError as exc:
-        return [str(exc)]
-    for relative, digest in manifest["sha256"].items():
-        path = root / relative
-        if not path.is_file():
-            problems.append(f"{path}: missing")
-        elif hashlib.sha256(path.read_bytes()).hexdigest() != digest:
-            problems.append(f"{path}: sha256 mismatch (the file was modified after generation)")
-    listed = set(manifest["sha256"])
-    for path in sorted(root.rglob("*.npy")):
-        if path.relative_to(root).as_posix() not in listed:
-            problems.append(f"{path}: not listed in manifest.json")
-    if problems:
-        return problems
-    for case in load_cases(root):
-        trace = expected_trace(case.config, case.params, case.inputs)
-        stored = dict(case.expected, **case.stages)
-        for name, value in stored.items():
-            fresh = np.asarray(trace[name], dtype=np.float64)
-            value = np.asarray(value, dtype=np.float64)
-            if fresh.shape != value.shape:
-                problems.append(f"{case.id}: {name} has shape {value.shape}; the reference gives {fresh.shape}")
-                continue
-            scale = max(1.0, float(np.max(np.abs(fresh), initial=0.0)))
-            error = float(np.max(np.abs(fresh - value), initial=0.0))
-            if error > 1e-12 * scale:
-                problems.append(f"{case.id}: {name} differs from the reference by {error:.3g}")
-        log(f"verified {case.id}: {len(stored)} arrays")
+    for relative in manifest["sha256"]:
+        try:
+            _parse_npy(reader.data(relative), root / relative, ("<f8", "<i8"))
+        except _FileProblem as exc:
+            problems.append(str(exc))
+    for folder, dirs, files in os.walk(root):  # never descends into a symlinked folder
+        for name in sorted(files):
+            relative = (Path(folder) / name).relative_to(root).as_posix()
+            if name.endswith(".npy") and relative not in manifest["sha256"]:
+                problems.append(f"{root / relative}: not listed in manifest.json")
+    for entry in manifest["cases"]:
+        case = _load_case(reader, manifest, entry)
+        if case.fixture_error and not any(p in case.fixture_error for p in problems):
+            problems.append(case.fixture_error)
+        elif not case.fixture_error:
+            log(f"verified {case.id}: {len(case.expected) + len(case.stages)} arrays")
     return problems

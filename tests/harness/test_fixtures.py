@@ -113,5 +113,122 @@ def test_verify_rejects_unknown_schema(copy_of_fixtures, capsys):
     manifest = json.loads((copy_of_fixtures / "manifest.json").read_text())
     manifest["schema_version"] = 99
     (copy_of_fixtures / "manifest.json").write_text(json.dumps(manifest))
-    assert main(["fixtures", "verify", str(copy_of_fixtures), "--quiet"]) == 1
-    assert "schema_version" in capsys.readouterr().err
+    assert main(["fixtures", "verify", str(copy_of_fixtures), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "schema_version 99 is not supported" in err and len(err.strip().splitlines()) == 1
+
+
+def test_load_cases_recomputes_the_reference():
+    """Each case carries the float64 reference's outputs, recomputed from its stored inputs and
+    parameters (what a port is compared with), and agrees with its stored expected values."""
+    from samspec.reference import SAMPromptEncoder
+
+    case = fixtures.load_cases(pattern=r"^labels\.foreground$")[0]
+    assert case.fixture_error is None
+    fresh = SAMPromptEncoder(**case.config, params=case.params, dtype="float64", profile="sam")(**case.inputs)
+    for key, value in fresh.items():
+        np.testing.assert_array_equal(case.reference[key], value)
+        np.testing.assert_allclose(case.expected[key], value, rtol=0, atol=1e-12)
+
+
+def test_manifest_sha256_is_the_manifest_bytes():
+    import hashlib
+
+    digest = hashlib.sha256((fixtures.default_dir() / "manifest.json").read_bytes()).hexdigest()
+    assert fixtures.manifest_sha256() == digest == fixtures.manifest_sha256(fixtures.default_dir())
+
+
+def test_verify_quiet_prints_nothing(capsys):
+    assert main(["fixtures", "verify", "--quiet"]) == 0
+    assert capsys.readouterr() == ("", "")
+
+
+# -- fixtures generate (docs/fixtures.md, "Regenerating") --------------------------------------------
+
+
+def one_line_error(capsys) -> str:
+    captured = capsys.readouterr()
+    assert captured.out == "" and len(captured.err.strip().splitlines()) == 1, captured
+    return captured.err
+
+
+def test_generate_requires_out(capsys):
+    assert main(["fixtures", "generate"]) == 2
+    assert "--out DIR" in one_line_error(capsys)
+    assert main(["fixtures", "generate", "somewhere"]) == 2
+    assert "--out DIR" in one_line_error(capsys)
+
+
+def test_generate_refuses_a_non_empty_folder_without_force(tmp_path, capsys):
+    (tmp_path / "mine.txt").write_text("keep me")
+    assert main(["fixtures", "generate", "--out", str(tmp_path)]) == 2
+    error = one_line_error(capsys)
+    assert "not empty (holds 'mine.txt')" in error and "--force" in error
+    assert main(["fixtures", "generate", "--out", str(tmp_path), "--force"]) == 2
+    assert "'mine.txt', which is not part of a fixture set" in one_line_error(capsys)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.txt"]
+
+
+def test_generate_force_replaces_a_fixture_set(tmp_path, capsys):
+    out = tmp_path / "fx"
+    assert main(["fixtures", "generate", "--out", str(out), "--quiet"]) == 0
+    assert capsys.readouterr() == ("", "")
+    (out / "cases" / "stale.npy").write_bytes(b"old")
+    assert main(["fixtures", "generate", "--out", str(out)]) == 2
+    assert "not empty" in one_line_error(capsys)
+    assert main(["fixtures", "generate", "--out", str(out), "--force"]) == 0
+    assert "wrote 29 cases" in capsys.readouterr().out
+    assert not (out / "cases" / "stale.npy").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fx"], "no staging or retired folder is left behind"
+    assert fixtures.verify(out, log=lambda line: None) == []
+
+
+def test_generate_interrupted_leaves_the_old_set_intact(tmp_path, monkeypatch):
+    out = tmp_path / "fx"
+    fixtures.generate(out)
+    before = (out / "manifest.json").read_bytes()
+
+    def interrupted(root, cases):
+        (root / "manifest.json").write_text("{half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fixtures, "_write_set", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        fixtures.generate(out, force=True)
+    assert (out / "manifest.json").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fx"]
+
+
+def test_generate_never_writes_inside_the_installed_package(tmp_path, monkeypatch, capsys):
+    """An installed package's data is never replaced; the source checkout's fixtures/ only with --force."""
+    shipped = fixtures.default_dir()
+    before = (shipped / "manifest.json").read_bytes()
+    inside = shipped.parent / "conformance" / "generated-here"
+    assert main(["fixtures", "generate", "--out", str(inside), "--force"]) == 2
+    assert "inside the installed samspec package" in one_line_error(capsys)
+    assert not inside.exists()
+    monkeypatch.setattr(fixtures, "is_source_checkout", lambda folder: False)  # as in site-packages
+    assert main(["fixtures", "generate", "--out", str(shipped), "--force"]) == 2
+    assert "inside the installed samspec package" in one_line_error(capsys)
+    monkeypatch.undo()
+    assert fixtures.is_source_checkout(shipped) == (shipped.parent / "pyproject.toml").is_file()
+    if fixtures.is_source_checkout(shipped):
+        assert main(["fixtures", "generate", "--out", str(shipped)]) == 2
+        assert "pass --force to regenerate it" in one_line_error(capsys)
+    assert (shipped / "manifest.json").read_bytes() == before
+
+
+def test_generate_regenerates_a_source_checkout_with_force(tmp_path, monkeypatch, capsys):
+    """A developer's checkout (pyproject.toml naming samspec, conformance/cases.py, fixtures/)."""
+    project = tmp_path / "checkout"
+    (project / "conformance").mkdir(parents=True)
+    (project / "conformance" / "cases.py").write_text("")
+    (project / "pyproject.toml").write_text('[project]\nname = "samspec"\n')
+    shipped = project / "fixtures"
+    fixtures.generate(shipped)
+    monkeypatch.setattr(fixtures, "default_dir", lambda: shipped)
+    monkeypatch.setattr(fixtures, "_package_folders", lambda: [shipped.resolve(), (project / "conformance").resolve()])
+    assert main(["fixtures", "generate", "--out", str(shipped), "--quiet"]) == 2
+    assert "pass --force to regenerate it" in one_line_error(capsys)
+    assert main(["fixtures", "generate", "--out", str(shipped), "--force", "--quiet"]) == 0
+    assert fixtures.verify(shipped, log=lambda line: None) == []
