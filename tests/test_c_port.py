@@ -1,0 +1,98 @@
+"""The C99 port in ports/c/ (docs/other-languages.md): a port in another language, judged by samspec
+from the `.npy` files it writes. Built with the system `cc`; skipped with the reason where there is none.
+
+It passes every output of every fixture case in float64, and the build with one planted bug
+(`make BUG=no_pixel_shift`, spec §3.1) fails exactly the outputs that bug changes, each diagnosed as
+`no_pixel_shift` by name.
+"""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from samspec.conformance.adapters.outputs import run_exec
+from samspec.conformance.fixtures import default_dir, load_cases
+
+from test_outputs import judge
+
+PORT = Path(__file__).resolve().parents[1] / "ports" / "c"
+
+
+def build(tmp_path, bug=None) -> Path:
+    """ports/c built into tmp_path with the Makefile's own command (never into the source tree)."""
+    compiler = shutil.which("cc")
+    if compiler is None or shutil.which("make") is None:
+        pytest.skip("no C compiler (cc) or make on this machine: the C port cannot be built")
+    out = tmp_path / ("samspec_c_" + (bug or "ok"))
+    command = ["make", "-s", "-C", str(PORT), f"OUT={out}"] + ([f"BUG={bug}"] if bug else [])
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, f"{' '.join(command)} failed:\n{done.stdout}{done.stderr}"
+    assert "warning" not in done.stderr, done.stderr  # -Wall -Wextra -pedantic stays clean
+    return out
+
+
+@pytest.fixture(scope="module")
+def cases():
+    return load_cases()
+
+
+def run_port(program, tmp_path):
+    out = tmp_path / "outputs"
+    rc, captured = run_exec(f"{program} {{fixtures}} {{out}}", default_dir(), out, timeout=120)
+    assert rc == 0, captured
+    assert f"wrote {len(load_cases())} of {len(load_cases())} cases" in captured
+    return out
+
+
+def test_the_c_port_passes_every_case_in_float64(tmp_path, cases):
+    results = judge(run_port(build(tmp_path), tmp_path), cases)
+    assert len(results) == 3 * len(cases)
+    failing = [f"{r.case}::{r.output} {r.verdict} {r.message}" for r in results if r.verdict != "pass"]
+    assert not failing, "\n".join(failing)
+    assert {r.dtype for r in results} == {"float64"}
+
+
+def test_the_planted_bug_fails_and_is_named(tmp_path, cases):
+    results = judge(run_port(build(tmp_path, bug="no_pixel_shift"), tmp_path), cases)
+    failed = [r for r in results if r.verdict == "fail"]
+    # §3.1 moves every point and corner, so exactly the sparse outputs with a real point or a box fail
+    assert failed and {r.output for r in failed} == {"prompt_sparse_embeddings"}
+    assert {r.verdict for r in results if r.output != "prompt_sparse_embeddings"} == {"pass"}
+    for r in failed:
+        assert "matches variant `no_pixel_shift`" in r.diagnosis["summary"], (r.case, r.diagnosis)
+
+
+def test_a_bad_fixture_folder_is_exit_2_with_the_reason(tmp_path):
+    program = build(tmp_path)
+    rc, captured = run_exec(f"{program} {{fixtures}} {{out}}", tmp_path / "nowhere", tmp_path / "out")
+    assert rc == 2 and "cannot open" in captured and "manifest.json" in captured
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "manifest.json").write_text('{"schema_version": 2, "cases": []}')
+    rc, captured = run_exec(f"{program} {{fixtures}} {{out}}", tmp_path / "bad", tmp_path / "out")
+    assert rc == 2 and "schema_version must be 1" in captured
+
+
+def test_usage_without_arguments(tmp_path):
+    done = subprocess.run([str(build(tmp_path))], capture_output=True, text=True, check=False)
+    assert done.returncode == 2 and "usage:" in done.stderr
+
+
+def cli_has(flag: str) -> bool:
+    from samspec.conformance.cli import build_parser
+
+    return flag in build_parser()._subparsers._group_actions[0].choices["check"]._option_string_actions
+
+
+@pytest.mark.skipif(not cli_has("--exec"), reason="samspec check --exec is not wired in the CLI yet")
+def test_samspec_check_exec_judges_the_c_port(tmp_path):
+    program = build(tmp_path)
+    ok = subprocess.run([sys.executable, "-m", "samspec.conformance.cli", "check", "--exec",
+                         f"{program} {{fixtures}} {{out}}"], capture_output=True, text=True, check=False)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    buggy = subprocess.run([sys.executable, "-m", "samspec.conformance.cli", "check", "--exec",
+                            f"{build(tmp_path, 'no_pixel_shift')} {{fixtures}} {{out}}"],
+                           capture_output=True, text=True, check=False)
+    assert buggy.returncode == 1 and "no_pixel_shift" in buggy.stdout
