@@ -93,6 +93,9 @@ class SAMPromptEncoder:
         unknown = sorted(set(stages or {}) - set(STAGES))
         if unknown:
             raise ValueError(f"stages: expected names among {sorted(STAGES)}; received {unknown}")
+        for name, stage in (stages or {}).items():
+            if not callable(stage):
+                raise TypeError(f"stages[{name!r}]: expected a function like {name}; received {type(stage).__name__} {stage!r}"[:300])
         self.stages = SimpleNamespace(**dict(STAGES, **(stages or {})))
         # Fast paths replace a composition of stages only while every stage in it is the reference's own.
         replaced = set(stages or {})
@@ -104,7 +107,10 @@ class SAMPromptEncoder:
         self.xp = resolve_namespace(xp)
         self.dtype_name = dtype
         self.dtype = float_dtype(self.xp, dtype)
-        self.layer_norm_eps = float(layer_norm_eps)
+        self.layer_norm_eps = check.check_positive_finite("layer_norm_eps", layer_norm_eps)  # §9.2
+        # every stage computes in dtype (§1.3): sizes it divides by must be representable in it
+        check.check_representable("input_image_size", self.input_image_size, self.dtype, self.xp)
+        check.check_representable("image_embedding_size", self.image_embedding_size, self.dtype, self.xp)
         if params is None:
             params = init_params(self.hidden_size, self.mask_in_channels, seed=0)
         check_params(params, self.hidden_size, self.mask_in_channels)
@@ -113,6 +119,7 @@ class SAMPromptEncoder:
             array = self.xp.astype(self.xp.asarray(value), self.dtype)
             check.check_finite(f"params[{name!r}]", array, self.xp)
             self.params[name] = array
+        check.check_fourier_range(self.params["pe_layer.positional_encoding_gaussian_matrix"], self.dtype, self.xp)
         self._label_table = label_embedding_table(self.params, self.dtype, self.xp)
         self._token_table = token_table(self._label_table, self.conventions.labels, self.xp)  # §5.2 + §6.2
         # §9.3: a replaced mask path gets the definition of the activation, as the literal stages do
@@ -191,6 +198,7 @@ class SAMPromptEncoder:
             if masks is not None:
                 check.check_finite("masks", masks, xp)
                 masks = check.cast_finite("masks", masks, self.dtype, xp)
+                check.check_convolution_range(masks, self.params["mask_downscaling.0.weight"], self.params["mask_downscaling.0.bias"], xp)
         size = check.check_batch_sizes(batch)
         if size is None:
             size = conv.empty_prompt_batch

@@ -112,11 +112,40 @@ def layer_norm_channels(x, weight, bias, eps, xp):
 
         mu = mean_c x,  var = mean_c (x - mu)^2  (biased),  y = (x - mu) / sqrt(var + eps) * gamma + beta
         x: (B, h, w, C), gamma / beta: (C,) -> (B, h, w, C);  eps = 1e-6 in SAM
+
+    Where the squares overflow the dtype (|x - mu| above sqrt(finfo.max)), the same value is
+    computed rescaled (``normalised_without_overflow``).
     """
     mean = xp.mean(x, axis=-1, keepdims=True)
     centred = x - mean
     variance = xp.mean(centred * centred, axis=-1, keepdims=True)
+    if not bool(xp.all(xp.isfinite(variance))):  # the squares overflowed the dtype: the same, rescaled
+        return normalised_without_overflow(centred, eps, -1, xp) * weight + bias
     return centred / xp.sqrt(variance + eps) * weight + bias
+
+
+def normalised_without_overflow(centred, eps, axis, xp):
+    """Spec §9.2's (x - mu) / sqrt(var + eps) for inputs whose squares overflow the dtype.
+
+        s = max(1, max_c |x - mu|) per position,  u = (x - mu) / s:
+        (x - mu) / sqrt(var + eps) = u / sqrt(mean_c u^2 + eps / s^2)
+        centred: x - mu, with the channels on ``axis`` -> the same shape
+
+    Why this equals the definition: divide numerator and denominator by s > 0 (exact in real
+    arithmetic). |u| <= 1, so no square overflows, and eps / s^2 <= eps. LayerNorm is
+    scale-invariant, so a float32 mask x 1e20 or a float16 mask x 300 still gives the right
+    dense output. Input that is itself not finite (a convolution that overflowed) is refused.
+    """
+    scale = xp.maximum(xp.max(xp.abs(centred), axis=axis, keepdims=True), xp.ones((), dtype=centred.dtype))
+    unit = centred / scale
+    variance = xp.mean(unit * unit, axis=axis, keepdims=True)
+    if namespace_name(xp) == "numpy" and not bool(xp.all(xp.isfinite(variance))):  # (SAMPromptEncoder refuses such masks first)
+        largest = float(xp.finfo(centred.dtype).max)
+        raise ValueError(
+            f"masks: expected values whose §9.1 convolutions are representable in {xp.finfo(centred.dtype).dtype} "
+            f"(|value| <= {largest:.6g}); LayerNorm2d (§9.2) received non-finite values (the mask values are too large)"
+        )
+    return unit / xp.sqrt(variance + (eps / scale) / scale)
 
 
 def layer_norm_channels_first(x, weight, bias, eps, xp):
@@ -131,6 +160,10 @@ def layer_norm_channels_first(x, weight, bias, eps, xp):
     average = xp.full((1, channels), 1.0 / channels, dtype=x.dtype)
     centred = x - xp.matmul(average, x)
     variance = xp.matmul(average, centred * centred)  # (B, 1, P)
+    # Squares that overflow the dtype: the same value rescaled. NumPy checks (a free host read);
+    # a device namespace always rescales rather than read a flag back from the device (§1.3).
+    if namespace_name(xp) != "numpy" or not bool(xp.all(xp.isfinite(variance))):
+        return normalised_without_overflow(centred, eps, 1, xp) * weight[:, None] + bias[:, None]
     return centred * (1.0 / xp.sqrt(variance + eps)) * weight[:, None] + bias[:, None]
 
 

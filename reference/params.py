@@ -56,7 +56,12 @@ def init_params(hidden_size: int = 256, mask_in_channels: int = 16, seed: int = 
     that a port that drops or swaps them cannot pass by accident.
     """
     check_config(hidden_size, mask_in_channels)
-    rng = np.random.Generator(np.random.PCG64(seed))
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise TypeError(
+            f"seed: expected a non-negative int (the same seed always gives the same parameters); "
+            f"received {seed!r} ({type(seed).__name__})"
+        )
+    rng = np.random.Generator(np.random.PCG64(int(seed)))
     params = {}
     for name, shape in param_shapes(hidden_size, mask_in_channels).items():
         if name.startswith("mask_downscaling.1.") or name.startswith("mask_downscaling.4."):

@@ -8,6 +8,7 @@ are the stages as the spec states them (``embed_point_labels_literal`` spells §
 from __future__ import annotations
 
 from .conventions import LABEL_ROWS, LabelRule
+from .validation import check_labels
 from .coordinates import normalise_coordinates
 from .positional_encoding import fourier_argument, sin_and_cos
 
@@ -51,8 +52,10 @@ def embed_point_labels(point_pe, labels, table, rule: LabelRule, xp):
     ``rule`` maps each allowed label to (keep, row); under the `sam` profile label -1 keeps
     nothing and takes not_a_point_embed, 0 and 1 add the background and foreground embeddings,
     and 2 and 3 add nothing. Both lookups are plain table lookups (``take``) indexed by the label
-    code ``label - min(rule.allowed)`` of ``token_table``.
+    code ``label - min(rule.allowed)`` of ``token_table``. A label outside the rule is a
+    ValueError (§13), never another row's token.
     """
+    check_labels(labels, rule.allowed, None, xp)
     keep_table, embed_table = token_table(table, rule, xp)
     codes = xp.reshape(labels - min(rule.allowed), (-1,))
     keep = xp.reshape(xp.take(keep_table, codes), labels.shape + (1,))
@@ -67,7 +70,9 @@ def embed_point_labels_literal(point_pe, labels, table, rule: LabelRule, xp):
 
     (The form of SAM v1's ``_embed_points``.) ``embed_point_labels`` computes the same tokens with
     table lookups: the rule is a function of the label, so it is a table indexed by the label.
+    A label outside the rule is a ValueError (§13), never a zero token.
     """
+    check_labels(labels, rule.allowed, None, xp)
     tokens = xp.zeros_like(point_pe)
     for label, (keep, row) in sorted(rule.entries.items()):
         value = float(keep) * point_pe + table[LABEL_ROWS.index(row), :]
@@ -123,6 +128,9 @@ def sparse_embeddings(
     Without ``intermediates`` the multiply and the add are done in place on this function's own
     temporaries (PE and the looked-up rows): the same operations on the same values (a + b = b + a
     exactly), with two full-size temporaries fewer, which keeps a call's working set small.
+
+    Not a stage but the encoder's fast composition: its labels are the encoder's, already checked
+    against the rule (§13), so it reads nothing back from the device to check them again.
     """
     lowest = min(rule.allowed)
     positions, codes = [], []

@@ -3,6 +3,8 @@ and what was received; nothing is coerced silently and nothing is modified in pl
 
 from __future__ import annotations
 
+import numbers
+
 
 def _describe(value) -> str:
     shape = getattr(value, "shape", None)
@@ -52,7 +54,9 @@ def cast_finite(name: str, array, dtype, xp):
     return cast
 
 
-def check_labels(labels, allowed: tuple, profile: str, xp) -> None:
+def check_labels(labels, allowed: tuple, profile: str | None, xp) -> None:
+    """Labels of an integer dtype, each one of ``allowed`` (the profile's rule, §5.2); ``profile``
+    names the profile in the message (None: a stage function called with a rule)."""
     if not xp.isdtype(labels.dtype, "integral"):
         raise TypeError(
             f"labels: expected an integer dtype (labels are category codes, e.g. int32/int64); "
@@ -63,9 +67,28 @@ def check_labels(labels, allowed: tuple, profile: str, xp) -> None:
         ok = ok | (labels == value)
     if not bool(xp.all(ok)):
         unknown = sorted({int(v) for v in xp.unique_values(labels[~ok])})
+        where = f"under profile {profile!r}" if profile is not None else "(the label rule's allowed values)"
+        raise ValueError(f"labels: expected values in {list(allowed)} {where}; received unknown label value(s) {unknown}")
+
+
+def check_positive_finite(name: str, value) -> float:
+    """A real number, finite and > 0 (e.g. LayerNorm's eps, §9.2); returned as a float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a finite number > 0; received {_describe(value)}")
+    number = float(value)
+    if not (number > 0 and number < float("inf")):
+        raise ValueError(f"{name}: expected a finite number > 0; received {number!r}")
+    return number
+
+
+def check_representable(name: str, values, dtype, xp) -> None:
+    """Configuration values (sizes, scales) that the compute dtype must hold: each below finfo.max."""
+    largest = float(xp.finfo(dtype).max)
+    too_large = [v for v in values if abs(float(v)) > largest]
+    if too_large:
         raise ValueError(
-            f"labels: expected values in {list(allowed)} under profile {profile!r}; received unknown "
-            f"label value(s) {unknown}"
+            f"{name}: expected values representable in {xp.finfo(dtype).dtype} (<= {largest:.6g}), since every stage "
+            f"computes in it (§1.3); received {tuple(values)}"
         )
 
 
@@ -76,3 +99,31 @@ def check_batch_sizes(sizes: dict) -> int | None:
         spelled = ", ".join(f"{name} has {size}" for name, size in given.items())
         raise ValueError(f"batch size: expected every input to have the same batch size; received {spelled}")
     return next(iter(given.values()), None)
+
+
+def check_fourier_range(gaussian, dtype, xp) -> None:
+    """§4.1 for a point inside the image: |2 pi (2u - 1) G| <= 2 pi (|G_0j| + |G_1j|), which must be
+    representable in the compute dtype (a float16 G of ~1e4 would make every argument inf)."""
+    bound = 2.0 * 3.141592653589793 * float(xp.max(xp.sum(xp.abs(xp.astype(gaussian, xp.float64)), axis=0)))
+    largest = float(xp.finfo(dtype).max)
+    if not bound <= largest:
+        raise ValueError(
+            f"params['pe_layer.positional_encoding_gaussian_matrix']: expected 2*pi*(|G[0, j]| + |G[1, j]|) <= "
+            f"{largest:.6g} so that §4.1's argument is representable in {xp.finfo(dtype).dtype}; received a bound of {bound:.6g}"
+        )
+
+
+def check_convolution_range(masks, weight, bias, xp) -> None:
+    """§9.1 on these masks must stay representable in their dtype: the bound
+    max|mask| * max_o sum_{c,di,dj} |weight[o]| + max|bias| of the first convolution's output."""
+    wide = xp.float64
+    gain = float(xp.max(xp.sum(xp.reshape(xp.abs(xp.astype(weight, wide)), (weight.shape[0], -1)), axis=1)))
+    largest_mask = float(xp.max(xp.abs(xp.astype(masks, wide)))) if masks.shape[0] else 0.0
+    bound = largest_mask * gain + float(xp.max(xp.abs(xp.astype(bias, wide))))
+    limit = float(xp.finfo(masks.dtype).max)
+    if not bound <= limit:
+        raise ValueError(
+            f"masks: expected values whose §9.1 convolutions are representable in {xp.finfo(masks.dtype).dtype} "
+            f"(|value| <= {(limit - float(xp.max(xp.abs(xp.astype(bias, wide))))) / gain:.6g} with these weights); "
+            f"received values up to {largest_mask:.6g}"
+        )

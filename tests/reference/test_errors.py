@@ -47,6 +47,10 @@ def _overflow(params):
     params["point_embeddings.0.weight"][0, 0] = 1e6  # finite in float64, inf in float16
 
 
+def _big_gaussian(params):
+    params["pe_layer.positional_encoding_gaussian_matrix"][:, 0] = 6000.0  # 2 pi * 12000 > 65504
+
+
 def with_nan(array, index):
     array = np.array(array, dtype=np.float64)
     array[index] = np.nan
@@ -105,6 +109,20 @@ CASES = [
     ("activation_unknown", {"activation": "gelu2"}, None, ValueError, r"^activation:", r"received 'gelu2'"),
     ("image_embedding_size_not_pair", {"image_embedding_size": (4,)}, None, ValueError, r"^image_embedding_size:", r"received \(4,\)"),
     ("input_image_size_zero", {"input_image_size": (0, 16)}, None, ValueError, r"^input_image_size:", r"received \(0, 16\)"),
+    ("layer_norm_eps_zero", {"layer_norm_eps": 0.0}, None, ValueError, r"^layer_norm_eps:.*finite number > 0", r"received 0\.0"),
+    ("layer_norm_eps_negative", {"layer_norm_eps": -1e-6}, None, ValueError, r"^layer_norm_eps:", r"received -1e-06"),
+    ("layer_norm_eps_nan", {"layer_norm_eps": float("nan")}, None, ValueError, r"^layer_norm_eps:", r"received nan"),
+    ("layer_norm_eps_inf", {"layer_norm_eps": float("inf")}, None, ValueError, r"^layer_norm_eps:", r"received inf"),
+    ("layer_norm_eps_string", {"layer_norm_eps": "1e-6"}, None, TypeError, r"^layer_norm_eps:", r"str '1e-6'"),
+    ("layer_norm_eps_bool", {"layer_norm_eps": True}, None, TypeError, r"^layer_norm_eps:", r"bool True"),
+    ("stages_not_callable", {"stages": {"sinusoids": 3}}, None, TypeError, r"^stages\['sinusoids'\]:", r"received int 3"),
+    ("stages_none_value", {"stages": {"downscale_mask": None}}, None, TypeError, r"^stages\['downscale_mask'\]:", r"NoneType"),
+    ("float16_input_image_size_70000", {"dtype": "float16", "input_image_size": (70000, 70000)}, None, ValueError,
+     r"^input_image_size:.*float16", r"received \(70000, 70000\)"),
+    ("float16_image_embedding_size_70000", {"dtype": "float16", "image_embedding_size": (70000, 1)}, None, ValueError,
+     r"^image_embedding_size:.*float16", r"received \(70000, 1\)"),
+    ("float16_gaussian_overflows_fourier_argument", {"dtype": "float16", "params": params_with(_big_gaussian)}, None,
+     ValueError, r"^params\['pe_layer\.positional_encoding_gaussian_matrix'\]:.*float16", r"received a bound of"),
     # -- parameters ---------------------------------------------------------------------------
     ("params_missing_key", {"params": params_with(_drop)}, None, ValueError, r"^params:", r"missing keys \['point_embeddings\.1\.weight'\]"),
     ("params_extra_key", {"params": params_with(_extra)}, None, ValueError, r"^params:", r"unexpected keys \['point_embeddings\.4\.weight'\]"),
@@ -231,3 +249,103 @@ def test_spec13_values_overflowing_the_compute_dtype_are_refused(dtype, kwargs, 
                            mask_in_channels=4, dtype=dtype)
     with pytest.raises(ValueError, match=rf"^{name}: expected values representable in {dtype}.*received values up to"):
         enc(**kwargs)
+
+
+# -- issue 14 item 9: the reference's own arguments -------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [None, True, 1.5, "0", -1])
+def test_spec2_2_init_params_refuses_a_seed_that_is_not_an_int(seed):
+    """§2.2 init_params: seed must be a non-negative int (None would give new parameters on every call)."""
+    with pytest.raises(TypeError, match=r"^seed: expected a non-negative int.*received"):
+        init_params(8, 4, seed=seed)
+
+
+def test_spec2_2_init_params_accepts_numpy_integer_seeds():
+    """§2.2 init_params: a NumPy integer seed is the same seed as the Python int."""
+    assert all(np.array_equal(a, b) for a, b in zip(init_params(8, 4, seed=np.int64(5)).values(),
+                                                     init_params(8, 4, seed=5).values()))
+
+
+def _label_stage_calls():
+    from samspec.reference.conventions import KERAS_HUB_LABELS, SAM_LABELS
+    from samspec.reference.sparse import (
+        embed_point_labels,
+        embed_point_labels_literal,
+        label_embedding_table,
+    )
+
+    params = init_params(8, 4, seed=0)
+    table = label_embedding_table(params, np.float64, np)
+    calls = []
+    for rule_name, rule in (("sam", SAM_LABELS), ("keras_hub", KERAS_HUB_LABELS)):
+        for name, stage in (("embed_point_labels", embed_point_labels), ("embed_point_labels_literal", embed_point_labels_literal)):
+            calls.append(pytest.param(lambda labels, s=stage, r=rule: s(np.zeros(labels.shape + (8,)), labels, table, r, np),
+                                      id=f"{name}-{rule_name}"))
+    return calls
+
+
+@pytest.mark.parametrize("bad", [-2, 4, -10, 99])
+@pytest.mark.parametrize("call", _label_stage_calls())
+def test_spec5_2_stage_functions_refuse_labels_outside_the_rule(call, bad):
+    """§5.2 embed_point_labels (fast and literal): a label outside the rule is a
+    ValueError naming labels, the allowed values and what was received, never another row's token."""
+    with pytest.raises(ValueError, match=rf"^labels: expected values in \[-1, 0, 1, 2, 3\].*received unknown label value\(s\) \[{bad}\]"):
+        call(np.array([[1, bad]]))
+
+
+MASK_CONFIG = dict(hidden_size=32, image_embedding_size=(4, 4), input_image_size=(64, 64), mask_in_channels=16)
+
+
+def _unit_masks():
+    masks = np.random.default_rng(0).standard_normal((2, 1, 16, 16))
+    return masks / np.abs(masks).max()
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+@pytest.mark.parametrize("dtype, factor, tolerance", [("float32", 1e20, 1e-6), ("float32", 1e36, 1e-6), ("float16", 300.0, 5e-3),
+                                                      ("float16", 20000.0, 5e-3)])
+@pytest.mark.parametrize("route", ["call", "trace"])
+def test_spec9_2_layer_norm_of_large_finite_masks_does_not_overflow(dtype, factor, tolerance, route):
+    """§9.2 layer_norm_channels (trace) and layer_norm_channels_first (call): masks whose §9.1 output
+    squared overflows the dtype give the float64 dense output (LayerNorm is scale-invariant), not beta."""
+    params = init_params(32, 16, seed=0)
+    masks = _unit_masks() * factor
+    want = SAMPromptEncoder(**MASK_CONFIG, params=params)(masks=masks)["prompt_dense_embeddings"]
+    enc = SAMPromptEncoder(**MASK_CONFIG, params=params, dtype=dtype)
+    got = (enc.trace if route == "trace" else enc)(masks=masks)["prompt_dense_embeddings"]
+    error = np.abs(got.astype(np.float64) - want).max() / np.abs(want).max()
+    assert error <= tolerance, f"§9.2 LayerNorm2d, {dtype} masks x {factor:g}: relative error {error:.3g}"
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning", "ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.parametrize("dtype, factor", [("float32", 3e38), ("float16", 60000.0)])
+@pytest.mark.parametrize("route", ["call", "trace"])
+def test_spec9_2_masks_whose_convolution_overflows_are_refused(dtype, factor, route):
+    """§9.1–§9.2: a mask whose first convolution overflows the dtype is a ValueError naming masks and the limit."""
+    params = init_params(32, 16, seed=0)
+    params["mask_downscaling.0.weight"][:] = 10.0
+    enc = SAMPromptEncoder(**MASK_CONFIG, params=params, dtype=dtype)
+    with pytest.raises(ValueError, match=rf"^masks: expected values whose §9.1 convolutions are representable in {dtype}"):
+        (enc.trace if route == "trace" else enc)(masks=_unit_masks() * factor)
+
+
+def test_spec9_2_rescaled_layer_norm_equals_the_definition():
+    """§9.2 normalised_without_overflow: equal to (x - mu) / sqrt(var + eps) where the definition does not overflow."""
+    from samspec.reference.masks import normalised_without_overflow
+
+    x = np.random.default_rng(1).standard_normal((3, 5, 7, 4)) * np.array([1e-3, 1.0, 50.0, 1e3])[None, None, None, :]
+    centred = x - x.mean(axis=-1, keepdims=True)
+    want = centred / np.sqrt((centred ** 2).mean(axis=-1, keepdims=True) + 1e-6)
+    np.testing.assert_allclose(normalised_without_overflow(centred, 1e-6, -1, np), want, rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+def test_spec9_2_layer_norm_stage_refuses_non_finite_input():
+    """§9.2 layer_norm_channels called directly on an overflowed convolution (inf): a ValueError naming masks."""
+    from samspec.reference import layer_norm_channels
+
+    x = np.full((1, 2, 2, 4), 1.0, dtype=np.float32)
+    x[0, 0, 0, 1] = np.inf
+    with pytest.raises(ValueError, match=r"^masks: .*LayerNorm2d \(§9.2\) received non-finite values"):
+        layer_norm_channels(x, np.ones(4, np.float32), np.zeros(4, np.float32), 1e-6, np)
