@@ -5,8 +5,12 @@ case -> profile.to_port -> adapter.run -> profile.from_port -> compare (toleranc
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import json
-import traceback
+import signal
+import threading
+import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -15,6 +19,7 @@ from samspec.reference import OUTPUT_KEYS, SAMPromptEncoder
 
 from .expectations import match
 from .profiles import NotApplicable
+from .runner import OUTPUT_FACTOR, OUTPUT_SLACK, PortFailure, cap_text, describe_exception, wrap_adapter
 from .tolerance import DEFAULT_K, compare, dtype_name, perturb
 
 SHORT = {
@@ -39,26 +44,46 @@ class Result:
     dtype: str | None = None
     message: str = ""
     diagnosis: dict | None = None
+    captured: str = ""  # what the port printed while this case ran (shared by the case's outputs)
+    duration_s: float = 0.0  # this output's share of the case's time (port, comparison, diagnosis)
+    fixture_error: bool = False  # the fixture case itself is broken: the run exits 2
+    trace: dict | None = None  # stage by stage comparison (`check --trace`)
 
     @property
     def test_id(self) -> str:
         return f"{self.case}::{self.output}"
 
 
-def _all_outputs(case, verdict, message):
-    return [Result(case.id, key, verdict, list(case.sections), message=message) for key in OUTPUT_KEYS]
+def _all_outputs(case, verdict, message, **extra):
+    return [Result(case.id, key, verdict, list(case.sections), message=message, **extra) for key in OUTPUT_KEYS]
 
 
-def _faithful(case, dtype, cache):
+def semantics_of(profile) -> str:
+    """The reference conventions whose outputs a profile's port must reproduce (default `sam`)."""
+    return getattr(profile, "semantics", None) or "sam"
+
+
+def expected_outputs(case, semantics: str = "sam") -> dict:
+    """The float64 reference on the case's stored inputs and parameters under ``semantics``: what a
+    port is judged against. Never the stored expected values (the fixture self-check compares those
+    with this same computation). Raises ValueError when the inputs mean nothing under ``semantics``."""
+    stored = getattr(case, "reference", None)
+    if semantics == "sam" and stored:
+        return stored
+    encoder = SAMPromptEncoder(**case.config, params=case.params, dtype="float64", profile=semantics)
+    return {k: np.asarray(v) for k, v in encoder(**case.inputs).items()}
+
+
+def _faithful(case, dtype, cache, semantics="sam"):
     """The tolerance model's yardsticks for this case in ``dtype`` (docs/tolerances.md): the
     reference run entirely in ``dtype``, and the float64 reference on inputs moved by one unit in
     the last place of ``dtype``. Returns {output key: [run, ...]}."""
-    key = (case.id, dtype)
+    key = (case.id, dtype, semantics)
     if key not in cache:
-        low = SAMPromptEncoder(**case.config, params=case.params, dtype=dtype, profile="sam")(**case.inputs)
+        low = SAMPromptEncoder(**case.config, params=case.params, dtype=dtype, profile=semantics)(**case.inputs)
         runs = {k: [np.asarray(v)] for k, v in low.items()}
         if dtype != "float64":
-            truth = SAMPromptEncoder(**case.config, params=case.params, dtype="float64", profile="sam")
+            truth = SAMPromptEncoder(**case.config, params=case.params, dtype="float64", profile=semantics)
             moved = truth(**perturb(case.inputs, float(np.finfo(dtype).eps)))
             for k, v in moved.items():
                 runs[k].append(np.asarray(v))
@@ -66,85 +91,199 @@ def _faithful(case, dtype, cache):
     return cache[key]
 
 
-def _describe_exception(exc) -> str:
-    frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
-    where = f" (at {frame[0].filename}:{frame[0].lineno})" if frame else ""
-    return f"{type(exc).__name__}: {exc}{where}"
+def _case_limit(expected) -> int:
+    """How many values a port's outputs may hold before the runner refuses to transfer them."""
+    return OUTPUT_FACTOR * sum(int(np.size(v)) for v in expected.values()) + OUTPUT_SLACK
+
+
+@contextlib.contextmanager
+def _time_limit(seconds):
+    """Raise TimeoutError in the main thread after ``seconds`` (POSIX); elsewhere no limit."""
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum, frame):
+        raise TimeoutError(f"took longer than {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _accepts_keywords(function, *names) -> bool:
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+    return all(n in parameters for n in names) or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
 
 
 class Checker:
-    """Runs one adapter under one profile; builds the adapter once per (config, params)."""
+    """Runs one port under one profile over fixture cases; the port is built once per (config, params).
 
-    def __init__(self, adapter, profile, k=DEFAULT_K, xfails=(), diagnose=None):
+    ``adapter`` is a port from ``runner.open_port`` (a worker process, or in process) or any adapter
+    object, which is then called in this process. Verdicts are decided here, never by the port.
+    """
+
+    DIAGNOSIS_SECONDS = 60.0
+
+    def __init__(self, adapter, profile, k=DEFAULT_K, xfails=(), diagnose=None, trace=False, on_failure=None):
+        self.port = wrap_adapter(adapter)
         self.adapter = adapter
         self.profile = profile
+        self.semantics = semantics_of(profile)
         self.k = k
         self.xfails = list(xfails)
         self.diagnose = diagnose
+        self.trace = trace
+        self.on_failure = on_failure  # (case, key, got, expected, result): e.g. draw a heat map for --html
+        self.interrupted = False
         self._built = None
         self._faithful_cache = {}
+        self._diagnose_keywords = diagnose is not None and _accepts_keywords(diagnose, "expected", "outputs")
 
     def _build(self, case):
         key = (json.dumps(case.config, sort_keys=True, default=list), id(case.params))
         if self._built != key:
             self._built = None
-            self.adapter.build(dict(case.config), {k: np.array(v) for k, v in case.params.items()})
+            self.port.build(dict(case.config), {k: np.array(v) for k, v in case.params.items()})
             self._built = key
 
+    def _diagnosis(self, case, key, got, expected, outputs):
+        try:
+            with _time_limit(self.DIAGNOSIS_SECONDS):
+                if self._diagnose_keywords:
+                    return self.diagnose(case, key, got, expected=expected, outputs=outputs)
+                return self.diagnose(case, key, got)
+        except Exception as exc:  # the verdict stands; say that the diagnosis itself failed
+            return {"summary": f"diagnosis failed: {type(exc).__name__}: {cap_text(str(exc), 400)}", "verdict": "failed"}
+
     def run_case(self, case) -> list:
+        """The case's three results. The port's outputs live only while this runs."""
+        started = time.perf_counter()
+        results = self._run_case(case)
+        captured = self.port.take_captured()
+        share = (time.perf_counter() - started) / max(len(results), 1)
+        for result in results:
+            result.captured = captured
+            result.duration_s = share
+        return results
+
+    def _run_case(self, case) -> list:
+        if getattr(case, "fixture_error", None):
+            return _all_outputs(case, "error", f"fixture error: {case.fixture_error}", fixture_error=True)
+        try:
+            expected = expected_outputs(case, self.semantics)
+        except ValueError as exc:
+            return _all_outputs(case, "n/a", f"not applicable under profile {self.profile.name!r} "
+                                              f"(semantics {self.semantics!r}): {cap_text(str(exc), 300)}")
         try:
             port_inputs = self.profile.to_port(case.inputs, case.config)
         except NotApplicable as exc:
             return _all_outputs(case, "n/a", f"not applicable under profile {self.profile.name!r}: {exc}")
         try:
+            self.port.begin_case(case.id)
             self._build(case)
-        except Exception as exc:
-            return _all_outputs(case, "error", f"adapter build failed: {_describe_exception(exc)}")
+        except PortFailure as exc:
+            return _all_outputs(case, "error", f"adapter build failed: {exc}")
         try:
             # copies: a port that mutates its inputs must not corrupt the fixture
-            raw = self.adapter.run(**{k: None if v is None else np.array(v) for k, v in port_inputs.items()})
-            if not isinstance(raw, dict):
-                raise TypeError(f"run() returned {type(raw).__name__}, expected a dict of output arrays")
-            outputs = self.profile.from_port({k: np.asarray(v) for k, v in raw.items()}, case.config)
+            copies = {k: None if v is None else np.array(v) for k, v in port_inputs.items()}
+            raw = self.port.run(limit=_case_limit(expected), **copies)
+        except PortFailure as exc:
+            return _all_outputs(case, "error", f"adapter run failed: {exc}")
+        try:
+            outputs = _from_port(self.profile, raw, case)
         except Exception as exc:
-            return _all_outputs(case, "error", f"adapter run failed: {_describe_exception(exc)}")
-        results = []
-        for key in OUTPUT_KEYS:
-            result = Result(case.id, key, "fail", list(case.sections))
-            if key not in outputs:
-                result.message = f"missing output {key!r} (the adapter returned {sorted(outputs)})"
-            else:
-                got = outputs[key]
-                dtype = dtype_name(got)
-                faithful = _faithful(case, dtype, self._faithful_cache)[key] if dtype else None
-                k = case.tolerance.get(key, {}).get("k", self.k)
-                comparison = compare(got, case.expected[key], faithful, k=k)
-                result.verdict = comparison.verdict
-                result.error, result.budget, result.ratio = comparison.error, comparison.budget, comparison.ratio
-                result.worst_index = list(comparison.worst_index) if comparison.worst_index else None
-                result.expected_at_worst = comparison.expected_at_worst
-                result.got_at_worst = comparison.got_at_worst
-                result.dtype = str(got.dtype)
-                result.message = comparison.message
-                if result.verdict == "fail" and self.diagnose is not None:
-                    result.diagnosis = self.diagnose(case, key, got)
-            results.append(result)
+            return _all_outputs(case, "error", f"the port's outputs do not convert under profile "
+                                               f"{self.profile.name!r}: {describe_exception(exc)}")
+        results = [self._judge(case, key, outputs, expected) for key in OUTPUT_KEYS]
+        del raw, outputs
+        if self.trace and self.port.has_trace:
+            trace = self._trace(case, port_inputs)
+            for result in results:
+                result.trace = trace
         return results
 
-    def run(self, cases) -> list:
+    def _judge(self, case, key, outputs, expected) -> Result:
+        result = Result(case.id, key, "fail", list(case.sections))
+        if key not in outputs:
+            result.message = f"missing output {key!r} (the adapter returned {sorted(outputs)})"
+            return result
+        got = outputs[key]
+        if got is None or not isinstance(got, np.ndarray):
+            result.message = f"output {key!r} is {type(got).__name__}, expected an array"
+            return result
+        dtype = dtype_name(got)
+        faithful = _faithful(case, dtype, self._faithful_cache, self.semantics)[key] if dtype else None
+        k = case.tolerance.get(key, {}).get("k", self.k)
+        comparison = compare(got, expected[key], faithful, k=k)
+        result.verdict = comparison.verdict
+        result.error, result.budget, result.ratio = comparison.error, comparison.budget, comparison.ratio
+        result.worst_index = list(comparison.worst_index) if comparison.worst_index else None
+        result.expected_at_worst = comparison.expected_at_worst
+        result.got_at_worst = comparison.got_at_worst
+        result.dtype = str(got.dtype)
+        result.message = comparison.message
+        if result.verdict == "fail" and self.diagnose is not None:
+            result.diagnosis = self._diagnosis(case, key, got, expected[key], outputs)
+        if result.verdict == "fail" and self.on_failure is not None and got.shape == expected[key].shape:
+            self.on_failure(case, key, got, expected[key], result)
+        return result
+
+    def _trace(self, case, port_inputs) -> dict:
+        from .stages import compare_trace
+
+        try:
+            stages = self.port.trace(**{k: None if v is None else np.array(v) for k, v in port_inputs.items()})
+            return compare_trace(case, stages, self.semantics, self.k)
+        except PortFailure as exc:
+            return {"summary": f"trace failed: {exc}"}
+        except Exception as exc:
+            return {"summary": f"trace comparison failed: {describe_exception(exc)}"}
+
+    def _apply_xfail(self, case, result):
+        entry = match(self.xfails, case.id, result.output)
+        if entry is None or result.fixture_error:
+            return
+        if result.verdict in ("fail", "error"):
+            result.verdict = "xfail"
+            result.message = f"expected failure ({entry.reason}); {result.message}".rstrip("; ")
+        elif result.verdict == "pass":
+            result.verdict = "xpass"
+            result.message = f"passes although listed as expected to fail ({entry.reason})"
+
+    def run(self, cases, on_result=None, maxfail: int | None = None) -> list:
+        """Every case in turn; ``on_result(result)`` as each output is decided. Stops after
+        ``maxfail`` failing outputs, and on Ctrl-C (``interrupted`` is then True)."""
         results = []
-        for case in cases:
-            for result in self.run_case(case):
-                entry = match(self.xfails, case.id, result.output)
-                if entry is not None:
-                    if result.verdict in ("fail", "error"):
-                        result.verdict = "xfail"
-                        result.message = f"expected failure ({entry.reason}); {result.message}".rstrip("; ")
-                    elif result.verdict == "pass":
-                        result.verdict = "xpass"
-                        result.message = f"passes although listed as expected to fail ({entry.reason})"
-                results.append(result)
+        failures = 0
+        try:
+            for case in cases:
+                for result in self.run_case(case):
+                    self._apply_xfail(case, result)
+                    results.append(result)
+                    failures += result.verdict in ("fail", "error")
+                    if on_result is not None:
+                        on_result(result)
+                if maxfail and failures >= maxfail:
+                    break
+        except KeyboardInterrupt:
+            self.interrupted = True
         return results
+
+
+def _from_port(profile, raw, case):
+    """The profile's ``from_port``, given the port inputs too where it takes them."""
+    function = profile.from_port
+    if _accepts_keywords(function, "inputs"):
+        return function(raw, case.config, inputs=case.inputs)
+    return function(raw, case.config)
 
 
 def summarise(results) -> dict:
@@ -154,7 +293,12 @@ def summarise(results) -> dict:
     return counts
 
 
-def exit_code(results) -> int:
+def exit_code(results, interrupted: bool = False) -> int:
+    """130 interrupted, 2 a fixture case is broken, 1 an output failed or nothing was checked, else 0."""
+    if interrupted:
+        return 130
+    if any(r.fixture_error for r in results):
+        return 2
     counts = summarise(results)
     if counts.get("fail") or counts.get("error"):
         return 1

@@ -1,45 +1,161 @@
-"""Reports of a check: a terminal table, a JSON document and JUnit XML."""
+"""Reports of a check: the terminal table, one report document, and its JSON, JUnit XML and HTML forms.
+
+One document (``build_document``) carries everything a report says: the verdicts, the one diagnosis
+per output (the same text in every form), the fixtures' identity, timings and the environment. The
+JSON report is that document (schema ``samspec-report/2``, docs/ci.md); JUnit and HTML are drawn from
+it. Every file is written atomically (a temporary file beside it, then ``os.replace``), so a report
+is either the previous one or the complete new one, never a truncated mix.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
+import os
 import platform
+import re
 import sys
+import tempfile
 import xml.etree.ElementTree as ET
+from dataclasses import asdict
 from importlib import metadata
+from pathlib import Path
 
-from .check import SHORT, result_dicts, summarise
+from .check import SHORT, summarise
+from .runner import cap_text
+
+SCHEMA = "samspec-report/2"
+MESSAGE_LIMIT = 4096  # characters of any one message in a report (head and tail kept, the cut counted)
+VERDICTS = ("pass", "fail", "error", "n/a", "xfail", "xpass")
 
 
 def _fmt(value, spec=".2e"):
     return "-" if value is None else format(value, spec)
 
 
-def table(results, out=None) -> None:
-    out = out if out is not None else sys.stdout
-    header = f"{'verdict':<7} {'case':<28} {'output':<8} {'max|err|':>9} {'budget':>9} {'ratio':>7}  worst at / note"
-    print(header, file=out)
-    print("-" * len(header), file=out)
-    for r in results:
+def _ratio(value) -> str:
+    """A ratio in at most 7 characters, so that the columns stay aligned."""
+    if value is None:
+        return "-"
+    return format(value, ".3f") if value < 100 else format(value, ".1e")
+
+
+def _one_line(text: str, limit: int = 240) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# -- the terminal ----------------------------------------------------------------------------------
+
+
+class Table:
+    """The verdict table, printed row by row as outputs are decided (``row``), then ``finish``."""
+
+    def __init__(self, case_ids, out=None, quiet=False):
+        self.out = out if out is not None else sys.stdout
+        self.quiet = quiet
+        self.width = max([len(c) for c in case_ids] + [28])
+        self.header = (f"{'verdict':<7} {'case':<{self.width}} {'output':<8} {'dtype':<7} {'max|err|':>9} "
+                       f"{'budget':>9} {'ratio':>7}  worst at / note")
+        self._started = False
+
+    def _start(self):
+        if not self._started:
+            print(self.header, file=self.out)
+            print("-" * len(self.header), file=self.out)
+            self._started = True
+
+    def row(self, r) -> None:
+        if self.quiet and r.verdict not in ("fail", "error", "xpass"):
+            return
+        self._start()
         where = ""
-        if r.worst_index is not None:
+        if r.worst_index is not None and r.got_at_worst is not None:
             where = f"{tuple(r.worst_index)} got {r.got_at_worst:.6g} want {r.expected_at_worst:.6g}"
-        note = "; ".join(x for x in (where, r.message) if x)
+        note = "; ".join(x for x in (where, _one_line(r.message)) if x)
         print(
-            f"{r.verdict:<7} {r.case:<28} {SHORT.get(r.output, r.output):<8} {_fmt(r.error):>9} "
-            f"{_fmt(r.budget):>9} {_fmt(r.ratio, '.3f'):>7}  {note}",
-            file=out,
+            f"{r.verdict:<7} {r.case:<{self.width}} {SHORT.get(r.output, r.output):<8} {(r.dtype or '-'):<7} "
+            f"{_fmt(r.error):>9} {_fmt(r.budget):>9} {_ratio(r.ratio):>7}  {note}",
+            file=self.out, flush=True,
         )
-        if r.diagnosis:
-            print(f"{'':<8}diagnosis: {r.diagnosis.get('summary', '')}", file=out)
+
+
+def print_details(results, out=None, limit: int = 20) -> None:
+    """After the table: each failing output's diagnosis, and what the port printed, like pytest's
+    FAILURES section. At most ``limit`` outputs; identical error messages are shown once."""
+    out = out if out is not None else sys.stdout
+    failing = [r for r in results if r.verdict in ("fail", "error")]
+    shown_captured = set()
+    lines = []
+    for r in failing[:limit]:
+        block = []
+        if r.diagnosis and r.diagnosis.get("summary"):
+            block.append(f"  diagnosis: {r.diagnosis['summary']}")
+            for line in r.diagnosis.get("localisation") or ():
+                block.append(f"    {line}")
+        if r.trace and r.trace.get("summary"):
+            block.append(f"  stages: {r.trace['summary']}")
+        if r.captured and r.case not in shown_captured:
+            shown_captured.add(r.case)
+            block.append("  captured output of the port:")
+            block.extend(f"    | {line}" for line in r.captured.rstrip("\n").splitlines()[:40])
+        if block:
+            lines.append(f"{r.case}::{SHORT.get(r.output, r.output)} ({r.verdict})")
+            lines.extend(block)
+    if lines:
+        print("\n" + " details ".center(40, "="), file=out)
+        print("\n".join(lines), file=out)
+    if lines and len(failing) > limit:
+        print(f"  ... and {len(failing) - limit} more failing outputs (see the JSON or HTML report)", file=out)
+
+
+def collapsed_errors(results) -> list:
+    """Identical error messages, counted: [(count, message, first case)], most frequent first."""
+    groups = {}
+    for r in results:
+        if r.verdict == "error":
+            key = re.sub(r"\s+", " ", r.message)
+            count, first = groups.get(key, (0, r.test_id))
+            groups[key] = (count + 1, first)
+    return sorted(((n, message, first) for message, (n, first) in groups.items()), key=lambda g: -g[0])
+
+
+def print_summary(results, out=None, *, interrupted=False, duration=None) -> None:
+    out = out if out is not None else sys.stdout
     counts = summarise(results)
-    spelled = ", ".join(f"{counts[k]} {k}" for k in ("pass", "fail", "error", "n/a", "xfail", "xpass") if counts.get(k))
-    print(f"\n{spelled}", file=out)
+    for count, message, first in collapsed_errors(results):
+        if count > 1:
+            print(f"{count} errors are one exception (first at {first}): {_one_line(message, 400)}", file=out)
+    dtypes = {}
+    for r in results:
+        if r.dtype and r.output in SHORT:
+            dtypes.setdefault(SHORT[r.output], set()).add(r.dtype)
+    if dtypes:
+        judged = ", ".join(f"{out_name} {'/'.join(sorted(d))}" for out_name, d in dtypes.items())
+        print(f"dtypes judged: {judged} (each against the reference run in that dtype)", file=out)
+    spelled = ", ".join(f"{counts[k]} {k}" for k in VERDICTS if counts.get(k)) or "nothing was checked"
+    cases = len({r.case for r in results})
+    timing = f" in {duration:.2f} s" if duration is not None else ""
+    tail = " (interrupted: the report holds what ran)" if interrupted else ""
+    print(f"\n{spelled} ({cases} cases × {len(results) // max(cases, 1)} outputs){timing}{tail}", file=out)
 
 
-def _versions() -> dict:
+def table(results, out=None) -> None:
+    """The whole table at once (for callers that have all the results)."""
+    printer = Table([r.case for r in results], out=out)
+    for r in results:
+        printer.row(r)
+    print_summary(results, out=out)
+
+
+# -- the document ---------------------------------------------------------------------------------
+
+
+def environment() -> dict:
     versions = {"python": platform.python_version(), "platform": platform.platform()}
-    for package in ("samspec", "numpy", "scipy", "torch", "segment-anything", "transformers", "keras", "keras-hub", "onnxruntime"):
+    for package in ("samspec", "numpy", "scipy", "torch", "segment-anything", "transformers", "keras", "keras-hub",
+                    "onnxruntime", "sam2", "ultralytics"):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
@@ -47,44 +163,155 @@ def _versions() -> dict:
     return versions
 
 
-def json_report(results, path, *, port, profile, fixtures, adapter_name) -> None:
+def _strict(value, path, flags):
+    """``value`` with every non-finite float replaced by None (its path recorded in ``flags``) and
+    every string capped: what strict JSON parsers and CI dashboards accept."""
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        flags.append({"path": path, "value": repr(value)})
+        return None
+    if isinstance(value, str):
+        return cap_text(value, MESSAGE_LIMIT)
+    if isinstance(value, dict):
+        return {str(k): _strict(v, f"{path}.{k}", flags) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(v, f"{path}[{i}]", flags) for i, v in enumerate(value)]
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    if hasattr(value, "item"):  # a NumPy scalar
+        return _strict(value.item(), path, flags)
+    return cap_text(str(value), MESSAGE_LIMIT)
+
+
+def build_document(results, *, port, adapter_name, profile, k, fixtures, xfails=(), started=None, duration=None,
+                   overall=None, interrupted=False, properties=()) -> dict:
+    """The report document: what the JSON holds and what JUnit and HTML are drawn from."""
+    rows = []
+    for r in list(results) + list(properties):
+        row = asdict(r)
+        row["id"] = r.test_id
+        rows.append(row)
     document = {
+        "schema": SCHEMA,
         "port": port,
         "adapter": adapter_name,
         "profile": profile,
-        "fixtures": str(fixtures),
-        "environment": _versions(),
-        "dtypes": sorted({r.dtype for r in results if r.dtype}),
-        "summary": summarise(results),
-        "results": result_dicts(results),
+        "k": k,
+        "fixtures": dict(fixtures),
+        "started": started,
+        "duration_s": duration,
+        "interrupted": interrupted,
+        "summary": summarise(list(results) + list(properties)),
+        "diagnosis": overall,
+        "xfails": [{"pattern": e.pattern, "reason": e.reason, "line": e.line, "used": e.used} for e in xfails],
+        "environment": environment(),
+        "results": rows,
     }
-    with open(path, "w", encoding="utf-8") as handle:
-        json.dump(document, handle, indent=1)
+    flags = []
+    document = _strict(document, "$", flags)
+    document["non_finite"] = flags  # where a NaN or inf became null
+    return document
 
 
-def junit_report(results, path, *, port, profile) -> None:
-    counts = summarise(results)
+# -- files ----------------------------------------------------------------------------------------
+
+
+def check_writable(path, flag: str) -> None:
+    """Raise ValueError (exit 2 before anything runs) unless ``path`` can be written as a report."""
+    target = Path(path)
+    if target.is_dir():
+        raise ValueError(f"{flag} {path}: is a folder; expected a file path")
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        raise ValueError(f"{flag} {path}: the folder {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise ValueError(f"{flag} {path}: not writable")
+
+
+def write_atomic(path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
+    target = Path(path)
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def write_json(document, path) -> None:
+    write_atomic(path, json.dumps(document, indent=1, allow_nan=False) + "\n")
+
+
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(text) -> str:
+    """``text`` without the characters XML 1.0 cannot hold (shown as \\xNN), capped."""
+    return _XML_INVALID.sub(lambda m: f"\\x{ord(m.group()):02x}", cap_text(str(text), MESSAGE_LIMIT))
+
+
+def failure_text(row) -> str:
+    """The one text a failing output shows in every report: numbers, message, diagnosis."""
+    parts = [f"max|err| {_fmt(row.get('error'))} budget {_fmt(row.get('budget'))} ratio {_ratio(row.get('ratio'))}"]
+    if row.get("dtype"):
+        parts.append(f"dtype {row['dtype']}")
+    if row.get("sections"):
+        parts.append("spec " + " ".join(f"§{s}" for s in row["sections"]))
+    text = ", ".join(parts)
+    if row.get("message"):
+        text += f"\n{row['message']}"
+    diagnosis = row.get("diagnosis") or {}
+    if diagnosis.get("summary"):
+        text += f"\ndiagnosis: {diagnosis['summary']}"
+    for line in diagnosis.get("localisation") or ():
+        text += f"\n  {line}"
+    return text
+
+
+def junit_xml(document) -> str:
+    rows = document["results"]
+    counts = document["summary"]
     suite = ET.Element(
         "testsuite",
-        name=f"samspec.{port}.{profile}",
-        tests=str(len(results)),
+        name=xml_text(f"samspec.{document['port']}.{document['profile']}"),
+        tests=str(len(rows)),
         failures=str(counts.get("fail", 0)),
         errors=str(counts.get("error", 0)),
         skipped=str(counts.get("n/a", 0) + counts.get("xfail", 0)),
+        time=f"{document.get('duration_s') or 0.0:.3f}",
+        timestamp=xml_text(document.get("started") or ""),
     )
-    for r in results:
-        case = ET.SubElement(suite, "testcase", classname=f"samspec.{r.case}", name=r.output)
-        detail = f"max|err| {_fmt(r.error)} budget {_fmt(r.budget)} ratio {_fmt(r.ratio, '.3f')}; sections {r.sections}; {r.message}"
-        if r.diagnosis:
-            detail += f"; diagnosis: {r.diagnosis.get('summary', '')}"
-        if r.verdict == "fail":
-            ET.SubElement(case, "failure", message=detail[:500]).text = detail
-        elif r.verdict == "error":
-            ET.SubElement(case, "error", message=r.message[:500]).text = r.message
-        elif r.verdict in ("n/a", "xfail"):
-            ET.SubElement(case, "skipped", message=r.message[:500])
-        elif r.verdict == "xpass":
-            ET.SubElement(case, "system-out").text = r.message
+    for row in rows:
+        case = ET.SubElement(suite, "testcase", classname=xml_text(f"samspec.{row['case']}"),
+                             name=xml_text(SHORT.get(row["output"], row["output"])),
+                             time=f"{row.get('duration_s') or 0.0:.3f}")
+        text = xml_text(failure_text(row) if row["verdict"] == "fail" else row.get("message") or "")
+        first = text.split("\n", 1)[0][:500]
+        if row["verdict"] == "fail":
+            ET.SubElement(case, "failure", message=first).text = text
+        elif row["verdict"] == "error":
+            ET.SubElement(case, "error", message=first).text = text
+        elif row["verdict"] in ("n/a", "xfail"):
+            ET.SubElement(case, "skipped", message=first)
+        elif row["verdict"] == "xpass":
+            ET.SubElement(case, "system-out").text = text
+        if row.get("captured"):
+            ET.SubElement(case, "system-err").text = xml_text(row["captured"])
     root = ET.Element("testsuites")
     root.append(suite)
-    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def write_junit(document, path) -> None:
+    write_atomic(path, junit_xml(document))
+
+
+def write_html(document, path, heatmaps=None) -> None:
+    from .html_report import render_html
+
+    write_atomic(path, render_html(document, heatmaps or {}))

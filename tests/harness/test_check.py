@@ -79,7 +79,7 @@ def test_a_port_that_mutates_its_inputs_cannot_corrupt_the_fixtures():
         (["toy_ports:Nope"], "has no attribute 'Nope'"),
         (["reference-f32", "--profile", "klingon"], "profile"),
         (["reference-f32", "--cases", "zzz"], "matches no case"),
-        (["reference-f32", "--fixtures", "/nonexistent"], "manifest.json"),
+        (["reference-f32", "--fixtures", "/nonexistent"], "no such fixture folder"),
     ],
 )
 def test_usage_errors_exit_2_with_one_line(args, text, capsys):

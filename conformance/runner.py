@@ -1,0 +1,467 @@
+"""Running a port's adapter where it cannot touch the verdict (docs/ci.md, "What samspec guarantees").
+
+`samspec check` and the pytest plugin run the adapter in a **worker process** by default. The parent
+alone compares outputs, decides verdicts and picks the exit code; the worker only imports the adapter,
+calls ``build`` / ``run`` / ``trace`` and sends plain arrays back.
+
+- A worker that exits (any code: ``sys.exit``, ``os._exit``), is killed by a signal (a segfault, the
+  OOM killer) or does not answer within the per-case ``timeout`` raises ``PortFailure`` naming what
+  happened; the next call starts a fresh worker and replays the last ``build``.
+- ``SystemExit`` raised by adapter code is an error of that call, in the worker and in process alike.
+- Everything the adapter writes to stdout/stderr (Python or C level) goes to a capture file, handed
+  back per case by ``take_captured()``, so that it can never interleave with samspec's table.
+- The parent reads the worker's answers with a restricted unpickler: NumPy arrays of plain dtypes,
+  numbers, strings and containers only. An output larger than the case can need is refused in the
+  worker, before it is sent.
+
+``InProcessPort`` is the same interface without the process (``--in-process``, for debuggers).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import os
+import pickle
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from multiprocessing.connection import Connection
+
+import numpy as np
+
+DEFAULT_TIMEOUT = 60.0  # seconds per case (build + run)
+CAPTURE_LIMIT = 8 * 1024  # characters of captured output kept per case (head and tail)
+OUTPUT_FACTOR = 8  # an output may hold at most 8x the values the case's expected outputs hold ...
+OUTPUT_SLACK = 1 << 20  # ... plus this many, before the worker refuses to send it
+
+
+class PortFailure(Exception):
+    """The port could not answer: an exception, an exit, a signal, a timeout. The message says which."""
+
+
+class PortLoadError(Exception):
+    """The adapter could not be loaded at all (import, factory, protocol): a usage error, exit 2."""
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``Type: message (at file:line)`` of the innermost frame, on one logical line."""
+    frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    where = f" (at {frame[0].filename}:{frame[0].lineno})" if frame else ""
+    if isinstance(exc, SystemExit):
+        return f"the adapter called sys.exit({exc.code!r}){where}: samspec never takes an exit from adapter code"
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+def cap_text(text: str, limit: int = CAPTURE_LIMIT) -> str:
+    """``text`` cut to about ``limit`` characters, keeping its head and tail and saying how much went."""
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]}\n[... {len(text) - 2 * half:,} characters cut ...]\n{text[-half:]}"
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def describe_exit(code) -> str:
+    """What a worker's exit code means, for a verdict message."""
+    if code is None:
+        return "the worker stopped answering"
+    if code < 0:
+        name = _signal_name(-code)
+        hint = {"SIGKILL": " (killed; out of memory?)", "SIGSEGV": " (a segmentation fault in native code)",
+                "SIGABRT": " (aborted by native code)", "SIGBUS": " (a bus error in native code)"}.get(name, "")
+        return f"the worker process was killed by {name}{hint}"
+    return (f"the worker process exited with code {code} (sys.exit or os._exit in adapter or library code); "
+            "samspec never takes an exit from adapter code")
+
+
+# -- arrays across the process boundary -----------------------------------------------------------
+
+_PLAIN_KINDS = "biufcUS"  # bool, ints, floats, complex, strings: never objects or structured records
+
+
+def to_plain_outputs(raw, limit: int | None) -> dict:
+    """The adapter's ``run`` result as {key: ndarray or None}: checked before anything is converted.
+
+    Raises TypeError/ValueError with a message for the verdict when the result is not a mapping of
+    arrays, or an output is larger than ``limit`` values (checked on the declared shape first).
+    """
+    if not hasattr(raw, "items"):
+        raise TypeError(f"run() returned {type(raw).__name__}, expected a dict of output arrays")
+    outputs = {}
+    for key, value in raw.items():
+        if not isinstance(key, str):
+            raise TypeError(f"run() returned a dict with key {key!r} of type {type(key).__name__}; keys are output names")
+        if value is None:
+            outputs[key] = None
+            continue
+        shape = getattr(value, "shape", None)
+        if shape is not None and limit is not None:
+            try:
+                size = math.prod(int(n) for n in shape)
+            except (TypeError, ValueError):
+                size = None
+            if size is not None and size > limit:
+                raise ValueError(
+                    f"output {key!r} has shape {tuple(int(n) for n in shape)} ({size:,} values), more than "
+                    f"{limit:,} that this case can need; it was not transferred"
+                )
+        try:
+            array = np.asarray(value)
+        except Exception as exc:  # e.g. a torch tensor that requires grad
+            raise TypeError(f"output {key!r} ({type(value).__name__}) is not convertible to a NumPy array: "
+                            f"{type(exc).__name__}: {exc}") from exc
+        if array.dtype.kind not in _PLAIN_KINDS:
+            raise TypeError(f"output {key!r} has dtype {array.dtype} ({type(value).__name__}); expected a numeric array")
+        if limit is not None and array.size > limit:
+            raise ValueError(f"output {key!r} has shape {array.shape} ({array.size:,} values), more than {limit:,} "
+                             "that this case can need; it was not transferred")
+        outputs[key] = np.ascontiguousarray(array)
+    return outputs
+
+
+def to_plain_trace(raw) -> dict:
+    """A ``trace`` result as {stage name: ndarray}; no size limit beyond the arrays' own."""
+    return to_plain_outputs(raw, None)
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    """Only what the worker legitimately sends: NumPy arrays and dtypes, builtin containers."""
+
+    ALLOWED = {
+        ("numpy", "ndarray"), ("numpy", "dtype"),
+        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+        ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
+        ("numpy.dtypes", None),  # dtype classes: numpy.dtypes.Float64DType, ...
+        ("builtins", "complex"),
+    }
+
+    def find_class(self, module, name):
+        if (module, name) in self.ALLOWED or (module, None) in self.ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"the worker sent a {module}.{name}, which samspec does not accept")
+
+
+def _receive(connection):
+    return _SafeUnpickler(io.BytesIO(connection.recv_bytes())).load()
+
+
+# -- the worker (child process) -------------------------------------------------------------------
+
+
+def _profile_spec(adapter):
+    """The adapter's declared profile as something the parent can load: a name or "module:attr"."""
+    profile = getattr(adapter, "profile", None)
+    if profile is None or isinstance(profile, str):
+        return profile
+    for module_name in {type(adapter).__module__, getattr(type(profile), "__module__", "")}:
+        module = sys.modules.get(module_name)
+        for attr, value in vars(module).items() if module else ():
+            if value is profile:
+                return f"{module_name}:{attr}"
+    raise TypeError(
+        "the adapter's profile is an object that is not a module-level attribute; give it a name "
+        "(PROFILE = Profile(...) at module level) or pass --profile module:attr"
+    )
+
+
+def _worker_entry(fd: int) -> None:
+    """The worker's main: ``python -c`` calls this with the socket it shares with the parent.
+    stdout and stderr are already the capture file (the parent opened the process that way)."""
+    import socket
+    from multiprocessing.connection import Connection
+
+    connection = Connection(socket.socket(fileno=fd).detach())
+    port, sys_path, cwd, profile = pickle.loads(connection.recv_bytes())
+    sys.path[:] = sys_path
+    os.chdir(cwd)
+    _serve(connection, port, profile)
+
+
+def _set_profile(adapter, profile):
+    """``--profile NAME`` is also told to the adapter (the reference adapters follow any profile)."""
+    if isinstance(profile, str) and ":" not in profile:
+        with contextlib.suppress(AttributeError):
+            adapter.profile = profile
+
+
+def _serve(connection, port, profile=None):
+    def send(message):
+        connection.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+
+    from .registry import AdapterError, resolve_adapter
+
+    try:
+        adapter = resolve_adapter(port)
+        _set_profile(adapter, profile)
+        meta = {
+            "name": str(getattr(adapter, "name", "") or port),
+            "profile": _profile_spec(adapter),
+            "trace": callable(getattr(adapter, "trace", None)),
+            "begin_case": callable(getattr(adapter, "begin_case", None)),
+        }
+    except AdapterError as exc:
+        send(("load_error", str(exc)))
+        return
+    except BaseException as exc:  # SystemExit and KeyboardInterrupt from adapter code included
+        send(("load_error", f"loading port {port!r} failed: {describe_exception(exc)}"))
+        return
+    send(("ready", meta))
+    while True:
+        try:
+            operation, arguments = pickle.loads(connection.recv_bytes())
+        except EOFError:
+            return
+        try:
+            if operation == "build":
+                adapter.build(*arguments)
+                answer = None
+            elif operation == "run":
+                inputs, limit = arguments
+                answer = to_plain_outputs(adapter.run(**inputs), limit)
+            elif operation == "trace":
+                answer = to_plain_trace(adapter.trace(**arguments))
+            elif operation == "begin_case":
+                adapter.begin_case(arguments)
+                answer = None
+            else:
+                raise ValueError(f"unknown operation {operation!r}")
+        except BaseException as exc:
+            send(("error", describe_exception(exc)))
+        else:
+            send(("ok", answer))
+
+
+# -- the parent's side ----------------------------------------------------------------------------
+
+
+class _Captured:
+    """What the port printed: the capture file's bytes since the last ``take``."""
+
+    def __init__(self, path):
+        self.path = path
+        self.offset = 0
+
+    def take(self) -> str:
+        try:
+            with open(self.path, "rb") as handle:
+                handle.seek(self.offset)
+                data = handle.read(16 * CAPTURE_LIMIT + 1)
+                self.offset = handle.seek(0, os.SEEK_END)
+        except OSError:
+            return ""
+        text = data.decode("utf-8", errors="replace")
+        return cap_text(text)
+
+
+class IsolatedPort:
+    """A port's adapter in a worker process; the same ``build``/``run``/``trace`` interface.
+
+    ``begin_case(case_id)`` starts a case's clock: build and run together get ``timeout`` seconds.
+    """
+
+    isolated = True
+
+    def __init__(self, port: str, timeout: float = DEFAULT_TIMEOUT, profile: str | None = None):
+        self.port = port
+        self.profile_override = profile
+        self.timeout = float(timeout)
+        self._directory = tempfile.TemporaryDirectory(prefix="samspec-worker-")
+        self._capture_path = os.path.join(self._directory.name, "captured.txt")
+        open(self._capture_path, "wb").close()
+        self._captured = _Captured(self._capture_path)
+        self._process = None
+        self._connection = None
+        self._last_build = None
+        self._built = False
+        self._deadline = None
+        self.meta = self._start(load=True)
+        self.name = self.meta["name"]
+        self.profile = self.meta["profile"]
+
+    # -- process management ------------------------------------------------------------------
+
+    def _start(self, load=False) -> dict:
+        parent, child = socket.socketpair()
+        code = "import sys; from samspec.conformance.runner import _worker_entry; _worker_entry(int(sys.argv[1]))"
+        with open(self._capture_path, "ab") as capture:
+            self._process = subprocess.Popen(
+                [sys.executable, "-c", code, str(child.fileno())], pass_fds=(child.fileno(),),
+                stdin=subprocess.DEVNULL, stdout=capture, stderr=capture,
+                start_new_session=True,  # Ctrl-C in the terminal reaches the parent only
+            )
+        child.close()
+        self._connection = Connection(parent.detach())
+        self._connection.send_bytes(pickle.dumps((self.port, list(sys.path), os.getcwd(), self.profile_override)))
+        self._built = False
+        try:
+            status, payload = self._answer(max(self.timeout, 120.0), "loading the port")
+        except PortFailure as exc:
+            if load:
+                raise PortLoadError(f"loading port {self.port!r} failed: {exc}") from None
+            raise
+        if status == "load_error":
+            self.close()
+            raise PortLoadError(payload)
+        return payload
+
+    def close(self):
+        process, self._process = self._process, None
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait(5)
+
+    def __del__(self):
+        with contextlib.suppress(Exception):
+            self.close()
+            self._directory.cleanup()
+
+    def _answer(self, seconds: float, doing: str):
+        connection, process = self._connection, self._process
+        try:
+            ready = connection.poll(max(seconds, 0.0))
+        except (EOFError, OSError):
+            ready = True
+        if not ready:
+            self.close()
+            raise PortFailure(f"timed out after {self.timeout:g} s while {doing} (--timeout); the worker was killed")
+        try:
+            return _receive(connection)
+        except (EOFError, OSError, ConnectionError):
+            try:
+                code = process.wait(5)
+            except subprocess.TimeoutExpired:
+                code = None
+            self.close()
+            raise PortFailure(f"{describe_exit(code)} while {doing}") from None
+        except pickle.UnpicklingError as exc:
+            self.close()
+            raise PortFailure(f"{exc} while {doing}") from None
+
+    def _call(self, operation, arguments, doing):
+        if self._process is None:  # after a crash or a timeout: a fresh worker, the last build replayed
+            self._start()
+        if operation not in ("build",) and not self._built and self._last_build is not None:
+            self._built = True  # replay once; a failing replay is reported like the original call
+            self._call("build", self._last_build, "building the port again in a fresh worker")
+        remaining = self.timeout if self._deadline is None else self._deadline - time.monotonic()
+        try:
+            self._connection.send_bytes(pickle.dumps((operation, arguments), protocol=pickle.HIGHEST_PROTOCOL))
+        except (OSError, ValueError):
+            pass  # a dead worker: _answer says how it died
+        status, payload = self._answer(remaining, doing)
+        if status == "error":
+            raise PortFailure(payload)
+        return payload
+
+    # -- the adapter interface ----------------------------------------------------------------
+
+    def begin_case(self, case_id):
+        self._deadline = time.monotonic() + self.timeout
+        if self.meta.get("begin_case"):
+            self._call("begin_case", case_id, f"starting case {case_id!r}")
+
+    def build(self, config, params):
+        self._last_build = (config, params)
+        self._built = True
+        self._call("build", (config, params), "building the port")
+
+    def run(self, limit=None, **inputs):
+        return self._call("run", (inputs, limit), "running the port")
+
+    @property
+    def has_trace(self) -> bool:
+        return bool(self.meta.get("trace"))
+
+    def trace(self, **inputs):
+        return self._call("trace", inputs, "tracing the port")
+
+    def take_captured(self) -> str:
+        return self._captured.take()
+
+
+class InProcessPort:
+    """The adapter called in this process (``--in-process``): ``SystemExit`` is still an error, and
+    what the adapter prints at Python level is captured per case."""
+
+    isolated = False
+
+    def __init__(self, adapter):
+        self.adapter = adapter
+        self.name = getattr(adapter, "name", None)
+        self.profile = getattr(adapter, "profile", None)
+        self._buffer = io.StringIO()
+
+    def _call(self, method, *args, **kwargs):
+        try:
+            with contextlib.redirect_stdout(self._buffer), contextlib.redirect_stderr(self._buffer):
+                return method(*args, **kwargs)
+        except (SystemExit, Exception) as exc:
+            raise PortFailure(describe_exception(exc)) from None
+
+    def begin_case(self, case_id):
+        if callable(getattr(self.adapter, "begin_case", None)):
+            self._call(self.adapter.begin_case, case_id)
+
+    def build(self, config, params):
+        self._call(self.adapter.build, config, params)
+
+    def run(self, limit=None, **inputs):
+        raw = self._call(self.adapter.run, **inputs)
+        try:
+            return to_plain_outputs(raw, limit)
+        except (TypeError, ValueError) as exc:
+            raise PortFailure(str(exc)) from None
+
+    @property
+    def has_trace(self) -> bool:
+        return callable(getattr(self.adapter, "trace", None))
+
+    def trace(self, **inputs):
+        return to_plain_trace(self._call(self.adapter.trace, **inputs))
+
+    def take_captured(self) -> str:
+        text = self._buffer.getvalue()
+        self._buffer = io.StringIO()
+        return cap_text(text)
+
+    def close(self):
+        pass
+
+
+def open_port(port: str, *, isolated: bool = True, timeout: float = DEFAULT_TIMEOUT, profile: str | None = None):
+    """The port named on the command line, ready to ``build``/``run``: in a worker process unless
+    ``isolated`` is False. ``profile`` (a --profile name) is also set on the adapter. Raises
+    PortLoadError (exit 2) when it cannot be loaded."""
+    if isolated:
+        return IsolatedPort(port, timeout=timeout, profile=profile)
+    from .registry import AdapterError, resolve_adapter
+
+    try:
+        adapter = resolve_adapter(port)
+        _set_profile(adapter, profile)
+        return InProcessPort(adapter)
+    except AdapterError as exc:
+        raise PortLoadError(str(exc)) from None
+    except (SystemExit, Exception) as exc:
+        raise PortLoadError(f"loading port {port!r} failed: {describe_exception(exc)}") from None
+
+
+def wrap_adapter(adapter):
+    """An adapter object already in hand (tests, the self-test, the plugin's in-process mode)."""
+    return adapter if isinstance(adapter, (IsolatedPort, InProcessPort)) else InProcessPort(adapter)
