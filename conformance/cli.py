@@ -56,8 +56,10 @@ def _load_xfails(path, cases):
     except UnicodeDecodeError as exc:
         raise UsageError(f"--xfail {path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     ids = [f"{c.id}::{key}" for c in cases for key in OUTPUT_KEYS]
+    # a pattern that matches every output, and also case ids no fixture has, names nothing in particular
+    probes = [f"zz-no-such-case.{n}::{key}" for n in (0, 7) for key in OUTPUT_KEYS]
     for entry in entries:
-        if ids and all(entry.regex.search(i) for i in ids):
+        if all(entry.regex.search(i) for i in ids + probes):
             raise UsageError(f"--xfail {path}:{entry.line}: pattern {entry.pattern!r} matches every output; "
                              "it would hide everything (name the cases or outputs it is for)")
     return entries
@@ -72,7 +74,7 @@ def _open_port(args):
         from .adapters.outputs import OutputsAdapter
 
         return OutputsAdapter(args.outputs) if args.outputs else None
-    return open_port(args.port, isolated=not args.in_process, timeout=args.timeout)
+    return open_port(args.port, isolated=not args.in_process, timeout=args.timeout, profile=args.profile)
 
 
 def _fixture_identity(folder) -> dict:
@@ -93,6 +95,10 @@ def cmd_check(args) -> int:
     from .report import Table, build_document, check_writable, print_details, print_summary, write_html, write_json, write_junit
     from .runner import PortLoadError
 
+    if args.outputs and args.exec:
+        raise UsageError("--outputs and --exec are alternatives: --exec writes the outputs it judges")
+    if bool(args.port) == bool(args.outputs or args.exec):
+        raise UsageError("give a PORT, or --outputs DIR, or --exec CMD (exactly one)")
     for flag, path in (("--report", args.report), ("--junit", args.junit), ("--html", args.html)):
         if path:
             check_writable(path, flag)
@@ -364,6 +370,13 @@ def main(argv=None) -> int:
     except (ValueError, TypeError, OSError) as exc:
         print(f"samspec {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as exc:  # an optional dependency: name the install, never exit 1
+        print(f"samspec {args.command}: error: this needs the Python package {exc.name!r}, which is not installed "
+              f"(see the extras in README.md, e.g. pip install 'samspec[figures]')", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"samspec {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
