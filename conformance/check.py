@@ -166,7 +166,10 @@ class Checker:
     def run_case(self, case) -> list:
         """The case's three results. The port's outputs live only while this runs."""
         started = time.perf_counter()
-        results = self._run_case(case)
+        try:
+            results = self._run_case(case)
+        finally:
+            self.port.end_case()
         captured = self.port.take_captured()
         share = (time.perf_counter() - started) / max(len(results), 1)
         for result in results:

@@ -180,7 +180,7 @@ def cmd_check(args) -> int:
         print_details(results)
         if overall and overall.get("summary"):
             print(overall["summary"])
-        print_summary(results + found, interrupted=interrupted, duration=duration)
+        print_summary(results, properties=found, interrupted=interrupted, duration=duration)
         for entry in xfails:
             if not entry.used:
                 print(f"warning: {args.xfail}:{entry.line}: pattern {entry.pattern!r} matched nothing", file=sys.stderr)

@@ -78,7 +78,8 @@ class PortRunner:
     def reference(self, config, seed, prompt, dtype):
         key = (json.dumps(config, sort_keys=True, default=list), seed, _fingerprint(prompt), dtype)
         if key not in self._reference:
-            encoder = SAMPromptEncoder(**config, params=sst.make_params(config, seed), dtype=dtype, profile="sam")
+            encoder = SAMPromptEncoder(**config, params=sst.make_params(config, seed), dtype=dtype,
+                                       profile=getattr(self.profile, "semantics", None) or "sam")
             if len(self._reference) > 16:
                 self._reference.clear()
             self._reference[key] = {k: np.asarray(v) for k, v in encoder(**prompt).items()}

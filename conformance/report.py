@@ -121,9 +121,10 @@ def collapsed_errors(results) -> list:
     return sorted(((n, message, first) for message, (n, first) in groups.items()), key=lambda g: -g[0])
 
 
-def print_summary(results, out=None, *, interrupted=False, duration=None) -> None:
+def print_summary(results, out=None, *, properties=(), interrupted=False, duration=None) -> None:
+    """Collapsed errors, the dtypes judged, then one line of counts (fixture outputs and properties)."""
     out = out if out is not None else sys.stdout
-    counts = summarise(results)
+    counts = summarise(list(results) + list(properties))
     for count, message, first in collapsed_errors(results):
         if count > 1:
             print(f"{count} errors are one exception (first at {first}): {_one_line(message, 400)}", file=out)
@@ -136,9 +137,12 @@ def print_summary(results, out=None, *, interrupted=False, duration=None) -> Non
         print(f"dtypes judged: {judged} (each against the reference run in that dtype)", file=out)
     spelled = ", ".join(f"{counts[k]} {k}" for k in VERDICTS if counts.get(k)) or "nothing was checked"
     cases = len({r.case for r in results})
+    checked = f"{cases} cases × 3 outputs" if len(results) == 3 * cases else f"{len(results)} outputs of {cases} cases"
+    if properties:
+        checked += f" + {len(properties)} properties"
     timing = f" in {duration:.2f} s" if duration is not None else ""
     tail = " (interrupted: the report holds what ran)" if interrupted else ""
-    print(f"\n{spelled} ({cases} cases × {len(results) // max(cases, 1)} outputs){timing}{tail}", file=out)
+    print(f"\n{spelled} ({checked}){timing}{tail}", file=out)
 
 
 def table(results, out=None) -> None:

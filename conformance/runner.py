@@ -376,6 +376,10 @@ class IsolatedPort:
         if self.meta.get("begin_case"):
             self._call("begin_case", case_id, f"starting case {case_id!r}")
 
+    def end_case(self):
+        """The case is over: later calls (e.g. the property checks) get ``timeout`` each."""
+        self._deadline = None
+
     def build(self, config, params):
         self._last_build = (config, params)
         self._built = True
@@ -417,6 +421,9 @@ class InProcessPort:
     def begin_case(self, case_id):
         if callable(getattr(self.adapter, "begin_case", None)):
             self._call(self.adapter.begin_case, case_id)
+
+    def end_case(self):
+        pass
 
     def build(self, config, params):
         self._call(self.adapter.build, config, params)
