@@ -550,9 +550,12 @@ def run_property(name, adapter, profile, max_examples: int = 25, seed: int = 0, 
 def run_properties(adapter, profile, max_examples: int = 25, seed: int = 0, database=None, port=None,
                    names=None, k: float = DEFAULT_K) -> list:
     """Every property (or those in ``names``) on one adapter under one profile; a list of PropertyResult."""
+    from .progress import progress
+
+    names = list(names or PROPERTIES)
     return [
         run_property(name, adapter, profile, max_examples=max_examples, seed=seed, database=database, port=port, k=k)
-        for name in (names or PROPERTIES)
+        for name in progress(names, desc="property checks", unit="property")
     ]
 
 
