@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from samspec.reference import OUTPUT_KEYS, SAMPromptEncoder
+from samspec.reference.checkpoints import first_symlink, relative_path_problem
 
 from .cases import CASES, CONFIGS, case_inputs, make_params
 
@@ -85,6 +86,7 @@ class FixtureCase:
     tolerance: dict = field(default_factory=dict)
     reference: dict = field(default_factory=dict)
     fixture_error: str | None = None
+    semantics: str = "sam"  # the reference conventions of the stored expected values (cases.py)
 
 
 # -- arrays on disk -------------------------------------------------------------------------------
@@ -145,9 +147,9 @@ class _Writer:
 # -- generate -------------------------------------------------------------------------------------
 
 
-def expected_trace(config: dict, params: dict, inputs: dict) -> dict:
-    """The float64 reference's trace for one case (the ground truth)."""
-    return SAMPromptEncoder(**config, params=params, dtype="float64", profile="sam").trace(**inputs)
+def expected_trace(config: dict, params: dict, inputs: dict, semantics: str = "sam") -> dict:
+    """The float64 reference's trace for one case (the ground truth) under the case's semantics."""
+    return SAMPromptEncoder(**config, params=params, dtype="float64", profile=semantics).trace(**inputs)
 
 
 def generate(out, force: bool = False, log=None) -> dict:
@@ -191,7 +193,7 @@ def _write_set(root: Path, cases) -> dict:
             }
         config = dict(CONFIGS[case.config], activation="gelu")
         inputs = case_inputs(case)
-        trace = expected_trace(config, params, inputs)
+        trace = expected_trace(config, params, inputs, case.semantics)
         base = f"cases/{case.id}"
         stages = {}
         for name, value in trace.items():
@@ -210,6 +212,7 @@ def _write_set(root: Path, cases) -> dict:
                 "expected": {k: writer.array(f"{base}/expected.{k}.npy", trace[k], reduce=True) for k in OUTPUT_KEYS},
                 "stages": stages,
                 "tolerance": dict(case.tolerance),
+                "semantics": case.semantics,
             }
         )
     manifest = {
@@ -317,52 +320,39 @@ def _root(root) -> Path:
 def check_entry(relative, where: str) -> str:
     """A manifest path: a normalised relative POSIX path inside the folder, checked as a string
     (nothing is opened or stat'ed to answer); FixtureError naming ``where`` otherwise."""
-    if not isinstance(relative, str) or not relative:
-        raise FixtureError(f"{where}: expected a relative file path; found {relative!r}")
-    if relative.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", relative):
-        raise FixtureError(f"{where}: {relative!r} is an absolute path; manifest paths are relative to the folder")
-    parts = relative.split("/")
-    if ".." in parts:
-        raise FixtureError(f"{where}: {relative!r} contains '..'; manifest paths stay inside the folder")
-    if "\\" in relative or "\x00" in relative or any(p in ("", ".") for p in parts):
-        raise FixtureError(f"{where}: {relative!r} is not a normalised path ('a/b.npy', no '.', '//', '\\\\')")
+    problem = relative_path_problem(relative)
+    if problem is not None:
+        raise FixtureError(f"{where}: {problem}")
     return relative
 
 
 class _Folder:
-    """Reads files under ``root`` by their manifest path: each component is lstat'ed inside the
-    folder and the file is opened with O_NOFOLLOW, so no symlink is ever followed."""
+    """Reads files under ``root`` by their manifest path: each leading part is lstat'ed inside the
+    folder and the file is opened with O_NOFOLLOW (and O_NONBLOCK: a FIFO never blocks), so no
+    symlink is ever followed."""
 
     def __init__(self, root: Path):
         self.root = root
 
     def read(self, relative: str, limit: int = MAX_FILE_BYTES) -> bytearray:
         path = self.root / relative
-        parts = relative.split("/")
-        for depth in range(1, len(parts) + 1):
-            inner = self.root.joinpath(*parts[:depth])
-            try:
-                mode = os.lstat(inner).st_mode
-            except FileNotFoundError:
-                raise _FileProblem(f"{path}: missing") from None
-            except OSError as exc:
-                raise _FileProblem(f"{path}: cannot be read ({exc.strerror})") from None
-            if stat.S_ISLNK(mode):
-                shown = "/".join(parts[:depth])
-                raise FixtureError(f"{path}: {shown!r} is a symlink; fixture files are never read through links")
-            if depth < len(parts) and not stat.S_ISDIR(mode):
-                raise _FileProblem(f"{path}: missing ({'/'.join(parts[:depth])!r} is not a folder)")
+        link = first_symlink(self.root, relative)
+        if link is not None:
+            raise FixtureError(f"{path}: {link!r} is a symlink; fixture files are never read through links")
         flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
         try:
             fd = os.open(path, flags)
+        except FileNotFoundError:
+            raise _FileProblem(f"{path}: missing") from None
         except OSError as exc:
             raise _FileProblem(f"{path}: cannot be read ({exc.strerror})") from None
-        with os.fdopen(fd, "rb", buffering=0) as handle:
-            info = os.fstat(fd)
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            os.close(fd)
             if not stat.S_ISREG(info.st_mode):
                 raise _FileProblem(f"{path}: not a regular file")
-            if info.st_size > limit:
-                raise _FileProblem(f"{path}: {info.st_size} bytes; fixture files hold at most {limit}")
+            raise _FileProblem(f"{path}: {info.st_size} bytes; fixture files hold at most {limit}")
+        with os.fdopen(fd, "rb", buffering=0) as handle:
             data = bytearray(info.st_size)
             if handle.readinto(data) != info.st_size or handle.read(1):
                 raise _FileProblem(f"{path}: changed size while being read")
@@ -483,6 +473,7 @@ def read_manifest(root) -> dict:
         _require(case["description"], str, f"{where}: 'description'")
         _require(case["sections"], list, f"{where}: 'sections'")
         _require(case["tolerance"], dict, f"{where}: 'tolerance'")
+        _require(case.get("semantics", "sam"), str, f"{where}: 'semantics'")
         config = _require(case["config"], dict, f"{where}: 'config'")
         _keys(config, _CONFIG_KEYS, f"{where}: 'config'")
         for key, kind in _CONFIG_KEYS.items():
@@ -565,7 +556,8 @@ def _load_case(reader: _Reader, manifest: dict, entry: dict) -> FixtureCase:
     for key in ("image_embedding_size", "input_image_size"):
         config[key] = tuple(config[key])
     case = FixtureCase(id=entry["id"], description=entry["description"], sections=entry["sections"], config=config,
-                       params={}, inputs={}, expected={}, tolerance=entry["tolerance"])
+                       params={}, inputs={}, expected={}, tolerance=entry["tolerance"],
+                       semantics=entry.get("semantics", "sam"))
     try:
         files = manifest["params"][entry["params"]]["files"]
         case.params = {k: reader.array(f, ("<f8",)) for k, f in files.items()}
@@ -576,7 +568,7 @@ def _load_case(reader: _Reader, manifest: dict, entry: dict) -> FixtureCase:
         case.stages = {k: reader.array(v["file"], ("<f8", "<i8"), v["shape"], True) for k, v in tables["stages"].items()}
         _check_size(config, case.inputs)
         try:
-            trace = expected_trace(config, case.params, case.inputs)
+            trace = expected_trace(config, case.params, case.inputs, case.semantics)
         except (ValueError, TypeError) as exc:
             raise _FileProblem(f"the reference refuses its configuration, parameters or inputs: {_one_line(exc)}") from None
         case.reference = {k: np.asarray(trace[k]) for k in OUTPUT_KEYS}

@@ -15,10 +15,19 @@ OIHW), every shape is verified against the configuration the file implies, and a
 unexpected, wrong-shaped, non-floating or non-finite entry raises ``CheckpointError`` with one
 line naming the file's key. Values keep the file's floating dtype (bfloat16 becomes float32,
 exactly); nothing else is rounded. torch, safetensors and h5py are imported only when needed.
+
+A checkpoint is data from outside, read as such: no code runs from it (``weights_only=True``),
+every tensor's shape and dtype are checked from the file's header before its values are read
+(only float16, bfloat16, float32 and float64 are accepted), HDF5 datasets stored in other files
+(external storage, virtual layouts) and soft or external links are refused, and the shard paths of
+a model folder's index must be relative, normalised and inside the folder, with no symlink on the
+way (checked on the string and with ``lstat`` inside the folder; the outside is never touched).
 """
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -97,7 +106,60 @@ def load_params(path) -> dict:
     )
 
 
-# -- reading files -------------------------------------------------------------------------------
+# -- paths inside a folder -----------------------------------------------------------------------
+
+
+def relative_path_problem(relative) -> str | None:
+    """Why ``relative`` is not a normalised relative POSIX path that stays inside its folder
+    ('a/b.npy': no leading '/', drive, '..', '.', '//' or backslash), or None. The string alone is
+    examined: nothing is opened or stat'ed, so the answer never depends on what exists outside."""
+    if not isinstance(relative, str) or not relative:
+        return f"expected a relative file path; found {relative!r}"
+    if relative.startswith(("/", "\\")) or (len(relative) > 1 and relative[1] == ":"):
+        return f"{relative!r} is an absolute path; paths are relative to the folder"
+    parts = relative.split("/")
+    if ".." in parts:
+        return f"{relative!r} contains '..'; paths stay inside the folder"
+    if "\\" in relative or "\x00" in relative or any(p in ("", ".") for p in parts):
+        return f"{relative!r} is not a normalised path (such as 'a/b.npy': no '.', '//' or backslash)"
+    return None
+
+
+def first_symlink(root: Path, relative: str) -> str | None:
+    """The first leading part of ``relative`` under ``root`` that is a symlink, or None; each part
+    is ``lstat``-ed inside ``root`` (never followed), stopping at the first that does not exist."""
+    parts = relative.split("/")
+    for depth in range(1, len(parts) + 1):
+        try:
+            mode = os.lstat(Path(root).joinpath(*parts[:depth])).st_mode
+        except OSError:
+            return None
+        if stat.S_ISLNK(mode):
+            return "/".join(parts[:depth])
+    return None
+
+
+def _inside(folder: Path, relative, where: str) -> Path:
+    """``folder / relative`` for a path named by a file of the folder (confined, no symlink)."""
+    problem = relative_path_problem(relative)
+    if problem is None and first_symlink(folder, relative) is not None:
+        problem = f"{first_symlink(folder, relative)!r} is a symlink; no checkpoint file is read through a link"
+    if problem is not None:
+        raise CheckpointError(f"{where}: {problem}")
+    return folder / relative
+
+
+# -- tensors: header first, values on demand ------------------------------------------------------
+
+FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
+
+
+class _Tensor:
+    """One entry of a checkpoint: its shape and dtype name as the file's header gives them, and
+    ``read()`` for its values (a NumPy array; bfloat16 becomes float32, exactly)."""
+
+    def __init__(self, shape, dtype: str, read):
+        self.shape, self.dtype, self.read = (None if shape is None else tuple(int(n) for n in shape)), dtype, read
 
 
 def _import(module, path, purpose):
@@ -110,19 +172,31 @@ def _import(module, path, purpose):
 
 
 def _to_numpy(value):
-    """A torch tensor or array as a NumPy array; bfloat16 as float32 (exact)."""
-    if hasattr(value, "detach"):
-        value = value.detach().cpu()
-        if str(value.dtype) == "torch.bfloat16":
-            value = value.float()
-        return value.numpy()
-    return np.asarray(value)
+    """A torch tensor as a NumPy array; bfloat16 as float32 (exact)."""
+    value = value.detach().cpu()
+    if str(value.dtype) == "torch.bfloat16":
+        value = value.float()
+    return value.numpy()
+
+
+def _torch_tensor(value) -> _Tensor:
+    if not hasattr(value, "detach") or not hasattr(value, "dtype"):
+        return _Tensor(None, type(value).__name__, None)
+    dtype = str(value.dtype).removeprefix("torch.")
+    if str(getattr(value, "layout", "torch.strided")) != "torch.strided":
+        dtype = f"{dtype} ({value.layout})"  # sparse or other layouts are not accepted
+    return _Tensor(tuple(value.shape), dtype, lambda: _to_numpy(value))
 
 
 def _read_torch(path) -> dict:
     torch = _import("torch", path, "a torch checkpoint")
     try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
+        try:  # memory-mapped: values are read only for the entries that are used
+            loaded = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except RuntimeError as exc:
+            if "mmap" not in str(exc):
+                raise
+            loaded = torch.load(path, map_location="cpu", weights_only=True)  # the legacy (non-zip) format
     except Exception as exc:
         raise CheckpointError(f"{path}: not a readable torch checkpoint ({type(exc).__name__}: {_first_line(exc)})") from exc
     if isinstance(loaded, dict) and not any(hasattr(v, "shape") for v in loaded.values()):
@@ -132,59 +206,85 @@ def _read_torch(path) -> dict:
                 break
     if not isinstance(loaded, dict):
         raise CheckpointError(f"{path}: expected a state dict (name -> tensor); found {type(loaded).__name__}")
-    return {str(k): v for k, v in loaded.items()}
+    return {str(k): _torch_tensor(v) for k, v in loaded.items()}
+
+
+SAFETENSORS_DTYPES = {"F16": "float16", "BF16": "bfloat16", "F32": "float32", "F64": "float64"}
 
 
 def _read_safetensors(path) -> dict:
+    """Every tensor of a .safetensors file, shape and dtype from its JSON header (safetensors
+    checks the header's offsets against the file); values read when needed."""
     safetensors = _import("safetensors", path, "a .safetensors file")
     try:
         with safetensors.safe_open(str(path), framework="np") as handle:
-            return {key: _LazySafetensor(path, key) for key in handle.keys()}
+            headers = {key: handle.get_slice(key) for key in handle.keys()}
+            return {
+                key: _Tensor(item.get_shape(), SAFETENSORS_DTYPES.get(item.get_dtype(), item.get_dtype()),
+                             lambda key=key: _safetensor_values(path, key))
+                for key, item in headers.items()
+            }
     except Exception as exc:
         raise CheckpointError(f"{path}: not a readable .safetensors file ({type(exc).__name__}: {_first_line(exc)})") from exc
 
 
-class _LazySafetensor:
-    """One tensor of a .safetensors file, read when needed (a full SAM file holds the vision encoder too)."""
+def _safetensor_values(path, key):
+    import safetensors
 
-    def __init__(self, path, key):
-        self.path, self.key = path, key
+    try:
+        with safetensors.safe_open(str(path), framework="np") as handle:
+            return handle.get_tensor(key)
+    except TypeError:  # a dtype NumPy lacks (bfloat16): read through torch
+        with safetensors.safe_open(str(path), framework="pt") as handle:
+            return _to_numpy(handle.get_tensor(key))
+    except Exception as exc:
+        raise CheckpointError(f"{path}: cannot read {key!r} ({type(exc).__name__}: {_first_line(exc)})") from exc
 
-    def load(self):
-        import safetensors
 
-        try:
-            with safetensors.safe_open(str(self.path), framework="np") as handle:
-                return handle.get_tensor(self.key)
-        except TypeError:  # a dtype NumPy lacks (bfloat16): read through torch
-            with safetensors.safe_open(str(self.path), framework="pt") as handle:
-                return _to_numpy(handle.get_tensor(self.key))
-        except Exception as exc:
-            raise CheckpointError(
-                f"{self.path}: cannot read {self.key!r} ({type(exc).__name__}: {_first_line(exc)})"
-            ) from exc
+INDEX_LIMIT_BYTES = 16 * 2**20  # a safetensors index lists names, not values
 
 
 def _read_hf_directory(path) -> dict:
-    single = path / "model.safetensors"
-    index = path / "model.safetensors.index.json"
-    if single.is_file():
-        return _read_safetensors(single)
-    if index.is_file():
-        import json
-
-        try:
-            weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
-        except Exception as exc:
-            raise CheckpointError(f"{index}: not a readable safetensors index ({_first_line(exc)})") from exc
-        tensors = {}
-        for shard in sorted(set(weight_map.values())):
-            tensors.update(_read_safetensors(path / shard))
-        return tensors
-    for name in ("pytorch_model.bin",):
-        if (path / name).is_file():
-            return _read_torch(path / name)
+    """A transformers model folder: model.safetensors, a sharded index, or pytorch_model.bin."""
+    for name in ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin"):
+        candidate = _inside(path, name, f"{path}")
+        if not candidate.exists():
+            continue
+        if not candidate.is_file():
+            raise CheckpointError(f"{candidate}: not a file")
+        if name == "model.safetensors":
+            return _read_safetensors(candidate)
+        if name == "pytorch_model.bin":
+            return _read_torch(candidate)
+        return _read_sharded(path, candidate)
     raise CheckpointError(f"{path}: a model directory without model.safetensors (or its index, or pytorch_model.bin)")
+
+
+def _read_sharded(folder: Path, index: Path) -> dict:
+    """The tensors a ``model.safetensors.index.json`` maps to its shards, each shard confined to
+    ``folder``; a tensor is taken from the shard the index names, nowhere else."""
+    import json
+
+    if index.stat().st_size > INDEX_LIMIT_BYTES:
+        raise CheckpointError(f"{index}: {index.stat().st_size} bytes; a safetensors index holds at most {INDEX_LIMIT_BYTES}")
+    try:
+        weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
+        raise CheckpointError(f"{index}: not a readable safetensors index ({type(exc).__name__}: {_first_line(exc)})") from exc
+    if not isinstance(weight_map, dict):
+        raise CheckpointError(f"{index}: 'weight_map': expected an object (tensor name -> shard file); found {type(weight_map).__name__}")
+    shards = {}
+    for key, shard in weight_map.items():
+        where = f"{index}: 'weight_map'[{key!r}]"
+        if not isinstance(shard, str) or not shard.endswith(".safetensors"):
+            raise CheckpointError(f"{where}: expected a .safetensors shard file name; found {shard!r}")
+        shards.setdefault(shard, []).append(key)
+        _inside(folder, shard, where)
+    tensors = {}
+    for shard, keys in sorted(shards.items()):
+        found = _read_safetensors(folder / shard)
+        tensors.update({key: found[key] for key in keys if key in found})
+    return tensors
 
 
 def _first_line(exc) -> str:
@@ -236,18 +336,14 @@ def _from_flat(path, tensors) -> dict:
             f"{path}: unexpected key {unexpected[0]!r} among the prompt encoder's entries"
             + (f" (and {len(unexpected) - 1} more)" if len(unexpected) > 1 else "")
         )
-    params = {ref: _load(tensors[key]) for ref, key in names.items()}
-    if scheme == "hf" and tied in tensors and names["pe_layer.positional_encoding_gaussian_matrix"] != tied:
-        copy = _load(tensors[tied])
-        if np.shape(copy) != np.shape(params["pe_layer.positional_encoding_gaussian_matrix"]) or not np.array_equal(
-            copy, params["pe_layer.positional_encoding_gaussian_matrix"]
-        ):
+    entries = {ref: tensors[key] for ref, key in names.items()}
+    params = _verified(path, entries, names)
+    pe = "pe_layer.positional_encoding_gaussian_matrix"
+    if scheme == "hf" and tied in tensors and names[pe] != tied:
+        copy = tensors[tied]  # header first: the same shape and a floating dtype, then the values
+        if copy.shape != entries[pe].shape or copy.dtype not in FLOAT_DTYPES or not np.array_equal(copy.read(), params[pe]):
             raise CheckpointError(f"{path}: {tied!r} differs from {HF_SHARED_PE!r} (the two are tied in SamModel)")
-    return _verified(path, params, names)
-
-
-def _load(value):
-    return value.load() if isinstance(value, _LazySafetensor) else _to_numpy(value)
+    return params
 
 
 def _from_keras(path) -> dict:
@@ -257,6 +353,7 @@ def _from_keras(path) -> dict:
     except Exception as exc:
         raise CheckpointError(f"{path}: not a readable HDF5 file ({type(exc).__name__}: {_first_line(exc)})") from exc
     with handle:
+        _refuse_links(path, handle, h5py)
         groups = []
 
         def visit(name, obj):
@@ -282,27 +379,56 @@ def _from_keras(path) -> dict:
         unexpected = sorted(set(present) - expected)
         if unexpected:
             raise CheckpointError(f"{path}: unexpected key {groups[0] + '/' + unexpected[0]!r} in the SAMPromptEncoder group")
-        params = {}
-        for ref, (inner, is_kernel) in KERAS.items():
-            try:
-                value = np.asarray(group[inner][()])
-            except Exception as exc:
-                raise CheckpointError(f"{path}: cannot read {names[ref]!r} ({type(exc).__name__}: {_first_line(exc)})") from exc
-            if is_kernel:
-                if value.ndim != 4:
-                    raise CheckpointError(f"{path}: {names[ref]!r} has shape {value.shape}; expected a 4-d conv kernel (kh, kw, in, out)")
-                value = np.ascontiguousarray(np.transpose(value, (3, 2, 0, 1)))  # HWIO -> OIHW
-            params[ref] = value
-    return _verified(path, params, names)
+        entries = {ref: _h5_tensor(path, group[inner], names[ref], is_kernel) for ref, (inner, is_kernel) in KERAS.items()}
+        return _verified(path, entries, names)
 
 
-def _implied_config(params) -> tuple:
-    """(hidden_size, mask_in_channels) that most entries agree on, so that the one odd entry is blamed."""
+def _refuse_links(path, handle, h5py) -> None:
+    """Soft and external links anywhere in the file are refused (they point elsewhere, possibly
+    to other files); only hard links are followed."""
+
+    def visit(name, link):
+        if isinstance(link, (h5py.SoftLink, h5py.ExternalLink)):
+            kind = "an external link to another file" if isinstance(link, h5py.ExternalLink) else "a soft link"
+            return CheckpointError(f"{path}: {name!r} is {kind}; samspec reads only datasets stored in the file itself")
+        return None
+
+    found = handle.visititems_links(visit)
+    if found is not None:
+        raise found
+
+
+def _h5_tensor(path, dataset, name, is_kernel) -> _Tensor:
+    """A dataset's header (layout, dtype, shape); a conv kernel's shape and values as OIHW."""
+    if dataset.is_virtual:
+        raise CheckpointError(f"{path}: {name!r} is a virtual dataset (its data lives in other files); refused")
+    if dataset.external:
+        raise CheckpointError(f"{path}: {name!r} uses external storage (raw data in another file); refused")
+    dtype = dataset.dtype.name if dataset.dtype.kind == "f" else f"{dataset.dtype} (kind {dataset.dtype.kind!r})"
+    shape = tuple(dataset.shape) if dataset.shape is not None else None
+    if is_kernel and shape is not None:
+        if len(shape) != 4:
+            raise CheckpointError(f"{path}: {name!r} has shape {shape}; expected a 4-d conv kernel (kh, kw, in, out)")
+        shape = (shape[3], shape[2], shape[0], shape[1])  # HWIO -> OIHW
+
+    def read():
+        try:
+            value = np.asarray(dataset[()])
+        except Exception as exc:
+            raise CheckpointError(f"{path}: cannot read {name!r} ({type(exc).__name__}: {_first_line(exc)})") from exc
+        return np.ascontiguousarray(np.transpose(value, (3, 2, 0, 1))) if is_kernel else value
+
+    return _Tensor(shape, dtype, read)
+
+
+def _implied_config(shapes) -> tuple:
+    """(hidden_size, mask_in_channels) that most entries' shapes agree on, so that the one odd
+    entry is blamed."""
     from collections import Counter
 
     def dim(name, axis, factor=1):
         try:
-            return np.shape(params[name])[axis] * factor
+            return shapes[name][axis] * factor
         except IndexError:
             return None
 
@@ -321,25 +447,43 @@ def _implied_config(params) -> tuple:
     return int(vote(hidden)), int(vote(mask))
 
 
-def _verified(path, params, names) -> dict:
-    """Shapes against the configuration the file implies; floating and finite values."""
-    hidden_size, mask_in_channels = _implied_config(params)
+def _check_headers(path, entries, names) -> None:
+    """Every entry a tensor of a floating dtype with the shape the file's configuration implies,
+    from the headers alone (before any value is read)."""
+    for ref, entry in entries.items():
+        if entry.shape is None:
+            raise CheckpointError(f"{path}: {names[ref]!r} is not a tensor (found {entry.dtype})")
+        if entry.dtype not in FLOAT_DTYPES:
+            raise CheckpointError(
+                f"{path}: {names[ref]!r} has dtype {entry.dtype}; expected a floating dtype ({', '.join(FLOAT_DTYPES)})"
+            )
+    shapes = {ref: entry.shape for ref, entry in entries.items()}
+    hidden_size, mask_in_channels = _implied_config(shapes)
     if hidden_size <= 0 or hidden_size % 2 or mask_in_channels <= 0 or mask_in_channels % 4:
         raise CheckpointError(
             f"{path}: {names['no_mask_embed.weight']!r} and {names['mask_downscaling.3.weight']!r} imply "
             f"hidden_size {hidden_size} and mask_in_channels {mask_in_channels}; expected an even hidden_size and "
             f"a multiple of 4"
         )
-    shapes = param_shapes(hidden_size, mask_in_channels)
+    expected = param_shapes(hidden_size, mask_in_channels)
     for ref, shape in shapes.items():
-        value = params[ref]
-        if tuple(np.shape(value)) != shape:
+        want = expected[ref]
+        if shape != want:
             raise CheckpointError(
-                f"{path}: {names[ref]!r} has shape {tuple(np.shape(value))}; expected {shape} (for hidden_size "
+                f"{path}: {names[ref]!r} has shape {shape}; expected {want} (for hidden_size "
                 f"{hidden_size}, mask_in_channels {mask_in_channels})"
             )
-        if value.dtype.kind != "f":
-            raise CheckpointError(f"{path}: {names[ref]!r} has dtype {value.dtype}; expected a floating dtype")
+
+
+def _verified(path, entries, names) -> dict:
+    """Headers checked (``_check_headers``), then the values read: floating and finite."""
+    _check_headers(path, entries, names)
+    params = {}
+    for ref, entry in entries.items():
+        value = np.asarray(entry.read())
+        if value.dtype.kind != "f" or value.shape != entry.shape:  # the header promised otherwise
+            raise CheckpointError(f"{path}: {names[ref]!r} holds {value.dtype} {value.shape}, not what its header declares")
         if not np.all(np.isfinite(value)):
             raise CheckpointError(f"{path}: {names[ref]!r} holds NaN or infinite values")
-    return {ref: np.ascontiguousarray(params[ref]) for ref in shapes}
+        params[ref] = np.ascontiguousarray(value)
+    return params

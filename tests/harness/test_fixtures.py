@@ -177,7 +177,7 @@ def test_generate_force_replaces_a_fixture_set(tmp_path, capsys):
     assert main(["fixtures", "generate", "--out", str(out)]) == 2
     assert "not empty" in one_line_error(capsys)
     assert main(["fixtures", "generate", "--out", str(out), "--force"]) == 0
-    assert "wrote 29 cases" in capsys.readouterr().out
+    assert f"wrote {len(CASES)} cases" in capsys.readouterr().out
     assert not (out / "cases" / "stale.npy").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fx"], "no staging or retired folder is left behind"
     assert fixtures.verify(out, log=lambda line: None) == []
