@@ -29,7 +29,7 @@ import numpy as np
 
 from samspec.reference import PROFILES, LabelRule, SAMPromptEncoder
 from samspec.reference import activations as _activations
-from samspec.reference.conventions import KERAS_HUB_LABELS, SAM_LABELS
+from samspec.reference.conventions import KERAS_HUB_LABELS
 from samspec.reference.coordinates import normalise_coordinates, shift_to_pixel_centres
 from samspec.reference.masks import (
     conv1x1,
@@ -67,19 +67,21 @@ class Variant:
     # then allows for (the variant's own distance from the reference in the port's dtype)
     rounding: str | None = None
 
-    def conventions(self):
-        sam = PROFILES["sam"]
+    def conventions(self, semantics: str = "sam"):
+        """The reference conventions ``semantics`` (a port's profile's) with this variant's label or
+        padding rule; ``labels`` is a LabelRule, or a function of the base rule (a change of some labels)."""
+        base = PROFILES[semantics]
         changes = {}
         if self.labels is not None:
-            changes["labels"] = self.labels
+            changes["labels"] = self.labels(base.labels) if callable(self.labels) else self.labels
         if self.pad_points is not None:
             changes["pad_points"] = self.pad_points
         if not changes:
-            return sam
-        return dataclasses.replace(sam, name=f"sam+{self.name}", **changes)
+            return base
+        return dataclasses.replace(base, name=f"{semantics}+{self.name}", **changes)
 
-    def encoder(self, config: dict, params: dict, dtype: str) -> SAMPromptEncoder:
-        """The reference encoder with this variant switched on (profile `sam`, NumPy)."""
+    def encoder(self, config: dict, params: dict, dtype: str, semantics: str = "sam") -> SAMPromptEncoder:
+        """The reference encoder with this variant switched on (NumPy, conventions ``semantics``)."""
         config = dict(config)
         if self.activation is not None:
             config["activation"] = self.activation
@@ -89,11 +91,12 @@ class Variant:
         if self.params is not None:
             params = self.params(params)
         stages = self.stages(params, np.dtype(dtype)) if self.stages is not None else None
-        return SAMPromptEncoder(**config, params=params, dtype=dtype, profile=self.conventions(), stages=stages)
+        return SAMPromptEncoder(**config, params=params, dtype=dtype, profile=self.conventions(semantics), stages=stages)
 
-    def run(self, config: dict, params: dict, inputs: dict, dtype: str = "float32", encoder=None) -> dict:
+    def run(self, config: dict, params: dict, inputs: dict, dtype: str = "float32", encoder=None,
+            semantics: str = "sam") -> dict:
         """The variant's outputs for a `sam`-layout prompt, as NumPy arrays in `sam` layout."""
-        encoder = encoder if encoder is not None else self.encoder(config, params, dtype)
+        encoder = encoder if encoder is not None else self.encoder(config, params, dtype, semantics)
         prompt = {k: v for k, v in inputs.items() if v is not None}
         if self.inputs is not None:
             prompt = self.inputs(prompt, config)
@@ -221,11 +224,15 @@ def _corners_swapped(corner_pe, top_left, bottom_right, xp):
 
 
 def _labels(**changes):
-    """The `sam` label rule with some labels changed: value -> (keep PE?, row of LABEL_ROWS)."""
-    entries = dict(SAM_LABELS.entries)
-    for key, value in changes.items():
-        entries[int(key.replace("minus_", "-"))] = value
-    return LabelRule(entries)
+    """A change of some labels of the port's label rule: value -> (keep PE?, row of LABEL_ROWS)."""
+
+    def change(rule: LabelRule) -> LabelRule:
+        entries = dict(rule.entries)
+        for key, value in changes.items():
+            entries[int(key.replace("minus_", "-"))] = value
+        return LabelRule(entries)
+
+    return change
 
 
 # mask path ---------------------------------------------------------------------------------------
@@ -452,8 +459,8 @@ CATALOGUE = [
       "§5.2", "labels", labels=_labels(**{"0": (1, "foreground"), "1": (1, "background")})),
     V("labels_2_3_foreground", "your port gives labels 2 and 3 the foreground embedding (where(label == 0, bg, fg))",
       "§5.2", "labels", labels=LabelRule(dict(KERAS_HUB_LABELS.entries)), ports="keras-hub"),
-    V("onnx_corner_labels", "your port gives labels 2 and 3 the box-corner embeddings (point_embeddings.2 / .3)",
-      "§5.2", "labels", labels=_labels(**{"2": (1, "top_left"), "3": (1, "bottom_right")}), ports="ONNX"),
+    V("corner_labels", "your port gives labels 2 and 3 the box-corner embeddings (point_embeddings.2 / .3)",
+      "§5.2", "labels", labels=_labels(**{"2": (1, "top_left"), "3": (1, "bottom_right")}), ports="ONNX, sam2, ultralytics, HF SAM 2"),
     # boxes and the sparse assembly (§6, §7)
     V("box_corners_swapped", "your port gives the top-left embedding to (x2, y2) and the bottom-right one to (x1, y1)",
       "§6", "boxes", stages=_stages(embed_box_corners=_corners_swapped)),
@@ -484,7 +491,7 @@ CATALOGUE = [
     V("layer_norm_eps_1e-12", "your mask downscaler's LayerNorm uses eps 1e-12 instead of 1e-6",
       "§9.2", "mask path", layer_norm_eps=1e-12),
     V("layer_norm_no_eps", "your mask downscaler's LayerNorm has no eps (0): a pixel whose channels are equal gives 0 / 0",
-      "§9.2", "mask path", layer_norm_eps=0.0),
+      "§9.2", "mask path", stages=_downscaler(lambda x, weight, bias, eps, xp: _norm_over((-1,))(x, weight, bias, 0.0, xp))),
     V("layer_norm_eps_outside_sqrt", "your mask downscaler's LayerNorm adds eps to the standard deviation, not to the variance",
       "§9.2", "mask path", stages=_downscaler(_norm_over((-1,), eps_outside=True))),
     V("layer_norm_unbiased", "your mask downscaler's LayerNorm uses the unbiased variance (divides by C - 1)",

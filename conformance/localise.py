@@ -1,0 +1,409 @@
+"""Error-structure localisation: where in the algorithm a failing output departs (docs/diagnosis.md).
+
+The catalogue of known variants (``variants.py``) names the bugs it knows. For any other bug, this
+module reads the *structure* of the difference between the port's output and the reference and
+says which spec section it points to, one line per finding:
+
+- sparse tokens (§5–§7): which tokens differ, grouped by what they are (label value, padding
+  token, box corner, trailing not-a-point); whether a group differs by one same vector (→ that
+  label's embedding row, §5.2, and which known row the port used instead); whether the tokens'
+  positional parts differ while the dense grid agrees (→ coordinates, §3) or together with it
+  (→ the encoding, §4); tokens present in another order (→ §7); for a shape mismatch, what the
+  extra or missing tokens equal ("one extra token per box, equal to not_a_point_embed");
+- dense embeddings (§9, §10): confined to mask cases (§9) or to the no-mask embedding (§10);
+  a per-channel pattern (some channels only, or a per-channel scale or offset: a weight
+  conversion); a transposed or flipped map, channels-last data (§11.2);
+- dense positional grid (§8): transposed or flipped, channels permuted (§4.2), or the grid
+  alone differs while the point tokens agree (§8.1).
+
+``localise(evidence)`` returns (lines, section); every line ends with the section it points to.
+Everything here is NumPy on arrays the diagnosis already holds for one case; nothing is kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+SPARSE, DENSE, DENSE_PE = "prompt_sparse_embeddings", "prompt_dense_embeddings", "prompt_dense_positional_embeddings"
+
+ROWS = (  # parameter rows a token may consist of, with the words a port author knows them by
+    ("point_embeddings.0.weight", "point_embeddings.0 (the background row)"),
+    ("point_embeddings.1.weight", "point_embeddings.1 (the foreground row)"),
+    ("point_embeddings.2.weight", "point_embeddings.2 (the top-left corner row)"),
+    ("point_embeddings.3.weight", "point_embeddings.3 (the bottom-right corner row)"),
+    ("not_a_point_embed.weight", "not_a_point_embed"),
+    ("no_mask_embed.weight", "no_mask_embed"),
+)
+ROW_OF_NAME = {  # LABEL_ROWS names of the reference's label rule -> parameter
+    "not_a_point": "not_a_point_embed.weight", "background": "point_embeddings.0.weight",
+    "foreground": "point_embeddings.1.weight", "top_left": "point_embeddings.2.weight",
+    "bottom_right": "point_embeddings.3.weight",
+}
+
+
+@dataclass
+class Evidence:
+    """What the localisation reads for one failing output (all float64, one case)."""
+
+    key: str
+    got: np.ndarray
+    expected: np.ndarray
+    tol: float  # the output's error budget (absolute): a difference above it is real
+    trace: dict  # the float64 reference's trace of this case (stage name -> array)
+    params: dict  # float64 parameters
+    conventions: object  # the reference Conventions the port is judged under
+    inputs: dict  # the case's `sam`-layout inputs
+    others: dict = field(default_factory=dict)  # other output key -> "pass" | "fail" | "missing"
+
+
+def _section_of(line: str):
+    start = line.rfind("(§")
+    return line[start + 1:line.index(")", start)].split(",")[0].split("–")[0].strip() if start >= 0 else None
+
+
+def _result(lines):
+    lines = [line for line in lines if line]
+    return lines, next((s for s in map(_section_of, lines) if s), None)
+
+
+def localise(ev: Evidence):
+    """(lines, section) for one failing output; ([], None) when nothing structural is found."""
+    if ev.key == SPARSE:
+        lines = _sparse_shape(ev) if ev.got.shape != ev.expected.shape else _sparse(ev)
+    elif ev.got.shape != ev.expected.shape:
+        lines = _dense_shape(ev)
+    elif ev.key == DENSE:
+        lines = _dense(ev)
+    else:
+        lines = _grid(ev)
+    return _result(lines)
+
+
+# -- known rows -------------------------------------------------------------------------------------------
+
+
+def _which_row(vector, ev, with_pe=None):
+    """The name of the parameter row ``vector`` equals (or zeros), optionally on top of ``with_pe``."""
+    base = vector if with_pe is None else vector - with_pe
+    tol = max(ev.tol, 1e-12)
+    if np.max(np.abs(base)) <= tol:
+        return "zeros" if with_pe is None else "the positional encoding alone"
+    for key, words in ROWS:
+        row = ev.params.get(key)
+        if row is not None and row.shape[-1] == base.shape[-1] and np.max(np.abs(base - row[0])) <= tol:
+            return words if with_pe is None else f"the positional encoding + {words}"
+    return None
+
+
+# -- sparse tokens (§5–§7) --------------------------------------------------------------------------------
+
+
+def _tokens(ev):
+    """Per token of the expected sparse output (batch 0 describes all): (kind, keep PE?, PE or None)."""
+    trace, conv = ev.trace, ev.conventions
+    kinds = []
+    labels = trace.get("points.labels")
+    padded = conv.pad_points and ev.inputs.get("points") is not None and ev.inputs.get("boxes") is None
+    if labels is not None:
+        labels = np.asarray(labels)
+        pe = trace.get("points.positional_encoding")
+        count = labels.shape[1]
+        for n in range(count):
+            label = int(labels[0, n])
+            kind = "the padding token" if padded and n == count - 1 else f"label {label} tokens"
+            keep = conv.labels.entries.get(label, (1, None))[0]
+            kinds.append((kind, bool(keep), None if pe is None else pe[:, n]))
+    corners = trace.get("boxes.positional_encoding")
+    if corners is not None:
+        per_box = 3 if getattr(conv, "box_trailing_not_a_point", False) else 2
+        for m in range(corners.shape[1]):
+            kinds.append(("box top-left corner tokens", True, corners[:, m, 0]))
+            kinds.append(("box bottom-right corner tokens", True, corners[:, m, 1]))
+            if per_box == 3:
+                kinds.append(("box trailing not-a-point tokens", False, None))
+    return kinds
+
+
+def _group(kinds, bad):
+    groups = {}
+    for (kind, _, _), is_bad in zip(kinds, bad):
+        total, wrong = groups.get(kind, (0, 0))
+        groups[kind] = (total + 1, wrong + int(is_bad))
+    return groups
+
+
+def _spell_groups(groups, wrong: bool) -> str:
+    parts = [f"{k} ({w if wrong else t - w} of {t})" for k, (t, w) in groups.items() if (w if wrong else t - w)]
+    return ", ".join(parts)
+
+
+def _permutation(got, expected, tol):
+    """For each got token of batch 0, the index of an expected token it equals (or -1)."""
+    found = []
+    for token in got:
+        distance = np.max(np.abs(expected - token), axis=-1)
+        best = int(np.argmin(distance)) if len(distance) else -1
+        found.append(best if best >= 0 and distance[best] <= tol else -1)
+    return found
+
+
+def _sparse(ev):
+    got, expected, tol = ev.got, ev.expected, ev.tol
+    if got.ndim != 3 or got.shape[1] == 0:
+        return ["the sparse output differs (§7)"]
+    kinds = _tokens(ev)
+    if len(kinds) != got.shape[1]:
+        kinds = [(f"token {n}", True, None) for n in range(got.shape[1])]
+    difference = got - expected
+    bad = np.max(np.abs(difference), axis=(0, 2)) > tol  # per token, over batch and channels
+    groups = _group(kinds, bad)
+    lines = [f"sparse tokens that differ: {_spell_groups(groups, True)}"
+             + (f"; that agree: {_spell_groups(groups, False)}" if not bad.all() else "; every token differs")]
+    order = _permutation(got[0], expected[0], tol)
+    if -1 not in order and order != list(range(len(order))) and sorted(order) == list(range(len(order))):
+        moved = [f"{n}<-{m}" for n, m in enumerate(order) if n != m][:6]
+        lines.append(f"the tokens are the expected ones in another order (position<-expected: {', '.join(moved)}): "
+                     f"the sparse assembly or the token order differs (§7)")
+        return lines
+    findings = []
+    for kind in groups:
+        members = [n for n, (k, _, _) in enumerate(kinds) if k == kind and bad[n]]
+        if not members:
+            continue
+        findings.append(_token_group(ev, kind, members, kinds, difference))
+    positional = [f for f in findings if f[0] == "pe"]
+    constant = [f for f in findings if f[0] == "row"]
+    for finding in constant:
+        lines.append(finding[1])
+    if positional:
+        names = ", ".join(f[2] for f in positional)
+        grid = ev.others.get(DENSE_PE)
+        point_pe_bad = any(f[2].startswith(("label", "the padding")) for f in positional)
+        box_pe_bad = any(f[2].startswith("box") for f in positional)
+        if any(f[3] for f in positional):  # the port's PE part is no valid sin/cos pair
+            where = "§4.2" if grid != "pass" else "§5.2"
+            what = ("the features are not sin/cos pairs of one argument: the sinusoids or their channel order differ"
+                    if where == "§4.2" else "what is added to the positional encoding is not a known row: the label embedding differs")
+            lines.append(f"{names}: {what} ({where})")
+        elif grid == "pass" and box_pe_bad and not point_pe_bad and any(k.startswith("label") for k, _, _ in kinds):
+            lines.append(f"{names}: the positional encoding of the box corners differs while the points' and the dense "
+                         f"grid's agree: the corners are read or shifted differently (§6.1)")
+        elif grid == "pass":
+            lines.append(f"{names}: each token's positional part differs while the dense grid agrees, so the Fourier "
+                         f"features are right and the coordinates fed to them differ: shift or normalisation (§3)")
+        else:
+            lines.append(f"{names}: each token's positional part differs and so does the dense grid: the positional "
+                         f"encoding itself differs (§4)")
+    for finding in findings:
+        if finding[0] == "other":
+            lines.append(finding[1])
+    return lines
+
+
+def _token_group(ev, kind, members, kinds, difference):
+    """One group of differing tokens: ("row", line) for one same difference vector, ("pe", line,
+    kind, not_sinusoid) for a positional difference, ("other", line) otherwise."""
+    tol = ev.tol
+    vectors = difference[:, members, :].reshape(-1, difference.shape[-1])
+    _, keep, _ = kinds[members[0]]
+    n = members[0]
+    got_token = ev.got[0, n]
+    if np.max(np.abs(vectors - vectors[0])) <= 2 * tol:  # one same vector for every token of the group
+        if kind == "the padding token" or not keep:
+            used = _which_row(got_token, ev) or _which_row(got_token, ev, with_pe=_pe_of(kinds, n))
+            what = f"they equal {used}" if used else "they equal no known row"
+            section = "§5.1" if kind == "the padding token" else ("§6.3" if kind.startswith("box") else "§5.2")
+            return ("row", f"{kind} differ by one same vector: {what} (§{section[1:]})")
+        pe = _pe_of(kinds, n)
+        used = _which_row(got_token, ev, with_pe=pe) if pe is not None else None
+        what = f"the port gives them {used}" if used else "the port adds another vector to their positional encoding"
+        section = "§6.2" if kind.startswith("box") else "§5.2"
+        return ("row", f"{kind} differ by one same vector: their embedding row differs; {what} ({section})")
+    pe = _pe_of(kinds, n)
+    if keep and pe is not None:
+        port_pe = ev.got[:, n] - (ev.expected[:, n] - pe)  # what the port has in place of PE(p)
+        half = port_pe.shape[-1] // 2
+        norms = port_pe[..., :half] ** 2 + port_pe[..., half:] ** 2
+        not_sinusoid = bool(np.max(np.abs(norms - 1.0)) > max(1e3 * tol, 1e-3))
+        return ("pe", "", kind, not_sinusoid)
+    if not keep:
+        used = _which_row(got_token, ev)
+        return ("other", f"{kind} differ token by token although they carry no position; the first equals "
+                         f"{used or 'no known row'} (§5.2)")
+    return ("other", f"{kind} differ (§5)")
+
+
+def _pe_of(kinds, n):
+    pe = kinds[n][2]
+    return None if pe is None else pe[0]
+
+
+def _sparse_shape(ev):
+    got, expected, tol = ev.got, ev.expected, ev.tol
+    if got.ndim != 3 or expected.ndim != 3 or got.shape[2] != expected.shape[2]:
+        return [f"the sparse output has shape {got.shape} where {expected.shape} is expected: "
+                f"(batch, tokens, hidden_size) (§7, §11.1)"]
+    if got.shape[0] != expected.shape[0]:
+        return [f"the sparse output has batch {got.shape[0]} where {expected.shape[0]} is expected (§11.1)"]
+    kinds = _tokens(ev)
+    if len(kinds) != expected.shape[1]:
+        kinds = [(f"token {n}", True, None) for n in range(expected.shape[1])]
+    # align in order: each expected token to the next got token equal to it
+    used, extra, position = [], [], 0
+    for token in got[0]:
+        if position < expected.shape[1] and np.max(np.abs(token - expected[0, position])) <= tol:
+            used.append(position)
+            position += 1
+        else:
+            extra.append((len(used), token))
+    missing = [n for n in range(expected.shape[1]) if n not in used]
+    if got.shape[1] > expected.shape[1] and not missing:
+        described = {}
+        for after, token in extra:
+            name = _which_row(token, ev) or "no known row"
+            preceding = kinds[after - 1][0] if after > 0 else "the start"
+            described.setdefault((name, preceding), 0)
+            described[(name, preceding)] += 1
+        parts = []
+        for (name, preceding), count in described.items():
+            if preceding.startswith("box bottom-right"):
+                parts.append((f"{'one extra token per box' if count > 1 or len(extra) == 1 else f'{count} extra tokens'}"
+                              f" after each box's corners, equal to {name}", "§6"))
+            elif preceding.startswith(("label", "the padding")) and (after == len(kinds) or not kinds[after][0].startswith(("label", "the padding"))):
+                parts.append((f"{count} extra token(s) after the point tokens, equal to {name}", "§5.1"))
+            else:
+                parts.append((f"{count} extra token(s) after {preceding}, equal to {name}", "§7"))
+        return [f"the sparse output has {got.shape[1]} tokens where {expected.shape[1]} are expected: "
+                + "; ".join(f"{text} ({section})" for text, section in parts)]
+    if got.shape[1] < expected.shape[1]:
+        gone = _group([kinds[n] for n in missing], [True] * len(missing))
+        section = "§5.1" if all(kinds[n][0] == "the padding token" for n in missing) else (
+            "§6" if all(kinds[n][0].startswith("box") for n in missing) else "§7")
+        if len(used) + len(missing) == expected.shape[1] and len(used) == got.shape[1]:
+            return [f"the sparse output has {got.shape[1]} tokens where {expected.shape[1]} are expected: "
+                    f"missing {_spell_groups(gone, True)}; the others agree ({section})"]
+        return [f"the sparse output has {got.shape[1]} tokens where {expected.shape[1]} are expected; "
+                f"the expected tokens {_spell_groups(gone, True)} are not found in order ({section})"]
+    return [f"the sparse output has {got.shape[1]} tokens where {expected.shape[1]} are expected and its tokens "
+            f"differ from the expected ones (§7)"]
+
+
+# -- dense outputs (§8–§11) -------------------------------------------------------------------------------
+
+
+def _same(a, b, tol) -> bool:
+    return a.shape == b.shape and bool(np.max(np.abs(a - b)) <= tol) if a.size else a.shape == b.shape
+
+
+def _spatial_rearrangement(got, expected, tol, what, section):
+    """Transposed, flipped or channels-last versions of a (B, C, h, w) map."""
+    checks = [
+        ("flipped top to bottom", lambda e: e[:, :, ::-1, :]),
+        ("flipped left to right", lambda e: e[:, :, :, ::-1]),
+        ("rotated by 180 degrees", lambda e: e[:, :, ::-1, ::-1]),
+        ("transposed (h and w exchanged)", lambda e: np.swapaxes(e, 2, 3)),
+        ("channels-last data reshaped to (B, C, h, w)", lambda e: np.reshape(np.transpose(e, (0, 2, 3, 1)), e.shape)),
+        ("in reversed channel order", lambda e: e[:, ::-1]),
+    ]
+    for words, transform in checks:
+        candidate = transform(expected)
+        if candidate.shape == got.shape and _same(got, candidate, tol):
+            return f"the {what} is the expected one {words} ({'§11.2' if 'channel' in words else section})"
+    return None
+
+
+def _dense_shape(ev):
+    got, expected = ev.got, ev.expected
+    what = "dense embedding" if ev.key == DENSE else "dense positional grid"
+    if got.ndim == expected.ndim == 4:
+        if sorted(got.shape) == sorted(expected.shape) and got.shape[1] != expected.shape[1]:
+            if got.shape == (expected.shape[0], expected.shape[2], expected.shape[3], expected.shape[1]):
+                return [f"the {what} has shape {got.shape}, channels last, where {expected.shape} (B, C, h, w) is expected (§11.2)"]
+        if got.shape[1:] == expected.shape[1:]:
+            return [f"the {what} has batch {got.shape[0]} where {expected.shape[0]} is expected (§11.1)"]
+        if got.shape[:2] == expected.shape[:2] and got.shape[2:] == expected.shape[2:][::-1]:
+            return [f"the {what} is (h, w)-transposed: shape {got.shape} where {expected.shape} is expected "
+                    f"({'§8.2' if ev.key == DENSE_PE else '§9.1'})"]
+    return [f"the {what} has shape {got.shape} where {expected.shape} is expected (§11.2)"]
+
+
+def _channel_pattern(got, expected, tol):
+    """Which channels differ, and whether each is a per-channel scale or offset of the expected one."""
+    difference = np.abs(got - expected)
+    per_channel = np.max(difference, axis=(0, 2, 3))
+    bad = np.nonzero(per_channel > tol)[0]
+    channels = expected.shape[1]
+    lines = []
+    if 0 < len(bad) < channels:
+        listed = ", ".join(str(int(c)) for c in bad[:8]) + (", ..." if len(bad) > 8 else "")
+        lines.append(f"only {len(bad)} of {channels} channels differ ({listed}): a per-channel pattern, as from a "
+                     f"weight conversion of those output channels")
+    e = expected.transpose(1, 0, 2, 3).reshape(channels, -1)
+    g = got.transpose(1, 0, 2, 3).reshape(channels, -1)
+    if e.shape[1] >= 3 and len(bad):
+        offset = g - e
+        if np.max(np.abs(offset - offset[:, :1])) <= 2 * tol:
+            lines.append("each channel differs by one constant over every pixel and image: a per-channel offset "
+                         "(a bias not loaded or loaded into the wrong channels)")
+        else:
+            centred_e = e - e.mean(axis=1, keepdims=True)
+            centred_g = g - g.mean(axis=1, keepdims=True)
+            denominator = np.sum(centred_e * centred_e, axis=1)
+            scale = np.where(denominator > 0, np.sum(centred_e * centred_g, axis=1) / np.where(denominator > 0, denominator, 1), 1.0)
+            residual = np.max(np.abs(centred_g - scale[:, None] * centred_e))
+            if residual <= 4 * tol and np.max(np.abs(scale - 1.0)) > 1e-6:
+                lines.append("each channel is the expected one times its own factor plus its own offset: a per-channel "
+                             "scale (a weight loaded into the wrong channels, or scaled)")
+    return lines
+
+
+def _dense(ev):
+    got, expected, tol = ev.got, ev.expected, ev.tol
+    has_mask = ev.inputs.get("masks") is not None
+    section = "§9" if has_mask else "§10"
+    where = "the downscaled mask (the mask path)" if has_mask else "the no-mask embedding"
+    lines = []
+    moved = _spatial_rearrangement(got, expected, tol, "dense embedding", "§9.1" if has_mask else "§10")
+    if moved:
+        return [moved]
+    pattern = _channel_pattern(got, expected, tol)
+    if not has_mask:
+        used = _which_row(got[0, :, 0, 0], ev) if got.size and np.max(np.abs(got - got[:, :, :1, :1])) <= tol else None
+        if used:
+            lines.append(f"without a mask the dense output is {used} at every cell where no_mask_embed is expected (§10)")
+        else:
+            lines.append("only the no-mask dense output differs: no_mask_embed broadcast to (B, C, h, w) (§10)")
+        return lines + [f"{p} (§10)" for p in pattern]
+    if pattern:
+        return [f"{p} (§9)" for p in pattern] + [
+            "the difference is confined to mask cases: the mask downscaler's weights or their conversion (§9)"]
+    return [f"the difference is confined to {where}: conv 2x2, LayerNorm2d, activation, conv 1x1 "
+            f"(§9; `samspec check --trace` shows the first stage that departs)"]
+
+
+def _grid(ev):
+    got, expected, tol = ev.got, ev.expected, ev.tol
+    moved = _spatial_rearrangement(got, expected, tol, "dense positional grid", "§8.2")
+    if moved:
+        return [moved]
+    half = expected.shape[1] // 2
+    permutations = [
+        ("with its sine and cosine halves exchanged", np.concatenate([expected[:, half:], expected[:, :half]], axis=1)),
+        ("with sines and cosines interleaved", np.stack([expected[:, :half], expected[:, half:]], axis=2).reshape(expected.shape)),
+    ]
+    for words, candidate in permutations:
+        if _same(got, candidate, tol):
+            return [f"the dense positional grid is the expected one {words} (§4.2)"]
+    norms = got[:, :half] ** 2 + got[:, half:] ** 2
+    if np.max(np.abs(norms - 1.0)) > max(1e3 * tol, 1e-3):
+        return ["the grid's channels are not sin/cos pairs of one argument: the sinusoids or their channel order "
+                "differ (§4.2)"]
+    sparse = ev.others.get(SPARSE)
+    if sparse == "pass":
+        return ["the grid differs while the point and box tokens agree (same Fourier features): the grid's cell "
+                "centres differ (§8.1)"]
+    if sparse == "fail":
+        return ["the grid and the sparse tokens differ together: the positional encoding both share differs (§4)"]
+    return ["the grid's positions differ: cell centres (§8.1) or the Fourier features (§4)"]
