@@ -7,7 +7,7 @@ docstring gives its equation, shapes and the section of docs/spec.md it implemen
 
 from .activations import ACTIVATIONS, get_activation
 from .backend import erf, resolve_namespace
-from .checkpoints import load_params
+from .checkpoints import CheckpointError, load_params
 from .conventions import PROFILES, Conventions, LabelRule
 from .coordinates import normalise_coordinates, shift_to_pixel_centres
 from .encoder import OUTPUT_KEYS, STAGES, SAMPromptEncoder
@@ -55,6 +55,7 @@ __all__ = [
     "init_params",
     "label_embedding_table",
     "layer_norm_channels",
+    "CheckpointError",
     "load_params",
     "no_mask_embedding",
     "normalise_coordinates",
