@@ -3,12 +3,18 @@
 Inputs follow the `sam` profile (points (B, N, 2) pixel xy, labels (B, N), boxes (B, 4) xyxy,
 masks (B, 1, 4h, 4w)); profiles convert them for other ports. Everything is seeded, so
 `samspec fixtures generate` is deterministic.
+
+Every case on a non-square configuration has a square twin (id suffix `.square`), so that ports
+that take one image size S (transformers, Meta's ONNX path) run every case class too. A case's
+``semantics`` names the reference conventions its stored expected values follow: `sam`, except
+for the label −10 cases (`hf_sam2`: SAM v1 gives −10 no meaning). A checker recomputes the
+expected values under each profile's own semantics (docs/profiles.md).
 """
 
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -23,6 +29,7 @@ CONFIGS = {
     "landscape": dict(hidden_size=32, image_embedding_size=(6, 8), input_image_size=(96, 128), mask_in_channels=16),
     "square": dict(hidden_size=32, image_embedding_size=(16, 16), input_image_size=(256, 256), mask_in_channels=16),
     "tiny": dict(hidden_size=8, image_embedding_size=(4, 6), input_image_size=(64, 96), mask_in_channels=4),
+    "tiny_square": dict(hidden_size=8, image_embedding_size=(4, 4), input_image_size=(64, 64), mask_in_channels=4),
     "cm4": dict(hidden_size=32, image_embedding_size=(8, 8), input_image_size=(128, 128), mask_in_channels=4),
 }
 
@@ -54,6 +61,7 @@ class Case:
     make_inputs: object  # (rng, config dict) -> dict of arrays in the sam profile
     params_variant: str = "random"
     tolerance: dict = field(default_factory=dict)  # output key -> {"k": ..., "reason": ...}
+    semantics: str = "sam"  # the reference conventions of the stored expected values (samspec.reference.PROFILES)
 
 
 # -- prompt builders ------------------------------------------------------------------------------
@@ -150,7 +158,7 @@ LABEL_CASES = [
     ]
 ]
 
-CASES = LABEL_CASES + [
+BASE_CASES = LABEL_CASES + [
     Case("labels.all_values", "batch 2 of 5 points, every label -1, 0, 1, 2, 3 in each", ("5.2",), "landscape",
          points_with_labels([[-1, 0, 1, 2, 3], [3, 2, 1, 0, -1]])),
     Case("points.mixed_batch", "batch 4 of 5 points with mixed labels", ("3", "4", "5", "7", "11.1"), "portrait",
@@ -190,6 +198,32 @@ CASES = LABEL_CASES + [
     Case("seed.boxes", "seed config: one box", ("6", "8", "10"), "seed", prompt(boxes=True, batch=1)),
     Case("seed.points_boxes", "seed config: 2 points and a box", ("5", "6", "7", "8"), "seed",
          prompt(points=2, boxes=True, batch=1)),
+]
+
+# label -10: transformers' padding label (an all-zero token); SAM v1 gives it no meaning, so these
+# cases are stored under `hf_sam2` semantics and are n/a under every profile that refuses -10
+MINUS_10_CASES = [
+    Case("labels.minus_10", "batch 2 of 4 points with label -10 among -1, 0, 1 (transformers' ragged-list padding)",
+         ("3", "4", "5.1", "5.2", "7"), "square", points_with_labels([[1, -10, 0, -10], [-10, -10, 1, -1]]),
+         semantics="hf_sam2"),
+    Case("labels.minus_10_box", "points with label -10 and a box: no padding point, -10 tokens before the box's",
+         ("5.2", "6", "7"), "square",
+         prompt(points=3, labels=np.array([[1, -10, -10], [0, 1, -10]]), boxes=True, batch=2), semantics="hf_sam2"),
+]
+
+# cases whose point is a non-square image or grid (points.landscape: the landscape image itself)
+NOT_TWINNED = frozenset({"points.landscape"})
+SQUARE_TWIN = {"portrait": "square", "landscape": "square", "tiny": "tiny_square"}
+
+
+def square_twin(case: Case) -> Case:
+    """The same prompt on a square configuration (its own seed): square-only ports run it."""
+    return replace(case, id=f"{case.id}.square", config=SQUARE_TWIN[case.config],
+                   description=f"{case.description} (square twin)")
+
+
+CASES = BASE_CASES + MINUS_10_CASES + [
+    square_twin(c) for c in BASE_CASES if c.config in SQUARE_TWIN and c.id not in NOT_TWINNED
 ]
 
 

@@ -18,25 +18,28 @@ from pathlib import Path
 from samspec.reference import OUTPUT_KEYS
 
 from .check import SHORT, Checker, summarise
-from .profiles import DIVERGENCES, get_profile
+from .profiles import PROFILES, NotApplicable, get_profile
 
 # (port, profiles) in the order of the table: the port's own profile first, then its layout-only one
 RUNS = (
-    ("reference-f32", ("sam", "keras_hub")),
+    ("reference-f32", ("sam", "keras_hub", "sam2")),
     ("reference-f16", ("sam",)),
     ("segment-anything", ("sam",)),
     ("transformers", ("hf", "hf_layout")),
     ("keras-hub", ("keras_hub", "keras_hub_layout")),
     ("onnxruntime", ("sam_onnx", "sam_onnx_layout")),
+    ("sam2", ("sam2", "sam2_layout")),
+    ("ultralytics", ("sam2", "sam2_layout")),
+    ("transformers-sam2", ("hf_sam2", "hf_sam2_layout")),
 )
 # the versions the tox environment `ports` pins (tox.ini); the table describes these
 VERSIONS = (
     "segment-anything 1.0, transformers 5.24.0, keras-hub 0.32.0 (Keras 3.15.1, `KERAS_BACKEND=torch`), "
-    "onnxruntime 1.32.0, torch 2.13.0 (CPU)"
+    "onnxruntime 1.32.0, sam2 1.1.0, ultralytics 8.4.190, torch 2.13.0 (CPU)"
 )
 DEFAULT_OUT = "docs/ports.md"
-# divergences that change the number of sparse tokens, not their values
-ROW_DIVERGENCES = frozenset({"no_padding_point"})
+# the spec sections whose coverage the report counts (docs/spec.md §3-§10: the computation)
+COVERED_SECTIONS = tuple(str(n) for n in range(3, 11))
 
 
 @dataclass
@@ -59,8 +62,9 @@ class Run:
         return [r for r in self.results if r.verdict in ("fail", "error")]
 
     def _values_predicted(self, result) -> bool:
-        """Whether a divergence other than a missing row is predicted for this output."""
-        return bool(set(self.predicted.get((result.case, result.output), ())) - ROW_DIVERGENCES)
+        """Whether a divergence other than a change in the number of rows is predicted for this output."""
+        names = self.predicted.get((result.case, result.output), ())
+        return any(not self.profile.divergence(name).changes_rows for name in names)
 
     def _shared_tokens(self, result):
         detail = self.details.get((result.case, result.output), "")
@@ -96,24 +100,24 @@ class Run:
 
 
 class _Recording:
-    """A profile that remembers the outputs it converted back, per case (for the report's details)."""
+    """A profile that remembers the outputs it converted back, per case (for the report's details);
+    everything else is the profile's."""
 
     def __init__(self, profile):
         self.profile = profile
-        self.name = profile.name
         self.current = None
         self.outputs = {}
 
-    def to_port(self, inputs, config):
-        return self.profile.to_port(inputs, config)
+    def __getattr__(self, name):
+        return getattr(self.profile, name)
 
-    def from_port(self, outputs, config):
-        converted = self.profile.from_port(outputs, config)
+    def from_port(self, outputs, config, inputs=None):
+        converted = self.profile.from_port(outputs, config, inputs)
         self.outputs[self.current] = converted
         return converted
 
 
-def _token_detail(case, key, got, cache) -> str | None:
+def _token_detail(case, key, got, expected, cache, semantics="sam") -> str | None:
     """For a sparse output with a different number of tokens: compare the tokens both have, under
     the tolerance model, so that a missing padding row is told apart from different values."""
     import numpy as np
@@ -122,7 +126,7 @@ def _token_detail(case, key, got, cache) -> str | None:
 
     from .tolerance import compare, dtype_name
 
-    expected = np.asarray(case.expected[key])
+    expected = np.asarray(expected[key])
     got = np.asarray(got)
     if got.dtype == object or got.ndim != 3 or expected.ndim != 3 or got.shape[::2] != expected.shape[::2]:
         return None
@@ -132,7 +136,7 @@ def _token_detail(case, key, got, cache) -> str | None:
         return head
     dtype = dtype_name(got)
     if (case.id, dtype) not in cache:
-        encoder = SAMPromptEncoder(**case.config, params=case.params, dtype=dtype, profile="sam")
+        encoder = SAMPromptEncoder(**case.config, params=case.params, dtype=dtype, profile=semantics)
         cache[(case.id, dtype)] = np.asarray(encoder(**case.inputs)[key])
     comparison = compare(got[:, :shared], expected[:, :shared], cache[(case.id, dtype)][:, :shared])
     if comparison.verdict == "pass":
@@ -142,6 +146,7 @@ def _token_detail(case, key, got, cache) -> str | None:
 
 def run_all(cases, runs=RUNS, log=None) -> list:
     """Every (port, profile) of ``runs`` over ``cases``; a port that cannot be loaded errors on every case."""
+    from .check import expected_outputs
     from .registry import resolve_adapter
 
     out = []
@@ -163,11 +168,58 @@ def run_all(cases, runs=RUNS, log=None) -> list:
                     predicted[(case.id, key)] = names
                 for r in case_results:
                     if r.verdict == "fail" and r.error is None and case.id in recording.outputs:
-                        detail = _token_detail(case, r.output, recording.outputs[case.id].get(r.output), cache)
+                        expected = expected_outputs(case, profile.semantics)
+                        got = recording.outputs[case.id].get(r.output)
+                        detail = _token_detail(case, r.output, got, expected, cache, profile.semantics)
                         if detail:
                             details[(case.id, r.output)] = detail
             out.append(Run(port, profile, results, predicted, details))
     return out
+
+
+# -- applicability coverage -----------------------------------------------------------------------
+
+
+def applicable(profile, case):
+    """None when ``case`` runs under ``profile``, else why not: the reference refuses its inputs
+    under the profile's semantics (label −10 under `sam`), or an excluded divergence is exercised.
+    The same two tests as the checker's, without running a port."""
+    from .check import expected_outputs
+
+    try:
+        expected_outputs(case, profile.semantics)
+    except ValueError as exc:
+        return f"semantics {profile.semantics!r}: {str(exc).splitlines()[0]}"
+    try:
+        profile.to_port(case.inputs, case.config)
+    except NotApplicable as exc:
+        return str(exc)
+    return None
+
+
+def _top_section(section) -> str:
+    return str(section).lstrip("§").split(".")[0]
+
+
+def coverage(cases, profiles=None) -> dict:
+    """profile name -> {"cases": applicable case count, section: applicable cases citing it (or a
+    subsection of it)} for the sections of COVERED_SECTIONS."""
+    table = {}
+    for profile in profiles or PROFILES.values():
+        row = {"cases": 0, **{section: 0 for section in COVERED_SECTIONS}}
+        for case in cases:
+            if getattr(case, "fixture_error", None) or applicable(profile, case) is not None:
+                continue
+            row["cases"] += 1
+            for section in {_top_section(s) for s in case.sections} & set(COVERED_SECTIONS):
+                row[section] += 1
+        table[profile.name] = row
+    return table
+
+
+def uncovered(table) -> list:
+    """(profile, section) pairs with no applicable case."""
+    return [(name, section) for name, row in table.items() for section in COVERED_SECTIONS if not row[section]]
 
 
 # -- rendering ------------------------------------------------------------------------------------
@@ -203,7 +255,7 @@ def _by_case(results) -> dict:
     return table
 
 
-def render(runs, n_cases: int) -> str:
+def render(runs, n_cases: int, covered: dict | None = None) -> str:
     lines = [
         "# Ports under test: the divergence table",
         "",
@@ -228,12 +280,38 @@ def render(runs, n_cases: int) -> str:
             f"| {run.port} | `{run.profile.name}` | {c.get('pass', 0)} | {c.get('fail', 0)} | {c.get('error', 0)} "
             f"| {c.get('n/a', 0)} | {run.verdict()} |"
         )
-    used = []
+    if covered:
+        lines += [
+            "",
+            "## Applicability coverage",
+            "",
+            "Per built-in profile, the cases that run under it (the reference computes them under the profile's "
+            "semantics and no excluded divergence is exercised), and how many of them cite each section of "
+            "docs/spec.md §3–§10 (a subsection counts for its section). Target: no 0.",
+            "",
+            "| profile | semantics | cases | " + " | ".join(f"§{s}" for s in COVERED_SECTIONS) + " |",
+            "|---|---|---:|" + "---:|" * len(COVERED_SECTIONS),
+        ]
+        for name, row in covered.items():
+            cells = [str(row[s]) if row[s] else "**0**" for s in COVERED_SECTIONS]
+            lines.append(f"| `{name}` | `{PROFILES[name].semantics if name in PROFILES else '?'}` | "
+                         f"{row['cases']} of {n_cases} | " + " | ".join(cells) + " |")
+        gaps = uncovered(covered)
+        lines += ["", "Every profile runs at least one case of every section." if not gaps else
+                  "Sections with no applicable case: " + ", ".join(f"`{p}` §{s}" for p, s in gaps) + "."]
+    used, owner = [], {}
     for run in runs:
         for name in run.profile.known:
             if name not in used:
                 used.append(name)
-    lines += ["", "## Divergences", "", "| divergence | behaviour | converted by | n/a under | fails under |", "|---|---|---|---|---|"]
+                owner[name] = run.profile
+    lines += [
+        "",
+        "## Divergences",
+        "",
+        "| divergence | behaviour | converted by | computed under | n/a under | fails under |",
+        "|---|---|---|---|---|---|",
+    ]
     for name in used:
         def profiles_where(attribute):
             names = []
@@ -243,8 +321,8 @@ def render(runs, n_cases: int) -> str:
             return ", ".join(names) or "-"
 
         lines.append(
-            f"| `{name}` | {DIVERGENCES[name].summary} | {profiles_where('converted')} | "
-            f"{profiles_where('excluded')} | {profiles_where('exposed')} |"
+            f"| `{name}` | {owner[name].divergence(name).summary} | {profiles_where('converted')} | "
+            f"{profiles_where('computed')} | {profiles_where('excluded')} | {profiles_where('exposed')} |"
         )
 
     current = None
@@ -256,10 +334,18 @@ def render(runs, n_cases: int) -> str:
         lines += ["", f"### `{run.port}` under `{profile.name}`: {run.verdict()}", "", profile.description, ""]
         if profile.converted:
             lines.append("Converted: " + ", ".join(f"`{d}`" for d in profile.converted) + ".")
+        if profile.computed:
+            lines.append(f"Computed by the reference under semantics `{profile.semantics}`: "
+                         + ", ".join(f"`{d}`" for d in profile.computed) + ".")
         na = {}
         for r in run.results:
             if r.verdict == "n/a":
-                reason = r.message.rsplit("(", 1)[-1].rstrip(")") if r.message.endswith(")") else r.message
+                if "(semantics " in r.message:  # the reference refuses the inputs under the profile's semantics
+                    reason = f"refused under semantics {run.profile.semantics!r}"
+                elif r.message.endswith(")"):
+                    reason = r.message.rsplit("(", 1)[-1].rstrip(")")
+                else:
+                    reason = r.message
                 na.setdefault(reason, set()).add(r.case)
         for reason, case_ids in na.items():
             lines.append(f"Not applicable (`{reason}`): {len(case_ids)} cases: {', '.join(sorted(case_ids))}.")
@@ -270,7 +356,7 @@ def render(runs, n_cases: int) -> str:
             or any(run.predicted.get((case_id, k)) for k in outputs)
         ]
         if not rows:
-            if not profile.converted and not na:
+            if not profile.converted and not profile.computed and not na:
                 lines.append("Nothing is converted.")
             continue
         lines += [
@@ -309,7 +395,9 @@ def generate(fixtures=None, log=None) -> tuple:
 
     cases = load_cases(fixtures)
     runs = run_all(cases, log=log)
-    return render(runs, len(cases)), runs
+    own = [name for _, profiles in RUNS for name in profiles]
+    covered = coverage(cases, [get_profile(name) for name in dict.fromkeys(own)])
+    return render(runs, len(cases), covered), runs
 
 
 # -- command line ---------------------------------------------------------------------------------

@@ -9,13 +9,25 @@ its port, one of three handlings:
 - converted: the profile's two functions undo it (a layout, a name, an explicit padding row);
 - excluded: a case that exercises it cannot be expressed in the port's conventions: n/a, with
   the divergence's name and the reason;
+- computed: the reference computes it: the profile's ``semantics`` names reference conventions
+  (samspec.reference.PROFILES, in `sam`'s layout) whose outputs already include it (`sam2`'s
+  corner labels, `hf_sam2`'s trailing box token);
 - exposed: passed through untouched, so that a case exercising it fails. The layout-only
-  profiles (`keras_hub_layout`, `hf_layout`, `sam_onnx_layout`) expose every semantic
-  divergence of their port: they convert layout and names only and keep `sam`'s semantics.
+  profiles (`*_layout`) expose every semantic divergence of their port: they convert layout and
+  names only and keep `sam`'s semantics.
+
+A user's port declares its own profile without editing samspec: ``Profile(...)`` with
+``Divergence`` objects of its own (docs/profiles.md), given as the adapter's ``profile``
+attribute or as ``--profile module:attr``; ``resolve_profile`` accepts a name, a Profile or
+``module:attr``.
 """
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import os
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -96,14 +108,24 @@ def _non_square_grid(config) -> bool:
 class Divergence:
     """One way a port departs from `sam` (docs/spec.md §12.2). ``affects(inputs, config)`` gives
     the outputs this divergence changes on a case given in `sam` conventions (empty: the case
-    does not exercise it)."""
+    does not exercise it). ``outside_sam``: it gives a meaning to inputs that SAM v1 refuses
+    (label −10), so the reference under `sam` semantics has no expected value and a case
+    exercising it is n/a under every profile with those semantics. ``changes_rows``: it changes
+    the number of sparse tokens, not the values of the tokens a `sam` port also gives."""
 
     name: str
     summary: str
     affects: object = None  # (inputs, config) -> frozenset of output keys; None: layout only, never observable
+    outside_sam: bool = False
+    changes_rows: bool = False
 
     def outputs(self, inputs, config) -> frozenset:
         return frozenset(self.affects(inputs, config)) if self.affects else NONE
+
+
+def _sparse_if(predicate):
+    """A divergence that changes the sparse output of the cases where ``predicate(inputs)`` holds."""
+    return lambda inputs, config: frozenset({SPARSE}) if predicate(inputs) else NONE
 
 
 DIVERGENCES = {
@@ -112,22 +134,30 @@ DIVERGENCES = {
         Divergence(
             "no_padding_point",
             "never appends the §5.1 padding point; the caller must",
-            lambda i, c: frozenset({SPARSE}) if sam_pads(i) else NONE,
+            _sparse_if(sam_pads),
+            changes_rows=True,
         ),
         Divergence(
             "labels_2_3_foreground",
             "every label other than −1 and 0 (2, 3, …) adds the foreground embedding",
-            lambda i, c: frozenset({SPARSE}) if _labels_any(i, lambda l: (l != -1) & (l != 0) & (l != 1)) else NONE,
+            _sparse_if(lambda i: _labels_any(i, lambda l: (l != -1) & (l != 0) & (l != 1))),
         ),
         Divergence(
-            "onnx_corner_labels",
-            "labels 2 and 3 add the corner embeddings `point_embeddings.2`/`.3` (box corners travel as labelled points)",
-            lambda i, c: frozenset({SPARSE}) if _labels_any(i, lambda l: (l == 2) | (l == 3)) else NONE,
+            "corner_labels",
+            "labels 2 and 3 add the corner embeddings `point_embeddings.2`/`.3` (as a box's corners get)",
+            _sparse_if(lambda i: _labels_any(i, lambda l: (l == 2) | (l == 3))),
         ),
         Divergence(
             "hf_minus_10_label",
-            "label −10 gives an all-zero token (SamProcessor's padding label)",
-            lambda i, c: frozenset({SPARSE}) if _labels_any(i, lambda l: l == -10) else NONE,
+            "label −10 gives an all-zero token (transformers' processors pad ragged point lists with −10)",
+            _sparse_if(lambda i: _labels_any(i, lambda l: l == -10)),
+            outside_sam=True,
+        ),
+        Divergence(
+            "box_not_a_point_token",
+            "each box gives three tokens: its two corners, then `not_a_point_embed` (§6.3)",
+            _sparse_if(lambda i: i.get("boxes") is not None and np.size(i["boxes"]) > 0),
+            changes_rows=True,
         ),
         Divergence(
             "square_normalisation",
@@ -171,16 +201,35 @@ DIVERGENCES = {
 # -- profiles -------------------------------------------------------------------------------------
 
 
+def _takes_inputs(function) -> bool:
+    """Whether a ``from_port_fn`` takes a third argument (the case's inputs); two-argument ones
+    ``(outputs, config)`` keep working."""
+    try:
+        parameters = list(inspect.signature(function).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 3 or any(p.kind is p.VAR_POSITIONAL for p in parameters)
+
+
 @dataclass(frozen=True)
 class Profile:
-    """One convention set. ``divergences`` lists the divergences of the port that the profile
-    handles: ``excluded`` ones make a case n/a, the rest are converted by ``to_port_fn`` and
-    ``from_port_fn``. ``exposed`` lists those it leaves to fail (a failure there is expected and
-    explained by them). ``notes`` holds the n/a reason per excluded name."""
+    """One convention set (docs/profiles.md). ``divergences`` lists the divergences of the port
+    that the profile handles: ``excluded`` ones make a case n/a, ``computed`` ones are in the
+    expected values (the reference under ``semantics`` computes them), the rest are converted by
+    ``to_port_fn`` and ``from_port_fn``. ``exposed`` lists those it leaves to fail (a failure
+    there is expected and explained by them). ``notes`` holds the n/a reason per excluded name.
+
+    Divergences are named from docs/spec.md §12.2 (``DIVERGENCES``) or given as ``Divergence``
+    objects of the user's own, in any of the four tuples. ``semantics`` names the reference
+    conventions (samspec.reference.PROFILES: "sam", "sam2", "hf_sam2", ...) whose outputs, in
+    `sam`'s layout, are the expected values. ``to_port_fn(inputs, config)`` gets the case's four
+    `sam` inputs (absent ones None); ``from_port_fn(outputs, config, inputs)`` gets the port's
+    outputs, the configuration and those same inputs (a two-argument function also works)."""
 
     name: str
     description: str
-    divergences: tuple = ()  # names from docs/spec.md §12.2 that this profile handles (converts or excludes)
+    divergences: tuple = ()  # names from docs/spec.md §12.2, or Divergence objects: handled (converted, excluded or computed)
     to_port_fn: object = None
     from_port_fn: object = None
     notes: dict = field(default_factory=dict)
@@ -188,10 +237,53 @@ class Profile:
     exposed: tuple = ()
     port: str = ""  # the built-in adapter whose conventions these are
     layout_of: str = ""  # for a layout-only profile: the profile whose layout it keeps
+    semantics: str = "sam"  # the reference conventions whose outputs are the expected values
+    computed: tuple = ()  # handled divergences that the reference computes under `semantics`
+    catalogue: dict = field(default_factory=dict, compare=False, repr=False)  # the user's own Divergence objects
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"Profile name: expected a non-empty str; received {self.name!r}")
+        own = dict(self.catalogue)
+        for attribute in ("divergences", "excluded", "exposed", "computed"):
+            value = getattr(self, attribute)
+            if isinstance(value, (str, Divergence)) or not isinstance(value, (tuple, list)):
+                raise ValueError(
+                    f"Profile {self.name!r} {attribute}: expected a tuple of divergence names or Divergence objects; "
+                    f"received {value!r}"
+                )
+            names = []
+            for item in value:
+                if isinstance(item, Divergence):
+                    own[item.name] = item
+                    item = item.name
+                if not isinstance(item, str) or (item not in own and item not in DIVERGENCES):
+                    raise ValueError(
+                        f"Profile {self.name!r} {attribute}: {item!r} is neither a divergence of docs/spec.md §12.2 "
+                        f"({', '.join(sorted(DIVERGENCES))}) nor a Divergence object"
+                    )
+                names.append(item)
+            object.__setattr__(self, attribute, tuple(names))
+        object.__setattr__(self, "catalogue", own)
+        for attribute in ("excluded", "computed"):
+            stray = [d for d in getattr(self, attribute) if d not in self.divergences]
+            if stray:
+                raise ValueError(f"Profile {self.name!r} {attribute}: {stray} must also be in divergences")
+        if self.to_port_fn is not None and not callable(self.to_port_fn):
+            raise ValueError(f"Profile {self.name!r} to_port_fn: expected a callable; received {self.to_port_fn!r}")
+        if self.from_port_fn is not None and not callable(self.from_port_fn):
+            raise ValueError(f"Profile {self.name!r} from_port_fn: expected a callable; received {self.from_port_fn!r}")
+        if not isinstance(self.semantics, str):
+            raise ValueError(f"Profile {self.name!r} semantics: expected a name of samspec.reference.PROFILES; "
+                             f"received {self.semantics!r}")
+
+    def divergence(self, name: str) -> Divergence:
+        """The Divergence of that name: the profile's own, else docs/spec.md §12.2's."""
+        return self.catalogue.get(name) or DIVERGENCES[name]
 
     @property
     def converted(self) -> tuple:
-        return tuple(d for d in self.divergences if d not in self.excluded)
+        return tuple(d for d in self.divergences if d not in self.excluded and d not in self.computed)
 
     @property
     def known(self) -> tuple:
@@ -202,8 +294,8 @@ class Profile:
         """(name, reason) of the first excluded divergence this case exercises, or None."""
         full = {k: inputs.get(k) for k in ("points", "labels", "boxes", "masks")}
         for name in self.excluded:
-            if DIVERGENCES[name].outputs(full, config):
-                return name, self.notes.get(name, DIVERGENCES[name].summary)
+            if self.divergence(name).outputs(full, config):
+                return name, self.notes.get(name, self.divergence(name).summary)
         return None
 
     def expected_divergences(self, inputs: dict, config: dict) -> dict:
@@ -211,7 +303,7 @@ class Profile:
         full = {k: inputs.get(k) for k in ("points", "labels", "boxes", "masks")}
         found = {}
         for name in self.exposed:
-            for key in sorted(DIVERGENCES[name].outputs(full, config)):
+            for key in sorted(self.divergence(name).outputs(full, config)):
                 found.setdefault(key, []).append(name)
         return found
 
@@ -224,9 +316,14 @@ class Profile:
             raise NotApplicable(f"{reason} ({name})")
         return self.to_port_fn(full, config) if self.to_port_fn else full
 
-    def from_port(self, outputs: dict, config: dict) -> dict:
-        """The port's outputs in `sam` layout and names."""
-        return self.from_port_fn(outputs, config) if self.from_port_fn else dict(outputs)
+    def from_port(self, outputs: dict, config: dict, inputs: dict | None = None) -> dict:
+        """The port's outputs in `sam` layout and names; ``inputs`` are the case's `sam` inputs."""
+        if not self.from_port_fn:
+            return dict(outputs)
+        if _takes_inputs(self.from_port_fn):
+            full = {k: (inputs or {}).get(k) for k in ("points", "labels", "boxes", "masks")}
+            return self.from_port_fn(outputs, config, full)
+        return self.from_port_fn(outputs, config)
 
 
 # keras-hub `SAMPromptEncoder`: boxes (B, M, 2, 2), masks (B, M, 4h, 4w, 1), NHWC dense outputs
@@ -244,7 +341,7 @@ def _keras_hub_to_port(inputs, config, explicit_padding=True):
     }
 
 
-def _keras_hub_from_port(outputs, config):
+def _keras_hub_from_port(outputs, config, inputs):
     out = dict(outputs)
     for key in (DENSE, DENSE_PE):
         if key in out and np.ndim(out[key]) == 4:
@@ -267,7 +364,7 @@ def _hf_to_port(inputs, config):
     }
 
 
-def _hf_from_port(outputs, config, none_is_empty=True):
+def _hf_from_port(outputs, config, inputs, none_is_empty=True):
     out = {HF_OUTPUT_NAMES.get(k, k): v for k, v in outputs.items()}
     sparse = out.get(SPARSE)
     if none_is_empty and (SPARSE not in out or is_none_output(sparse)):
@@ -308,7 +405,7 @@ def _sam_onnx_to_port(inputs, config, explicit_padding=True):
     }
 
 
-def _sam_onnx_from_port(outputs, config):
+def _sam_onnx_from_port(outputs, config, inputs):
     return {ONNX_OUTPUT_NAMES.get(k, k): v for k, v in outputs.items()}
 
 
@@ -329,11 +426,20 @@ _HF_NOTES = {
     ),
     "hf_minus_10_label": "label -10 means 'padding, all zeros' in transformers; SAM v1 rejects it",
 }
-_ONNX_NOTES = {
-    "onnx_corner_labels": (
-        "in SamOnnxModel labels 2 and 3 add the box-corner embeddings; a point with SAM v1's "
-        "'positional encoding only' label 2/3 cannot be expressed"
+_HF_SAM2_NOTES = {
+    "square_normalisation": _HF_NOTES["square_normalisation"].replace("SamPromptEncoder", "Sam2PromptEncoder"),
+    "square_embedding_grid": (
+        "transformers' Sam2PromptEncoder builds a square grid, image_size // patch_size on both sides; this "
+        "case's grid is h != w"
     ),
+}
+_LAYOUT_NOTES = {
+    "hf_minus_10_label": (
+        "label -10 means 'padding, all zeros' in transformers; SAM v1 gives it no meaning (the reference "
+        "refuses it under sam semantics), so no expected value exists"
+    ),
+}
+_ONNX_NOTES = {
     "square_normalisation": (
         "SamOnnxModel divides x and y by one img_size (square images only); this case's image is "
         "H != W and its tokens depend on coordinates"
@@ -348,7 +454,11 @@ _HF_DIVERGENCES = (
     "point_batch_axis", "hf_boxes_on_point_batch", "empty_prompt_none", "square_normalisation",
     "square_embedding_grid", "hf_minus_10_label",
 )
-_ONNX_DIVERGENCES = ("onnx_mask_blend", "no_padding_point", "onnx_corner_labels", "square_normalisation")
+_ONNX_DIVERGENCES = ("onnx_mask_blend", "no_padding_point", "corner_labels", "square_normalisation")
+_HF_SAM2_DIVERGENCES = (
+    "point_batch_axis", "hf_boxes_on_point_batch", "empty_prompt_none", "square_normalisation",
+    "square_embedding_grid", "corner_labels", "hf_minus_10_label", "box_not_a_point_token",
+)
 
 
 PROFILES = {
@@ -401,12 +511,15 @@ PROFILES = {
         name="hf_layout",
         description=(
             "transformers' layout (the point-batch axis, boxes (B, 1, 4), output names) with SAM v1's "
-            "semantics: every case runs, a None sparse output is not converted."
+            "semantics: every case SAM v1 can express runs, a None sparse output is not converted; label -10 "
+            "has no SAM v1 meaning (n/a)."
         ),
-        divergences=("point_batch_axis", "hf_boxes_on_point_batch"),
+        divergences=("point_batch_axis", "hf_boxes_on_point_batch", "hf_minus_10_label"),
         to_port_fn=_hf_to_port,
-        from_port_fn=lambda outputs, config: _hf_from_port(outputs, config, none_is_empty=False),
-        exposed=("square_normalisation", "square_embedding_grid", "empty_prompt_none", "hf_minus_10_label"),
+        from_port_fn=lambda outputs, config, inputs: _hf_from_port(outputs, config, inputs, none_is_empty=False),
+        notes=_LAYOUT_NOTES,
+        excluded=("hf_minus_10_label",),
+        exposed=("square_normalisation", "square_embedding_grid", "empty_prompt_none"),
         port="transformers",
         layout_of="hf",
     ),
@@ -415,13 +528,16 @@ PROFILES = {
         description=(
             "Meta's ONNX prompt layout (utils/onnx.py): point_coords (B, N, 2) with the box corners appended "
             "as points labelled 2 and 3, point_labels, mask_input (B, 1, 4h, 4w) and has_mask_input; the "
-            "padding point is appended for the port; square images only."
+            "padding point is appended for the port; square images only. Semantics `sam2`: labels 2 and 3 "
+            "add the corner embeddings."
         ),
         divergences=_ONNX_DIVERGENCES,
         to_port_fn=_sam_onnx_to_port,
         from_port_fn=_sam_onnx_from_port,
         notes=_ONNX_NOTES,
-        excluded=("onnx_corner_labels", "square_normalisation"),
+        excluded=("square_normalisation",),
+        computed=("corner_labels",),
+        semantics="sam2",
         port="onnxruntime",
     ),
     "sam_onnx_layout": Profile(
@@ -433,9 +549,62 @@ PROFILES = {
         divergences=("onnx_mask_blend",),
         to_port_fn=lambda inputs, config: _sam_onnx_to_port(inputs, config, explicit_padding=False),
         from_port_fn=_sam_onnx_from_port,
-        exposed=("no_padding_point", "onnx_corner_labels", "square_normalisation"),
+        exposed=("no_padding_point", "corner_labels", "square_normalisation"),
         port="onnxruntime",
         layout_of="sam_onnx",
+    ),
+    "sam2": Profile(
+        name="sam2",
+        description=(
+            "Meta's sam2 1.1.0 PromptEncoder and ultralytics' SAM PromptEncoder: SAM v1's layout and padding; "
+            "semantics `sam2`: labels 2 and 3 add the corner embeddings point_embeddings.2/.3."
+        ),
+        divergences=("corner_labels",),
+        computed=("corner_labels",),
+        semantics="sam2",
+        port="sam2",
+    ),
+    "sam2_layout": Profile(
+        name="sam2_layout",
+        description="sam2's layout (SAM v1's own) with SAM v1's semantics: labels 2 and 3 pass through.",
+        exposed=("corner_labels",),
+        port="sam2",
+        layout_of="sam2",
+    ),
+    "hf_sam2": Profile(
+        name="hf_sam2",
+        description=(
+            "transformers Sam2PromptEncoder (and the transformers SAM-family encoders that share its code): "
+            "hf's layout (points (B, 1, N, 2), labels (B, 1, N), boxes (B, 1, 4); sparse (B, 1, N', C) back to "
+            "(B, N', C), None back to (B, 0, C)); square images and grids only; semantics `hf_sam2`: labels 2 "
+            "and 3 add the corner embeddings, label -10 gives zeros, each box gives a third token, not_a_point."
+        ),
+        divergences=_HF_SAM2_DIVERGENCES,
+        to_port_fn=_hf_to_port,
+        from_port_fn=_hf_from_port,
+        notes=_HF_SAM2_NOTES,
+        excluded=("square_normalisation", "square_embedding_grid"),
+        computed=("corner_labels", "hf_minus_10_label", "box_not_a_point_token"),
+        semantics="hf_sam2",
+        port="transformers-sam2",
+    ),
+    "hf_sam2_layout": Profile(
+        name="hf_sam2_layout",
+        description=(
+            "transformers' SAM 2 layout (the point-batch axis, boxes (B, 1, 4), output names) with SAM v1's "
+            "semantics: every case SAM v1 can express runs, a None sparse output is not converted; label -10 "
+            "has no SAM v1 meaning (n/a)."
+        ),
+        divergences=("point_batch_axis", "hf_boxes_on_point_batch", "hf_minus_10_label"),
+        to_port_fn=_hf_to_port,
+        from_port_fn=lambda outputs, config, inputs: _hf_from_port(outputs, config, inputs, none_is_empty=False),
+        notes=_LAYOUT_NOTES,
+        excluded=("hf_minus_10_label",),
+        exposed=(
+            "square_normalisation", "square_embedding_grid", "empty_prompt_none", "corner_labels", "box_not_a_point_token",
+        ),
+        port="transformers-sam2",
+        layout_of="hf_sam2",
     ),
 }
 
@@ -444,3 +613,41 @@ def get_profile(name: str) -> Profile:
     if name not in PROFILES:
         raise ValueError(f"profile: expected one of {sorted(PROFILES)}; received {name!r}")
     return PROFILES[name]
+
+
+def resolve_profile(spec, argument: str = "profile") -> Profile:
+    """A Profile from a built-in name, a Profile object, or ``module:attr`` naming a Profile (or a
+    zero-argument callable returning one), imported like ``samspec check``'s adapters (the working
+    directory first). Raises ValueError naming ``argument`` and what was received."""
+    if isinstance(spec, Profile):
+        return spec
+    if not isinstance(spec, str) or not spec:
+        raise ValueError(
+            f"{argument}: expected a profile name ({', '.join(sorted(PROFILES))}), a Profile or 'module:attr'; "
+            f"received {spec!r}"
+        )
+    if spec in PROFILES:
+        return PROFILES[spec]
+    if ":" not in spec:
+        raise ValueError(f"{argument}: expected one of {sorted(PROFILES)} or 'module:attr' naming a Profile; received {spec!r}")
+    module_name, _, attr = spec.partition(":")
+    if os.getcwd() not in sys.path:  # like `python -m`: modules in the working directory import
+        sys.path.insert(0, os.getcwd())
+    try:
+        target = importlib.import_module(module_name)
+    except Exception as exc:
+        raise ValueError(f"{argument}: cannot import {module_name!r} for {spec!r}: {type(exc).__name__}: {exc}") from exc
+    for part in attr.split("."):
+        if not part or not hasattr(target, part):
+            raise ValueError(f"{argument}: {module_name!r} has no attribute {attr!r} ({spec!r})")
+        target = getattr(target, part)
+    if not isinstance(target, Profile) and callable(target):
+        try:
+            target = target()
+        except Exception as exc:
+            raise ValueError(f"{argument}: calling {spec} failed: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(target, Profile):
+        raise ValueError(
+            f"{argument}: {spec} is a {type(target).__name__}, expected a samspec.conformance.profiles.Profile"
+        )
+    return target

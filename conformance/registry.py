@@ -36,6 +36,24 @@ def _keras_hub():
     return KerasHubAdapter()
 
 
+def _sam2():
+    from .adapters.sam2 import Sam2Adapter
+
+    return Sam2Adapter()
+
+
+def _ultralytics():
+    from .adapters.ultralytics import UltralyticsAdapter
+
+    return UltralyticsAdapter()
+
+
+def _transformers_sam2():
+    from .adapters.transformers_sam2 import TransformersSam2Adapter
+
+    return TransformersSam2Adapter()
+
+
 def _onnxruntime():
     from .adapters.onnxruntime import OnnxRuntimeAdapter
 
@@ -43,7 +61,8 @@ def _onnxruntime():
 
 
 # Each adapter carries its default profile (its `profile` attribute): transformers -> hf,
-# keras-hub -> keras_hub, onnxruntime -> sam_onnx (docs/profiles.md).
+# keras-hub -> keras_hub, onnxruntime -> sam_onnx, sam2 and ultralytics -> sam2, transformers-sam2 ->
+# hf_sam2 (docs/profiles.md).
 BUILTINS = {
     "reference-f32": _reference("float32"),
     "reference-f16": _reference("float16"),
@@ -51,6 +70,9 @@ BUILTINS = {
     "transformers": _transformers,
     "keras-hub": _keras_hub,
     "onnxruntime": _onnxruntime,
+    "sam2": _sam2,
+    "ultralytics": _ultralytics,
+    "transformers-sam2": _transformers_sam2,
 }
 
 

@@ -17,9 +17,13 @@ from samspec.conformance.profiles import (
     DIVERGENCES,
     PROFILES,
     SPARSE,
+    Divergence,
     NotApplicable,
+    Profile,
     get_profile,
+    resolve_profile,
 )
+from samspec.reference import PROFILES as REFERENCE_PROFILES
 from samspec.reference import SAMPromptEncoder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,7 +53,9 @@ def test_every_declared_divergence_is_named_in_the_spec():
     for profile in PROFILES.values():
         assert set(profile.divergences) <= set(DIVERGENCES), profile.name
         assert set(profile.excluded) <= set(profile.divergences) and set(profile.exposed) <= set(DIVERGENCES)
+        assert set(profile.computed) <= set(profile.divergences) and not set(profile.computed) & set(profile.excluded)
         assert not set(profile.divergences) & set(profile.exposed), profile.name
+        assert profile.semantics in REFERENCE_PROFILES, f"{profile.name}: semantics {profile.semantics!r}"
         for name in profile.excluded:
             assert name in profile.notes, f"{profile.name}: n/a reason for {name}"
 
@@ -61,14 +67,20 @@ def test_every_profile_is_documented():
 
 
 def test_layout_profiles_keep_the_layout_and_expose_every_semantic_divergence():
-    for profile in PROFILES.values():
-        if not profile.layout_of:
-            continue
+    """docs/profiles.md's rule: the twin keeps `sam` semantics, converts a subset of the layout, and
+    exposes whatever its own profile computes, excludes or converts semantically, except a
+    divergence that gives meaning to inputs SAM v1 refuses (n/a under `sam` semantics)."""
+    twins = [p for p in PROFILES.values() if p.layout_of]
+    assert {p.layout_of for p in twins} == {p.name for p in PROFILES.values() if p.port and not p.layout_of} - {"sam"}
+    for profile in twins:
         own = get_profile(profile.layout_of)
+        assert profile.semantics == "sam" and not profile.computed, profile.name
         assert profile.port == own.port and set(profile.known) == set(own.known)
-        assert not profile.excluded, "a layout-only profile marks nothing n/a"
         assert set(profile.converted) <= set(own.converted)
-        assert set(profile.exposed) == set(own.excluded) | (set(own.converted) - set(profile.converted))
+        semantic = set(own.excluded) | set(own.computed) | (set(own.converted) - set(profile.converted))
+        outside = {d for d in semantic if DIVERGENCES[d].outside_sam}
+        assert set(profile.exposed) == semantic - outside, profile.name
+        assert set(profile.excluded) == outside, profile.name
 
 
 def test_keras_hub_conversion():
@@ -92,7 +104,8 @@ def test_keras_hub_conversion():
         ("hf", prompt(POINTS, LABELS), "square_normalisation"),
         ("hf", prompt(masks=np.zeros((1, 1, 32, 24))), "square_embedding_grid"),
         ("sam_onnx", prompt(POINTS, LABELS), "square_normalisation"),
-        ("sam_onnx", prompt(POINTS, np.array([[2, 1], [0, 1]])), "onnx_corner_labels"),
+        ("hf_sam2", prompt(POINTS, LABELS), "square_normalisation"),
+        ("hf_sam2", prompt(masks=np.zeros((1, 1, 32, 24))), "square_embedding_grid"),
     ],
 )
 def test_cases_a_profile_cannot_express_are_not_applicable(profile, inputs, reason):
@@ -158,12 +171,16 @@ def test_own_profiles_mark_na_exactly_where_an_excluded_divergence_is_exercised(
 
 
 class EmulatedHF:
-    """transformers' conventions emulated on the reference (float32): a test of the hf profile's plumbing."""
+    """transformers' conventions emulated on the reference (float32) under ``semantics`` (`sam` for
+    SamPromptEncoder, `hf_sam2` for Sam2PromptEncoder): a test of the hf profiles' plumbing."""
 
     name, profile = "emulated-hf", "hf"
 
+    def __init__(self, semantics="sam"):
+        self.semantics = semantics
+
     def build(self, config, params):
-        self.encoder = SAMPromptEncoder(**config, params=params, dtype="float32")
+        self.encoder = SAMPromptEncoder(**config, params=params, dtype="float32", profile=self.semantics)
 
     def run(self, input_points, input_labels, input_boxes, input_masks):
         out = self.encoder(
@@ -189,3 +206,155 @@ def test_a_port_with_hf_conventions_passes_under_hf(cases):
     assert layout.get("fail") == sum(
         1 for c in cases if c.inputs.get("points") is None and c.inputs.get("boxes") is None
     ), layout
+
+
+# -- semantics, SAM 2 profiles and coverage --------------------------------------------------------
+
+
+def test_a_port_with_hf_sam2_conventions_passes_under_hf_sam2_and_fails_as_predicted_under_its_layout(cases):
+    """Labels 2/3, label -10 and the per-box not_a_point token are computed by the reference under
+    `hf_sam2`; under `hf_sam2_layout` (sam semantics) exactly the predicted outputs fail (the emulation
+    has no square-only limit, so square_* predictions alone do not fail here)."""
+    port = EmulatedHF("hf_sam2")
+    results = Checker(port, get_profile("hf_sam2")).run(cases)
+    counts = summarise(results)
+    assert exit_code(results) == 0 and not counts.get("error"), counts
+    ran = {r.case for r in results if r.verdict == "pass"}
+    assert {"labels.minus_10", "labels.minus_10_box", "labels.corner_2.square", "boxes.only.square"} <= ran
+    layout = get_profile("hf_sam2_layout")
+    results = Checker(port, layout).run(cases)
+    failing = {(r.case, r.output) for r in results if r.verdict in ("fail", "error")}
+    predicted = set()
+    by_id = {c.id: c for c in cases}
+    for r in results:
+        names = layout.expected_divergences(by_id[r.case].inputs, by_id[r.case].config).get(r.output, [])
+        if r.verdict != "n/a" and set(names) - {"square_normalisation", "square_embedding_grid"}:
+            predicted.add((r.case, r.output))
+    assert failing == predicted, (sorted(failing - predicted), sorted(predicted - failing))
+    assert ("boxes.only.square", SPARSE) in failing and ("labels.corner_3.square", SPARSE) in failing
+    assert {r.verdict for r in results if r.case.startswith("labels.minus_10")} == {"n/a"}
+
+
+def test_semantics_decide_which_label_cases_run(cases):
+    from samspec.conformance.ports_report import applicable
+
+    by_id = {c.id: c for c in cases}
+    corner, minus_10 = by_id["labels.corner_2.square"], by_id["labels.minus_10"]
+    assert applicable(get_profile("sam2"), corner) is None and applicable(get_profile("sam_onnx"), corner) is None
+    assert applicable(get_profile("sam2_layout"), corner) is None  # runs, and must fail:
+    assert get_profile("sam2_layout").expected_divergences(corner.inputs, corner.config) == {SPARSE: ["corner_labels"]}
+    assert "corner_labels" in get_profile("sam_onnx_layout").expected_divergences(corner.inputs, corner.config)[SPARSE]
+    assert applicable(get_profile("hf_sam2"), minus_10) is None
+    for name in ("sam", "sam2", "hf", "hf_layout", "hf_sam2_layout", "keras_hub"):
+        reason = applicable(get_profile(name), minus_10)
+        assert reason and ("-10" in reason or "hf_minus_10_label" in reason), (name, reason)
+    assert minus_10.semantics == "hf_sam2" and corner.semantics == "sam"
+
+
+def test_every_built_in_profile_runs_every_section_of_3_to_10(cases):
+    """Square twins and the label -10 cases: no built-in profile leaves a section of §3-§10 without
+    an applicable case (the coverage table of docs/ports.md)."""
+    from samspec.conformance.ports_report import COVERED_SECTIONS, coverage, uncovered
+
+    assert COVERED_SECTIONS == ("3", "4", "5", "6", "7", "8", "9", "10")
+    table = coverage(cases)
+    assert set(table) == set(PROFILES)
+    assert not uncovered(table), uncovered(table)
+    assert table["hf"]["cases"] >= 25 and table["hf_sam2"]["cases"] >= 27, {k: v["cases"] for k, v in table.items()}
+    square_only = [c for c in cases if c.config["input_image_size"][0] == c.config["input_image_size"][1]
+                   and c.config["image_embedding_size"][0] == c.config["image_embedding_size"][1]]
+    for case in cases:  # every case class (prefix) exists on a square configuration
+        assert any(s.id.split(".")[0] == case.id.split(".")[0] for s in square_only), case.id
+    for case in cases:
+        if case.id.startswith("labels."):
+            assert any(s.id in (case.id, case.id + ".square") for s in square_only), case.id
+
+
+# -- user-declared profiles -------------------------------------------------------------------------
+
+
+def test_resolve_profile_takes_a_name_a_profile_or_module_attr(tmp_path, monkeypatch):
+    assert resolve_profile("hf_sam2") is PROFILES["hf_sam2"]
+    assert resolve_profile(PROFILES["sam2"]) is PROFILES["sam2"]
+    (tmp_path / "user_profiles.py").write_text(
+        "from samspec.conformance.profiles import Profile\n"
+        "MINE = Profile(name='mine', description='nothing converted')\n"
+        "def make():\n    return Profile(name='made', description='from a factory')\n"
+        "NOT_A_PROFILE = 3\n",
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert resolve_profile("user_profiles:MINE").name == "mine"
+    assert resolve_profile("user_profiles:make").name == "made"
+    for spec, words in [
+        ("nope", "expected one of"),
+        ("user_profiles:MISSING", "no attribute 'MISSING'"),
+        ("user_profiles:NOT_A_PROFILE", "is a int, expected a samspec.conformance.profiles.Profile"),
+        ("no_such_module_here:X", "cannot import 'no_such_module_here'"),
+        (3, "received 3"),
+    ]:
+        with pytest.raises(ValueError, match=re.escape(words)) as raised:
+            resolve_profile(spec, argument="--profile")
+        assert str(raised.value).startswith("--profile: "), raised.value
+
+
+def test_a_profile_refuses_an_unknown_divergence_naming_the_field():
+    with pytest.raises(ValueError, match=r"Profile 'p' exposed: 'not_a_divergence' is neither"):
+        Profile(name="p", description="", exposed=("not_a_divergence",))
+    with pytest.raises(ValueError, match=r"Profile 'p' excluded: \['corner_labels'\] must also be in divergences"):
+        Profile(name="p", description="", excluded=("corner_labels",))
+    with pytest.raises(ValueError, match=r"Profile 'p' divergences: expected a tuple"):
+        Profile(name="p", description="", divergences="corner_labels")
+
+
+def test_from_port_functions_take_the_inputs_or_not():
+    seen = {}
+
+    def three(outputs, config, inputs):
+        seen.update(inputs)
+        return outputs
+
+    outputs = {SPARSE: np.zeros((1, 2, 4))}
+    Profile(name="three", description="", from_port_fn=three).from_port(outputs, SQUARE, {"boxes": BOXES})
+    assert set(seen) == {"points", "labels", "boxes", "masks"} and seen["boxes"] is BOXES
+    two = Profile(name="two", description="", from_port_fn=lambda outputs, config: {"two": outputs})
+    assert two.from_port(outputs, SQUARE, {"boxes": BOXES}) == {"two": outputs}
+    own = Divergence("mine", "a user's own divergence", lambda i, c: frozenset({DENSE}))
+    profile = Profile(name="user", description="", exposed=(own,))
+    assert profile.exposed == ("mine",) and profile.expected_divergences({}, SQUARE) == {DENSE: ["mine"]}
+
+
+def _docs_example() -> str:
+    text = (ROOT / "docs" / "profiles.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(# my_nhwc_port\.py\n.*?)```", text, flags=re.S)
+    assert len(blocks) == 1, "docs/profiles.md: the my_nhwc_port.py example"
+    return blocks[0]
+
+
+def test_the_user_profile_of_docs_profiles_md_runs(cases, tmp_path, monkeypatch, capsys):
+    """The NHWC example, copied as a user would: it passes under its own profile (given by the
+    adapter or by --profile module:attr), and fails under `sam`, whose layout it does not follow."""
+    (tmp_path / "my_nhwc_port.py").write_text(_docs_example(), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib
+
+    module = importlib.import_module("my_nhwc_port")
+    profile = resolve_profile("my_nhwc_port:MY_PROFILE")
+    assert profile is module.MY_PROFILE and module.MyNHWCPort.profile is profile
+    results = Checker(module.MyNHWCPort(), profile).run(cases)
+    counts = summarise(results)
+    empty = [c.id for c in cases if all(c.inputs.get(k) is None for k in ("points", "boxes", "masks"))]
+    minus_10 = [c.id for c in cases if c.inputs.get("labels") is not None and (np.asarray(c.inputs["labels"]) == -10).any()]
+    na = {r.case for r in results if r.verdict == "n/a"}
+    assert exit_code(results) == 0 and na == set(empty) | set(minus_10) and empty and minus_10, counts
+    assert exit_code(Checker(module.MyNHWCPort(), get_profile("sam")).run(cases[:3])) == 1
+
+    from samspec.conformance.cli import main
+
+    assert main(["check", "my_nhwc_port:MyNHWCPort", "--no-diagnosis"]) == 0
+    assert main(["check", "my_nhwc_port:MyNHWCPort", "--profile", "my_nhwc_port:MY_PROFILE", "--no-diagnosis"]) == 0
+    capsys.readouterr()
+    assert main(["check", "my_nhwc_port:MyNHWCPort", "--profile", "my_nhwc_port:NOPE", "--no-diagnosis"]) == 2
+    assert "NOPE" in capsys.readouterr().err

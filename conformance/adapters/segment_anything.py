@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
 import sys
 import types
@@ -9,32 +10,46 @@ import types
 import numpy as np
 
 
+def register_bare_package(name: str, hint: str) -> None:
+    """Make ``name`` importable as a package without running its ``__init__`` (which, for
+    segment_anything and sam2, pulls in torchvision or hydra; the prompt encoder needs torch only):
+    an empty module whose ``__path__`` is the installed package's folder. ``hint`` says how to
+    install it when it is missing."""
+    if name in sys.modules:
+        return
+    parent, _, child = name.rpartition(".")
+    if parent:
+        search = sys.modules[parent].__path__
+        spec = importlib.machinery.PathFinder.find_spec(name, search)
+    else:
+        spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError(f"{name} is not installed: {hint}")
+    package = types.ModuleType(name)
+    package.__path__ = list(spec.submodule_search_locations)
+    package.__spec__ = spec
+    sys.modules[name] = package
+
+
 def load_prompt_encoder_class():
     """``segment_anything.modeling.prompt_encoder.PromptEncoder`` without running the package
     ``__init__``, which imports torchvision for the whole model zoo; the prompt encoder needs torch only."""
-    if "segment_anything" not in sys.modules:
-        spec = importlib.util.find_spec("segment_anything")
-        if spec is None:
-            raise ImportError(
-                "segment-anything is not installed: pip install -c constraints.txt 'samspec[sam]'"
-            )
-        package = types.ModuleType("segment_anything")
-        package.__path__ = list(spec.submodule_search_locations)
-        sys.modules["segment_anything"] = package
+    register_bare_package("segment_anything", "pip install -c constraints.txt 'samspec[sam]'")
     from segment_anything.modeling.prompt_encoder import PromptEncoder
 
     return PromptEncoder
 
 
-def build_prompt_encoder(config, params):
-    """Meta's PromptEncoder for a samspec config, with ``params`` (SAM v1 names) loaded strictly."""
+def build_prompt_encoder(config, params, prompt_encoder_class=None):
+    """Meta's PromptEncoder (or a class with its constructor and state-dict names: sam2's,
+    ultralytics') for a samspec config, with ``params`` (SAM v1 names) loaded strictly."""
     import torch
 
     activations = {"gelu": torch.nn.GELU, "relu": torch.nn.ReLU}
     activation = config.get("activation", "gelu")
     if activation not in activations:
-        raise ValueError(f"segment-anything: activation {activation!r} is not supported (only {sorted(activations)})")
-    encoder = load_prompt_encoder_class()(
+        raise ValueError(f"activation {activation!r} is not supported (only {sorted(activations)})")
+    encoder = (prompt_encoder_class or load_prompt_encoder_class())(
         embed_dim=config["hidden_size"],
         image_embedding_size=tuple(config["image_embedding_size"]),
         input_image_size=tuple(config["input_image_size"]),
@@ -46,8 +61,12 @@ def build_prompt_encoder(config, params):
 
 
 class SegmentAnythingAdapter:
+    """Meta's PromptEncoder; subclasses set ``name``, ``profile`` and ``load_class`` for ports with
+    the same constructor, state-dict names and ``forward(points, boxes, masks)`` (sam2, ultralytics)."""
+
     name = "segment-anything"
     profile = "sam"
+    load_class = staticmethod(load_prompt_encoder_class)
 
     def __init__(self, dtype="float32", device="cpu"):
         self.dtype_name = dtype
@@ -58,7 +77,8 @@ class SegmentAnythingAdapter:
 
         self.torch = torch
         self.dtype = getattr(torch, self.dtype_name)
-        self.encoder = build_prompt_encoder(config, params).to(device=self.device, dtype=self.dtype).eval()
+        encoder = build_prompt_encoder(config, params, self.load_class())
+        self.encoder = encoder.to(device=self.device, dtype=self.dtype).eval()
 
     def _tensor(self, value, dtype=None):
         if value is None:

@@ -1,0 +1,113 @@
+"""transformers' SAM 2 prompt encoder (``Sam2PromptEncoder``, transformers 5.24), float32 on the CPU,
+profile ``hf_sam2``.
+
+Conversion only: a ``Sam2PromptEncoder`` is built for the case's configuration (no vision backbone
+and no mask decoder), samspec's parameters are renamed into it (``point_embed`` is one (4, C)
+table: SAM v1's ``point_embeddings.0`` to ``.3`` stacked), and prompts go through its ``forward``.
+The dense positional grid is ``Sam2Model.get_image_wide_positional_embeddings``, which reads only
+``prompt_encoder`` and ``shared_image_embedding``, called on a namespace holding those two.
+
+Like ``SamPromptEncoder`` it takes one int ``image_size`` and a square grid of ``image_size //
+patch_size``. A non-square configuration is built with the longest sides, max(H, W) and max(h, w),
+so that the case differs (``square_normalisation``, ``square_embedding_grid``; n/a under ``hf_sam2``).
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+
+# samspec parameter name (SAM v1) -> Sam2PromptEncoder state_dict name (point_embed: stacked, below)
+PARAM_NAMES = {
+    "pe_layer.positional_encoding_gaussian_matrix": "shared_embedding.positional_embedding",
+    "not_a_point_embed.weight": "not_a_point_embed.weight",
+    "no_mask_embed.weight": "no_mask_embed.weight",
+    "mask_downscaling.0.weight": "mask_embed.conv1.weight",
+    "mask_downscaling.0.bias": "mask_embed.conv1.bias",
+    "mask_downscaling.1.weight": "mask_embed.layer_norm1.weight",
+    "mask_downscaling.1.bias": "mask_embed.layer_norm1.bias",
+    "mask_downscaling.3.weight": "mask_embed.conv2.weight",
+    "mask_downscaling.3.bias": "mask_embed.conv2.bias",
+    "mask_downscaling.4.weight": "mask_embed.layer_norm2.weight",
+    "mask_downscaling.4.bias": "mask_embed.layer_norm2.bias",
+    "mask_downscaling.6.weight": "mask_embed.conv3.weight",
+    "mask_downscaling.6.bias": "mask_embed.conv3.bias",
+}
+POINT_EMBED = "point_embed.weight"
+POINT_ROWS = tuple(f"point_embeddings.{i}.weight" for i in range(4))  # rows 0..3 of point_embed
+
+
+def sam2_prompt_config(hidden_size, image_size, image_embedding_size, mask_in_channels, activation="gelu"):
+    """A ``Sam2PromptEncoderConfig`` whose grid is ``image_embedding_size`` (= image_size // patch_size)."""
+    from transformers.models.sam2.configuration_sam2 import Sam2PromptEncoderConfig
+
+    patch_size = max(1, image_size // image_embedding_size)
+    if image_size // patch_size != image_embedding_size:
+        raise ValueError(
+            f"transformers Sam2PromptEncoder: a grid of {image_embedding_size} needs image_size // patch_size = "
+            f"{image_embedding_size}; image_size {image_size} gives {image_size // patch_size}"
+        )
+    return Sam2PromptEncoderConfig(
+        hidden_size=hidden_size, image_size=image_size, patch_size=patch_size, mask_input_channels=mask_in_channels,
+        hidden_act=activation, layer_norm_eps=1e-6,
+    )
+
+
+def sam2_state_dict(params: dict) -> dict:
+    """samspec's parameters (SAM v1 names) as a Sam2PromptEncoder state dict (NumPy arrays)."""
+    state = {PARAM_NAMES[name]: np.asarray(value) for name, value in params.items() if name in PARAM_NAMES}
+    state[POINT_EMBED] = np.concatenate([np.asarray(params[name]) for name in POINT_ROWS], axis=0)
+    return state
+
+
+class TransformersSam2Adapter:
+    name = "transformers-sam2"
+    profile = "hf_sam2"
+
+    def __init__(self, dtype="float32", device="cpu"):
+        self.dtype_name = dtype
+        self.device = device
+
+    def build(self, config, params):
+        import torch
+        from transformers.models.sam2.modeling_sam2 import Sam2PositionalEmbedding, Sam2PromptEncoder
+
+        self.torch = torch
+        self.dtype = getattr(torch, self.dtype_name)
+        prompt_config = sam2_prompt_config(
+            config["hidden_size"], max(config["input_image_size"]), max(config["image_embedding_size"]),
+            config["mask_in_channels"], config.get("activation", "gelu"),
+        )
+        encoder = Sam2PromptEncoder(prompt_config)
+        state = {k: torch.as_tensor(v) for k, v in sam2_state_dict(params).items()}
+        encoder.load_state_dict(state, strict=True)
+        shared = Sam2PositionalEmbedding(prompt_config)  # Sam2Model.shared_image_embedding: the same Gaussian
+        shared.load_state_dict({"positional_embedding": state["shared_embedding.positional_embedding"]}, strict=True)
+        self.encoder = encoder.to(device=self.device, dtype=self.dtype).eval()
+        self.grid_owner = SimpleNamespace(
+            prompt_encoder=self.encoder, shared_image_embedding=shared.to(device=self.device, dtype=self.dtype).eval()
+        )
+
+    def _tensor(self, value, dtype=None):
+        if value is None:
+            return None
+        return self.torch.as_tensor(np.asarray(value), dtype=dtype or self.dtype, device=self.device)
+
+    def run(self, input_points, input_labels, input_boxes, input_masks):
+        from transformers.models.sam2.modeling_sam2 import Sam2Model
+
+        torch = self.torch
+        with torch.no_grad():
+            sparse, dense = self.encoder(
+                input_points=self._tensor(input_points),
+                input_labels=self._tensor(input_labels, torch.int64),
+                input_boxes=self._tensor(input_boxes),
+                input_masks=self._tensor(input_masks),
+            )
+            grid = Sam2Model.get_image_wide_positional_embeddings(self.grid_owner)
+        return {
+            "sparse_embeddings": None if sparse is None else sparse.detach().cpu().numpy(),
+            "dense_embeddings": dense.detach().cpu().numpy(),
+            "image_positional_embeddings": grid.detach().cpu().numpy(),
+        }
