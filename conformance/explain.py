@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 
 from samspec.reference import SAMPromptEncoder, init_params
+
+SUMMARY_LIMIT = 256  # arrays with more values are summarised in the JSON trace unless --full
 
 # Each trace key, the spec section it implements and one line on what it is.
 STAGES = {
@@ -53,7 +56,10 @@ def build_prompt(args, config) -> dict:
     prompt = {}
     if args.points:
         points = [_pairs(p, 2, "--points") for p in args.points]
-        labels = args.labels if args.labels is not None else [1] * len(points)
+        if args.labels is None:
+            raise ValueError(f"--points: expected --labels as well, one per point (1 foreground, 0 background, "
+                             f"-1 not a point, 2/3 box corners); received {len(points)} point(s) and no --labels")
+        labels = args.labels
         if len(labels) != len(points):
             raise ValueError(f"--labels: expected one label per point ({len(points)}); received {len(labels)}")
         prompt["points"] = np.array([points], dtype=np.float64)
@@ -96,35 +102,53 @@ def explain(args) -> int:
     prompt = build_prompt(args, config)
     trace = encoder.trace(**prompt)
 
-    print(f"samspec explain: {encoder!r}, params from init_params(seed={args.seed})")
+    out = sys.stderr if args.json == "-" else sys.stdout  # `--json -`: stdout holds the JSON alone
+    print(f"samspec explain: {encoder!r}, params from init_params(seed={args.seed})", file=out)
     for name, value in prompt.items():
-        print(f"  input {name:<8} shape {tuple(value.shape)}  {_summary(value, args.values)}")
-    print()
+        print(f"  input {name:<8} shape {tuple(value.shape)}  {_summary(value, args.values)}", file=out)
+    print(file=out)
     for name, value in trace.items():
         section, meaning = STAGES.get(name, ("", ""))
         shape = tuple(np.asarray(value).shape)
-        print(f"{section:>7}  {name:<36} {str(shape):<20} {meaning}")
-        print(f"{'':>9}{_summary(value, args.values)}")
+        print(f"{section:>7}  {name:<36} {str(shape):<20} {meaning}", file=out)
+        print(f"{'':>9}{_summary(value, args.values)}", file=out)
     if args.json:
-        document = {
-            "config": encoder.config(),
-            "params_seed": args.seed,
-            "inputs": {k: {"shape": list(v.shape), "values": v.tolist()} for k, v in prompt.items()},
-            "stages": [
-                {
-                    "name": name,
-                    "section": STAGES.get(name, ("", ""))[0],
-                    "shape": list(np.asarray(value).shape),
-                    "dtype": str(np.asarray(value).dtype),
-                    "values": np.asarray(value).tolist(),
-                }
-                for name, value in trace.items()
-            ],
-        }
-        with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump(document, handle)
-        print(f"\nfull trace written to {args.json}")
+        document = trace_document(encoder, args.seed, prompt, trace, full=args.full)
+        if args.json == "-":
+            json.dump(document, sys.stdout)
+            sys.stdout.write("\n")
+        else:
+            with open(args.json, "w", encoding="utf-8") as handle:
+                json.dump(document, handle)
+            print(f"\n{'full ' if args.full else ''}trace written to {args.json}", file=out)
     return 0
+
+
+def array_entry(value, full: bool) -> dict:
+    """One array of the JSON trace: every value when it is small or ``full``, else its shape, dtype
+    and a summary (the first values, min, max, mean, max |value|) that keeps the file small."""
+    array = np.asarray(value)
+    entry = {"shape": list(array.shape), "dtype": str(array.dtype)}
+    if full or array.size <= SUMMARY_LIMIT:
+        entry["values"] = array.tolist()
+    else:
+        flat = array.reshape(-1).astype(np.float64)
+        entry["summary"] = {"first": flat[:8].tolist(), "min": float(flat.min()), "max": float(flat.max()),
+                            "mean": float(flat.mean()), "max_abs": float(np.abs(flat).max()),
+                            "omitted": int(array.size - 8), "all_values": "rerun with --full"}
+    return entry
+
+
+def trace_document(encoder, seed, prompt, trace, full=False) -> dict:
+    """The trace as JSON: arrays over SUMMARY_LIMIT values are summarised unless ``full``."""
+    return {
+        "config": encoder.config(),
+        "params_seed": seed,
+        "full": bool(full),
+        "inputs": {k: array_entry(v, full) for k, v in prompt.items()},
+        "stages": [dict(name=name, section=STAGES.get(name, ("", ""))[0], **array_entry(value, full))
+                   for name, value in trace.items()],
+    }
 
 
 def add_arguments(parser) -> None:
@@ -134,7 +158,8 @@ def add_arguments(parser) -> None:
             raise ValueError(text)
         return values
 
-    parser.add_argument("--points", nargs="+", metavar="X,Y", help="point prompts in pixels, e.g. --points 500,375 200,100")
+    parser.add_argument("--points", nargs="+", metavar="X,Y",
+                        help="point prompts in pixels, e.g. --points 500,375 200,100 (with --labels)")
     parser.add_argument("--labels", nargs="+", type=int, metavar="L", help="one label per point: 1 fg, 0 bg, -1 not-a-point, 2/3 corners")
     parser.add_argument("--box", metavar="X1,Y1,X2,Y2", help="one box prompt in pixels")
     parser.add_argument("--mask", metavar="FILE.npy", help="a mask of logits, (4h, 4w) or (1, 1, 4h, 4w)")
@@ -147,4 +172,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--dtype", default="float64", choices=["float64", "float32", "float16"])
     parser.add_argument("--seed", type=int, default=0, help="seed of init_params")
     parser.add_argument("--values", type=int, default=4, help="how many values to print per stage")
-    parser.add_argument("--json", metavar="FILE", help="write the full trace as JSON")
+    parser.add_argument("--json", metavar="FILE", help="write the trace as JSON to FILE ('-': stdout, the text "
+                        f"going to stderr); arrays over {SUMMARY_LIMIT} values are summarised unless --full")
+    parser.add_argument("--full", action="store_true", help="with --json: every value of every array (large: "
+                        "~75 MB for the default configuration with a mask)")

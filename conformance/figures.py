@@ -4,6 +4,8 @@
     samspec figures --out /tmp/img --only point_similarity
     samspec figures --out /tmp/img --report report.json     report.png: the heat map of a check's report
 
+``--out`` is required: samspec never writes into the current folder unless told to.
+
 Each figure is computed from the float64 reference (``init_params(seed=0)``, the configuration and
 the worked example of ``samspec explain --points 500,375 --labels 1 --box 100,100,700,600
 --demo-mask``) or from the shipped fixtures, so the pictures always show what the code does.
@@ -318,7 +320,7 @@ def figure_mask_downscaling(ctx):
 # -- 5. a failing port's error, side by side -----------------------------------------------------------
 
 
-def _failing_panels(fig, subfig, port, key, expected, got, result, token_labels=None):
+def _failing_panels(fig, subfig, port, key, expected, got, result, token_labels=None, heading=None):
     budget = result.budget
     error = np.abs(got.astype(np.float64) - expected)
     if key == "prompt_sparse_embeddings":  # (B, N', C) -> rows = tokens
@@ -350,8 +352,35 @@ def _failing_panels(fig, subfig, port, key, expected, got, result, token_labels=
             ax.set_yticks(range(0, shown[0].shape[0], 5))
             ax.set_xlabel("grid column j", fontsize=9)
         axes[0].set_ylabel("grid row i", fontsize=9)
-    subfig.suptitle(f"port: {port}; samspec check prints:\n{verdict_lines(result)}", family="monospace",
-                    fontsize=8, ha="left", x=0.01)
+    if heading is None:
+        heading = f"port: {port}; samspec check prints:\n{verdict_lines(result)}"
+    if heading:
+        subfig.suptitle(heading, family="monospace", fontsize=8, ha="left", x=0.01)
+
+
+def heatmap_png(got, expected, budget, title: str = "", dpi: int = 80) -> bytes:
+    """One failing output as a PNG in memory, for `samspec check --html`: expected | port |
+    |error| / budget, drawn as in failing_port.png. ``got`` and ``expected`` are in the `sam` layout
+    (sparse (B, N', C): every token x channel; dense (B, C, h, w): the channel holding the worst
+    element). ImportError without matplotlib (``pip install 'samspec[figures]'``)."""
+    import matplotlib  # noqa: F401  (ImportError names the missing extra to the caller)
+
+    got = np.asarray(got)
+    expected = np.asarray(expected, dtype=np.float64)
+    if got.shape != expected.shape or got.ndim not in (3, 4) or not budget:
+        raise ValueError(f"heatmap_png: expected two arrays of one (B, N, C) or (B, C, h, w) shape and a budget > 0; "
+                         f"received {got.shape}, {expected.shape}, budget {budget!r}")
+    error = np.abs(got.astype(np.float64) - expected)
+    worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(np.where(np.isfinite(error), error, np.inf))), error.shape))
+    result = argparse.Namespace(budget=float(budget), worst_index=list(worst), dtype=str(got.dtype),
+                                ratio=float(error[worst] / budget), verdict="fail" if error[worst] > budget else "pass")
+    key = "prompt_sparse_embeddings" if got.ndim == 3 else "prompt_dense_embeddings"
+    fig = _new_figure(11.0, 3.6 if got.ndim == 4 else 3.0)
+    tokens = None if got.ndim == 4 else [f"img {b} token {n}" for b in range(got.shape[0]) for n in range(got.shape[1])]
+    _failing_panels(fig, fig, None, key, expected, got, result, token_labels=tokens, heading=title)
+    buffer = io.BytesIO()
+    _save(fig, buffer, dpi)
+    return buffer.getvalue()
 
 
 def figure_failing_port(ctx):
@@ -481,7 +510,9 @@ NEEDS_FIXTURES = {"failing_port", "check_ratios"}
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--out", metavar="DIR", default="docs/img", help="folder for the PNGs (default docs/img)")
+    parser.add_argument("--out", metavar="DIR", required=True,
+                        help="folder for the PNGs (required: nothing is written into the current folder "
+                             "unless you say so; the docs' figures are `--out docs/img`)")
     parser.add_argument("--only", nargs="+", choices=FIGURES, metavar="NAME",
                         help=f"draw only these figures (of {', '.join(FIGURES)})")
     parser.add_argument("--fixtures", metavar="DIR", help="a fixture folder (default: the shipped one)")
@@ -492,7 +523,7 @@ def add_arguments(parser) -> None:
 
 
 def _save(fig, path, dpi):
-    """Write a PNG of at most 256 colours: a fraction of the size, the same picture (Pillow comes with
+    """Write a PNG (to a path or a binary file object) of at most 256 colours: a fraction of the size, the same picture (Pillow comes with
     matplotlib); no software or date stamp, so the same figure gives the same file."""
     from PIL import Image
 

@@ -2,25 +2,31 @@
 
     pytest --samspec-port my_adapter:MyPort [--samspec-profile sam] [--samspec-fixtures DIR]
            [--samspec-xfail FILE] [--samspec-cases REGEX] [--samspec-properties]
+           [--samspec-timeout S] [--samspec-in-process]
 
-adds one test per fixture case and output, ``samspec[labels.foreground::prompt_sparse_embeddings §5.2]``
-(the case, the output and the spec sections it checks), and with ``--samspec-properties`` one test
-per property (docs/properties.md). A failure shows the report row and the diagnosis; an entry of the
-xfail file is a pytest xfail (a pass is an XPASS); a case the profile cannot express is a skip with
-the reason. Without ``--samspec-port`` the plugin adds nothing.
+adds one test per fixture case and output, with the id ``labels.foreground::sparse`` (the case and
+the output's short name: sparse, dense, dense_pe), and with ``--samspec-properties`` one test per
+property, ``property.scale_invariance`` (docs/properties.md). These ids work as pytest arguments
+(``pytest --samspec-port P labels.foreground::sparse``, or a bare case id for its three outputs),
+with ``-k``, ``--lf`` and under pytest-xdist (``-n 2``). A failure shows the report row and the
+diagnosis; an entry of the xfail file is a pytest xfail (a pass is an XPASS); a case the profile
+cannot express is a skip with the reason. The adapter runs in a worker process, as in `samspec
+check` (``--samspec-in-process`` for a debugger). Without ``--samspec-port`` the plugin adds nothing,
+and hypothesis is imported only with ``--samspec-properties``.
 """
 
 from __future__ import annotations
 
 import io
+import os
+import re
 
 import pytest
 
-OUTPUT_SECTIONS = {  # top-level spec sections that bear on each output
-    "prompt_sparse_embeddings": ({"3", "4", "5", "6", "7"}, "§7"),
-    "prompt_dense_embeddings": ({"9", "10"}, "§10"),
-    "prompt_dense_positional_embeddings": ({"8"}, "§8"),
-}
+SHORT = {"prompt_sparse_embeddings": "sparse", "prompt_dense_embeddings": "dense",
+         "prompt_dense_positional_embeddings": "dense_pe"}
+# a command-line argument that names samspec tests rather than a file: CASE::OUTPUT, CASE or property.NAME
+TEST_ID = re.compile(r"^(property\.\w+|[A-Za-z0-9_]+\.[A-Za-z0-9_.\-]*?(::(sparse|dense|dense_pe))?)$")
 
 
 def pytest_addoption(parser):
@@ -34,38 +40,56 @@ def pytest_addoption(parser):
     group.addoption("--samspec-max-examples", type=int, default=25, metavar="N", help="hypothesis examples per property")
     group.addoption("--samspec-seed", type=int, default=0, metavar="N", help="seed of the property examples")
     group.addoption("--samspec-hypothesis-database", metavar="DIR", help="keep failing property examples here")
+    group.addoption("--samspec-timeout", type=float, default=60.0, metavar="S",
+                    help="seconds per case before the port's worker is stopped (default 60)")
+    group.addoption("--samspec-in-process", action="store_true", help="call the adapter in pytest's process")
+    group.addoption("--samspec-select", action="append", default=[], metavar="ID",
+                    help="only these samspec tests (CASE::OUTPUT, CASE or property.NAME); test ids given as "
+                         "arguments land here")
 
 
-def _sections(case_sections, output):
-    wanted, default = OUTPUT_SECTIONS[output]
-    chosen = [f"§{s}" for s in case_sections if str(s).split(".")[0] in wanted]
-    return " ".join(chosen) if chosen else default
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    """Arguments that are samspec test ids, not paths, become --samspec-select (so that
+    `pytest --samspec-port P labels.foreground::sparse` runs that one test and nothing else)."""
+    if not config.getoption("samspec_port"):
+        return
+    picked = [arg for arg in config.args if TEST_ID.match(arg) and not os.path.exists(arg.split("::")[0])]
+    if picked:
+        config.args[:] = [arg for arg in config.args if arg not in picked]
+        config.option.samspec_select = sorted(set(config.option.samspec_select) | set(picked))
+
+
+def test_name(case_id: str, output: str) -> str:
+    return f"{case_id}::{SHORT[output]}"
 
 
 class _State:
-    """The port, its profile, the cases and one Checker for the whole session."""
+    """The port (in its worker), its profile, the cases and one Checker for this pytest process."""
 
     def __init__(self, config):
         from .check import Checker
+        from .cli import _reconcile, _resolve_profile
         from .diagnosis import make_diagnoser
         from .expectations import read_xfails
         from .fixtures import FixtureError, load_cases
-        from .profiles import get_profile
-        from .registry import AdapterError, resolve_adapter
+        from .runner import PortLoadError, open_port
 
-        self.port = config.getoption("samspec_port")
+        self.port_name = config.getoption("samspec_port")
         try:
-            self.adapter = resolve_adapter(self.port)
-            if config.getoption("samspec_profile"):
-                self.adapter.profile = config.getoption("samspec_profile")
-            self.profile = get_profile(self.adapter.profile)
             self.cases = load_cases(config.getoption("samspec_fixtures"), pattern=config.getoption("samspec_cases"))
             xfail = config.getoption("samspec_xfail")
             self.xfails = read_xfails(xfail) if xfail else []
-        except (AdapterError, FixtureError, ValueError, OSError) as exc:
+            self.port = open_port(self.port_name, isolated=not config.getoption("samspec_in_process"),
+                                  timeout=config.getoption("samspec_timeout"),
+                                  profile=config.getoption("samspec_profile"))
+            self.profile = _resolve_profile(config.getoption("samspec_profile") or getattr(self.port, "profile", None)
+                                            or "sam")
+        except (PortLoadError, FixtureError, ValueError, OSError) as exc:
             raise pytest.UsageError(f"samspec: {exc}") from exc
         self.diagnoser = make_diagnoser(self.profile)
-        self.checker = Checker(self.adapter, self.profile, diagnose=self.diagnoser)
+        self.reconcile = _reconcile
+        self.checker = Checker(self.port, self.profile, diagnose=self.diagnoser)
         self.results = {}  # case id -> {output: Result}, one run of the port per case
         self.max_examples = config.getoption("samspec_max_examples")
         self.seed = config.getoption("samspec_seed")
@@ -75,6 +99,11 @@ class _State:
         if case.id not in self.results:
             self.results[case.id] = {r.output: r for r in self.checker.run_case(case)}
         return self.results[case.id][output]
+
+    def close(self):
+        close = getattr(self.port, "close", None)
+        if callable(close):
+            close()
 
 
 class SamspecFailure(Exception):
@@ -86,8 +115,15 @@ def _row(result) -> str:
 
     buffer = io.StringIO()
     table([result], out=buffer)
-    lines = buffer.getvalue().rstrip("\n").splitlines()
-    return "\n".join(lines[:-2])  # drop the blank line and the counts
+    lines = [line for line in buffer.getvalue().rstrip("\n").splitlines() if line.strip()]
+    kept = lines[:3]  # the header, its rule and the row
+    if result.diagnosis and result.diagnosis.get("summary"):
+        kept.append(f"diagnosis: {result.diagnosis['summary']}")
+    elif result.message and result.message not in "\n".join(kept):
+        kept.append(result.message)
+    if getattr(result, "captured", ""):
+        kept.append(f"the port printed:\n{result.captured}")
+    return "\n".join(kept)
 
 
 class SamspecCaseItem(pytest.Item):
@@ -104,11 +140,11 @@ class SamspecCaseItem(pytest.Item):
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, SamspecFailure):
-            return f"samspec check {self.state.port} (profile {self.state.profile.name!r}):\n{excinfo.value}"
+            return f"samspec check {self.state.port_name} (profile {self.state.profile.name!r}):\n{excinfo.value}"
         return super().repr_failure(excinfo)
 
     def reportinfo(self):
-        return self.path, None, self.name
+        return self.path, None, f"samspec {self.name}"  # not the id's suffix: pytest shows the id unchanged
 
 
 class SamspecPropertyItem(pytest.Item):
@@ -119,8 +155,8 @@ class SamspecPropertyItem(pytest.Item):
     def runtest(self):
         from .properties import run_property
 
-        result = run_property(self.prop, self.state.adapter, self.state.profile, max_examples=self.state.max_examples,
-                              seed=self.state.seed, database=self.state.database, port=self.state.port)
+        result = run_property(self.prop, self.state.port, self.state.profile, max_examples=self.state.max_examples,
+                              seed=self.state.seed, database=self.state.database, port=self.state.port_name)
         if result.verdict == "n/a":
             pytest.skip(result.message)
         if result.verdict != "pass":
@@ -128,49 +164,92 @@ class SamspecPropertyItem(pytest.Item):
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, SamspecFailure):
-            return f"samspec property {self.prop} on {self.state.port} (profile {self.state.profile.name!r}):\n{excinfo.value}"
+            return (f"samspec property {self.prop} on {self.state.port_name} (profile {self.state.profile.name!r}):"
+                    f"\n{excinfo.value}")
         return super().repr_failure(excinfo)
 
     def reportinfo(self):
-        return self.path, None, self.name
+        return self.path, None, f"samspec {self.name}"  # not the id's suffix: pytest shows the id unchanged
 
 
-@pytest.hookimpl(tryfirst=True)  # before -k / -m deselection, so that they apply to these tests too
+def _selected(name: str, selection) -> bool:
+    return not selection or any(name == s or name.startswith(s + "::") for s in selection)
+
+
+@pytest.hookimpl(tryfirst=True)  # before -k / -m / --lf deselection, so that they apply to these tests too
 def pytest_collection_modifyitems(session, config, items):
     if not config.getoption("samspec_port"):
         return
     from samspec.reference import OUTPUT_KEYS
 
     from .expectations import match
-    from .properties import PROPERTIES
 
     state = _State(config)
     config._samspec_state = state
-    added = []
+    selection = config.getoption("samspec_select")
+    added, deselected = [], []
     for case in state.cases:
         for output in OUTPUT_KEYS:
-            name = f"samspec[{case.id}::{output} {_sections(case.sections, output)}]"
+            name = test_name(case.id, output)
             item = SamspecCaseItem.from_parent(session, name=name, nodeid=name, state=state, case=case, output=output)
             entry = match(state.xfails, case.id, output)
             if entry is not None:
                 item.add_marker(pytest.mark.xfail(reason=entry.reason, strict=False))
-            added.append(item)
+            (added if _selected(name, selection) else deselected).append(item)
     if config.getoption("samspec_properties"):
+        from .properties import PROPERTIES  # imports hypothesis: only when properties are asked for
+
         for prop in PROPERTIES.values():
-            name = f"samspec[property.{prop.name} {' '.join('§' + s for s in prop.sections)}]"
-            added.append(SamspecPropertyItem.from_parent(session, name=name, nodeid=name, state=state, prop=prop.name))
+            name = f"property.{prop.name}"
+            item = SamspecPropertyItem.from_parent(session, name=name, nodeid=name, state=state, prop=prop.name)
+            (added if _selected(name, selection) else deselected).append(item)
+    unknown = [s for s in selection if not any(_selected(i.name, [s]) for i in added)]
+    if unknown:
+        raise pytest.UsageError(f"samspec: no test {', '.join(map(repr, unknown))} (ids look like "
+                                f"'labels.foreground::sparse', 'masks.random' or 'property.NAME')")
+    # report them as collected, so that -k / --lf / -n count them with the rest
+    config.hook.pytest_collectreport(report=pytest.CollectReport(
+        "samspec", "passed", None, added + deselected))
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
     items.extend(added)
+
+
+def _port_summary(state) -> str:
+    results = [r for outputs in state.results.values() for r in outputs.values()]
+    if not results:
+        return ""
+    overall = state.reconcile(state.diagnoser, results, [c for c in state.cases if c.id in state.results])
+    return (overall or {}).get("summary") or ""
+
+
+def pytest_sessionfinish(session, exitstatus):
+    state = getattr(session.config, "_samspec_state", None)
+    if state is None:
+        return
+    if hasattr(session.config, "workeroutput"):  # a pytest-xdist worker: hand the summary to the controller
+        session.config.workeroutput["samspec_summary"] = _port_summary(state)
+    state.close()
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: unknown without it
+def pytest_testnodedown(node, error):
+    """pytest-xdist controller: keep each worker's diagnosis summary for the terminal summary."""
+    summary = getattr(node, "workeroutput", {}).get("samspec_summary")
+    if summary:
+        node.config._samspec_worker_summaries = getattr(node.config, "_samspec_worker_summaries", []) + [summary]
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     state = getattr(config, "_samspec_state", None)
-    if state is None or not state.results:
-        return
-    results = [r for outputs in state.results.values() for r in outputs.values()]
-    summary = state.diagnoser.port_summary(results, state.cases)
-    if summary:
-        terminalreporter.write_sep("-", f"samspec diagnosis of {state.port}")
-        terminalreporter.write_line(summary)
-    for entry in state.xfails:
+    summaries = getattr(config, "_samspec_worker_summaries", [])
+    if state is not None:
+        summaries = [_port_summary(state)]
+    summaries = [s for s in dict.fromkeys(summaries) if s]
+    if summaries:
+        terminalreporter.write_sep("-", f"samspec diagnosis of {config.getoption('samspec_port')}")
+        for summary in summaries:
+            terminalreporter.write_line(summary)
+    for entry in state.xfails if state is not None else ():
         if not entry.used:
             terminalreporter.write_line(f"samspec warning: xfail pattern {entry.pattern!r} (line {entry.line}) matched nothing")

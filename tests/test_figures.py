@@ -83,6 +83,17 @@ def test_missing_matplotlib_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys
     assert not any(tmp_path.iterdir())
 
 
+def test_out_is_required_and_nothing_lands_in_the_current_folder(tmp_path, monkeypatch, capsys):
+    """`samspec figures` without --out is a usage error (exit 2 naming --out), never ./docs/img."""
+    from samspec.conformance.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exited:
+        main(["figures", "--only", "gaussian_frequencies"])
+    assert exited.value.code == 2 and "--out" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
 def test_bad_report_is_a_usage_error(tmp_path, capsys):
     require("matplotlib")
     bad = tmp_path / "report.xml"
@@ -94,10 +105,14 @@ def test_bad_report_is_a_usage_error(tmp_path, capsys):
 # -- the committed PNGs and the docs that show them ---------------------------------------------------
 
 
+SCREENSHOTS = {"html_report.png"}  # docs/ci.md: a `samspec check --html` page in headless Chromium
+
+
 def test_committed_pngs_are_the_figures_and_small():
-    committed = sorted(p.name for p in IMG.glob("*.png"))
+    committed = sorted(p.name for p in IMG.glob("*.png") if p.name not in SCREENSHOTS)
     assert committed == sorted(f"{n}.png" for n in figures.FIGURES), "run: samspec figures --out docs/img"
-    for name in committed:
+    assert all((IMG / name).exists() for name in SCREENSHOTS)
+    for name in committed + sorted(SCREENSHOTS):
         png_size(IMG / name)
         assert (IMG / name).stat().st_size < MAX_BYTES, name
 

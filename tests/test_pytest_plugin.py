@@ -38,36 +38,37 @@ def run(pytester, monkeypatch):
 
 
 def test_faithful_port_passes_with_one_test_per_case_and_output(run):
-    result = run("--samspec-port", "reference-f32", "--samspec-cases", "labels.foreground|masks.random", "-v")
+    result = run("--samspec-port", "reference-f32", "--samspec-cases", r"^(labels\.foreground|masks\.random)$", "-v")
     result.assert_outcomes(passed=6)
-    result.stdout.fnmatch_lines(["*samspec?labels.foreground::prompt_sparse_embeddings §3 §4 §5.1 §5.2 §7? PASSED*"])
-    result.stdout.fnmatch_lines(["*samspec?masks.random::prompt_dense_embeddings §9? PASSED*"])
+    result.stdout.fnmatch_lines(["labels.foreground::sparse PASSED*"])
+    result.stdout.fnmatch_lines(["masks.random::dense PASSED*"])
+    assert "§" not in result.stdout.str()
 
 
 def test_buggy_port_fails_with_the_row_and_the_diagnosis(run, pytester):
     pytester.makepyfile(buggy_port=BUGGY)
-    result = run("--samspec-port", "buggy_port:NoShift", "--samspec-cases", "labels.foreground|boxes.only")
+    result = run("--samspec-port", "buggy_port:NoShift", "--samspec-cases", r"^(labels\.foreground|boxes\.only)$")
     result.assert_outcomes(passed=4, failed=2)  # the sparse outputs; the dense ones have no shift to forget
     result.stdout.fnmatch_lines([
         "*samspec check buggy_port:NoShift (profile 'sam'):",
         "verdict case *",
         "*",
         "fail    labels.foreground            sparse*",
-        "*diagnosis: matches variant `no_pixel_shift`*",
+        "diagnosis: matches variant `no_pixel_shift`*",
         "*samspec diagnosis of buggy_port:NoShift*",
-        "diagnosis: all failures are explained by variant `no_pixel_shift` (2 of 2)*",
+        "*all failures are explained by variant `no_pixel_shift` (2 of 2)*",
     ])
-    result.stdout.fnmatch_lines(["FAILED samspec[[]boxes.only::prompt_sparse_embeddings §3 §6 §7[]]*"])
+    result.stdout.fnmatch_lines(["FAILED boxes.only::sparse*"])
 
 
 def test_xfail_entries_become_xfail_and_na_becomes_skip(run, pytester):
     pytester.makepyfile(buggy_port=BUGGY)
     xfail = pytester.makefile(".txt", xfails="labels\\..*sparse  # forgot the pixel-centre shift\nboxes  # not a failure\n")
-    result = run("--samspec-port", "buggy_port:NoShift", "--samspec-cases", "labels.foreground|boxes.only",
+    result = run("--samspec-port", "buggy_port:NoShift", "--samspec-cases", r"^(labels\.foreground|boxes\.only)$",
                  "--samspec-xfail", str(xfail), "-rxX")
     result.assert_outcomes(passed=2, xfailed=2, xpassed=2)  # "boxes" also covers the outputs that pass: XPASS
     result.stdout.fnmatch_lines(["*forgot the pixel-centre shift*"])
-    skipped = run("--samspec-port", "reference-f32", "--samspec-profile", "keras_hub", "--samspec-cases", "empty.tiny", "-rs")
+    skipped = run("--samspec-port", "reference-f32", "--samspec-profile", "keras_hub", "--samspec-cases", r"^(empty\.tiny)$", "-rs")
     skipped.assert_outcomes(skipped=3)
     skipped.stdout.fnmatch_lines(["*keras-hub needs at least one prompt*"])
 
@@ -75,12 +76,12 @@ def test_xfail_entries_become_xfail_and_na_becomes_skip(run, pytester):
 def test_properties_are_one_test_each(run, pytester):
     from samspec.conformance.properties import PROPERTIES
 
-    result = run("--samspec-port", "reference-f32", "--samspec-cases", "empty.tiny", "--samspec-properties",
+    result = run("--samspec-port", "reference-f32", "--samspec-cases", r"^(empty\.tiny)$", "--samspec-properties",
                  "--samspec-max-examples", "5")
     result.assert_outcomes(passed=3 + len(PROPERTIES))
     pytester.makepyfile(buggy_port=BUGGY)
-    result = run("--samspec-port", "buggy_port:NoShift", "--samspec-cases", "empty.tiny", "--samspec-properties",
-                 "--samspec-max-examples", "10", "-k", "scale_invariance")
+    result = run("--samspec-port", "buggy_port:NoShift", "--samspec-cases", r"^(empty\.tiny)$", "--samspec-properties",
+                 "--samspec-max-examples", "10", "property.scale_invariance")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*samspec property scale_invariance on buggy_port:NoShift*", "*reproduce('scale_invariance'*"])
 
@@ -96,3 +97,58 @@ def test_a_bad_port_is_a_usage_error(run):
     result = run("--samspec-port", "no-such-port")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*unknown port 'no-such-port'*"])
+
+
+def test_a_test_id_as_argument_runs_that_test_alone(run, pytester):
+    pytester.makepyfile(test_plain="def test_one():\n    assert True\n")
+    result = run("--samspec-port", "reference-f32", "labels.foreground::sparse", "-v")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["labels.foreground::sparse PASSED*"])
+    result = run("--samspec-port", "reference-f32", "masks.random", "test_plain.py", "-v")  # a case: its 3 outputs
+    result.assert_outcomes(passed=4)
+    result = run("--samspec-port", "reference-f32", "labels.nonsense::sparse")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*no test 'labels.nonsense::sparse'*"])
+
+
+def test_k_counts_every_test_and_never_goes_negative(run):
+    result = run("--samspec-port", "reference-f32", "--samspec-cases", r"^(labels\.foreground|masks\.random)$",
+                 "-k", "foreground and not dense_pe")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["collected 6 items / 4 deselected / 2 selected"])
+    assert "-4 selected" not in result.stdout.str()
+
+
+def test_last_failed_reruns_only_the_failures(pytester, monkeypatch):
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    pytester.makepyfile(buggy_port=BUGGY)
+    args = ("-p", "samspec.conformance.pytest_plugin", "-p", "cacheprovider", "--samspec-port", "buggy_port:NoShift",
+            "--samspec-cases", r"^(labels\.foreground|boxes\.only)$")
+    pytester.runpytest_subprocess(*args).assert_outcomes(passed=4, failed=2)
+    again = pytester.runpytest_subprocess(*args, "--lf", "-v")
+    again.assert_outcomes(failed=2, deselected=4)
+    again.stdout.fnmatch_lines(["*labels.foreground::sparse FAILED*"])
+
+
+def test_under_xdist_with_two_workers(pytester, monkeypatch):
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    pytester.makepyfile(buggy_port=BUGGY)
+    result = pytester.runpytest_subprocess("-p", "samspec.conformance.pytest_plugin", "-p", "xdist.plugin", "-n", "2",
+                                           "--samspec-port", "buggy_port:NoShift",
+                                           "--samspec-cases", r"^(labels\.foreground|boxes\.only|masks\.random)$")
+    result.assert_outcomes(passed=7, failed=2)
+    result.stdout.fnmatch_lines(["*samspec diagnosis of buggy_port:NoShift*", "*no_pixel_shift*"])
+
+
+def test_hypothesis_is_imported_only_for_the_properties(pytester, monkeypatch):
+    """The base install has hypothesis, but a port's CI without it must still run the plugin."""
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    pytester.makeconftest("""
+import sys
+def pytest_sessionfinish(session):
+    print("hypothesis imported:", any(m == "hypothesis" or m.startswith("hypothesis.") for m in sys.modules))
+""")
+    result = pytester.runpytest_subprocess("-p", "samspec.conformance.pytest_plugin", "--samspec-port", "reference-f32",
+                                           "--samspec-cases", r"^(empty\.tiny)$", "-s")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["*hypothesis imported: False*"])
