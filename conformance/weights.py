@@ -2,10 +2,11 @@
 
 Every case keeps its prompt and image sizes; its parameters become the checkpoint's (read by
 `samspec.reference.load_params`), and its expected outputs and stage intermediates are recomputed
-by the float64 reference under the `sam` profile. A case whose own hidden_size or
+by the float64 reference under the case's semantics (`sam` but for a few cases). A case whose own hidden_size or
 mask_in_channels differ from the checkpoint's is run with the checkpoint's (the prompts do not
 depend on them), unless ``adapt_config=False``, which drops such cases instead. Either way the
-returned notes say what was done.
+returned notes say what was done. A case that is a fixture error (``case.fixture_error``) stays
+one: its stored inputs cannot be trusted, whatever the parameters.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ def cases_with_weights(cases, params, adapt_config: bool = True, source: str = "
     params64 = {name: np.asarray(value, dtype=np.float64) for name, value in params.items()}  # exact
     out, adapted, dropped = [], [], []
     for case in cases:
+        if case.fixture_error:
+            out.append(case)
+            continue
         config = dict(case.config)
         if (config["hidden_size"], config["mask_in_channels"]) != (hidden_size, mask_in_channels):
             if not adapt_config:
@@ -36,14 +40,16 @@ def cases_with_weights(cases, params, adapt_config: bool = True, source: str = "
                 continue
             adapted.append(case.id)
             config.update(hidden_size=hidden_size, mask_in_channels=mask_in_channels)
-        trace = SAMPromptEncoder(**config, params=params64, dtype="float64", profile="sam").trace(**case.inputs)
+        encoder = SAMPromptEncoder(**config, params=params64, dtype="float64", profile=case.semantics)
+        outputs, trace = encoder(**case.inputs), encoder.trace(**case.inputs)
         out.append(
             dataclasses.replace(
                 case,
                 description=f"{case.description} (parameters from {source})",
                 config=config,
                 params=params64,
-                expected={key: np.asarray(trace[key]) for key in OUTPUT_KEYS},
+                expected={key: np.asarray(outputs[key]) for key in OUTPUT_KEYS},
+                reference={key: np.asarray(outputs[key]) for key in OUTPUT_KEYS},
                 stages={key: np.asarray(value) for key, value in trace.items() if key not in OUTPUT_KEYS},
             )
         )

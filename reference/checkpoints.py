@@ -129,9 +129,11 @@ def first_symlink(root: Path, relative: str) -> str | None:
     """The first leading part of ``relative`` under ``root`` that is a symlink, or None; each part
     is ``lstat``-ed inside ``root`` (never followed), stopping at the first that does not exist."""
     parts = relative.split("/")
-    for depth in range(1, len(parts) + 1):
+    inner = os.fspath(root)
+    for depth, part in enumerate(parts, 1):
+        inner = os.path.join(inner, part)
         try:
-            mode = os.lstat(Path(root).joinpath(*parts[:depth])).st_mode
+            mode = os.lstat(inner).st_mode
         except OSError:
             return None
         if stat.S_ISLNK(mode):

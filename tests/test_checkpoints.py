@@ -316,9 +316,24 @@ def test_cases_with_weights_recomputes_every_case(params32):
     assert any("hidden_size 32 and mask_in_channels 8" in note for note in notes)
     for case in with_weights:
         assert case.config["hidden_size"] == HIDDEN and case.config["mask_in_channels"] == MASK_CHANNELS
-        fresh = SAMPromptEncoder(**case.config, params=params32, dtype="float64")(**case.inputs)
+        fresh = SAMPromptEncoder(**case.config, params=params32, dtype="float64", profile=case.semantics)(**case.inputs)
         for key, value in fresh.items():
             assert np.array_equal(case.expected[key], value), (case.id, key)
+            assert np.array_equal(case.reference[key], value), (case.id, key)
 
     kept, notes = cases_with_weights(cases, params32, adapt_config=False)
     assert kept == [] and any("dropped" in note for note in notes)
+
+
+def test_cases_with_weights_keeps_fixture_errors(params32):
+    """A case whose fixture files are broken stays an error with a checkpoint's parameters: its
+    inputs cannot be trusted, so nothing is recomputed from them."""
+    import dataclasses
+
+    from samspec.conformance.fixtures import load_cases
+    from samspec.conformance.weights import cases_with_weights
+
+    case = load_cases(pattern=r"^labels\.foreground$")[0]
+    broken = dataclasses.replace(case, inputs={}, reference={}, fixture_error="case 'labels.foreground': x.npy: missing")
+    out, _ = cases_with_weights([broken, case], params32)
+    assert out[0] is broken and out[1].fixture_error is None and out[1].reference
