@@ -1,4 +1,5 @@
-"""The real ports under test: transformers, keras-hub and ONNX Runtime (tox env `ports`).
+"""The real ports under test: transformers (SamPromptEncoder and Sam2PromptEncoder), keras-hub, ONNX
+Runtime, Meta's sam2 and ultralytics (tox env `ports`).
 
 Each passes `samspec check` under its own profile; under its layout-only profile (sam's semantics)
 it fails on exactly the outputs its declared divergences predict; docs/ports.md is what
@@ -29,12 +30,31 @@ def _segment_anything():
     return load_prompt_encoder_class()
 
 
+def _sam2():
+    from samspec.conformance.adapters.sam2 import load_prompt_encoder_class
+
+    return load_prompt_encoder_class()
+
+
+def _ultralytics():
+    from samspec.conformance.adapters.ultralytics import load_prompt_encoder_class
+
+    return load_prompt_encoder_class()
+
+
 LIBRARIES = {
     "transformers": lambda: require("transformers"),
     "keras-hub": lambda: require("keras_hub", _keras),
     "onnxruntime": lambda: (require("onnxruntime"), require("onnx"), require("segment_anything", _segment_anything)),
+    "sam2": lambda: require("sam2", _sam2),
+    "ultralytics": lambda: require("ultralytics", _ultralytics),
+    "transformers-sam2": lambda: require("transformers"),
 }
-OWN = {"transformers": "hf", "keras-hub": "keras_hub", "onnxruntime": "sam_onnx"}
+OWN = {
+    "transformers": "hf", "keras-hub": "keras_hub", "onnxruntime": "sam_onnx", "sam2": "sam2", "ultralytics": "sam2",
+    "transformers-sam2": "hf_sam2",
+}
+LAYOUT = {port: profile + "_layout" for port, profile in OWN.items()}
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +96,7 @@ def test_layout_profiles_fail_exactly_where_the_divergences_predict(report):
     for port, own in OWN.items():
         run = by_name[(port, own)]
         assert run.verdict() == "passes", (port, own, run.counts)
-        layout = by_name[(port, own + "_layout")]
+        layout = by_name[(port, LAYOUT[port])]
         assert layout.differing(), f"{port}: the layout-only profile exercises no divergence"
         assert not layout.unexplained(), [(r.case, r.output, r.message) for r in layout.unexplained()]
         assert not layout.predicted_but_passing(), [(r.case, r.output) for r in layout.predicted_but_passing()]
@@ -106,7 +126,27 @@ def test_the_divergences_each_layout_profile_shows(report):
     # onnx: box corners are labelled points (boxes pass on a square image), the caller pads
     passing = {r.case for r in run[("onnxruntime", "sam_onnx_layout")].results if r.verdict == "pass"}
     assert {"seed.boxes", "seed.points_boxes", "masks.random"} <= passing
-    assert "onnx_corner_labels" in predicted("onnxruntime", "sam_onnx_layout", "labels.corner_3")
+    assert "corner_labels" in predicted("onnxruntime", "sam_onnx_layout", "labels.corner_3.square")
+    # onnx under sam2 semantics: the label 2/3 cases on a square image run and pass
+    verdicts = {r.verdict for r in run[("onnxruntime", "sam_onnx")].results if r.case == "labels.corner_2.square"}
+    assert verdicts == {"pass"}
+    # sam2 and ultralytics: labels 2/3 only (corner embeddings), on every image size
+    for port in ("sam2", "ultralytics"):
+        failing = {r.case for r in run[(port, "sam2_layout")].differing()}
+        assert failing == {f"labels.{name}{suffix}" for name in ("corner_2", "corner_3", "all_values")
+                           for suffix in ("", ".square")}, (port, failing)
+        assert predicted(port, "sam2_layout", "labels.corner_2") == ["corner_labels"]
+    # transformers SAM 2: one extra not_a_point token per box (the tokens SAM v1 also gives agree),
+    # corner labels in value, label -10 checked under hf_sam2 and n/a without its semantics
+    assert predicted("transformers-sam2", "hf_sam2_layout", "boxes.only.square") == ["box_not_a_point_token"]
+    assert "agree" in detail("transformers-sam2", "hf_sam2_layout", "boxes.only.square")
+    assert predicted("transformers-sam2", "hf_sam2_layout", "labels.corner_3.square") == ["corner_labels"]
+    corner = [r for r in run[("transformers-sam2", "hf_sam2_layout")].results
+              if (r.case, r.output) == ("labels.corner_3.square", "prompt_sparse_embeddings")]
+    assert corner[0].verdict == "fail" and corner[0].error > 0.1, corner  # same shape, other values
+    for profile, verdict in (("hf_sam2", {"pass"}), ("hf_sam2_layout", {"n/a"})):
+        verdicts = {r.verdict for r in run[("transformers-sam2", profile)].results if r.case == "labels.minus_10_box"}
+        assert verdicts == verdict, (profile, verdicts)
 
 
 def test_docs_ports_md_is_what_the_command_produces(report):
@@ -188,3 +228,23 @@ def test_check_with_weights_from_a_transformers_checkpoint(port, tmp_path, all_l
     assert notes and all(c.config["hidden_size"] == 16 for c in cases)
     results = Checker(resolve_adapter(port), get_profile(OWN[port])).run(cases)
     assert exit_code(results) == 0, [(r.case, r.output, r.verdict, r.message) for r in results if r.verdict in ("fail", "error")]
+
+
+@pytest.mark.parametrize("port, absent", [("sam2", ("hydra", "torchvision")), ("ultralytics", ("torchvision",))])
+def test_sam2_family_adapters_import_without_the_package_init(port, absent, all_libraries):
+    """The prompt encoders load without hydra or torchvision: checked in a fresh interpreter."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from samspec.conformance.registry import resolve_adapter\n"
+        "from samspec.reference import init_params\n"
+        f"adapter = resolve_adapter({port!r})\n"
+        "config = dict(hidden_size=8, image_embedding_size=(4, 4), input_image_size=(64, 64), mask_in_channels=4)\n"
+        "adapter.build(config, init_params(8, 4, seed=3))\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {absent!r}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout
