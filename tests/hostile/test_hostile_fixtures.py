@@ -6,7 +6,10 @@ verify`, and nothing outside the folder is read.
   holds '..' or goes through a symlink) raises FixtureError; `verify` exits 2 with one line.
 - A problem with one case's files or values (sha256, .npy header, NaN/inf, stale values, inputs the
   reference refuses) sets that case's `fixture_error`; the other case still loads; `verify` exits 1
-  and names the case or file.
+  and names the case or file; `check` gives the case `error` rows, runs the other, exits 2 and
+  writes a valid report.
+
+`samspec check --fixtures DIR` is asserted for every folder too (in-process, to stay quick).
 
 Each test starts from a two-case copy of the shipped set (labels.foreground on the portrait
 configuration, all.tiny with every prompt kind)."""
@@ -246,6 +249,9 @@ def assert_folder_error(root, needle, capsys):
     captured = capsys.readouterr()
     assert captured.out == "" and needle in captured.err, captured
     assert len(captured.err.strip().splitlines()) == 1 and "Traceback" not in captured.err, captured.err
+    assert main(["check", "reference-f32", "--fixtures", str(root), "--in-process", "--no-diagnosis"]) == 2
+    checked = capsys.readouterr()
+    assert checked.out == "" and needle in checked.err and len(checked.err.strip().splitlines()) == 1, checked
     return message
 
 
@@ -534,6 +540,19 @@ def test_case_level_problem(folder, capsys, name, mutate, needle):
     assert main(["fixtures", "verify", str(folder), "--quiet"]) == 1
     captured = capsys.readouterr()
     assert needle in captured.err and "Traceback" not in captured.err and captured.out == "", captured
+    report = folder.parent / "report.json"
+    code = main(["check", "reference-f32", "--fixtures", str(folder), "--in-process", "--no-diagnosis",
+                 "--report", str(report)])
+    checked = capsys.readouterr()
+    if with_stages:  # no port is judged on stored stages: check runs (verify above is what refuses them)
+        assert code == 0 and "Traceback" not in checked.err, checked
+        return
+    assert code == 2, checked
+    rows = [line for line in checked.out.splitlines() if f" {CASE} " in line]
+    assert rows and all(line.startswith("error") and f"fixture error: case '{CASE}'" in line for line in rows), rows
+    assert any(line.startswith("pass") and f" {OTHER} " in line for line in checked.out.splitlines()), checked.out
+    assert "Traceback" not in checked.err and f"fixture error: case '{CASE}'" in report.read_text()
+    json.loads(report.read_text())
 
 
 def test_stale_expected_values_never_shape_a_budget(folder):
