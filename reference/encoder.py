@@ -1,11 +1,18 @@
-"""The whole prompt encoder: the stages of spec §3–§10 composed under one profile (§11–§12)."""
+"""The whole prompt encoder: the stages of spec §3–§10 composed under one profile (§11–§12).
+
+``SAMPromptEncoder.compose`` is the teaching composition: every stage in the spec's order, one
+call per stage, no performance branches. ``__call__`` runs, part by part, the fast compositions
+of reference/fast.py (chosen once, by ``fast.choose``); ``trace`` always runs the teaching one.
+"""
 
 from __future__ import annotations
 
+from functools import partial
 from types import SimpleNamespace
 
 import numpy as np
 
+from . import fast as fast_forms
 from . import validation as check
 from .activations import fast_activation, get_activation
 from .backend import float_dtype, namespace_name, resolve_namespace
@@ -13,7 +20,7 @@ from .conventions import Conventions, get_conventions
 from .coordinates import normalise_coordinates, shift_to_pixel_centres
 from .masks import downscale_mask, no_mask_embedding
 from .params import check_config, check_params, init_params
-from .positional_encoding import fourier_argument, fourier_features_on_grid, grid_axes, grid_cell_centres, sinusoids
+from .positional_encoding import fourier_argument, grid_cell_centres, sinusoids
 from .sparse import (
     append_box_not_a_point,
     append_padding_point,
@@ -21,7 +28,6 @@ from .sparse import (
     embed_box_corners,
     embed_point_labels,
     label_embedding_table,
-    sparse_embeddings,
     token_table,
 )
 
@@ -48,6 +54,9 @@ STAGES = {
 }
 
 
+PARTS = ("sparse_tokens", "positional_grid", "dense_embedding")  # the composition's three parts (spec §3–§7, §8, §9–§10)
+
+
 def _check_size_pair(name, value):
     ok = (
         isinstance(value, (tuple, list))
@@ -59,12 +68,24 @@ def _check_size_pair(name, value):
     return (int(value[0]), int(value[1]))
 
 
+def _recorder(trace):
+    """record(name, value) -> value; also stores it in ``trace`` when that is a dict (spec §11.4)."""
+
+    def record(name, value):
+        if trace is not None:
+            trace[name] = value
+        return value
+
+    return record
+
+
 class SAMPromptEncoder:
     """SAM's prompt encoder, computed stage by stage in one dtype on one array namespace.
 
     ``enc(points, labels, boxes, masks)`` returns the three outputs of spec §11;
     ``enc.trace(...)`` returns every stage's intermediate as well, keyed by stage name.
     The only state is the configuration and the parameters, converted once to ``dtype`` on ``xp``.
+    ``fast=False`` makes ``__call__`` run the teaching composition too (reference/fast.py).
     """
 
     def __init__(
@@ -80,6 +101,7 @@ class SAMPromptEncoder:
         xp=None,
         layer_norm_eps=1e-6,
         stages=None,
+        fast=True,
     ):
         check_config(hidden_size, mask_in_channels)
         self.hidden_size = int(hidden_size)
@@ -87,7 +109,7 @@ class SAMPromptEncoder:
         self.image_embedding_size = _check_size_pair("image_embedding_size", image_embedding_size)
         self.input_image_size = _check_size_pair("input_image_size", input_image_size)
         self.activation = activation
-        get_activation(activation)  # a clear error for an unknown name, before anything else
+        self._activation = get_activation(activation)  # §9.3, the definition; a clear error for an unknown name
         self.conventions = profile if isinstance(profile, Conventions) else get_conventions(profile)
         self.profile = self.conventions.name
         unknown = sorted(set(stages or {}) - set(STAGES))
@@ -96,14 +118,9 @@ class SAMPromptEncoder:
         for name, stage in (stages or {}).items():
             if not callable(stage):
                 raise TypeError(f"stages[{name!r}]: expected a function like {name}; received {type(stage).__name__} {stage!r}"[:300])
+        if not isinstance(fast, bool):
+            raise TypeError(f"fast: expected True or False; received {fast!r}")
         self.stages = SimpleNamespace(**dict(STAGES, **(stages or {})))
-        # Fast paths replace a composition of stages only while every stage in it is the reference's own.
-        replaced = set(stages or {})
-        self._fast_grid = not replaced & {"grid_cell_centres", "fourier_argument", "sinusoids"}
-        self._fast_sparse = not replaced & {
-            "normalise_coordinates", "fourier_argument", "sinusoids", "embed_point_labels", "embed_box_corners", "append_box_not_a_point",
-            "assemble_sparse",
-        }
         self.xp = resolve_namespace(xp)
         self.dtype_name = dtype
         self.dtype = float_dtype(self.xp, dtype)
@@ -120,12 +137,10 @@ class SAMPromptEncoder:
             check.check_finite(f"params[{name!r}]", array, self.xp)
             self.params[name] = array
         check.check_fourier_range(self.params["pe_layer.positional_encoding_gaussian_matrix"], self.dtype, self.xp)
-        self._label_table = label_embedding_table(self.params, self.dtype, self.xp)
-        self._token_table = token_table(self._label_table, self.conventions.labels, self.xp)  # §5.2 + §6.2
-        # §9.3: a replaced mask path gets the definition of the activation, as the literal stages do
-        self._activation = (
-            get_activation(activation) if "downscale_mask" in replaced else fast_activation(activation, self.dtype, self.xp)
-        )
+        self._label_table = label_embedding_table(self.params, self.dtype, self.xp)  # §5.2: E, (6, C)
+        self._token_table = token_table(self._label_table, self.conventions.labels, self.xp)  # §5.2, §6.2, §6.3
+        self._fast_activation = fast_activation(activation, self.dtype, self.xp)
+        self._parts = fast_forms.choose(self, fast, stages or {})  # the one switch (reference/fast.py)
 
     def config(self) -> dict:
         """The constructor's keyword arguments (without params and xp)."""
@@ -144,14 +159,73 @@ class SAMPromptEncoder:
         return f"SAMPromptEncoder({args}, xp={namespace_name(self.xp)})"
 
     def __call__(self, points=None, labels=None, boxes=None, masks=None) -> dict:
-        return self._encode(points, labels, boxes, masks, trace=None)
+        """The three outputs (spec §11.2), each part by its fast composition (reference/fast.py)."""
+        return self.compose(points, labels, boxes, masks, parts=self._parts)
 
     def trace(self, points=None, labels=None, boxes=None, masks=None) -> dict:
-        """Every stage's intermediate, in computation order, then the three outputs (spec §11)."""
+        """Every stage's intermediate, in computation order, then the three outputs (spec §11.4),
+        from the teaching composition."""
         trace = {}
-        outputs = self._encode(points, labels, boxes, masks, trace=trace)
-        trace.update(outputs)
+        parts = SimpleNamespace(**{part: partial(getattr(self, part), trace=trace) for part in PARTS})
+        trace.update(self.compose(points, labels, boxes, masks, parts=parts))
         return trace
+
+    # -- the teaching composition (spec §3–§11): every stage in the spec's order ------------------
+
+    def compose(self, points=None, labels=None, boxes=None, masks=None, parts=None) -> dict:
+        """Spec §11: validate (§13), then the three parts; ``parts``: other forms of them (fast.choose)."""
+        parts = parts or self
+        points, labels, boxes, masks, batch = self._prepare_inputs(points, labels, boxes, masks)  # §11.1, §12, §13
+        sparse = parts.sparse_tokens(points, labels, boxes, batch)  # §3–§7: (B, T, C)
+        grid = parts.positional_grid()  # §8: (h, w, C)
+        dense = parts.dense_embedding(masks, batch)  # §9, §10: (B, h, w, C)
+        if self.conventions.channels_last:  # §11.2
+            return dict(zip(OUTPUT_KEYS, (sparse, dense, grid[None, ...])))
+        xp = self.xp
+        return dict(zip(OUTPUT_KEYS, (sparse, xp.permute_dims(dense, (0, 3, 1, 2)), xp.permute_dims(grid, (2, 0, 1))[None, ...])))
+
+    def sparse_tokens(self, points, labels, boxes, batch, trace=None):
+        """Spec §3–§7: point tokens (§3, §4, §5), box tokens (§6), assembled (§7)."""
+        xp, p, S, record = self.xp, self.params, self.stages, _recorder(trace)
+        point_tokens = box_tokens = None
+        if points is not None:
+            coords = record("points.shifted", S.shift_to_pixel_centres(points, xp))  # §3.1
+            if self.conventions.pad_points and boxes is None:
+                coords, labels = S.append_padding_point(coords, labels, xp)  # §5.1
+            record("points.labels", labels)
+            pe = self.positional_encoding("points", coords, record)  # §3.2, §4
+            point_tokens = S.embed_point_labels(pe, labels, self._label_table, self.conventions.labels, xp)  # §5.2
+            record("points.tokens", point_tokens)
+        if boxes is not None:
+            corners = record("boxes.shifted", S.shift_to_pixel_centres(boxes, xp))  # §6.1, §3.1
+            pe = self.positional_encoding("boxes", corners, record)  # §3.2, §4
+            box_tokens = S.embed_box_corners(pe, p["point_embeddings.2.weight"], p["point_embeddings.3.weight"], xp)  # §6.2
+            if self.conventions.box_trailing_not_a_point:
+                box_tokens = S.append_box_not_a_point(box_tokens, p["not_a_point_embed.weight"], xp)  # §6.3
+            record("boxes.tokens", box_tokens)
+        return S.assemble_sparse(point_tokens, box_tokens, batch, self.hidden_size, self.dtype, xp)  # §7
+
+    def positional_encoding(self, prefix, shifted, record):
+        """Spec §3.2 and §4 for shifted points or corners: normalise, project, sinusoids."""
+        S, G = self.stages, self.params["pe_layer.positional_encoding_gaussian_matrix"]
+        unit = record(f"{prefix}.normalised", S.normalise_coordinates(shifted, self.input_image_size, self.xp))  # §3.2
+        argument = record(f"{prefix}.fourier_argument", S.fourier_argument(unit, G, self.xp))  # §4.1
+        return record(f"{prefix}.positional_encoding", S.sinusoids(argument, self.xp))  # §4.2
+
+    def positional_grid(self, trace=None):
+        """Spec §8: the positional encoding of every cell centre of the embedding grid, (h, w, C)."""
+        S, G, record = self.stages, self.params["pe_layer.positional_encoding_gaussian_matrix"], _recorder(trace)
+        centres = record("dense_pe.cell_centres", S.grid_cell_centres(self.image_embedding_size, self.dtype, self.xp))  # §8.1
+        argument = record("dense_pe.fourier_argument", S.fourier_argument(centres, G, self.xp))  # §4.1
+        return record("dense_pe.grid", S.sinusoids(argument, self.xp))  # §8.2
+
+    def dense_embedding(self, masks, batch, trace=None):
+        """Spec §9 when a mask is given (the downscaler), else §10 (no_mask_embed everywhere)."""
+        S, p = self.stages, self.params
+        if masks is None:
+            return S.no_mask_embedding(p["no_mask_embed.weight"], batch, self.image_embedding_size, self.xp)  # §10
+        mask = _recorder(trace)("mask.input", masks)
+        return S.downscale_mask(mask, p, self._activation, self.xp, eps=self.layer_norm_eps, trace=trace)  # §9
 
     # -- inputs (spec §11.1, §12, §13) -------------------------------------------------------
 
@@ -208,86 +282,3 @@ class SAMPromptEncoder:
                     f"batch size; received none"
                 )
         return points, labels, boxes, masks, size
-
-    # -- the algorithm (spec §3–§10) ----------------------------------------------------------
-
-    def _encode(self, points, labels, boxes, masks, trace):
-        xp, p, conv, S = self.xp, self.params, self.conventions, self.stages
-        points, labels, boxes, masks, batch = self._prepare_inputs(points, labels, boxes, masks)
-        G = p["pe_layer.positional_encoding_gaussian_matrix"]
-
-        def record(name, value):
-            if trace is not None:
-                trace[name] = value
-            return value
-
-        def encode_positions(prefix, shifted):
-            unit = record(f"{prefix}.normalised", S.normalise_coordinates(shifted, self.input_image_size, xp))  # §3.2
-            argument = record(f"{prefix}.fourier_argument", S.fourier_argument(unit, G, xp))  # §4.1
-            return record(f"{prefix}.positional_encoding", S.sinusoids(argument, xp))  # §4.2
-
-        coords = corners = None
-        if points is not None:
-            coords = record("points.shifted", S.shift_to_pixel_centres(points, xp))  # §3.1 (points already in dtype)
-            if conv.pad_points and boxes is None:  # §5.1
-                coords, labels = S.append_padding_point(coords, labels, xp)
-            record("points.labels", labels)
-        if boxes is not None:
-            corners = S.shift_to_pixel_centres(boxes, xp)  # §6.1, §3.1
-
-        if self._fast_sparse and (coords is not None or corners is not None):
-            # §3.2–§7 for all tokens at once (sparse.sparse_embeddings); the trace gets each part's slice
-            parts = sparse_embeddings(
-                coords, labels, corners, *self._token_table, conv.labels, G, self.input_image_size, xp,
-                intermediates=trace is not None, box_trailing_not_a_point=conv.box_trailing_not_a_point,
-            )
-            sparse = parts["tokens"]
-            count = coords.shape[1] if coords is not None else 0
-            if trace is not None and coords is not None:
-                for stage in ("normalised", "fourier_argument", "positional_encoding", "tokens"):
-                    record(f"points.{stage}", parts[stage][:, :count, ...])
-            if trace is not None and corners is not None:
-                record("boxes.shifted", corners)
-                batch_size, boxes_count = corners.shape[0], corners.shape[1]
-                per_box = 3 if conv.box_trailing_not_a_point else 2
-                for stage in ("normalised", "fourier_argument", "positional_encoding"):
-                    value = parts[stage][:, count:, ...]
-                    value = xp.reshape(value, (batch_size, boxes_count, per_box, value.shape[-1]))
-                    record(f"boxes.{stage}", value[:, :, :2, :])
-                record("boxes.tokens", parts["tokens"][:, count:, ...])
-        else:  # the stages one by one (also the path when any of them is replaced)
-            point_tokens = None
-            if coords is not None:
-                pe = encode_positions("points", coords)
-                point_tokens = record("points.tokens", S.embed_point_labels(pe, labels, self._label_table, conv.labels, xp))  # §5.2
-            box_tokens = None
-            if corners is not None:
-                record("boxes.shifted", corners)
-                pe = encode_positions("boxes", corners)
-                box_tokens = S.embed_box_corners(pe, p["point_embeddings.2.weight"], p["point_embeddings.3.weight"], xp)  # §6.2
-                if conv.box_trailing_not_a_point:
-                    box_tokens = S.append_box_not_a_point(box_tokens, p["not_a_point_embed.weight"], xp)  # §6.3
-                record("boxes.tokens", box_tokens)
-            sparse = S.assemble_sparse(point_tokens, box_tokens, batch, self.hidden_size, self.dtype, xp)  # §7
-
-        if trace is not None or not self._fast_grid:
-            centres = record("dense_pe.cell_centres", S.grid_cell_centres(self.image_embedding_size, self.dtype, xp))  # §8.1
-            argument = record("dense_pe.fourier_argument", S.fourier_argument(centres, G, xp))  # §4.1
-        if self._fast_grid:  # §8.2 by separation of variables (fourier_features_on_grid): (C, h, w)
-            grid = fourier_features_on_grid(*grid_axes(self.image_embedding_size, self.dtype, xp), G, xp)
-            record("dense_pe.grid", xp.permute_dims(grid, (1, 2, 0)))  # traced channels last: (h, w, C)
-            dense_pe = grid[None, ...]  # (1, C, h, w)
-        else:  # a replaced stage: the literal composition, channels last, moved to (1, C, h, w)
-            dense_pe = xp.permute_dims(record("dense_pe.grid", S.sinusoids(argument, xp)), (2, 0, 1))[None, ...]  # §8.2
-
-        if masks is not None:
-            mask = record("mask.input", masks)
-            dense = S.downscale_mask(mask, p, self._activation, xp, eps=self.layer_norm_eps, trace=trace)  # §9
-        else:
-            dense = S.no_mask_embedding(p["no_mask_embed.weight"], batch, self.image_embedding_size, xp)  # §10
-
-        if not conv.channels_last:  # §11: (B, h, w, C) -> (B, C, h, w)
-            dense = xp.permute_dims(dense, (0, 3, 1, 2))
-        else:  # §11: (1, C, h, w) -> (1, h, w, C)
-            dense_pe = xp.permute_dims(dense_pe, (0, 2, 3, 1))
-        return dict(zip(OUTPUT_KEYS, (sparse, dense, dense_pe)))

@@ -1,16 +1,14 @@
 """Spec §5–§7: point tokens, box-corner tokens and the sparse assembly.
 
 ``embed_point_labels``, ``embed_box_corners``, ``append_box_not_a_point`` and ``assemble_sparse``
-are the stages as the spec states them (``embed_point_labels_literal`` spells §5.2 out with masks and ``where``);
-``sparse_embeddings`` computes §3.2–§7 for all tokens at once and is what the encoder runs.
+are the stages as the spec states them (``embed_point_labels_literal`` spells §5.2 out with masks and ``where``).
+``fast.sparse_embeddings`` computes §3.2–§7 for all tokens at once from ``token_table``.
 """
 
 from __future__ import annotations
 
 from .conventions import LABEL_ROWS, LabelRule
 from .validation import check_labels
-from .coordinates import normalise_coordinates
-from .positional_encoding import fourier_argument, sin_and_cos
 
 
 def append_padding_point(coords, labels, xp):
@@ -100,66 +98,6 @@ def token_table(table, rule: LabelRule, xp):
         keep[label - lowest] = float(kept)
         rows[label - lowest] = LABEL_ROWS.index(row)
     return xp.asarray(keep, dtype=table.dtype), xp.take(table, xp.asarray(rows), axis=0)
-
-
-def sparse_embeddings(
-    point_coords, labels, box_corners, keep_table, embed_table, rule, gaussian_matrix, input_image_size, xp,
-    intermediates=False, box_trailing_not_a_point=False,
-):
-    """Spec §3.2–§7 for every token at once: the sparse embeddings.
-
-        point_coords: (B, N', 2) shifted and padded, labels: (B, N') ints, box_corners: (B, M, 2, 2)
-        shifted (either part may be None, not both); keep_table, embed_table: ``token_table``
-        -> {"tokens": (B, T, C)},  T = N' + KM: points first, then tl0, br0, tl1, br1, ...
-        (K = 2), or tl0, br0, nap0, tl1, ... with ``box_trailing_not_a_point`` (K = 3, §6.3).
-        With ``intermediates``, also "normalised" (B, T, 2), "fourier_argument" (B, T, C/2) and
-        "positional_encoding" (B, T, C), for the trace.
-
-    Why this equals §5.2, §6.2 and §7: from §3.2 to §6.2 every stage acts on each token alone, so
-    encoding the concatenated token positions and splitting the result equals encoding each part
-    and concatenating (§7); and with ``token_table`` a box corner is one more token code, so
-
-        tokens = keep[code] * PE + embeddings[code]
-
-    is §5.2 for the points and §6.2 for the corners (keep 1: PE + corner embedding). §6.3's
-    trailing token is placed at (0, 0) with keep 0: its PE is finite, so 0 * PE + not_a_point_embed
-    is not_a_point_embed exactly, which is what §6.3 appends. The whole
-    sparse output is written by one multiply-add, with no per-part copies and no final concat.
-    Without ``intermediates`` the multiply and the add are done in place on this function's own
-    temporaries (PE and the looked-up rows): the same operations on the same values (a + b = b + a
-    exactly), with two full-size temporaries fewer, which keeps a call's working set small.
-
-    Not a stage but the encoder's fast composition: its labels are the encoder's, already checked
-    against the rule (§13), so it reads nothing back from the device to check them again.
-    """
-    lowest = min(rule.allowed)
-    positions, codes = [], []
-    if point_coords is not None:
-        positions.append(point_coords)
-        codes.append(labels - lowest)
-    span = keep_table.shape[0] - 3
-    if box_corners is not None:
-        batch, boxes = box_corners.shape[0], box_corners.shape[1]
-        per_box = 3 if box_trailing_not_a_point else 2
-        if box_trailing_not_a_point:  # §6.3: a third position per box, at (0, 0) (its PE is discarded)
-            box_corners = xp.concat([box_corners, xp.zeros((batch, boxes, 1, 2), dtype=box_corners.dtype)], axis=2)
-        positions.append(xp.reshape(box_corners, (batch, per_box * boxes, 2)))
-        corner_codes = xp.arange(span, span + per_box, dtype=codes[0].dtype if codes else xp.int64)
-        codes.append(xp.reshape(xp.broadcast_to(corner_codes, (batch, boxes, per_box)), (batch, per_box * boxes)))
-    positions = xp.concat(positions, axis=1) if len(positions) > 1 else positions[0]
-    codes = xp.reshape(xp.concat(codes, axis=1) if len(codes) > 1 else codes[0], (-1,))
-    unit = normalise_coordinates(positions, input_image_size, xp)  # §3.2
-    argument = fourier_argument(unit, gaussian_matrix, xp)  # §4.1
-    pe = xp.concat(sin_and_cos(argument, xp), axis=-1)  # §4.2: [sin A, cos A]
-    keep = xp.reshape(xp.take(keep_table, codes), positions.shape[:2] + (1,))
-    embeddings = xp.reshape(xp.take(embed_table, codes, axis=0), pe.shape)
-    if intermediates:
-        tokens = keep * pe + embeddings  # §5.2, §6.2, §7
-        return {"normalised": unit, "fourier_argument": argument, "positional_encoding": pe, "tokens": tokens}
-    del unit, argument
-    pe *= keep  # §5.2, §6.2, §7, in place: keep * PE + embeddings
-    embeddings += pe
-    return {"tokens": embeddings}
 
 
 def embed_box_corners(corner_pe, top_left, bottom_right, xp):

@@ -5,10 +5,13 @@ each pair must agree to 1e-12 (max abs) over several shapes, non-square and batc
 fast form must stay a faithful float32 computation (error against float64 within 2x the literal's).
 """
 
+import functools
 import math
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import require, require_cupy_gpu
 from samspec.reference import STAGES, SAMPromptEncoder, get_activation, init_params
@@ -43,9 +46,9 @@ from samspec.reference.sparse import (
     embed_point_labels,
     embed_point_labels_literal,
     label_embedding_table,
-    sparse_embeddings,
     token_table,
 )
+from samspec.reference.fast import PART_STAGES, sparse_embeddings
 
 EXACT = 1e-12  # float64: fast form vs definition, max abs
 
@@ -176,7 +179,7 @@ def test_spec7_sparse_embeddings_equal_the_stages(rule, batch, points, boxes, im
     if boxes is not None:
         corners = rng.uniform(0, min(height, width), (batch, boxes, 2, 2)) + 0.5
     keep, embeddings = token_table(label_embedding_table(params, np.float64, np), rule, np)
-    fast = sparse_embeddings(coords, labels, corners, keep, embeddings, rule, G, image_size, np)["tokens"]
+    fast = sparse_embeddings(coords, labels, corners, keep, embeddings, rule, G, image_size, np)
     literal = literal_sparse(coords, labels, corners, params, rule, G, image_size)
     assert fast.shape == literal.shape
     assert max_abs(fast, literal) <= EXACT
@@ -411,23 +414,95 @@ def prompts(rng, profile):
                "boxes": rng.uniform(0, 60, (1, 2, 2, 2))}
 
 
-@pytest.mark.parametrize("profile", ["sam", "keras_hub"])
-def test_spec11_encoder_fast_paths_equal_stage_by_stage(profile):
-    """All stages named (so replaced by themselves) forces the stage-by-stage composition."""
+def assert_compositions_equal(fast, teaching, inputs, where):
+    """The fast compositions (``fast(...)``) equal the teaching composition to 1e-12 of each output's scale."""
+    got, expected = fast(**inputs), teaching(**inputs)
+    assert list(got) == list(expected), where
+    for key in expected:
+        assert np.shape(got[key]) == np.shape(expected[key]), f"{where} {key}"
+        scale = max(1.0, float(np.max(np.abs(expected[key]))) if np.size(expected[key]) else 1.0)
+        error = max_abs(got[key], expected[key])
+        assert error <= EXACT * scale, f"{where} {key}: fast composition differs from the teaching one by {error:.3g}"
+
+
+@pytest.mark.parametrize("profile", ["sam", "keras_hub", "sam2", "hf_sam2"])
+def test_spec11_fast_compositions_equal_the_teaching_composition(profile):
+    """reference/fast.py: each part's fast form equals SAMPromptEncoder.compose (fast=False), float64."""
     params = init_params(64, 8, seed=8)
     fast = SAMPromptEncoder(**CONFIG, params=params, profile=profile)
-    stages = dict(STAGES, downscale_mask=downscale_mask_literal)
-    literal = SAMPromptEncoder(**CONFIG, params=params, profile=profile, stages=stages)
-    assert fast._fast_grid and fast._fast_sparse and not literal._fast_grid and not literal._fast_sparse
-    for inputs in prompts(np.random.default_rng(1), profile):
-        got, expected = fast.trace(**inputs), literal.trace(**inputs)
-        assert list(got) == list(expected), inputs.keys()
-        for key in expected:
-            assert np.shape(got[key]) == np.shape(expected[key]), key
-            assert max_abs(got[key], expected[key]) <= EXACT, key
-        called = fast(**inputs)
-        for key in called:  # the call and the trace compute the same outputs
-            assert np.array_equal(np.asarray(called[key]), np.asarray(got[key])), key
+    teaching = SAMPromptEncoder(**CONFIG, params=params, profile=profile, fast=False)
+    assert all(isinstance(getattr(fast._parts, part), functools.partial) for part in PART_STAGES)
+    assert all(not isinstance(getattr(teaching._parts, part), functools.partial) for part in PART_STAGES)
+    for inputs in prompts(np.random.default_rng(1), "keras_hub" if profile == "keras_hub" else "sam"):
+        assert_compositions_equal(fast, teaching, inputs, f"{profile} {sorted(inputs)}")
+
+
+def fixture_cases():
+    from samspec.conformance.fixtures import load_cases
+
+    return [pytest.param(case, id=case.id) for case in load_cases()]
+
+
+@pytest.mark.parametrize("case", fixture_cases())
+def test_spec11_fast_compositions_equal_the_teaching_composition_on_every_fixture_case(case):
+    """reference/fast.py against the teaching composition on every golden case, float64, 1e-12 of scale."""
+    assert case.fixture_error is None, case.fixture_error
+    config = dict(case.config, profile=case.semantics)
+    fast = SAMPromptEncoder(**config, params=case.params)
+    teaching = SAMPromptEncoder(**config, params=case.params, fast=False)
+    assert_compositions_equal(fast, teaching, case.inputs, case.id)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_spec11_fast_compositions_equal_the_teaching_composition_on_generated_prompts(data):
+    """reference/fast.py against the teaching composition on hypothesis prompts (every profile, labels
+    of the profile's rule), float64, 1e-12 of scale."""
+    from samspec.conformance import strategies as sst
+    from samspec.reference import PROFILES
+
+    profile = data.draw(st.sampled_from(["sam", "sam2", "hf_sam2"]), label="profile")
+    config = data.draw(sst.configs(), label="config")
+    params = data.draw(sst.params(config), label="params")
+    prompt = data.draw(sst.prompts(config, label_values=PROFILES[profile].labels.allowed), label="prompt")
+    config = dict(config, profile=profile)
+    fast = SAMPromptEncoder(**config, params=params)
+    teaching = SAMPromptEncoder(**config, params=params, fast=False)
+    assert_compositions_equal(fast, teaching, prompt, f"{profile} {config}")
+
+
+@pytest.mark.parametrize("replaced", sorted(STAGES))
+def test_spec11_a_replaced_stage_sends_only_its_parts_to_the_teaching_composition(replaced):
+    """fast.choose: a part keeps its fast form unless one of its stages is replaced; the replaced stage is called."""
+    calls = []
+
+    def spy(*args, **kwargs):
+        calls.append(replaced)
+        return STAGES[replaced](*args, **kwargs)
+
+    encoder = SAMPromptEncoder(**CONFIG, params=init_params(64, 8, seed=8), stages={replaced: spy})
+    for part, stages in PART_STAGES.items():
+        assert isinstance(getattr(encoder._parts, part), functools.partial) == (replaced not in stages), part
+    rng = np.random.default_rng(5)
+    inputs = {"points": rng.uniform(0, 60, (2, 3, 2)), "labels": rng.integers(-1, 4, (2, 3)),
+              "masks": rng.normal(0, 3, (2, 1, 24, 16))}
+    inputs_with_box = dict(inputs, boxes=np.array([[1.0, 2.0, 50.0, 40.0], [10.0, 0.0, 63.0, 95.0]]))
+    encoder(**inputs)
+    encoder(**inputs_with_box)
+    encoder()
+    if replaced != "append_box_not_a_point":  # called only under profiles with §6.3
+        assert calls, f"stages={{{replaced!r}: ...}} was never called"
+
+
+def test_spec11_4_trace_is_the_teaching_composition():
+    """trace() records the teaching composition: its outputs equal compose(fast=False)'s exactly."""
+    params = init_params(64, 8, seed=8)
+    encoder = SAMPromptEncoder(**CONFIG, params=params)
+    teaching = SAMPromptEncoder(**CONFIG, params=params, fast=False)
+    for inputs in prompts(np.random.default_rng(1), "sam"):
+        traced, called = encoder.trace(**inputs), teaching(**inputs)
+        for key in called:
+            assert np.array_equal(traced[key], called[key]), key
 
 
 def test_spec11_3_float32_has_no_float64_intermediates():
@@ -464,9 +539,8 @@ def test_spec1_3_fast_paths_never_read_an_array_back_to_the_host(monkeypatch):
     for method in ("__bool__", "__float__", "__int__", "__index__", "__complex__"):
         monkeypatch.setattr(Array, method, refuse)
     monkeypatch.setattr(encoder, "_prepare_inputs", lambda *args: prepared)
-    for trace in (None, {}):
-        outputs = encoder._encode(None, None, None, None, trace=trace)
-        assert all(type(v).__module__.startswith("array_api_strict") for v in outputs.values())
+    outputs = encoder()  # the fast compositions (reference/fast.py); trace() and the stage functions validate
+    assert all(type(v).__module__.startswith("array_api_strict") for v in outputs.values())
 
 
 def test_spec1_3_cupy_runs_end_to_end():

@@ -808,7 +808,8 @@ class TestSpec11_OutputsAndBatchRule:
 
     @pytest.mark.parametrize("profile", ["sam", "keras_hub"])
     def test_spec11_trace_matches_call(self, profile):
-        """§11 enc.trace: every stage key is present and the trace's outputs equal __call__'s."""
+        """§11.4 enc.trace: every stage key is present; the trace (the teaching composition) gives
+        __call__'s outputs (the fast compositions) to 1e-12 of scale."""
         enc = small_encoder(profile=profile)
         rng = np.random.default_rng(12)
         points = rng.uniform(0, 16, (2, 2, 2))
@@ -828,7 +829,8 @@ class TestSpec11_OutputsAndBatchRule:
         }
         assert expected_keys <= set(trace)
         for key in OUTPUT_KEYS:
-            assert np.array_equal(trace[key], out[key]), key
+            assert trace[key].shape == out[key].shape, key
+            assert np.max(np.abs(trace[key] - out[key])) <= 1e-12 * max(1.0, np.max(np.abs(out[key]))), key
 
     def test_spec11_trace_points_without_boxes_records_padding(self):
         """§11 trace (sam, points only): points.labels holds the padded labels."""

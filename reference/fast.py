@@ -1,0 +1,150 @@
+"""The fast compositions: what ``SAMPromptEncoder.__call__`` runs instead of the teaching composition.
+
+The teaching composition (``SAMPromptEncoder.compose`` in encoder.py) calls every stage of the
+spec in order, one call per stage. It has three parts, and this module has one fast form of each:
+
+    part              teaching composition (encoder.py)             fast form (here)
+    sparse_tokens     §3.1, §5.1, §3.2, §4, §5.2, §6, §7 per part    ``sparse_tokens``: every token in one pass
+    positional_grid   §8.1, §4.1, §8.2 on h*w cell centres           ``positional_grid``: separable, h + w sinusoids
+    dense_embedding   §9 (or §10)                                    ``dense_embedding``: the GELU's fast form
+
+``choose`` is the one switch: it gives each part its fast form unless the encoder was built with
+``fast=False`` or one of the stages the part composes was replaced (``stages=``): a replaced stage
+must be called, so its part runs the teaching composition. Each function below states why it
+equals the teaching composition; tests/test_fast_paths.py checks the equality (float64, 1e-12 of
+scale) on every fixture case and on hypothesis-generated prompts.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from types import SimpleNamespace
+
+from .coordinates import normalise_coordinates, shift_to_pixel_centres
+from .masks import downscale_mask, no_mask_embedding
+from .positional_encoding import fourier_argument, fourier_features_on_grid, grid_axes, sin_and_cos
+from .sparse import append_padding_point, assemble_sparse
+
+# part -> the stages its teaching composition calls (the keys are encoder.PARTS) (a replaced one sends the part to the teaching composition)
+PART_STAGES = {
+    "sparse_tokens": {
+        "shift_to_pixel_centres", "append_padding_point", "normalise_coordinates", "fourier_argument", "sinusoids",
+        "embed_point_labels", "embed_box_corners", "append_box_not_a_point", "assemble_sparse",
+    },
+    "positional_grid": {"grid_cell_centres", "fourier_argument", "sinusoids"},
+    "dense_embedding": {"downscale_mask", "no_mask_embedding"},
+}
+
+
+def choose(encoder, fast: bool, replaced) -> SimpleNamespace:
+    """The one switch: for each part, its fast form (bound to ``encoder``) or the teaching one."""
+    forms = {}
+    for part, stages in PART_STAGES.items():
+        if fast and not stages & set(replaced):
+            forms[part] = partial(globals()[part], encoder)
+        else:
+            forms[part] = getattr(encoder, part)
+    return SimpleNamespace(**forms)
+
+
+def sparse_tokens(enc, points, labels, boxes, batch):
+    """Spec §3–§7: the sparse embeddings, every token in one pass (``sparse_embeddings``).
+
+    Why this equals the teaching composition: §3.1 and §5.1 are the same calls; from §3.2 on,
+    see ``sparse_embeddings``.
+    """
+    xp, conv = enc.xp, enc.conventions
+    if points is None and boxes is None:
+        return assemble_sparse(None, None, batch, enc.hidden_size, enc.dtype, xp)  # §7: (B, 0, C)
+    coords = corners = None
+    if points is not None:
+        coords = shift_to_pixel_centres(points, xp)  # §3.1
+        if conv.pad_points and boxes is None:
+            coords, labels = append_padding_point(coords, labels, xp)  # §5.1
+    if boxes is not None:
+        corners = shift_to_pixel_centres(boxes, xp)  # §6.1, §3.1
+    return sparse_embeddings(
+        coords, labels, corners, *enc._token_table, conv.labels, enc.params["pe_layer.positional_encoding_gaussian_matrix"],
+        enc.input_image_size, xp, box_trailing_not_a_point=conv.box_trailing_not_a_point,
+    )
+
+
+def sparse_embeddings(
+    point_coords, labels, box_corners, keep_table, embed_table, rule, gaussian_matrix, input_image_size, xp,
+    box_trailing_not_a_point=False,
+):
+    """Spec §3.2–§7 for every token at once: the sparse embeddings.
+
+        point_coords: (B, N', 2) shifted and padded, labels: (B, N') ints, box_corners: (B, M, 2, 2)
+        shifted (either part may be None, not both); keep_table, embed_table: ``sparse.token_table``
+        -> (B, T, C),  T = N' + KM: points first, then tl0, br0, tl1, br1, ... (K = 2),
+        or tl0, br0, nap0, tl1, ... with ``box_trailing_not_a_point`` (K = 3, §6.3).
+
+    Why this equals §5.2, §6.2, §6.3 and §7: from §3.2 to §6.2 every stage acts on each token
+    alone, so encoding the concatenated token positions and splitting the result equals encoding
+    each part and concatenating (§7); and with ``token_table`` a box corner is one more token
+    code, so
+
+        tokens = keep[code] * PE + embeddings[code]
+
+    is §5.2 for the points and §6.2 for the corners (keep 1: PE + corner embedding). §6.3's
+    trailing token is placed at (0, 0) with keep 0: its PE is finite, so 0 * PE + not_a_point_embed
+    is not_a_point_embed exactly. The whole sparse output is written by one multiply-add, done in
+    place on this function's own temporaries (PE and the looked-up rows): the same operations on
+    the same values (a + b = b + a exactly), with no per-part copies and no final concat.
+    The sinusoids are ``sin_and_cos`` (float64 NumPy: the half-angle form, 8 machine epsilons).
+
+    Its labels are the encoder's, already checked against the rule (§13), so it reads nothing
+    back from the device to check them again.
+    """
+    lowest = min(rule.allowed)
+    span = keep_table.shape[0] - 3  # token_table: the label codes, then tl, br and the trailing token
+    positions, codes = [], []
+    if point_coords is not None:
+        positions.append(point_coords)
+        codes.append(labels - lowest)
+    if box_corners is not None:
+        batch, boxes = box_corners.shape[0], box_corners.shape[1]
+        per_box = 3 if box_trailing_not_a_point else 2
+        if box_trailing_not_a_point:  # §6.3: a third position per box, at (0, 0) (its PE is discarded)
+            box_corners = xp.concat([box_corners, xp.zeros((batch, boxes, 1, 2), dtype=box_corners.dtype)], axis=2)
+        positions.append(xp.reshape(box_corners, (batch, per_box * boxes, 2)))
+        corner_codes = xp.arange(span, span + per_box, dtype=codes[0].dtype if codes else xp.int64)
+        codes.append(xp.reshape(xp.broadcast_to(corner_codes, (batch, boxes, per_box)), (batch, per_box * boxes)))
+    positions = xp.concat(positions, axis=1) if len(positions) > 1 else positions[0]
+    codes = xp.reshape(xp.concat(codes, axis=1) if len(codes) > 1 else codes[0], (-1,))
+    unit = normalise_coordinates(positions, input_image_size, xp)  # §3.2
+    argument = fourier_argument(unit, gaussian_matrix, xp)  # §4.1
+    del unit
+    pe = xp.concat(sin_and_cos(argument, xp), axis=-1)  # §4.2: [sin A, cos A]
+    del argument
+    keep = xp.reshape(xp.take(keep_table, codes), positions.shape[:2] + (1,))
+    embeddings = xp.reshape(xp.take(embed_table, codes, axis=0), pe.shape)
+    pe *= keep  # §5.2, §6.2, §6.3, §7, in place: keep * PE + embeddings
+    embeddings += pe
+    return embeddings
+
+
+def positional_grid(enc):
+    """Spec §8: the dense positional grid (h, w, C), a channels-last view of a (C, h, w) array.
+
+    Why this equals the teaching composition (§8.1 cell centres, §4.1, §4.2 at each): the
+    argument at cell (i, j) is a column term plus a row term, so ``fourier_features_on_grid``
+    gets every channel from h + w sines and cosines by the angle-addition formulas (its
+    docstring; ~1e-14 in float64). Channels first, it is already §11.2's (1, C, h, w) layout.
+    """
+    grid = fourier_features_on_grid(*grid_axes(enc.image_embedding_size, enc.dtype, enc.xp),
+                                    enc.params["pe_layer.positional_encoding_gaussian_matrix"], enc.xp)
+    return enc.xp.permute_dims(grid, (1, 2, 0))
+
+
+def dense_embedding(enc, masks, batch):
+    """Spec §9 (a mask) or §10 (none): the dense embedding (B, h, w, C).
+
+    Why this equals the teaching composition: the same stage functions, with the activation's
+    fast form (``activations.fast_activation``: on NumPy the exact GELU from the normal upper tail,
+    within a few machine epsilons of the definition).
+    """
+    if masks is None:
+        return no_mask_embedding(enc.params["no_mask_embed.weight"], batch, enc.image_embedding_size, enc.xp)  # §10
+    return downscale_mask(masks, enc.params, enc._fast_activation, enc.xp, eps=enc.layer_norm_eps)  # §9
