@@ -612,6 +612,20 @@ def load_cases(root=None, pattern=None, with_stages: bool = False) -> list:
             if not regex or regex.search(entry["id"])]
 
 
+def _npy_files(root: Path, prefix: str = "") -> list:
+    """The relative paths of the .npy entries under ``root``; symlinks are listed, never followed
+    or stat'ed (a symlinked folder is not entered)."""
+    found = []
+    with os.scandir(os.path.join(root, prefix) if prefix else root) as entries:
+        for entry in sorted(entries, key=lambda e: e.name):
+            relative = f"{prefix}{entry.name}"
+            if entry.is_dir(follow_symlinks=False):
+                found += _npy_files(root, relative + "/")
+            elif entry.name.endswith(".npy"):
+                found.append(relative)
+    return found
+
+
 def verify(root=None, log=print) -> list:
     """Check schema, paths, every sha256 and header, and recompute every expected value and stage
     with the reference. Raises FixtureError when the set cannot be read at all; otherwise returns
@@ -625,11 +639,9 @@ def verify(root=None, log=print) -> list:
             _npy_array(*reader.data(relative), root / relative, ("<f8", "<i8"))
         except _FileProblem as exc:
             problems.append(str(exc))
-    for folder, dirs, files in os.walk(root):  # never descends into a symlinked folder
-        for name in sorted(files):
-            relative = (Path(folder) / name).relative_to(root).as_posix()
-            if name.endswith(".npy") and relative not in manifest["sha256"]:
-                problems.append(f"{root / relative}: not listed in manifest.json")
+    for relative in _npy_files(root):
+        if relative not in manifest["sha256"]:
+            problems.append(f"{root / relative}: not listed in manifest.json")
     for entry in manifest["cases"]:
         case = _load_case(reader, manifest, entry, with_stages=True)
         if case.fixture_error and not any(p in case.fixture_error for p in problems):

@@ -400,12 +400,23 @@ def _refuse_links(path, handle, h5py) -> None:
         raise found
 
 
+H5_BUILTIN_FILTERS = {1, 2, 3, 4, 5, 6, 32000}  # HDF5's own filters and h5py's LZF: no plugin is loaded
+
+
 def _h5_tensor(path, dataset, name, is_kernel) -> _Tensor:
     """A dataset's header (layout, dtype, shape); a conv kernel's shape and values as OIHW."""
     if dataset.is_virtual:
         raise CheckpointError(f"{path}: {name!r} is a virtual dataset (its data lives in other files); refused")
     if dataset.external:
         raise CheckpointError(f"{path}: {name!r} uses external storage (raw data in another file); refused")
+    plist = dataset.id.get_create_plist()
+    filters = [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
+    unknown = [f for f in filters if f not in H5_BUILTIN_FILTERS]
+    if unknown:
+        raise CheckpointError(
+            f"{path}: {name!r} uses HDF5 filter {unknown[0]}, which HDF5 would load as a plugin; only the built-in "
+            f"filters are read (gzip, shuffle, fletcher32, szip, nbit, scale-offset, lzf)"
+        )
     dtype = dataset.dtype.name if dataset.dtype.kind == "f" else f"{dataset.dtype} (kind {dataset.dtype.kind!r})"
     shape = tuple(dataset.shape) if dataset.shape is not None else None
     if is_kernel and shape is not None:

@@ -127,6 +127,21 @@ def test_h5_external_link(tmp_path, params32, h5py, secret):
     assert refused(path, keras_key(ref), "external link") == first
 
 
+def test_h5_filter_that_would_load_a_plugin(tmp_path, params32, h5py):
+    """A dataset compressed with filter 307 (bzip2, a plugin): HDF5 would search its plugin path
+    and load a shared library to read it; refused from the dataset's creation properties."""
+    ref = "point_embeddings.0.weight"
+    path = write_keras(tmp_path / "plugin.weights.h5", params32, h5py, skip={ref})
+    with h5py.File(path, "a") as handle:
+        handle.create_dataset(keras_key(ref), data=params32[ref], chunks=(1, HIDDEN), compression=307,
+                              allow_unknown_filter=True)
+    refused(path, keras_key(ref), "HDF5 filter 307", "plugin")
+    path = write_keras(tmp_path / "gzip.weights.h5", params32, h5py, skip={ref})
+    with h5py.File(path, "a") as handle:  # the built-in filters are fine
+        handle.create_dataset(keras_key(ref), data=params32[ref], chunks=(1, HIDDEN), compression="gzip", shuffle=True)
+    assert np.array_equal(load_params(path)[ref], params32[ref])
+
+
 @pytest.mark.parametrize(
     "dtype, shown",
     [("<i4", "int32"), ("<c8", "complex64"), ("|b1", "bool"), ("<u2", "uint16")],
