@@ -103,7 +103,8 @@ def explain(args) -> int:
     trace = encoder.trace(**prompt)
 
     out = sys.stderr if args.json == "-" else sys.stdout  # `--json -`: stdout holds the JSON alone
-    print(f"samspec explain: {encoder!r}, params from init_params(seed={args.seed})", file=out)
+    print(f"samspec explain: {encoder!r}, params from init_params(seed={args.seed}); every stage of the teaching "
+          f"composition, SAMPromptEncoder.compose (reference/encoder.py), in order", file=out)
     for name, value in prompt.items():
         print(f"  input {name:<8} shape {tuple(value.shape)}  {_summary(value, args.values)}", file=out)
     print(file=out)

@@ -179,10 +179,9 @@ class SAMPromptEncoder:
         sparse = parts.sparse_tokens(points, labels, boxes, batch)  # §3–§7: (B, T, C)
         grid = parts.positional_grid()  # §8: (h, w, C)
         dense = parts.dense_embedding(masks, batch)  # §9, §10: (B, h, w, C)
-        if self.conventions.channels_last:  # §11.2
-            return dict(zip(OUTPUT_KEYS, (sparse, dense, grid[None, ...])))
-        xp = self.xp
-        return dict(zip(OUTPUT_KEYS, (sparse, xp.permute_dims(dense, (0, 3, 1, 2)), xp.permute_dims(grid, (2, 0, 1))[None, ...])))
+        if not self.conventions.channels_last:  # §11.2: (B, h, w, C) -> (B, C, h, w); (h, w, C) -> (C, h, w)
+            dense, grid = self.xp.permute_dims(dense, (0, 3, 1, 2)), self.xp.permute_dims(grid, (2, 0, 1))
+        return dict(zip(OUTPUT_KEYS, (sparse, dense, grid[None, ...])))  # §11.2
 
     def sparse_tokens(self, points, labels, boxes, batch, trace=None):
         """Spec §3–§7: point tokens (§3, §4, §5), box tokens (§6), assembled (§7)."""
