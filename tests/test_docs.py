@@ -196,7 +196,7 @@ def run_block(block: Block, folder: Path, env: dict) -> None:
 
 
 def runnable(doc: Path) -> list:
-    return [b for b in blocks(doc) if b.language in RUN and "illustrative" not in b.markers]
+    return [b for b in blocks(doc) if (b.language in RUN or "file" in b.markers) and "illustrative" not in b.markers]
 
 
 @pytest.mark.parametrize("doc", [d for d in DOCS if runnable(d)], ids=lambda d: d.name)
