@@ -6,7 +6,8 @@ lines allowed between; GitHub does not show it):
 
 - ```python whose first line is ``# NAME.py ...``: written to NAME.py (an adapter, a profile) and
   imported once, so that later blocks can use it; any other ```python block is run with ``python``
-  (with pytest if it defines ``test_`` functions).
+  (with pytest if it defines ``test_`` functions); where every ``print(...)`` line ends with a
+  ``# value`` comment, the block must print exactly those values.
 - ```bash / ```sh: every command is run with bash in the document's folder, samspec and pytest on
   PATH; the exit status must be the one a ``# exit N`` comment on the command (or on the comment
   line after it) names, else 0.
@@ -110,13 +111,14 @@ def environment(folder: Path) -> dict:
     return env
 
 
-def shell(command: str, cwd: Path, env: dict, expected: int, where: str) -> None:
+def shell(command: str, cwd: Path, env: dict, expected: int, where: str) -> subprocess.CompletedProcess:
     done = subprocess.run(["bash", "-c", command], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=TIMEOUT, check=False)
     assert done.returncode == expected, (
         f"{where}: `{command}` exited {done.returncode}, the doc says {expected}\n"
         f"--- stdout (tail)\n{done.stdout[-3000:]}\n--- stderr (tail)\n{done.stderr[-3000:]}"
     )
+    return done
 
 
 def run_python(block: Block, cwd: Path, env: dict) -> None:
@@ -135,7 +137,20 @@ def run_python(block: Block, cwd: Path, env: dict) -> None:
         shell(f"{shlex.quote(sys.executable)} -m pytest -q -p no:cacheprovider {path.name}", cwd, env, 0, block.where)
     else:
         path.write_text(block.text, encoding="utf-8")
-        shell(f"{shlex.quote(sys.executable)} {path.name}", cwd, env, 0, block.where)
+        done = shell(f"{shlex.quote(sys.executable)} {path.name}", cwd, env, 0, block.where)
+        printed = printed_comments(block.text)
+        if printed is not None:  # every print(...) says what it prints: it must print that
+            assert [" ".join(line.split()) for line in done.stdout.splitlines()] == printed, (
+                f"{block.where}: the block prints\n{done.stdout}but its comments say\n" + "\n".join(printed))
+
+
+def printed_comments(code: str):
+    """The ``# ...`` comments of a block's print lines, if every print line has one, else None."""
+    lines = [line for line in code.splitlines() if re.match(r"\s*print\(", line)]
+    comments = [re.search(r"\)\s*#\s*(.+?)\s*$", line) for line in lines]
+    if not lines or not all(comments):
+        return None
+    return [" ".join(c.group(1).split()) for c in comments]
 
 
 def workflow_steps(text: str) -> tuple:
