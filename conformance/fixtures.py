@@ -45,7 +45,7 @@ MAX_FILE_BYTES = 64 * 2**20  # no file of a fixture set is larger (the shipped s
 MANAGED = ("cases", "manifest.json", "params")  # the entries of a fixture folder
 
 
-class FixtureError(Exception):
+class FixtureError(ValueError):
     """A fixture set that cannot be read: missing, malformed or escaping its folder; one line."""
 
 
@@ -597,19 +597,25 @@ def _check_size(config: dict, inputs: dict) -> None:
         raise _FileProblem(f"its configuration and batch imply {elements} output elements; fixtures are small")
 
 
-def load_cases(root=None, pattern=None, with_stages: bool = False) -> list:
+def load_cases(root=None, pattern=None, with_stages: bool = False, strict: bool = False) -> list:
     """Every case of a fixture set (optionally those whose id matches the regex ``pattern``).
 
     A problem with the folder or the manifest raises FixtureError; a problem with one case's files
-    or values sets that case's ``fixture_error`` (see the module docstring). Stage files are
-    checked (header, NaN/inf) but compared with the reference's trace only ``with_stages`` (as
-    `verify` does): no port is judged on them, and the trace costs a third of the loading."""
+    or values sets that case's ``fixture_error`` (see the module docstring), or with ``strict``
+    raises FixtureError naming the first such case (for commands that need every case sound:
+    selftest, figures, report ports). Stage files are checked (header, NaN/inf) but compared with
+    the reference's trace only ``with_stages`` (as `verify` does): no port is judged on them, and
+    the trace costs a third of the loading."""
     root = _root(root)
     manifest = read_manifest(root)
     regex = re.compile(pattern) if pattern else None
     reader = _Reader(root, manifest)
-    return [_load_case(reader, manifest, entry, with_stages) for entry in manifest["cases"]
-            if not regex or regex.search(entry["id"])]
+    cases = [_load_case(reader, manifest, entry, with_stages) for entry in manifest["cases"]
+             if not regex or regex.search(entry["id"])]
+    broken = [case.fixture_error for case in cases if case.fixture_error]
+    if strict and broken:
+        raise FixtureError(broken[0] + (f" (and {len(broken) - 1} more cases)" if len(broken) > 1 else ""))
+    return cases
 
 
 def _npy_files(root: Path, prefix: str = "") -> list:

@@ -589,3 +589,13 @@ def test_the_pristine_copy_loads_clean(folder, capsys):
     assert [c.fixture_error for c in cases] == [None, None]
     assert main(["fixtures", "verify", str(folder), "--quiet"]) == 0
     assert capsys.readouterr() == ("", "")
+
+
+def test_strict_loading_refuses_any_broken_case(folder):
+    """Commands that need every case sound (selftest, figures, report ports) load with strict=True:
+    one broken case is a FixtureError naming it (exit 2 through the CLI)."""
+    delete_file(folder)
+    with pytest.raises(fixtures.FixtureError) as excinfo:
+        fixtures.load_cases(folder, strict=True)
+    assert str(excinfo.value).startswith(f"case '{CASE}': ") and "missing" in str(excinfo.value)
+    assert isinstance(excinfo.value, ValueError)  # every command's usage-error handler catches it
