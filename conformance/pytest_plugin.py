@@ -197,7 +197,11 @@ def pytest_collection_modifyitems(session, config, items):
                 item.add_marker(pytest.mark.xfail(reason=entry.reason, strict=False))
             (added if _selected(name, selection) else deselected).append(item)
     if config.getoption("samspec_properties"):
-        from .properties import PROPERTIES  # imports hypothesis: only when properties are asked for
+        try:
+            from .properties import PROPERTIES  # imports hypothesis: only when properties are asked for
+        except ImportError as exc:
+            raise pytest.UsageError(f"samspec: --samspec-properties needs hypothesis ({exc}): "
+                                    "pip install 'hypothesis>=6.80' (a dependency of samspec)") from None
 
         for prop in PROPERTIES.values():
             name = f"property.{prop.name}"

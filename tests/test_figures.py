@@ -14,6 +14,7 @@ import pytest
 
 from conftest import require
 from samspec.conformance import figures
+from samspec.conformance.html_report import github_slug  # the anchors the HTML report links to
 
 ROOT = Path(__file__).resolve().parents[1]
 IMG = ROOT / "docs" / "img"
@@ -121,13 +122,6 @@ def test_guide_shows_every_figure():
     guide = (ROOT / "docs" / "guide.md").read_text(encoding="utf-8")
     for name in figures.FIGURES:
         assert f"](img/{name}.png)" in guide, f"docs/guide.md does not show img/{name}.png"
-
-
-def github_slug(heading: str) -> str:
-    """The anchor GitHub gives a Markdown heading: lower case, punctuation dropped, spaces to '-'."""
-    text = re.sub(r"[`*_]", "", heading.strip().lower())
-    text = re.sub(r"[^\w\- ]", "", text)
-    return text.replace(" ", "-")
 
 
 def anchors(path: Path) -> set:

@@ -152,3 +152,13 @@ def pytest_sessionfinish(session):
                                            "--samspec-cases", r"^(empty\.tiny)$", "-s")
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(["*hypothesis imported: False*"])
+
+
+def test_properties_without_hypothesis_are_a_usage_error_naming_the_install(pytester, monkeypatch):
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    pytester.makeconftest("import sys\nsys.modules['hypothesis'] = None  # as if it were not installed\n")
+    result = pytester.runpytest_subprocess("-p", "samspec.conformance.pytest_plugin", "--samspec-port", "reference-f32",
+                                           "--samspec-cases", "^empty\\.tiny$", "--samspec-properties")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--samspec-properties needs hypothesis*pip install*"])
+    assert "Traceback" not in result.stderr.str() and "INTERNALERROR" not in result.stdout.str()
