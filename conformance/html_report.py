@@ -24,7 +24,8 @@ import re
 from pathlib import Path
 
 SPEC = Path(__file__).resolve().parents[1] / "docs" / "spec.md"
-ORDER = ("error", "fail", "xpass", "xfail", "n/a", "pass")  # failures first
+ORDER = ("error", "fail", "xpass", "xfail", "n/a", "pass")  # the table: failures first
+SPELLED = ("pass", "fail", "error", "n/a", "xfail", "xpass")  # the summary, as the terminal spells it
 SHORT = {"prompt_sparse_embeddings": "sparse", "prompt_dense_embeddings": "dense",
          "prompt_dense_positional_embeddings": "dense_pe"}
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -115,9 +116,9 @@ def _header(document) -> list:
     out.append("</table>")
     counts = document.get("summary") or {}
     total = sum(v for v in counts.values() if isinstance(v, int))
-    spelled = "".join(f"<span>{_verdict(k)} {_e(counts[k])}</span>" for k in ORDER if counts.get(k))
-    out.append(f'<h2 id="summary">Summary</h2><p class="summary">{spelled} <span class="note">of {total} '
-               f'outputs checked</span></p>')
+    spelled = "".join(f"<span>{_verdict(k)} {_e(counts[k])}</span>" for k in SPELLED if counts.get(k))
+    out.append(f'<h2 id="summary">Summary</h2><p class="summary">{spelled} <span class="note">({total} '
+               f'outputs)</span></p>')
     if document.get("interrupted"):
         out.append('<p class="diagnosis">The run was interrupted: the results are partial.</p>')
     overall = document.get("diagnosis")

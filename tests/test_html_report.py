@@ -77,7 +77,7 @@ def test_summary_failures_first_heat_map_diagnosis_and_spec_links():
                row("masks.random", "prompt_dense_embeddings", "error", message="adapter run failed: boom")]
     page = Page(render_html(document(results), {"labels.foreground::prompt_sparse_embeddings": PNG}))
     text = page.all_text()
-    assert "samspec check my_port:MyPort" in text and "of 3 outputs checked" in text
+    assert "samspec check my_port:MyPort" in text and "(3 outputs)" in text
     assert "all failures are explained by variant `no_pixel_shift`" in text
     verdict_rows = [r for r in page.rows if r and r[0] in ("pass", "fail", "error")]
     assert [r[0] for r in verdict_rows] == ["error", "fail", "pass"]  # failures first
@@ -154,7 +154,7 @@ def test_samspec_check_html_on_a_broken_port(tmp_path):
     assert done.returncode == 1, done.stdout + done.stderr
     page = Page(out.read_text(encoding="utf-8"))
     text = page.all_text()
-    assert "samspec check buggy_port:NoShift" in text and "of 6 outputs checked" in text
+    assert "samspec check buggy_port:NoShift" in text and "(6 outputs)" in text
     assert "matches variant `no_pixel_shift`" in text
     verdicts = [r[0] for r in page.rows if r and r[0] in ("pass", "fail")]
     assert verdicts == ["fail"] + ["pass"] * 5
