@@ -17,15 +17,17 @@ scale) on every fixture case and on hypothesis-generated prompts.
 
 from __future__ import annotations
 
+import os
 from functools import partial
 from types import SimpleNamespace
 
+from .backend import namespace_name
 from .coordinates import normalise_coordinates, shift_to_pixel_centres
 from .masks import downscale_mask, no_mask_embedding
 from .positional_encoding import fourier_argument, fourier_features_on_grid, grid_axes, sin_and_cos
 from .sparse import append_padding_point, assemble_sparse
 
-# part -> the stages its teaching composition calls (the keys are encoder.PARTS) (a replaced one sends the part to the teaching composition)
+# part (encoder.PARTS) -> the stages its teaching composition calls; a replaced one sends the part there
 PART_STAGES = {
     "sparse_tokens": {
         "shift_to_pixel_centres", "append_padding_point", "normalise_coordinates", "fourier_argument", "sinusoids",
@@ -143,8 +145,47 @@ def dense_embedding(enc, masks, batch):
 
     Why this equals the teaching composition: the same stage functions, with the activation's
     fast form (``activations.fast_activation``: on NumPy the exact GELU from the normal upper tail,
-    within a few machine epsilons of the definition).
+    within a few machine epsilons of the definition), and on NumPy the image chunks of
+    ``downscale_mask`` spread over the usable cores (``chunk_map``): each chunk writes its own
+    slice of the output with the same operations, so the result is the same in any order.
     """
     if masks is None:
         return no_mask_embedding(enc.params["no_mask_embed.weight"], batch, enc.image_embedding_size, enc.xp)  # §10
-    return downscale_mask(masks, enc.params, enc._fast_activation, enc.xp, eps=enc.layer_norm_eps)  # §9
+    return downscale_mask(masks, enc.params, enc._fast_activation, enc.xp, eps=enc.layer_norm_eps,
+                          map_chunks=chunk_map(enc.xp, masks.shape[0]))  # §9
+
+
+_POOL = {}  # the worker threads and the BLAS thread controller, made on first use
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def chunk_map(xp, images):
+    """How ``downscale_mask`` runs its image chunks: on NumPy with two or more images and cores,
+    on a pool of one thread per core, with one BLAS thread each; else one after the other (``map``).
+
+    NumPy's elementwise loops and matrix products release the GIL, so the threads run at once;
+    ``threadpoolctl`` sets OpenBLAS to one thread while the chunks run (the cores are taken by
+    the chunks) and restores the setting on exit, so nothing global outlives the call.
+    """
+    workers = min(usable_cores(), images)
+    if namespace_name(xp) != "numpy" or workers < 2:
+        return map
+    if _POOL.get("pid") != os.getpid():  # first use, or a forked child: the parent's threads are not in it
+        from concurrent.futures import ThreadPoolExecutor
+
+        from threadpoolctl import ThreadpoolController
+
+        _POOL.update(pid=os.getpid(), blas=ThreadpoolController(),
+                     pool=ThreadPoolExecutor(max_workers=usable_cores(), thread_name_prefix="samspec-mask"))
+
+    def run(fill, starts):
+        with _POOL["blas"].limit(limits=1, user_api="blas"):
+            return list(_POOL["pool"].map(fill, starts))
+
+    return run

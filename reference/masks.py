@@ -193,7 +193,7 @@ def downscale_mask_literal(mask, params, activation, xp, eps=1e-6, trace=None):
 MASK_CHUNK_VALUES = 65536  # downscale_mask on NumPy: about this many first-layer activations per chunk
 
 
-def downscale_mask(mask, params, activation, xp, eps=1e-6, trace=None):
+def downscale_mask(mask, params, activation, xp, eps=1e-6, trace=None, map_chunks=map):
     """Spec §9.5, the mask downscaler: 4x smaller, hidden_size channels.
 
         conv 2x2/s2 (1 -> Cm/4) -> LayerNorm2d -> act -> conv 2x2/s2 (Cm/4 -> Cm) -> LayerNorm2d
@@ -210,7 +210,9 @@ def downscale_mask(mask, params, activation, xp, eps=1e-6, trace=None):
     across the thirty-odd elementwise passes of the activation), and each chunk's 1x1
     convolution writes its images' slice of the output in place: beyond the output, the path
     needs only one chunk's intermediates. Other namespaces (a GPU wants few, large kernels) and
-    a trace get the whole batch at once.
+    a trace get the whole batch at once. ``map_chunks(fill, starts)`` runs the chunks (the
+    builtin ``map``: one after the other; reference/fast.py passes a thread pool's): chunks write
+    disjoint slices of the output, so any order, or several at once, gives the same result.
     """
     p = params
     batch, height, width = mask.shape
@@ -230,8 +232,12 @@ def downscale_mask(mask, params, activation, xp, eps=1e-6, trace=None):
         x = dense_chunk(x)
     else:  # each chunk's output written into its place: no list of chunks and no second copy
         out = xp.empty((batch, weight.shape[0], h * w), dtype=xp.result_type(x, weight, bias))  # the product's dtype
-        for start in range(0, batch, step):
+
+        def fill(start):
             dense_chunk(x[start:start + step, ...], out=out[start:start + step, ...])
+
+        for _ in map_chunks(fill, range(0, batch, step)):
+            pass
         x = out
     dense = xp.permute_dims(xp.reshape(x, (batch, x.shape[1], h, w)), (0, 2, 3, 1))  # channels-last view
     if trace is not None:

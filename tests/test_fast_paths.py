@@ -555,3 +555,56 @@ def test_spec1_3_cupy_runs_end_to_end():
             for key in expected:
                 assert isinstance(got[key], cupy.ndarray), f"{key} left the GPU"
                 assert max_abs(cupy.asnumpy(got[key]), expected[key]) <= EXACT, key
+
+
+# -- §9.5 on several cores (reference/fast.py: chunk_map) ------------------------------------------
+
+
+def test_spec9_5_image_chunks_on_threads_equal_one_after_the_other(monkeypatch):
+    """fast.dense_embedding: the image chunks run on a thread pool (one BLAS thread each) give exactly
+    the result of running them one after the other, and the BLAS thread setting is restored after."""
+    from threadpoolctl import threadpool_info
+
+    from samspec.reference import fast
+
+    monkeypatch.setattr(fast, "usable_cores", lambda: 2)  # the pool path even on a one-core runner
+    monkeypatch.setattr(masks, "MASK_CHUNK_VALUES", 64)  # many small chunks
+    params = init_params(64, 8, seed=8)
+    encoder = SAMPromptEncoder(**CONFIG, params=params)
+    mask = np.random.default_rng(9).normal(0, 3, (5, 24, 16))
+    assert fast.chunk_map(np, 5) is not map and fast.chunk_map(np, 1) is map
+    before = [(lib["filepath"], lib["num_threads"]) for lib in threadpool_info()]
+    threaded = fast.dense_embedding(encoder, mask, 5)
+    assert [(lib["filepath"], lib["num_threads"]) for lib in threadpool_info()] == before
+    serial = downscale_mask(mask, encoder.params, encoder._fast_activation, np)
+    assert np.array_equal(threaded, serial)
+
+
+def test_spec9_5_thread_pool_is_remade_in_a_forked_child():
+    """chunk_map after os.fork (the check's worker processes): the child makes its own pool instead
+    of waiting forever on the parent's threads."""
+    import os
+
+    from samspec.reference import fast
+
+    encoder = SAMPromptEncoder(**CONFIG, params=init_params(64, 8, seed=8))
+    mask = np.random.default_rng(9).normal(0, 3, (4, 1, 24, 16))
+    expected = encoder(masks=mask)["prompt_dense_embeddings"]  # the parent's pool exists now
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only when the result is right
+        ok = False
+        try:
+            ok = np.array_equal(encoder(masks=mask)["prompt_dense_embeddings"], expected)
+        finally:
+            os._exit(0 if ok else 1)
+    import time
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.05)
+    os.kill(pid, 9)
+    raise AssertionError("the forked child hung on the parent's thread pool")
