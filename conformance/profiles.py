@@ -424,7 +424,6 @@ _HF_NOTES = {
     "square_embedding_grid": (
         "transformers' image_embedding_size is one int (a square grid); this case's grid is h != w"
     ),
-    "hf_minus_10_label": "label -10 means 'padding, all zeros' in transformers; SAM v1 rejects it",
 }
 _HF_SAM2_NOTES = {
     "square_normalisation": _HF_NOTES["square_normalisation"].replace("SamPromptEncoder", "Sam2PromptEncoder"),
@@ -498,13 +497,15 @@ PROFILES = {
         description=(
             "transformers SamPromptEncoder: points (B, 1, N, 2), labels (B, 1, N), boxes (B, 1, 4), masks "
             "(B, 1, 4h, 4w); sparse (B, 1, N', C) back to (B, N', C) and None back to (B, 0, C); square "
-            "images and grids only."
+            "images and grids only; semantics `hf`: SAM v1's, and label -10 gives zeros."
         ),
         divergences=_HF_DIVERGENCES,
         to_port_fn=_hf_to_port,
         from_port_fn=_hf_from_port,
         notes=_HF_NOTES,
-        excluded=("square_normalisation", "square_embedding_grid", "hf_minus_10_label"),
+        excluded=("square_normalisation", "square_embedding_grid"),
+        computed=("hf_minus_10_label",),
+        semantics="hf",
         port="transformers",
     ),
     "hf_layout": Profile(

@@ -65,6 +65,13 @@ SAM2_LABELS = LabelRule(
     }
 )
 
+HF_LABELS = LabelRule(
+    {
+        -10: (0, "none"),  # transformers SamPromptEncoder: an all-zero token (SamProcessor's padding label)
+        **SAM_LABELS.entries,
+    }
+)
+
 HF_SAM2_LABELS = LabelRule(
     {
         -10: (0, "none"),  # transformers Sam2PromptEncoder: an all-zero token (ragged point lists are padded with -10)
@@ -118,6 +125,15 @@ PROFILES = {
         channels_last=False,
         pad_points=True,
         labels=SAM2_LABELS,
+        empty_prompt_batch=1,
+    ),
+    "hf": Conventions(
+        name="hf",
+        boxes_layout="xyxy",
+        masks_layout="nchw",
+        channels_last=False,
+        pad_points=True,
+        labels=HF_LABELS,
         empty_prompt_batch=1,
     ),
     "hf_sam2": Conventions(
