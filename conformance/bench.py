@@ -37,6 +37,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 
+from .progress import progress
+
 WORKLOADS = ("W1", "W2", "W3", "W4")
 SEED_CONFIG = dict(hidden_size=256, image_embedding_size=(64, 64), input_image_size=(1024, 1024), mask_in_channels=16)
 IMPLEMENTATIONS = ("ref_f32", "ref_f64", "torch_f32")
@@ -373,7 +375,7 @@ def measure_all(allocator, workloads, repeat, threads, chunk, check) -> dict:
         "blas_threads": blas_threads()[0],
         "rows": {},
     }
-    for workload in workloads:
+    for workload in progress(workloads, desc=f"samspec bench: {allocator} allocator", unit="workload"):
         calls = workload_calls(workload, encoders, meta, inputs, chunk)
         result["rows"][workload] = {name: time_calls(fn, repeat) for name, fn in calls.items()}
         if workload == "W2":
@@ -413,6 +415,7 @@ def workload_calls(workload, encoders, meta, inputs, chunk, device=None) -> dict
     (default the CPU); inputs are made there before timing."""
     import numpy as np
 
+    from samspec.reference.fast import chunk_map
     from samspec.reference.positional_encoding import dense_positional_grid, fourier_features_on_grid, grid_axes
 
     device = device or cpu_device()
@@ -450,15 +453,15 @@ def workload_calls(workload, encoders, meta, inputs, chunk, device=None) -> dict
             calls["torch_f32"] = meta_call
     elif workload == "W4":
         rows = chunk // 1024
+        run = chunk_map(xp, 1024 // rows)  # the chunks on every usable core (one BLAS thread each), as the mask path's
         for name, encoder in encoders.items():
             G = encoder.params["pe_layer.positional_encoding_gaussian_matrix"]
             x, y = grid_axes((1024, 1024), G.dtype, xp)  # pixel centres (p + 0.5) / 1024
 
-            def sweep(G=G, x=x, y=y):
-                for start in range(0, 1024, rows):
-                    fourier_features_on_grid(x, y[start:start + rows], G, xp)
+            def encode_rows(start, G=G, x=x, y=y):  # each chunk's result is dropped at once
+                fourier_features_on_grid(x, y[start:start + rows], G, xp)
 
-            calls[name] = sweep
+            calls[name] = (lambda encode: lambda: all(value is None for value in run(encode, range(0, 1024, rows))))(encode_rows)
         if meta is not None:
             import torch
 

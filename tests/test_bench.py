@@ -104,3 +104,22 @@ def test_bench_command_writes_its_table_and_json(tmp_path, capsys):
     row = report["configs"]["default"]["rows"]["W3"]
     assert row["ref_f32"]["best_ms"] > 0 and row["ref_f64"]["best_ms"] > 0
     assert report["machine"]["threads"] >= 1
+
+
+@pytest.mark.parametrize("serial", [True, False], ids=["one-after-the-other", "thread-pool"])
+def test_w4_sweep_encodes_every_chunk_whether_on_one_core_or_several(serial, monkeypatch):
+    """W4: each timed call encodes all 1024 / rows chunks (a lazy ``map`` on one core must still run them)."""
+    from samspec.reference import fast, positional_encoding
+
+    seen = []
+    real = positional_encoding.fourier_features_on_grid
+    monkeypatch.setattr(positional_encoding, "fourier_features_on_grid",
+                        lambda x, y, G, xp: seen.append(y.shape[0]) or real(x, y[:1], G, xp))
+    if serial:
+        monkeypatch.setattr(fast, "chunk_map", lambda xp, images: map)
+    from samspec.reference import SAMPromptEncoder
+
+    encoders = {"ref_f32": SAMPromptEncoder(**bench.SEED_CONFIG, params=bench.seed_params(), dtype="float32")}
+    calls = bench.workload_calls("W4", encoders, None, {}, chunk=65536)
+    calls["ref_f32"]()
+    assert seen == [64] * 16
