@@ -37,8 +37,11 @@ the one the whole-run summary gives it, so that the table, JSON, JUnit and HTML 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import time
+from collections import OrderedDict
 
 import numpy as np
 
@@ -56,6 +59,7 @@ PAIR = 0.5  # a variant must remove at least half of the error to be named as cl
 SIZE_FACTOR = 4  # an output with more than this many times the expected values (+ SIZE_SLACK) is not diagnosed
 SIZE_SLACK = 4096
 SECONDS = 20.0  # per failing output: variants are no longer tried after this
+ENCODERS = 256  # variant encoders kept across cases (parameters only; a few MB)
 LOWER = {"float64": "float32", "float32": "float16"}  # dtype awareness: the precision one step down
 
 
@@ -66,6 +70,8 @@ def _spell(name: str) -> str:
 
 def _max_abs_difference(a, b) -> float:
     """max |a - b| over finite positions; inf if the shapes or the non-finite positions differ."""
+    if a is b:
+        return 0.0
     a = np.asarray(a)
     b = np.asarray(b)
     if a.shape != b.shape:
@@ -82,6 +88,22 @@ def _max_abs_difference(a, b) -> float:
     if not finite_a.any():
         return 0.0
     return float(np.max(np.abs(a[finite_a] - b[finite_a])))
+
+
+SAMPLE = 1 << 16  # arrays larger than this are first compared on a strided sample (a lower bound)
+
+
+def _exceeds(a, b, limit) -> bool:
+    """Whether max |a - b| surely exceeds ``limit``, judged on a strided sample of a large array:
+    the sample's maximum is a lower bound of the whole one, so True is exact and cheap."""
+    if a.shape != b.shape or a.size <= SAMPLE or math.isinf(limit):
+        return False
+    if not (a.flags.c_contiguous and b.flags.c_contiguous):
+        return False  # a strided sample of a non-contiguous array would cost a full copy
+    step = a.size // SAMPLE + 1
+    with np.errstate(all="ignore"):
+        sample = np.abs(a.reshape(-1)[::step] - b.reshape(-1)[::step])
+    return bool(np.any(sample > limit))
 
 
 def _scale(array) -> float:
@@ -115,7 +137,7 @@ def inspect_output(got, expected_shape) -> tuple:
         return None, None, (f"the output holds {got.size} values (shape {got.shape}) where {expected_size} are "
                             f"expected (shape {tuple(expected_shape)}): too large to diagnose")
     dtype = got.dtype.name if got.dtype.name in FLOORS else "float32"
-    return got.astype(np.float64), dtype, None
+    return np.array(got, dtype=np.float64, order="C"), dtype, None
 
 
 class Diagnoser:
@@ -156,10 +178,40 @@ class Diagnoser:
         key = (variant.name, dtype)
         if key not in values:
             try:
-                values[key] = variant.run(case.config, case.params, case.inputs, dtype, semantics=self.semantics)
+                encoder = self._encoder(case, variant, dtype)
+                outputs = variant.run(case.config, case.params, case.inputs, dtype, encoder=encoder,
+                                      semantics=self.semantics)
             except Exception:  # a variant that does not apply to this case (e.g. W - 1 = 0)
-                values[key] = None
+                outputs = None
+            if outputs is not None:  # C order: every later comparison is one pass over memory
+                outputs = {name: np.ascontiguousarray(value) for name, value in outputs.items()}
+            if outputs is not None and variant is not REFERENCE:  # share the reference's arrays where equal
+                reference = self.variant_outputs(case, REFERENCE, dtype)
+                for name, value in (reference or {}).items():
+                    if name in outputs and outputs[name].shape == value.shape and np.array_equal(outputs[name], value):
+                        outputs[name] = value
+            values[key] = outputs
         return values[key]
+
+    def _encoder(self, case, variant, dtype):
+        """The variant's encoder for this case's configuration and parameters; the last ENCODERS are
+        kept (they hold parameters only), since many cases share a configuration."""
+        fingerprints = self.cache.setdefault("fingerprints", {})
+        if id(case.params) not in fingerprints:
+            digest = hashlib.sha1(json.dumps(case.config, sort_keys=True, default=list).encode())
+            for name in sorted(case.params):
+                digest.update(name.encode() + np.ascontiguousarray(case.params[name], dtype=np.float64).tobytes())
+            fingerprints[id(case.params)] = (digest.hexdigest(), case.params)  # the params stay alive: ids stay unique
+        encoders = self.cache.setdefault("encoders", OrderedDict())
+        key = (variant.name, dtype, self.semantics, fingerprints[id(case.params)][0])
+        if key in encoders:
+            encoders.move_to_end(key)
+            return encoders[key]
+        encoder = variant.encoder(case.config, case.params, dtype, self.semantics)
+        encoders[key] = encoder
+        if len(encoders) > ENCODERS:
+            encoders.popitem(last=False)
+        return encoder
 
     def reference_trace(self, case) -> dict:
         values = self._case_arrays(case)
@@ -212,6 +264,8 @@ class Diagnoser:
             return math.inf, None
         if self.distance(case, variant, REFERENCE, output_key) == 0.0:  # the variant does not touch this output
             return reference_error, None
+        if _exceeds(got, high[output_key], reference_error):  # farther than the reference: not a candidate
+            return math.inf, None
         error = _max_abs_difference(got, high[output_key])
         if math.isinf(error) or error > reference_error:  # no closer than the reference itself
             return error, None
@@ -248,16 +302,25 @@ class Diagnoser:
         """Pairs worth trying when no single variant matches (see the module docstring)."""
         singles = [s for s in scored if "+" not in s[3].name]
         by_error = sorted(singles, key=lambda s: (s[1], s[2]))
-        firsts = [s[3] for s in by_error if s[1] <= PAIR * reference_error][:2]
+        yardstick = reference_error if math.isfinite(reference_error) else math.inf
+        firsts = [s[3] for s in by_error if s[1] <= PAIR * yardstick][:2]
         if math.isinf(reference_error) and not firsts:  # a shape mismatch that no single variant gives
             firsts = [v for v in self.variants if math.isinf(self.distance(case, v, REFERENCE, output_key))][:3]
         among = [s[3] for s in by_error if s[1] < reference_error][:3]
         among += [self.by_name[n] for n in self._suspects if n in self.by_name and self.by_name[n] not in among][:3]
+        left = {s[3].name: s[1] for s in singles}
         pairs, seen = [], set()
         for first in firsts:
             for other in self.variants:
-                if other is not first:
-                    pairs.append((first, other))
+                if other is first:
+                    continue
+                # what ``other`` changes must be of the size of what ``first`` leaves (an upper bound
+                # when the two change different stages): 1/4 to 4 times, or any size for a shape mismatch
+                change = self.distance(case, other, REFERENCE, output_key)
+                rest = left.get(first.name, math.inf)
+                if change == 0.0 or not (math.isinf(rest) or math.isinf(change) or rest / 4 <= change <= 4 * rest):
+                    continue
+                pairs.append((first, other))
         for i, a in enumerate(among):
             for b in among[i + 1:]:
                 pairs.append((a, b))
@@ -317,8 +380,10 @@ class Diagnoser:
             if pair_matching:
                 matching, scored = pair_matching, sorted(pairs + scored, key=lambda s: (s[0], s[1], s[2]))
         by_error = sorted(scored, key=lambda s: (s[1], s[2]))
-        partial = [s for s in by_error if s[1] <= PARTIAL * reference_error]
-        closest = [s for s in by_error if s[1] <= PAIR * reference_error]
+        # a shape mismatch makes the reference error infinite: then measure against the output's scale
+        yardstick = reference_error if math.isfinite(reference_error) else _scale(expected)
+        partial = [s for s in by_error if s[1] <= PARTIAL * yardstick]
+        closest = [s for s in by_error if s[1] <= PAIR * yardstick]
         if closest and section and _top(closest[0][3].section.split(",")[0]) != _top(section) and not partial:
             closest = []  # the error's structure points elsewhere: do not name an unrelated stage
         diagnosis.update(
@@ -363,7 +428,17 @@ class Diagnoser:
                 f"{lower} budget {_fmt(budget)}): return {lower} outputs, or compute in {dtype} (§11.3, docs/tolerances.md)")
 
     def _status(self, case, key, value, dtype) -> str:
-        """pass / fail / missing / n/a (nothing position-dependent to compare) for another output."""
+        """pass / fail / missing / n/a (nothing position-dependent to compare) for another output
+        (remembered for the case's other failing outputs: the same array, while the case lasts)."""
+        values = self._case_arrays(case)
+        known = values.setdefault("status", {})
+        if (key, id(value)) in known and known[(key, id(value))][0] is value:
+            return known[(key, id(value))][1]
+        status = self._judge_status(case, key, value, dtype)
+        known[(key, id(value))] = (value, status)
+        return status
+
+    def _judge_status(self, case, key, value, dtype) -> str:
         reference = self.variant_outputs(case, REFERENCE, "float64")
         if reference is None or key not in reference:
             return "n/a"
@@ -374,8 +449,10 @@ class Diagnoser:
         expected = reference[key]
         if value.shape != expected.shape:
             return "fail"
-        error = _max_abs_difference(value.astype(np.float64), expected)
-        return "pass" if error <= self.budget(case, REFERENCE, key, dtype) else "fail"
+        budget = self.budget(case, REFERENCE, key, dtype)
+        if _exceeds(value, expected, budget):
+            return "fail"
+        return "pass" if _max_abs_difference(value.astype(np.float64), expected) <= budget else "fail"
 
     def _localise(self, case, output_key, got, expected, dtype, outputs):
         try:
@@ -415,6 +492,18 @@ class Diagnoser:
                         counts[name] += 1
         return counts
 
+    def _consistent(self, name, results, cases_by_id) -> bool:
+        """Whether the variant agrees with every output the port passed (a variant that would fail an
+        output the port passes is not the port's bug, however many failing outputs it matches)."""
+        if not cases_by_id or any(part not in self.by_name for part in name.split("+")):
+            return True
+        if "+" in name:  # a pair agrees with what passed when each of its parts does
+            return all(self._consistent(part, results, cases_by_id) for part in name.split("+"))
+        known = self._verdicts.get(name)
+        if known is None:
+            known = self._verdicts[name] = self._contradictions([name], results, cases_by_id)[name] == 0
+        return known
+
     def _greedy(self, keys, field, results, cases_by_id):
         """Cover ``keys`` (failing outputs) with variants listed in each record's ``field``: the one in
         the most records first; ties go to the one that is the closest match in more records, then to
@@ -425,7 +514,7 @@ class Diagnoser:
         while remaining:
             counts, firsts = {}, {}
             for key in remaining:
-                names = self.records[key].get(field) or []
+                names = [n for n in self.records[key].get(field) or [] if self._consistent(n, results, cases_by_id)]
                 for name in names:
                     counts[name] = counts.get(name, 0) + 1
                 if names:
@@ -467,6 +556,7 @@ class Diagnoser:
         if not failing:
             return None
         cases_by_id = {c.id: c for c in cases or ()}
+        self._verdicts = {}  # variant name -> consistent with the outputs that passed (this run)
         total = len(failing)
         precise = [key for key in failing if self.records[key].get("verdict") == "precision"]
         usable = [key for key in failing if key not in precise and self.records[key].get("verdict") not in ("failed", "not diagnosed")]
