@@ -406,6 +406,7 @@ def _one_line(exc) -> str:
 
 # -- the manifest ---------------------------------------------------------------------------------
 
+CASE_ID = re.compile(r"[A-Za-z0-9_+-][A-Za-z0-9_.+-]*")  # a case id is used as a folder name (check --outputs)
 _CASE_KEYS = ("id", "description", "sections", "config_name", "config", "params", "inputs", "expected", "stages",
               "tolerance")
 _TOP_KEYS = ("schema_version", "samspec_version", "generator", "profile", "expected_dtype", "params", "cases", "sha256")
@@ -474,8 +475,11 @@ def read_manifest(root) -> dict:
         where = f"{path}: case {case_id!r}"
         _keys(case, _CASE_KEYS, where)
         _require(case["id"], str, f"{where}: 'id'")
-        if not case_id or case_id in seen:
-            raise FixtureError(f"{where}: 'id' is empty or repeated")
+        if not CASE_ID.fullmatch(case_id) or case_id in seen:
+            raise FixtureError(
+                f"{where}: 'id' is repeated or not a plain name (letters, digits, '_', '.', '+', '-', not starting "
+                f"with '.'); ids name folders of --outputs"
+            )
         seen.add(case_id)
         _require(case["description"], str, f"{where}: 'description'")
         _require(case["sections"], list, f"{where}: 'sections'")
