@@ -1,0 +1,131 @@
+"""Stage localisation: compare a port's intermediate values with the reference's, stage by stage
+(`samspec check --trace`, docs/diagnosis.md).
+
+An adapter may implement ``trace(points, labels, boxes, masks) -> {stage name: array}`` with the
+reference's stage names (``SAMPromptEncoder.trace``, docs/fixtures.md: ``points.normalised``,
+``points.positional_encoding``, ``points.tokens``, ``boxes.tokens``, ``dense_pe.grid``,
+``mask.conv1`` ... ``mask.conv3``, and the three outputs) and layouts (token stages (B, N, C), mask
+stages channels last (B, y, x, C), the grid (h, w, C)). A port need not give every stage: the
+ones it gives are compared. For a Meta-style torch module, ``trace_hooks.meta_trace`` does it in
+one line.
+
+Each stage is judged with the tolerance model of docs/tolerances.md, the stage in place of an
+output: budget = k * max |faithful_D - reference| + floor_D * max(1, max |reference|), where the
+faithful runs are the reference traced in the port's dtype D and the float64 reference traced on
+inputs moved by one unit in the last place of D. The first stage (in computation order) over its
+budget is where the port departs; the stages before it agree.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from samspec.reference import SAMPromptEncoder
+
+from .tolerance import DEFAULT_K, FLOORS, perturb
+
+SECTIONS = {  # stage name (or its last part) -> the spec section that defines it
+    "shifted": "§3.1", "normalised": "§3.2", "fourier_argument": "§4.1", "positional_encoding": "§4.2",
+    "points.labels": "§5.1", "points.tokens": "§5.2", "boxes.shifted": "§6.1", "boxes.tokens": "§6.2",
+    "dense_pe.cell_centres": "§8.1", "dense_pe.grid": "§8.2",
+    "mask.input": "§9", "mask.conv1": "§9.1", "mask.conv2": "§9.1", "mask.norm1": "§9.2", "mask.norm2": "§9.2",
+    "mask.act1": "§9.3", "mask.act2": "§9.3", "mask.conv3": "§9.4",
+    "prompt_sparse_embeddings": "§7", "prompt_dense_embeddings": "§9, §10", "prompt_dense_positional_embeddings": "§8.2",
+}
+
+
+def section_of(stage: str) -> str:
+    return SECTIONS.get(stage) or SECTIONS.get(stage.split(".")[-1], "")
+
+
+def _port_dtype(port_stages) -> str:
+    for value in port_stages.values():
+        name = getattr(getattr(value, "dtype", None), "name", None)
+        if name in ("float16", "float32", "float64"):
+            return name
+    return "float32"
+
+
+def _align(value, shape):
+    """The port's stage as an array of the reference's shape: singleton axes may differ, nothing else."""
+    if not isinstance(value, np.ndarray):
+        return None, f"{type(value).__name__}, not an array"
+    if value.dtype.kind not in "fiub":
+        return None, f"dtype {value.dtype}"
+    if value.shape == tuple(shape):
+        return value.astype(np.float64), None
+    if [d for d in value.shape if d != 1] == [d for d in shape if d != 1]:
+        return value.astype(np.float64).reshape(shape), None
+    return None, f"shape {value.shape}, expected {tuple(shape)}"
+
+
+def _traces(case, semantics, dtype):
+    config, params, inputs = case.config, case.params, case.inputs
+    truth = SAMPromptEncoder(**config, params=params, dtype="float64", profile=semantics)
+    reference = {k: np.asarray(v) for k, v in truth.trace(**inputs).items()}
+    faithful = [SAMPromptEncoder(**config, params=params, dtype=dtype, profile=semantics).trace(**inputs)]
+    if dtype != "float64":
+        faithful.append(truth.trace(**perturb(inputs, float(np.finfo(dtype).eps))))
+    return reference, faithful
+
+
+def compare_trace(case, port_stages, semantics: str = "sam", k=DEFAULT_K, dtype: str | None = None) -> dict:
+    """Compare ``port_stages`` ({stage name: array}, from ``adapter.trace``) with the reference's trace
+    of ``case`` under ``semantics``, each stage within the tolerance model (see the module docstring).
+
+    ``dtype``: the port's compute dtype (default: that of the first floating stage array). The
+    signature ``compare_trace(case, port_stages, semantics, dtype, k)`` (a dtype name in fourth
+    place) is accepted too. Returns {"summary": one line, "first_departing": stage or None,
+    "section": its spec section or None, "rows": [{"stage", "section", "verdict", "error", "budget",
+    "ratio", "message"}], "ignored": [port stage names the reference does not have], "dtype": dtype}.
+    Never raises for a bad port stage: that stage's row says what is wrong with it.
+    """
+    if isinstance(k, str):  # compare_trace(case, stages, semantics, dtype, k)
+        k, dtype = (dtype if isinstance(dtype, (int, float)) else DEFAULT_K), k
+    if not isinstance(port_stages, dict):
+        return {"summary": f"trace() returned {type(port_stages).__name__}, expected a dict of stage arrays",
+                "first_departing": None, "section": None, "rows": [], "ignored": [], "dtype": None}
+    dtype = dtype if dtype in FLOORS else _port_dtype(port_stages)
+    reference, faithful = _traces(case, semantics, dtype)
+    rows, first = [], None
+    for stage, expected in reference.items():
+        if stage not in port_stages or stage == "points.labels":
+            continue
+        row = {"stage": stage, "section": section_of(stage), "verdict": "fail", "error": None, "budget": None,
+               "ratio": None, "message": ""}
+        got, problem = _align(port_stages[stage], expected.shape)
+        if problem:
+            row["message"] = problem
+        else:
+            expected = expected.astype(np.float64)
+            with np.errstate(all="ignore"):
+                error = float(np.max(np.abs(got - expected))) if got.size else 0.0
+                runs = [np.asarray(run[stage], dtype=np.float64) for run in faithful if stage in run]
+                own = max((float(np.max(np.abs(r - expected))) for r in runs if r.shape == expected.shape and r.size), default=0.0)
+                scale = max(1.0, float(np.max(np.abs(expected)))) if expected.size else 1.0
+            budget = k * own + FLOORS[dtype] * scale
+            row.update(error=error if math.isfinite(error) else None, budget=budget,
+                       ratio=error / budget if budget and math.isfinite(error) else None,
+                       verdict="pass" if math.isfinite(error) and error <= budget else "fail",
+                       message="" if math.isfinite(error) else "NaN or inf values")
+        rows.append(row)
+        if row["verdict"] == "fail" and first is None:
+            first = row
+    ignored = sorted(str(name) for name in port_stages if name not in reference)
+    compared = len(rows)
+    if not compared:
+        summary = (f"trace: none of the port's {len(port_stages)} stages has a reference stage name "
+                   f"(docs/fixtures.md lists them; got {', '.join(ignored[:6])})")
+    elif first is None:
+        summary = f"trace: every stage the port traced agrees with the reference ({compared} stages, {dtype})"
+    else:
+        agreeing = [r["stage"] for r in rows[:rows.index(first)] if r["verdict"] == "pass"]
+        numbers = (f"max|err| {first['error']:.2g}, budget {first['budget']:.2g}" if first["error"] is not None
+                   else first["message"])
+        summary = (f"trace: the first stage that departs is {first['stage']} ({first['section']}): {numbers}"
+                   + (f"; before it, {', '.join(agreeing[-3:])} agree" if agreeing else ""))
+    return {"summary": summary, "first_departing": first["stage"] if first else None,
+            "section": first["section"] if first else None, "rows": rows, "ignored": ignored, "dtype": dtype}
+
