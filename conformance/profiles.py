@@ -379,6 +379,11 @@ def _hf_from_port(outputs, config, inputs, none_is_empty=True):
     return out
 
 
+def _hf_layout_from_port(outputs, config, inputs):
+    """transformers' layout back to `sam`'s, a None sparse output left as it is (`empty_prompt_none` exposed)."""
+    return _hf_from_port(outputs, config, inputs, none_is_empty=False)
+
+
 # Meta's `segment_anything/utils/onnx.py` (`SamOnnxModel`): label-encoded prompts
 
 ONNX_OUTPUT_NAMES = {"sparse_embeddings": SPARSE, "dense_embeddings": DENSE, "image_pe": DENSE_PE}
@@ -517,7 +522,7 @@ PROFILES = {
         ),
         divergences=("point_batch_axis", "hf_boxes_on_point_batch", "hf_minus_10_label"),
         to_port_fn=_hf_to_port,
-        from_port_fn=lambda outputs, config, inputs: _hf_from_port(outputs, config, inputs, none_is_empty=False),
+        from_port_fn=_hf_layout_from_port,
         notes=_LAYOUT_NOTES,
         excluded=("hf_minus_10_label",),
         exposed=("square_normalisation", "square_embedding_grid", "empty_prompt_none"),
@@ -598,7 +603,7 @@ PROFILES = {
         ),
         divergences=("point_batch_axis", "hf_boxes_on_point_batch", "hf_minus_10_label"),
         to_port_fn=_hf_to_port,
-        from_port_fn=lambda outputs, config, inputs: _hf_from_port(outputs, config, inputs, none_is_empty=False),
+        from_port_fn=_hf_layout_from_port,
         notes=_LAYOUT_NOTES,
         excluded=("hf_minus_10_label",),
         exposed=(

@@ -4,3 +4,26 @@ An adapter is any object with ``name``, ``profile``, ``build(config, params)`` a
 ``run(points, labels, boxes, masks) -> dict`` (see docs/adapters.md). Ports' libraries are
 imported lazily, inside ``build``, so that samspec works without them.
 """
+
+import numpy as np
+
+
+class TorchAdapter:
+    """What every torch adapter shares: its dtype and device, torch imported lazily, and NumPy
+    inputs as tensors of that dtype on that device (None stays None). Conversion only."""
+
+    def __init__(self, dtype="float32", device="cpu"):
+        self.dtype_name = dtype
+        self.device = device
+
+    def _load_torch(self):
+        import torch
+
+        self.torch = torch
+        self.dtype = getattr(torch, self.dtype_name)
+        return torch
+
+    def _tensor(self, value, dtype=None):
+        if value is None:
+            return None
+        return self.torch.as_tensor(np.asarray(value), dtype=dtype or self.dtype, device=self.device)

@@ -9,6 +9,8 @@ import types
 
 import numpy as np
 
+from . import TorchAdapter
+
 
 def register_bare_package(name: str, hint: str) -> None:
     """Make ``name`` importable as a package without running its ``__init__`` (which, for
@@ -60,7 +62,7 @@ def build_prompt_encoder(config, params, prompt_encoder_class=None):
     return encoder
 
 
-class SegmentAnythingAdapter:
+class SegmentAnythingAdapter(TorchAdapter):
     """Meta's PromptEncoder; subclasses set ``name``, ``profile`` and ``load_class`` for ports with
     the same constructor, state-dict names and ``forward(points, boxes, masks)`` (sam2, ultralytics)."""
 
@@ -68,22 +70,10 @@ class SegmentAnythingAdapter:
     profile = "sam"
     load_class = staticmethod(load_prompt_encoder_class)
 
-    def __init__(self, dtype="float32", device="cpu"):
-        self.dtype_name = dtype
-        self.device = device
-
     def build(self, config, params):
-        import torch
-
-        self.torch = torch
-        self.dtype = getattr(torch, self.dtype_name)
+        self._load_torch()
         encoder = build_prompt_encoder(config, params, self.load_class())
         self.encoder = encoder.to(device=self.device, dtype=self.dtype).eval()
-
-    def _tensor(self, value, dtype=None):
-        if value is None:
-            return None
-        return self.torch.as_tensor(np.asarray(value), dtype=dtype or self.dtype, device=self.device)
 
     def run(self, points, labels, boxes, masks):
         torch = self.torch
@@ -98,3 +88,9 @@ class SegmentAnythingAdapter:
             "prompt_dense_embeddings": dense.detach().cpu().numpy(),
             "prompt_dense_positional_embeddings": dense_pe.detach().cpu().numpy(),
         }
+
+    def trace(self, points=None, labels=None, boxes=None, masks=None):
+        """Every stage of one call under the reference's stage names (`samspec check --trace`)."""
+        from ..trace_hooks import meta_trace
+
+        return meta_trace(self.encoder, points, labels, boxes, masks)

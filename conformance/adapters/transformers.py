@@ -15,28 +15,14 @@ from __future__ import annotations
 
 import numpy as np
 
-# samspec parameter name (SAM v1) -> SamModel state_dict name
-PARAM_NAMES = {
-    "pe_layer.positional_encoding_gaussian_matrix": "shared_image_embedding.positional_embedding",
-    "point_embeddings.0.weight": "prompt_encoder.point_embed.0.weight",
-    "point_embeddings.1.weight": "prompt_encoder.point_embed.1.weight",
-    "point_embeddings.2.weight": "prompt_encoder.point_embed.2.weight",
-    "point_embeddings.3.weight": "prompt_encoder.point_embed.3.weight",
-    "not_a_point_embed.weight": "prompt_encoder.not_a_point_embed.weight",
-    "no_mask_embed.weight": "prompt_encoder.no_mask_embed.weight",
-    "mask_downscaling.0.weight": "prompt_encoder.mask_embed.conv1.weight",
-    "mask_downscaling.0.bias": "prompt_encoder.mask_embed.conv1.bias",
-    "mask_downscaling.1.weight": "prompt_encoder.mask_embed.layer_norm1.weight",
-    "mask_downscaling.1.bias": "prompt_encoder.mask_embed.layer_norm1.bias",
-    "mask_downscaling.3.weight": "prompt_encoder.mask_embed.conv2.weight",
-    "mask_downscaling.3.bias": "prompt_encoder.mask_embed.conv2.bias",
-    "mask_downscaling.4.weight": "prompt_encoder.mask_embed.layer_norm2.weight",
-    "mask_downscaling.4.bias": "prompt_encoder.mask_embed.layer_norm2.bias",
-    "mask_downscaling.6.weight": "prompt_encoder.mask_embed.conv3.weight",
-    "mask_downscaling.6.bias": "prompt_encoder.mask_embed.conv3.bias",
-}
+from samspec.reference.checkpoints import HF, HF_SHARED_PE, HF_TIED_PE
+
+from . import TorchAdapter
+
+# samspec parameter name (SAM v1) -> SamModel state_dict name (the checkpoint reader's names, in a SamModel)
+PARAM_NAMES = {name: key if key == HF_SHARED_PE else f"prompt_encoder.{key}" for name, key in HF.items()}
 # the prompt encoder's own handle on the shared Gaussian matrix (tied to shared_image_embedding)
-TIED_PE = "prompt_encoder.shared_embedding.positional_embedding"
+TIED_PE = f"prompt_encoder.{HF_TIED_PE}"
 
 
 def sam_config(hidden_size, image_size, image_embedding_size, mask_in_channels, activation="gelu"):
@@ -65,20 +51,14 @@ def sam_config(hidden_size, image_size, image_embedding_size, mask_in_channels, 
     return config
 
 
-class TransformersAdapter:
+class TransformersAdapter(TorchAdapter):
     name = "transformers"
     profile = "hf"
 
-    def __init__(self, dtype="float32", device="cpu"):
-        self.dtype_name = dtype
-        self.device = device
-
     def build(self, config, params):
-        import torch
+        torch = self._load_torch()
         from transformers import SamModel
 
-        self.torch = torch
-        self.dtype = getattr(torch, self.dtype_name)
         image_size = max(config["input_image_size"])  # one int: square only (see the module docstring)
         grid = max(config["image_embedding_size"])
         model = SamModel(
@@ -91,11 +71,6 @@ class TransformersAdapter:
         if missing or unexpected:
             raise ValueError(f"transformers SamModel: missing {missing}, unexpected {unexpected}")
         self.model = model.to(device=self.device, dtype=self.dtype).eval()
-
-    def _tensor(self, value, dtype=None):
-        if value is None:
-            return None
-        return self.torch.as_tensor(np.asarray(value), dtype=dtype or self.dtype, device=self.device)
 
     def run(self, input_points, input_labels, input_boxes, input_masks):
         torch = self.torch

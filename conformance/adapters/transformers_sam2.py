@@ -18,24 +18,15 @@ from types import SimpleNamespace
 
 import numpy as np
 
-# samspec parameter name (SAM v1) -> Sam2PromptEncoder state_dict name (point_embed: stacked, below)
-PARAM_NAMES = {
-    "pe_layer.positional_encoding_gaussian_matrix": "shared_embedding.positional_embedding",
-    "not_a_point_embed.weight": "not_a_point_embed.weight",
-    "no_mask_embed.weight": "no_mask_embed.weight",
-    "mask_downscaling.0.weight": "mask_embed.conv1.weight",
-    "mask_downscaling.0.bias": "mask_embed.conv1.bias",
-    "mask_downscaling.1.weight": "mask_embed.layer_norm1.weight",
-    "mask_downscaling.1.bias": "mask_embed.layer_norm1.bias",
-    "mask_downscaling.3.weight": "mask_embed.conv2.weight",
-    "mask_downscaling.3.bias": "mask_embed.conv2.bias",
-    "mask_downscaling.4.weight": "mask_embed.layer_norm2.weight",
-    "mask_downscaling.4.bias": "mask_embed.layer_norm2.bias",
-    "mask_downscaling.6.weight": "mask_embed.conv3.weight",
-    "mask_downscaling.6.bias": "mask_embed.conv3.bias",
-}
-POINT_EMBED = "point_embed.weight"
+from samspec.reference.checkpoints import HF, HF_SHARED_PE, HF_TIED_PE
+
+from . import TorchAdapter
+
 POINT_ROWS = tuple(f"point_embeddings.{i}.weight" for i in range(4))  # rows 0..3 of point_embed
+# samspec parameter name (SAM v1) -> Sam2PromptEncoder state_dict name: SamPromptEncoder's names
+# (the checkpoint reader's), the Gaussian matrix under the encoder's own handle; point_embed below
+PARAM_NAMES = {name: HF_TIED_PE if key == HF_SHARED_PE else key for name, key in HF.items() if name not in POINT_ROWS}
+POINT_EMBED = "point_embed.weight"
 
 
 def sam2_prompt_config(hidden_size, image_size, image_embedding_size, mask_in_channels, activation="gelu"):
@@ -61,20 +52,14 @@ def sam2_state_dict(params: dict) -> dict:
     return state
 
 
-class TransformersSam2Adapter:
+class TransformersSam2Adapter(TorchAdapter):
     name = "transformers-sam2"
     profile = "hf_sam2"
 
-    def __init__(self, dtype="float32", device="cpu"):
-        self.dtype_name = dtype
-        self.device = device
-
     def build(self, config, params):
-        import torch
+        torch = self._load_torch()
         from transformers.models.sam2.modeling_sam2 import Sam2PositionalEmbedding, Sam2PromptEncoder
 
-        self.torch = torch
-        self.dtype = getattr(torch, self.dtype_name)
         prompt_config = sam2_prompt_config(
             config["hidden_size"], max(config["input_image_size"]), max(config["image_embedding_size"]),
             config["mask_in_channels"], config.get("activation", "gelu"),
@@ -88,11 +73,6 @@ class TransformersSam2Adapter:
         self.grid_owner = SimpleNamespace(
             prompt_encoder=self.encoder, shared_image_embedding=shared.to(device=self.device, dtype=self.dtype).eval()
         )
-
-    def _tensor(self, value, dtype=None):
-        if value is None:
-            return None
-        return self.torch.as_tensor(np.asarray(value), dtype=dtype or self.dtype, device=self.device)
 
     def run(self, input_points, input_labels, input_boxes, input_masks):
         from transformers.models.sam2.modeling_sam2 import Sam2Model
