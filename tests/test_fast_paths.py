@@ -340,8 +340,11 @@ def test_spec9_4_conv1x1_bias_in_the_product_equals_definition(batch, pixels, ci
     x = rng.normal(size=(batch, pixels, cin))
     weight, bias = rng.normal(size=(cout, cin, 1, 1)), rng.normal(size=(cout,))
     literal = conv1x1(x, weight, bias, np)
-    fast = conv1x1_channels_first(with_ones_channel(np.ascontiguousarray(np.moveaxis(x, -1, 1)), np), weight, bias, np)
-    assert max_abs(np.moveaxis(fast, 1, -1), literal) <= EXACT
+    x_ones = with_ones_channel(np.ascontiguousarray(np.moveaxis(x, -1, 1)), np)
+    first = conv1x1_channels_first(x_ones, weight, bias, np)
+    assert max_abs(np.moveaxis(first, 1, -1), literal) <= EXACT
+    last = conv1x1_channels_first(x_ones, weight, bias, np, channels_last=True)
+    assert last.shape == literal.shape and max_abs(last, literal) <= EXACT  # (B, P, Cout)
 
 
 @pytest.mark.parametrize("activation", ["gelu", "relu", "gelu_tanh"])
