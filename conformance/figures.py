@@ -465,7 +465,7 @@ def figure_check_ratios(ctx, reports=None):
             results = Checker(adapter, get_profile("sam")).run(ctx["cases"])
             reports.append((label, result_dicts(results)))
     case_ids = list(dict.fromkeys(r["case"] for _, results in reports for r in results))
-    fig = _new_figure(max(3.2 + 2.3 * len(reports), 6.0), 0.26 * len(case_ids) + 2.4)
+    fig = _new_figure(max(3.2 + 2.3 * len(reports), 6.0), 0.2 * len(case_ids) + 2.4)  # 53 cases: 1300 px
     axes = np.atleast_1d(fig.subplots(1, len(reports)))
     image = None
     for column, (ax, (title, results)) in enumerate(zip(axes, reports)):

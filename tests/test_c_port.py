@@ -50,9 +50,11 @@ def run_port(program, tmp_path):
 def test_the_c_port_passes_every_case_in_float64(tmp_path, cases):
     results = judge(run_port(build(tmp_path), tmp_path), cases)
     assert len(results) == 3 * len(cases)
-    failing = [f"{r.case}::{r.output} {r.verdict} {r.message}" for r in results if r.verdict != "pass"]
+    # n/a: cases the `sam` profile cannot express (labels of other ports' semantics), never run
+    failing = [f"{r.case}::{r.output} {r.verdict} {r.message}" for r in results if r.verdict not in ("pass", "n/a")]
     assert not failing, "\n".join(failing)
-    assert {r.dtype for r in results} == {"float64"}
+    assert sum(r.verdict == "pass" for r in results) >= 3 * (len(cases) - 2)
+    assert {r.dtype for r in results if r.verdict == "pass"} == {"float64"}
 
 
 def test_the_planted_bug_fails_and_is_named(tmp_path, cases):
@@ -60,7 +62,7 @@ def test_the_planted_bug_fails_and_is_named(tmp_path, cases):
     failed = [r for r in results if r.verdict == "fail"]
     # §3.1 moves every point and corner, so exactly the sparse outputs with a real point or a box fail
     assert failed and {r.output for r in failed} == {"prompt_sparse_embeddings"}
-    assert {r.verdict for r in results if r.output != "prompt_sparse_embeddings"} == {"pass"}
+    assert {r.verdict for r in results if r.output != "prompt_sparse_embeddings"} <= {"pass", "n/a"}
     for r in failed:
         assert "matches variant `no_pixel_shift`" in r.diagnosis["summary"], (r.case, r.diagnosis)
 
@@ -73,6 +75,26 @@ def test_a_bad_fixture_folder_is_exit_2_with_the_reason(tmp_path):
     (tmp_path / "bad" / "manifest.json").write_text('{"schema_version": 2, "cases": []}')
     rc, captured = run_exec(f"{program} {{fixtures}} {{out}}", tmp_path / "bad", tmp_path / "out")
     assert rc == 2 and "schema_version must be 1" in captured
+
+
+def test_a_broken_input_file_skips_that_case_only(tmp_path):
+    """A truncated .npy or a mask of the wrong size: that case is named and skipped (exit 1), its
+    files are absent (samspec then reports them missing), every other case is written."""
+    program = build(tmp_path)
+    fixtures = tmp_path / "fixtures"
+    shutil.copytree(default_dir(), fixtures)
+    points = fixtures / "cases" / "labels.foreground" / "input.points.npy"
+    points.write_bytes(points.read_bytes()[:-8])
+    masks = fixtures / "cases" / "masks.random" / "input.masks.npy"
+    import numpy as np
+
+    np.save(masks, np.zeros((2, 1, 4, 4)))
+    rc, captured = run_exec(f"{program} {{fixtures}} {{out}}", fixtures, tmp_path / "out")
+    assert rc == 1
+    assert "case labels.foreground skipped" in captured and "does not match the file's size" in captured
+    assert "case masks.random skipped: masks must be (B, 1, 4h, 4w)" in captured
+    written = {p.name for p in (tmp_path / "out").iterdir()}
+    assert len(written) == len(load_cases()) - 2 and not {"labels.foreground", "masks.random"} & written
 
 
 def test_usage_without_arguments(tmp_path):

@@ -96,12 +96,16 @@ static int read_npy(const char *path, Array *a) {
     if ((!is_int && !strstr(header, "'descr': '<f8'")) || !strstr(header, "'fortran_order': False")) {
         fclose(f); FAIL("%s: expected '<f8' or '<i8' in C order; header %s", path, header);
     }
-    p = strchr(strstr(header, "'shape'"), '(') + 1; a->size = 1;
+    if (!(p = strstr(header, "'shape'")) || !(p = strchr(p, '('))) { fclose(f); FAIL("%s: no shape in the header", path); }
+    p++; a->size = 1;
     while (*(p = (char *)skip(p)) != ')') {
         if (a->ndim == 8) { fclose(f); FAIL("%s: more than 8 axes", path); }
         a->shape[a->ndim] = strtol(p, &p, 10); a->size *= a->shape[a->ndim++];
         p = (char *)skip(p); if (*p == ',') p++;
     }
+    long start = ftell(f), end = (fseek(f, 0, SEEK_END), ftell(f));
+    fseek(f, start, SEEK_SET);
+    if (a->size < 0 || a->size != (end - start) / 8) { fclose(f); FAIL("%s: the header's shape does not match the file's size", path); }
     a->data = malloc((a->size ? a->size : 1) * sizeof(double));
     if (fread(a->data, 8, a->size, f) != (size_t)a->size) { fclose(f); FAIL("%s: shorter than its header says", path); }
     fclose(f);
@@ -230,10 +234,16 @@ static int run_case(const char *root, const char *out_root, const Json *manifest
     if (!id || id->type != 's' || !cfg || !inputs || !files) FAIL("a case without id, config, inputs or params");
     if (strchr(id->text, '/') || id->text[0] == '.') FAIL("case id %s is not a folder name", id->text);
     act = get(cfg, "activation");
-    if (!act || strcmp(act->text, "gelu")) FAIL("activation %s: only gelu is implemented", act ? act->text : "?");
-    m.C = (int)get(cfg, "hidden_size")->number; m.Cm = (int)get(cfg, "mask_in_channels")->number;
-    m.h = (int)get(cfg, "image_embedding_size")->items[0].number; m.w = (int)get(cfg, "image_embedding_size")->items[1].number;
-    m.H = get(cfg, "input_image_size")->items[0].number; m.W = get(cfg, "input_image_size")->items[1].number;
+    if (!act || act->type != 's' || strcmp(act->text, "gelu")) FAIL("activation: only gelu is implemented");
+    const Json *C = get(cfg, "hidden_size"), *Cm = get(cfg, "mask_in_channels");
+    const Json *grid_size = get(cfg, "image_embedding_size"), *HW = get(cfg, "input_image_size");
+    if (!C || C->type != 'n' || !Cm || Cm->type != 'n' || !grid_size || grid_size->type != 'a' || grid_size->count != 2 || !HW
+        || HW->type != 'a' || HW->count != 2)
+        FAIL("config needs hidden_size, mask_in_channels, image_embedding_size [h, w] and input_image_size [H, W]");
+    m.C = (int)C->number; m.Cm = (int)Cm->number; m.h = (int)grid_size->items[0].number; m.w = (int)grid_size->items[1].number;
+    m.H = HW->items[0].number; m.W = HW->items[1].number;
+    if (m.C < 2 || m.C % 2 || m.Cm < 4 || m.Cm % 4 || m.h < 1 || m.w < 1 || !(m.H > 0) || !(m.W > 0))
+        FAIL("config out of range: hidden_size %d, mask_in_channels %d, grid %dx%d", m.C, m.Cm, m.h, m.w);
     ok = load(root, files, "pe_layer.positional_encoding_gaussian_matrix", &m.G) && load(root, files, "not_a_point_embed.weight", &m.not_a_point)
          && load(root, files, "no_mask_embed.weight", &m.no_mask);
     for (int i = 0; ok && i < 4; i++) { snprintf(key, sizeof key, "point_embeddings.%d.weight", i); ok = load(root, files, key, &m.emb[i]); }
@@ -243,11 +253,24 @@ static int run_case(const char *root, const char *out_root, const Json *manifest
         snprintf(key, sizeof key, "%s.bias", i < 3 ? conv_keys[i] : norm_keys[i - 3]); ok = ok && load(root, files, key, &pair[1]);
     }
     if (!ok) return 0;
+    { /* every parameter's size (spec §2.2), before any is indexed */
+        long q = m.Cm / 4, want[12] = {m.C, m.C, m.C, m.C, m.C, m.C, m.C, q * 4, q, m.Cm * q * 4, m.Cm, (long)m.C * m.Cm};
+        const Array *got[12] = {&m.G, &m.not_a_point, &m.no_mask, &m.emb[0], &m.emb[1], &m.emb[2], &m.emb[3],
+                                &m.conv[0][0], &m.conv[0][1], &m.conv[1][0], &m.conv[1][1], &m.conv[2][0]};
+        for (int i = 0; i < 12; i++) if (got[i]->size != want[i]) FAIL("parameter %d has %ld values, expected %ld", i, got[i]->size, want[i]);
+        if (m.conv[2][1].size != m.C || m.norm[0][0].size != q || m.norm[0][1].size != q || m.norm[1][0].size != m.Cm
+            || m.norm[1][1].size != m.Cm) FAIL("a bias or LayerNorm parameter has the wrong size");
+    }
     if (get(inputs, "points") && !(load(root, inputs, "points", &pts) && load(root, inputs, "labels", &lab))) return 0;
     if (get(inputs, "boxes") && !load(root, inputs, "boxes", &box)) return 0;
     if (get(inputs, "masks") && !load(root, inputs, "masks", &msk)) return 0;
-    /* §11.1: B from the points, else the boxes, else the masks, else 1 */
+    /* §11.1: B from the points, else the boxes, else the masks, else 1; every given input agrees */
     long B = pts.data ? pts.shape[0] : box.data ? box.shape[0] : msk.data ? msk.shape[0] : 1;
+    if (pts.data && (pts.ndim != 3 || pts.shape[2] != 2 || lab.ndim != 2 || lab.shape[0] != B || lab.shape[1] != pts.shape[1]))
+        FAIL("points must be (B, N, 2) and labels (B, N)");
+    if (box.data && (box.ndim != 2 || box.shape[0] != B || box.shape[1] != 4)) FAIL("boxes must be (B, 4)");
+    if (msk.data && (msk.ndim != 4 || msk.shape[0] != B || msk.shape[1] != 1 || msk.shape[2] != 4 * m.h || msk.shape[3] != 4 * m.w))
+        FAIL("masks must be (B, 1, 4h, 4w) = (%ld, 1, %d, %d)", B, 4 * m.h, 4 * m.w);
     long n_points = pts.data ? pts.shape[1] + (box.data ? 0 : 1) : 0, tokens = n_points + (box.data ? 2 : 0);
     long hw = (long)m.h * m.w;
     double *sparse = calloc(B * tokens * m.C + 1, sizeof(double)), *dense = malloc(B * m.C * hw * sizeof(double));
