@@ -21,10 +21,10 @@ def gelu_from_upper_tail(x, xp):
     """The exact GELU from the normal upper tail Q(|x|) = Phi(-|x|) (``normal_tail``), for finite
     float32 or float64 x.
 
-        GELU(x) = x * Phi(x) = (x + |x|) / 2 - |x| * Q(|x|)
+        GELU(x) = x * Phi(x) = max(x, 0) - |x| * Q(|x|)
 
     Why this equals ``gelu``: x/2 * (1 + erf(x/sqrt 2)) = x * Phi(x), and by the symmetry of the
-    normal density Phi(x) = 1 - Q(|x|) for x >= 0 and Q(|x|) for x < 0; (x + |x|)/2 is x or 0
+    normal density Phi(x) = 1 - Q(|x|) for x >= 0 and Q(|x|) for x < 0; max(x, 0) is x or 0
     accordingly (exactly), so one expression covers both signs with no branch or mask. For x < 0
     it is -|x| * Q exactly, which keeps GELU's relative accuracy where 1 + erf cancels (below
     about x = -4 in float32).
@@ -32,8 +32,7 @@ def gelu_from_upper_tail(x, xp):
     a = xp.abs(x)
     tail = normal_upper_tail(a, xp)
     tail *= a
-    out = x + a
-    out *= 0.5
+    out = xp.maximum(x, xp.zeros((), dtype=x.dtype))
     out -= tail
     return out
 
