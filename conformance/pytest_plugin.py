@@ -91,6 +91,7 @@ class _State:
         self.reconcile = _reconcile
         self.checker = Checker(self.port, self.profile, diagnose=self.diagnoser)
         self.results = {}  # case id -> {output: Result}, one run of the port per case
+        self.ran = []  # (case id, output) of the tests this process ran: what its diagnosis summary covers
         self.max_examples = config.getoption("samspec_max_examples")
         self.seed = config.getoption("samspec_seed")
         self.database = config.getoption("samspec_hypothesis_database")
@@ -98,6 +99,7 @@ class _State:
     def result(self, case, output):
         if case.id not in self.results:
             self.results[case.id] = {r.output: r for r in self.checker.run_case(case)}
+        self.ran.append((case.id, output))
         return self.results[case.id][output]
 
     def close(self):
@@ -220,7 +222,7 @@ def pytest_collection_modifyitems(session, config, items):
 
 
 def _port_summary(state) -> str:
-    results = [r for outputs in state.results.values() for r in outputs.values()]
+    results = [state.results[case][output] for case, output in dict.fromkeys(state.ran)]
     if not results:
         return ""
     overall = state.reconcile(state.diagnoser, results, [c for c in state.cases if c.id in state.results])
@@ -232,7 +234,9 @@ def pytest_sessionfinish(session, exitstatus):
     if state is None:
         return
     if hasattr(session.config, "workeroutput"):  # a pytest-xdist worker: hand the summary to the controller
-        session.config.workeroutput["samspec_summary"] = _port_summary(state)
+        worker = session.config.workerinput.get("workerid", "worker")
+        summary = _port_summary(state)
+        session.config.workeroutput["samspec_summary"] = summary and f"{worker} ({len(set(state.ran))} tests): {summary}"
     state.close()
 
 
