@@ -1,4 +1,4 @@
-"""Docs that run: every code example of README.md and docs/*.md is executed, in order, one folder per
+"""Docs that run: every code example of README.md, docs/*.md and ports/c/README.md is executed, in order, one folder per
 document, against the real port it names. What a user copies from the docs must work as written.
 
 How a fenced block is treated (a marker is an HTML comment on the line before the fence, blank
@@ -40,7 +40,7 @@ import pytest
 from conftest import require
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCS = [ROOT / "README.md"] + sorted((ROOT / "docs").glob("*.md"))
+DOCS = [ROOT / "README.md", ROOT / "ports" / "c" / "README.md"] + sorted((ROOT / "docs").glob("*.md"))
 RUN = {"python", "bash", "sh", "yaml", "ini"}
 FENCE = re.compile(r"^(\s*)```(\w*)\s*$")
 MARKER = re.compile(r"^\s*<!--\s*(illustrative|file|requires|cwd)\s*:?\s*(.*?)\s*-->\s*$")
@@ -214,7 +214,7 @@ def runnable(doc: Path) -> list:
     return [b for b in blocks(doc) if (b.language in RUN or "file" in b.markers) and "illustrative" not in b.markers]
 
 
-@pytest.mark.parametrize("doc", [d for d in DOCS if runnable(d)], ids=lambda d: d.name)
+@pytest.mark.parametrize("doc", [d for d in DOCS if runnable(d)], ids=lambda d: str(d.relative_to(ROOT)))
 def test_every_example_runs(doc, tmp_path):
     env = environment(tmp_path)
     for block in runnable(doc):
