@@ -5,12 +5,10 @@ case -> profile.to_port -> adapter.run -> profile.from_port -> compare (toleranc
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import json
-import signal
-import threading
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -19,7 +17,7 @@ from samspec.reference import OUTPUT_KEYS, SAMPromptEncoder
 
 from .expectations import match
 from .profiles import NotApplicable
-from .runner import OUTPUT_FACTOR, OUTPUT_SLACK, PortFailure, cap_text, describe_exception, wrap_adapter
+from .runner import OUTPUT_FACTOR, OUTPUT_SLACK, PortFailure, cap_text, describe_exception, time_limit, wrap_adapter
 from .tolerance import DEFAULT_K, compare, dtype_name, perturb
 
 SHORT = {
@@ -96,25 +94,6 @@ def _case_limit(expected) -> int:
     return OUTPUT_FACTOR * sum(int(np.size(v)) for v in expected.values()) + OUTPUT_SLACK
 
 
-@contextlib.contextmanager
-def _time_limit(seconds):
-    """Raise TimeoutError in the main thread after ``seconds`` (POSIX); elsewhere no limit."""
-    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def expire(signum, frame):
-        raise TimeoutError(f"took longer than {seconds:g} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 def _accepts_keywords(function, *names) -> bool:
     try:
         parameters = inspect.signature(function).parameters
@@ -155,8 +134,9 @@ class Checker:
             self._built = key
 
     def _diagnosis(self, case, key, got, expected, outputs):
-        try:
-            with _time_limit(self.DIAGNOSIS_SECONDS):
+        try:  # quietly: NaN/inf in a port's output must not print NumPy warnings between the rows
+            with time_limit(self.DIAGNOSIS_SECONDS), np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
                 if self._diagnose_keywords:
                     return self.diagnose(case, key, got, expected=expected, outputs=outputs)
                 return self.diagnose(case, key, got)
@@ -240,9 +220,9 @@ class Checker:
         return result
 
     def _trace(self, case, port_inputs) -> dict:
-        from .stages import compare_trace
-
         try:
+            from .stages import compare_trace
+
             stages = self.port.trace(**{k: None if v is None else np.array(v) for k, v in port_inputs.items()})
             return compare_trace(case, stages, self.semantics, self.k)
         except PortFailure as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import math
 import os
@@ -18,6 +19,13 @@ from . import explain
 
 class UsageError(Exception):
     """A problem with the command line, the adapter or the fixtures: exit 2 with one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (and exit 2), like every samspec error."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _positive_finite(flag):
@@ -88,6 +96,20 @@ def _fixture_identity(folder) -> dict:
     return {"path": str(root), "built_in": folder is None, "manifest_sha256": digest, "samspec_version": samspec_version()}
 
 
+def _check_database(database: Path) -> None:
+    """--hypothesis-database: a folder that exists or can be made, where files can be written."""
+    existing = database
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"--hypothesis-database {database}: {existing} is not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise UsageError(f"--hypothesis-database {database}: cannot write in {existing} ({exc.strerror or exc})") from None
+
+
 def cmd_check(args) -> int:
     from .check import Checker, exit_code
     from .fixtures import FixtureError, load_cases
@@ -95,6 +117,9 @@ def cmd_check(args) -> int:
     from .report import Table, build_document, check_writable, print_details, print_summary, write_html, write_json, write_junit
     from .runner import PortLoadError
 
+    for stream in (sys.stdout, sys.stderr):  # a terminal that cannot show a character gets an escape, not an abort
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="backslashreplace")
     if args.outputs and args.exec:
         raise UsageError("--outputs and --exec are alternatives: --exec writes the outputs it judges")
     if bool(args.port) == bool(args.outputs or args.exec):
@@ -108,9 +133,7 @@ def cmd_check(args) -> int:
         except re.error as exc:
             raise UsageError(f"--cases {args.cases!r}: not a valid regular expression ({exc})") from exc
     if args.hypothesis_database:
-        database = Path(args.hypothesis_database)
-        if database.exists() and not (database.is_dir() and os.access(database, os.W_OK)):
-            raise UsageError(f"--hypothesis-database {database}: not a writable folder")
+        _check_database(Path(args.hypothesis_database))
     try:
         cases = load_cases(args.fixtures, pattern=args.cases)
     except FixtureError as exc:
@@ -268,7 +291,7 @@ def cmd_fixtures(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from .fixtures import samspec_version
 
-    parser = argparse.ArgumentParser(prog="samspec", description="Reference and conformance suite for SAM's prompt encoder")
+    parser = _Parser(prog="samspec", description="Reference and conformance suite for SAM's prompt encoder")
     parser.add_argument("--version", action="version", version=f"samspec {samspec_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -360,11 +383,13 @@ HANDLERS = {
 
 
 def main(argv=None) -> int:
+    from .fixtures import FixtureError
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return HANDLERS[args.command](args)
-    except UsageError as exc:
+    except (UsageError, FixtureError) as exc:  # FixtureError: a missing or malformed --fixtures folder in any command
         print(f"samspec {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except (ValueError, TypeError, OSError) as exc:

@@ -15,6 +15,7 @@ import math
 import os
 import platform
 import re
+import stat
 import sys
 import tempfile
 import xml.etree.ElementTree as ET
@@ -41,8 +42,19 @@ def _ratio(value) -> str:
     return format(value, ".3f") if value < 100 else format(value, ".1e")
 
 
+# what a port's text must not send to a terminal or an XML file: C0/C1 controls (escape sequences
+# can redraw a row as "pass"), lone surrogates, and invisible or bidirectional formatting characters
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+
+
+def printable(text) -> str:
+    """``text`` with every control, surrogate and invisible formatting character shown as an escape."""
+    return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}",
+                            str(text))
+
+
 def _one_line(text: str, limit: int = 240) -> str:
-    text = " ".join(str(text).split())
+    text = printable(" ".join(str(text).split()))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -75,7 +87,7 @@ class Table:
             where = f"{tuple(r.worst_index)} got {r.got_at_worst:.6g} want {r.expected_at_worst:.6g}"
         note = "; ".join(x for x in (where, _one_line(r.message)) if x)
         print(
-            f"{r.verdict:<7} {r.case:<{self.width}} {SHORT.get(r.output, r.output):<8} {(r.dtype or '-'):<7} "
+            f"{r.verdict:<7} {printable(r.case):<{self.width}} {SHORT.get(r.output, r.output):<8} {(r.dtype or '-'):<7} "
             f"{_fmt(r.error):>9} {_fmt(r.budget):>9} {_ratio(r.ratio):>7}  {note}",
             file=self.out, flush=True,
         )
@@ -105,7 +117,7 @@ def print_details(results, out=None, limit: int = 20) -> None:
             lines.extend(block)
     if lines:
         print("\n" + " details ".center(40, "="), file=out)
-        print("\n".join(lines), file=out)
+        print("\n".join(printable(line) for line in lines), file=out)
     if lines and len(failing) > limit:
         print(f"  ... and {len(failing) - limit} more failing outputs (see the JSON or HTML report)", file=out)
 
@@ -167,6 +179,9 @@ def environment() -> dict:
     return versions
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _strict(value, path, flags):
     """``value`` with every non-finite float replaced by None (its path recorded in ``flags``) and
     every string capped: what strict JSON parsers and CI dashboards accept."""
@@ -175,8 +190,8 @@ def _strict(value, path, flags):
             return value
         flags.append({"path": path, "value": repr(value)})
         return None
-    if isinstance(value, str):
-        return cap_text(value, MESSAGE_LIMIT)
+    if isinstance(value, str):  # lone surrogates (from a port's message) are not Unicode text
+        return _SURROGATE.sub("\ufffd", cap_text(value, MESSAGE_LIMIT))
     if isinstance(value, dict):
         return {str(k): _strict(v, f"{path}.{k}", flags) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -222,23 +237,43 @@ def build_document(results, *, port, adapter_name, profile, k, fixtures, xfails=
 
 
 def check_writable(path, flag: str) -> None:
-    """Raise ValueError (exit 2 before anything runs) unless ``path`` can be written as a report."""
+    """Raise ValueError (exit 2 before anything runs) unless ``path`` can be written as a report:
+    not a folder, in an existing folder where a file can really be created (a probe file is made and
+    removed: permission bits do not tell root, read-only mounts or /proc apart)."""
     target = Path(path)
     if target.is_dir():
         raise ValueError(f"{flag} {path}: is a folder; expected a file path")
     parent = target.parent if str(target.parent) else Path(".")
     if not parent.is_dir():
         raise ValueError(f"{flag} {path}: the folder {parent} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK) or (target.exists() and not os.access(target, os.W_OK)):
+    if target.exists() and not os.access(target, os.W_OK):
         raise ValueError(f"{flag} {path}: not writable")
+    try:
+        handle, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".probe", dir=parent)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ValueError(f"{flag} {path}: cannot write in {parent} ({exc.strerror or exc})") from None
+
+
+def _file_mode(target: Path) -> int:
+    """The mode a report gets: the existing file's, else what the umask gives a new file."""
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def write_atomic(path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
+    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``:
+    the file is the previous one or the complete new one, never a truncated mix."""
     target = Path(path)
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
+            os.chmod(temporary, _file_mode(target))
             out.write(text)
         os.replace(temporary, target)
     except BaseException:

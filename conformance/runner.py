@@ -24,11 +24,12 @@ import io
 import math
 import os
 import pickle
+import selectors
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
+import threading
 import time
 import traceback
 from multiprocessing.connection import Connection
@@ -37,6 +38,9 @@ import numpy as np
 
 DEFAULT_TIMEOUT = 60.0  # seconds per case (build + run)
 CAPTURE_LIMIT = 8 * 1024  # characters of captured output kept per case (head and tail)
+MESSAGE_LIMIT = 4096  # characters of an exception's message kept (head and tail)
+ANSWER_SLACK = 1 << 20  # bytes of an answer beyond its arrays' values (pickle framing, keys)
+LARGEST_ANSWER = 1 << 30  # bytes: the largest answer without a case limit (build, trace)
 OUTPUT_FACTOR = 8  # an output may hold at most 8x the values the case's expected outputs hold ...
 OUTPUT_SLACK = 1 << 20  # ... plus this many, before the worker refuses to send it
 
@@ -49,13 +53,25 @@ class PortLoadError(Exception):
     """The adapter could not be loaded at all (import, factory, protocol): a usage error, exit 2."""
 
 
+def _safe_text(thing, limit: int = MESSAGE_LIMIT) -> str:
+    """``str(thing)`` capped to ``limit`` characters; never raises (a ``__str__`` may)."""
+    try:
+        text = str(thing)
+    except Exception as exc:
+        text = f"<unprintable {type(thing).__name__}: its __str__ raised {type(exc).__name__}>"
+    return cap_text(text, limit)
+
+
 def describe_exception(exc: BaseException) -> str:
-    """``Type: message (at file:line)`` of the innermost frame, on one logical line."""
-    frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
-    where = f" (at {frame[0].filename}:{frame[0].lineno})" if frame else ""
+    """``Type: message (at file:line)`` of the innermost frame, on one logical line, capped; never raises."""
+    try:
+        frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+        where = f" (at {frame[0].filename}:{frame[0].lineno})" if frame else ""
+    except Exception:
+        where = ""
     if isinstance(exc, SystemExit):
-        return f"the adapter called sys.exit({exc.code!r}){where}: samspec never takes an exit from adapter code"
-    return f"{type(exc).__name__}: {exc}{where}"
+        return f"the adapter called sys.exit({_safe_text(exc.code, 200)}){where}: samspec never takes an exit from adapter code"
+    return f"{type(exc).__name__}: {_safe_text(exc)}{where}"
 
 
 def cap_text(text: str, limit: int = CAPTURE_LIMIT) -> str:
@@ -86,9 +102,32 @@ def describe_exit(code) -> str:
             "samspec never takes an exit from adapter code")
 
 
+class _InProcessTimeout(BaseException):
+    """--timeout expired in process (a BaseException: adapter code's ``except Exception`` lets it through)."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds, error=TimeoutError):
+    """Raise ``error`` in the main thread after ``seconds`` (POSIX); elsewhere no limit."""
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum, frame):
+        raise error(f"took longer than {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 # -- arrays across the process boundary -----------------------------------------------------------
 
-_PLAIN_KINDS = "biufcUS"  # bool, ints, floats, complex, strings: never objects or structured records
+_PLAIN_KINDS = "biufc"  # bool, ints, floats, complex: never strings, objects or structured records
 
 
 def to_plain_outputs(raw, limit: int | None) -> dict:
@@ -154,8 +193,20 @@ class _SafeUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"the worker sent a {module}.{name}, which samspec does not accept")
 
 
-def _receive(connection):
-    return _SafeUnpickler(io.BytesIO(connection.recv_bytes())).load()
+class _TooLarge(Exception):
+    pass
+
+
+def _receive(connection, largest: int = LARGEST_ANSWER):
+    """The worker's next answer, unpickled with the restricted unpickler; an answer of more than
+    ``largest`` bytes is refused from its length header, before it is read."""
+    try:
+        data = connection.recv_bytes(largest)
+    except OSError as exc:
+        if "bad message length" in str(exc):
+            raise _TooLarge() from None
+        raise
+    return _SafeUnpickler(io.BytesIO(data)).load()
 
 
 # -- the worker (child process) -------------------------------------------------------------------
@@ -166,12 +217,17 @@ def _profile_spec(adapter):
     profile = getattr(adapter, "profile", None)
     if profile is None or isinstance(profile, str):
         return profile
+    from .registry import AdapterError
+
+    if not callable(getattr(profile, "to_port", None)) or not callable(getattr(profile, "from_port", None)):
+        raise AdapterError(f"the adapter's profile is {_safe_text(repr(profile), 200)} ({type(profile).__name__}); "
+                        "expected a profile name such as 'sam', 'module:attr', or a Profile (docs/profiles.md)")
     for module_name in {type(adapter).__module__, getattr(type(profile), "__module__", "")}:
         module = sys.modules.get(module_name)
         for attr, value in vars(module).items() if module else ():
             if value is profile:
                 return f"{module_name}:{attr}"
-    raise TypeError(
+    raise AdapterError(
         "the adapter's profile is an object that is not a module-level attribute; give it a name "
         "(PROFILE = Profile(...) at module level) or pass --profile module:attr"
     )
@@ -187,7 +243,10 @@ def _worker_entry(fd: int) -> None:
     port, sys_path, cwd, profile = pickle.loads(connection.recv_bytes())
     sys.path[:] = sys_path
     os.chdir(cwd)
-    _serve(connection, port, profile)
+    try:
+        _serve(connection, port, profile)
+    except (OSError, EOFError):  # the parent went away (it ended the run): nothing to tell anyone
+        pass
 
 
 def _set_profile(adapter, profile):
@@ -207,7 +266,7 @@ def _serve(connection, port, profile=None):
         adapter = resolve_adapter(port)
         _set_profile(adapter, profile)
         meta = {
-            "name": str(getattr(adapter, "name", "") or port),
+            "name": _safe_text(getattr(adapter, "name", "") or port, 200),
             "profile": _profile_spec(adapter),
             "trace": callable(getattr(adapter, "trace", None)),
             "begin_case": callable(getattr(adapter, "begin_case", None)),
@@ -226,19 +285,29 @@ def _serve(connection, port, profile=None):
             return
         try:
             if operation == "build":
-                adapter.build(*arguments)
-                answer = None
+                answer = adapter.build(*arguments)
             elif operation == "run":
                 inputs, limit = arguments
-                answer = to_plain_outputs(adapter.run(**inputs), limit)
+                answer = adapter.run(**inputs)
             elif operation == "trace":
-                answer = to_plain_trace(adapter.trace(**arguments))
+                answer = adapter.trace(**arguments)
             elif operation == "begin_case":
-                adapter.begin_case(arguments)
-                answer = None
+                answer = adapter.begin_case(arguments)
             else:
                 raise ValueError(f"unknown operation {operation!r}")
-        except BaseException as exc:
+        except BaseException as exc:  # SystemExit, KeyboardInterrupt, MemoryError, ... from adapter code
+            send(("error", describe_exception(exc)))
+            continue
+        try:  # what the adapter returned breaks the protocol: say so, without pointing into samspec
+            if operation == "run":
+                answer = to_plain_outputs(answer, limit)
+            elif operation == "trace":
+                answer = to_plain_trace(answer)
+            else:
+                answer = None
+        except (TypeError, ValueError) as exc:
+            send(("error", _safe_text(exc)))
+        except BaseException as exc:  # the returned object's own code (__array__, items) failed
             send(("error", describe_exception(exc)))
         else:
             send(("ok", answer))
@@ -248,22 +317,64 @@ def _serve(connection, port, profile=None):
 
 
 class _Captured:
-    """What the port printed: the capture file's bytes since the last ``take``."""
+    """What the port printed: the worker's stdout and stderr share one pipe, which the parent drains
+    while it waits for an answer. Only the first and the last ``CAPTURE_LIMIT // 2`` bytes since the
+    last ``take`` are kept (and how many went between): a port that prints without end costs time
+    until its timeout, never memory or disk."""
 
-    def __init__(self, path):
-        self.path = path
-        self.offset = 0
+    def __init__(self):
+        self.fd = None
+        self._reset()
+
+    def _reset(self):
+        self.head, self.tail, self.total = bytearray(), bytearray(), 0
+
+    def attach(self, fd: int) -> None:
+        self.detach()
+        os.set_blocking(fd, False)
+        self.fd = fd
+
+    def detach(self) -> None:
+        """Keep what is left in the pipe, then close it."""
+        if self.fd is not None:
+            self.drain()
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def _keep(self, data: bytes) -> None:
+        half = CAPTURE_LIMIT // 2
+        self.total += len(data)
+        room = half - len(self.head)
+        if room > 0:
+            self.head += data[:room]
+            data = data[room:]
+        if data:
+            self.tail = (self.tail + data[-half:])[-half:]
+
+    def drain(self) -> None:
+        """Read what the pipe holds now, without waiting; close it at end of file."""
+        while self.fd is not None:
+            try:
+                data = os.read(self.fd, 1 << 16)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not data:
+                os.close(self.fd)
+                self.fd = None
+                return
+            self._keep(data)
 
     def take(self) -> str:
-        try:
-            with open(self.path, "rb") as handle:
-                handle.seek(self.offset)
-                data = handle.read(16 * CAPTURE_LIMIT + 1)
-                self.offset = handle.seek(0, os.SEEK_END)
-        except OSError:
-            return ""
-        text = data.decode("utf-8", errors="replace")
-        return cap_text(text)
+        self.drain()
+        head, tail, cut = bytes(self.head), bytes(self.tail), self.total - len(self.head) - len(self.tail)
+        self._reset()
+        text = head.decode("utf-8", errors="replace")
+        if cut > 0:
+            text += f"\n[... {cut:,} bytes cut ...]\n"
+        return text + tail.decode("utf-8", errors="replace")
 
 
 class IsolatedPort:
@@ -278,10 +389,7 @@ class IsolatedPort:
         self.port = port
         self.profile_override = profile
         self.timeout = float(timeout)
-        self._directory = tempfile.TemporaryDirectory(prefix="samspec-worker-")
-        self._capture_path = os.path.join(self._directory.name, "captured.txt")
-        open(self._capture_path, "wb").close()
-        self._captured = _Captured(self._capture_path)
+        self._captured = _Captured()
         self._process = None
         self._connection = None
         self._last_build = None
@@ -296,13 +404,17 @@ class IsolatedPort:
     def _start(self, load=False) -> dict:
         parent, child = socket.socketpair()
         code = "import sys; from samspec.conformance.runner import _worker_entry; _worker_entry(int(sys.argv[1]))"
-        with open(self._capture_path, "ab") as capture:
+        read_end, write_end = os.pipe()
+        try:
             self._process = subprocess.Popen(
-                [sys.executable, "-c", code, str(child.fileno())], pass_fds=(child.fileno(),),
-                stdin=subprocess.DEVNULL, stdout=capture, stderr=capture,
+                [sys.executable, "-u", "-c", code, str(child.fileno())], pass_fds=(child.fileno(),),
+                stdin=subprocess.DEVNULL, stdout=write_end, stderr=write_end,  # -u: prints arrive with their case
                 start_new_session=True,  # Ctrl-C in the terminal reaches the parent only
             )
-        child.close()
+        finally:
+            os.close(write_end)
+            child.close()
+        self._captured.attach(read_end)
         self._connection = Connection(parent.detach())
         self._connection.send_bytes(pickle.dumps((self.port, list(sys.path), os.getcwd(), self.profile_override)))
         self._built = False
@@ -325,23 +437,45 @@ class IsolatedPort:
         if process is not None and process.poll() is None:
             process.kill()
             process.wait(5)
+        self._captured.detach()
 
     def __del__(self):
         with contextlib.suppress(Exception):
             self.close()
-            self._directory.cleanup()
 
-    def _answer(self, seconds: float, doing: str):
+    def _wait(self, seconds: float) -> bool:
+        """Wait up to ``seconds`` for an answer, draining what the worker prints meanwhile."""
+        deadline = time.monotonic() + max(seconds, 0.0)
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._connection.fileno(), selectors.EVENT_READ, "answer")
+            while True:
+                if self._captured.fd is not None and self._captured.fd not in selector.get_map():
+                    selector.register(self._captured.fd, selectors.EVENT_READ, "output")
+                events = selector.select(max(deadline - time.monotonic(), 0.0))
+                if any(key.data == "answer" for key, _ in events):
+                    return True
+                if not events:
+                    return False
+                fd = self._captured.fd
+                self._captured.drain()
+                if self._captured.fd is None:  # end of file: stop watching the closed pipe
+                    selector.unregister(fd)
+
+    def _answer(self, seconds: float, doing: str, largest: int = LARGEST_ANSWER):
         connection, process = self._connection, self._process
         try:
-            ready = connection.poll(max(seconds, 0.0))
-        except (EOFError, OSError):
+            ready = self._wait(seconds)
+        except (EOFError, OSError, ValueError):
             ready = True
         if not ready:
             self.close()
             raise PortFailure(f"timed out after {self.timeout:g} s while {doing} (--timeout); the worker was killed")
         try:
-            return _receive(connection)
+            return _receive(connection, largest)
+        except _TooLarge:
+            self.close()
+            raise PortFailure(f"the worker sent an answer larger than {largest:,} bytes while {doing}; "
+                              "it was not read") from None
         except (EOFError, OSError, ConnectionError):
             try:
                 code = process.wait(5)
@@ -364,7 +498,10 @@ class IsolatedPort:
             self._connection.send_bytes(pickle.dumps((operation, arguments), protocol=pickle.HIGHEST_PROTOCOL))
         except (OSError, ValueError):
             pass  # a dead worker: _answer says how it died
-        status, payload = self._answer(remaining, doing)
+        largest = LARGEST_ANSWER
+        if operation == "run" and arguments[1] is not None:  # the values the case can need, at 16 bytes each
+            largest = 16 * int(arguments[1]) + ANSWER_SLACK
+        status, payload = self._answer(remaining, doing, largest)
         if status == "error":
             raise PortFailure(payload)
         return payload
@@ -399,53 +536,99 @@ class IsolatedPort:
         return self._captured.take()
 
 
+class _CaptureWriter(io.TextIOBase):
+    """A text stream that keeps what is written in a ``_Captured`` (head and tail, bounded)."""
+
+    def __init__(self, captured):
+        super().__init__()
+        self.captured = captured
+
+    def writable(self):
+        return True
+
+    def write(self, text):
+        self.captured._keep(str(text).encode("utf-8", errors="replace"))
+        return len(text)
+
+
 class InProcessPort:
-    """The adapter called in this process (``--in-process``): ``SystemExit`` is still an error, and
-    what the adapter prints at Python level is captured per case."""
+    """The adapter called in this process (``--in-process``): ``SystemExit`` and any other exception
+    from adapter code is still an error of that call (only Ctrl-C's ``KeyboardInterrupt`` ends the
+    run). What the adapter prints at Python level is captured per case (bounded, as in the worker),
+    except where stdin is a terminal: there a debugger's prompt (``breakpoint()``) must be seen.
+    ``timeout`` (per case) interrupts Python code with SIGALRM, in the main thread and where stdin is
+    not a terminal (a debugging session takes its time). Native writes to file descriptors 1 and 2,
+    crashes and hangs in native code are not contained: that needs the worker process."""
 
     isolated = False
 
-    def __init__(self, adapter):
+    def __init__(self, adapter, timeout: float | None = None):
         self.adapter = adapter
         self.name = getattr(adapter, "name", None)
         self.profile = getattr(adapter, "profile", None)
-        self._buffer = io.StringIO()
+        self.timeout = timeout
+        self._deadline = None
+        self._captured = _Captured()
+        self._writer = _CaptureWriter(self._captured)
+
+    def _interactive(self) -> bool:
+        try:
+            return sys.stdin is not None and sys.stdin.isatty()
+        except (AttributeError, ValueError, OSError):
+            return False
 
     def _call(self, method, *args, **kwargs):
+        guard = contextlib.ExitStack()
+        if not self._interactive():
+            guard.enter_context(contextlib.redirect_stdout(self._writer))
+            guard.enter_context(contextlib.redirect_stderr(self._writer))
+            if self.timeout is not None:
+                remaining = self.timeout if self._deadline is None else self._deadline - time.monotonic()
+                guard.enter_context(time_limit(max(remaining, 0.001), _InProcessTimeout))
         try:
-            with contextlib.redirect_stdout(self._buffer), contextlib.redirect_stderr(self._buffer):
+            with guard:
                 return method(*args, **kwargs)
-        except (SystemExit, Exception) as exc:
+        except _InProcessTimeout:
+            raise PortFailure(f"timed out after {self.timeout:g} s (--timeout; in this process, Python code only)") from None
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # SystemExit, MemoryError, a BaseException subclass of the port
             raise PortFailure(describe_exception(exc)) from None
 
     def begin_case(self, case_id):
+        self._deadline = None if self.timeout is None else time.monotonic() + self.timeout
         if callable(getattr(self.adapter, "begin_case", None)):
             self._call(self.adapter.begin_case, case_id)
 
     def end_case(self):
-        pass
+        self._deadline = None
 
     def build(self, config, params):
         self._call(self.adapter.build, config, params)
 
     def run(self, limit=None, **inputs):
-        raw = self._call(self.adapter.run, **inputs)
+        return self._plain(to_plain_outputs, self._call(self.adapter.run, **inputs), limit)
+
+    def _plain(self, convert, raw, *limit):
+        """``convert(raw)``, where a result that breaks the protocol is an error of the call."""
         try:
-            return to_plain_outputs(raw, limit)
+            return convert(raw, *limit)
         except (TypeError, ValueError) as exc:
-            raise PortFailure(str(exc)) from None
+            raise PortFailure(_safe_text(exc)) from None
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
+            raise PortFailure(describe_exception(exc)) from None
 
     @property
     def has_trace(self) -> bool:
         return callable(getattr(self.adapter, "trace", None))
 
     def trace(self, **inputs):
-        return to_plain_trace(self._call(self.adapter.trace, **inputs))
+        return self._plain(to_plain_trace, self._call(self.adapter.trace, **inputs))
 
     def take_captured(self) -> str:
-        text = self._buffer.getvalue()
-        self._buffer = io.StringIO()
-        return cap_text(text)
+        return self._captured.take()
 
     def close(self):
         pass
@@ -462,10 +645,12 @@ def open_port(port: str, *, isolated: bool = True, timeout: float = DEFAULT_TIME
     try:
         adapter = resolve_adapter(port)
         _set_profile(adapter, profile)
-        return InProcessPort(adapter)
+        return InProcessPort(adapter, timeout=timeout)
     except AdapterError as exc:
         raise PortLoadError(str(exc)) from None
-    except (SystemExit, Exception) as exc:
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # SystemExit and BaseException subclasses from the adapter's import or factory
         raise PortLoadError(f"loading port {port!r} failed: {describe_exception(exc)}") from None
 
 
