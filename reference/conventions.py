@@ -8,7 +8,7 @@ and (d) whether each box gives a trailing not-a-point token after its two corner
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 # Rows of the label-embedding table (§5.2). Row 0 is a zero vector: "no embedding".
 LABEL_ROWS = ("none", "not_a_point", "background", "foreground", "top_left", "bottom_right")
@@ -57,9 +57,7 @@ KERAS_HUB_LABELS = LabelRule(
 
 SAM2_LABELS = LabelRule(
     {
-        -1: (0, "not_a_point"),
-        0: (1, "background"),
-        1: (1, "foreground"),
+        **SAM_LABELS.entries,
         2: (1, "top_left"),  # Meta sam2 1.1.0, ultralytics: labels 2 and 3 add the corner embeddings
         3: (1, "bottom_right"),
     }
@@ -75,11 +73,7 @@ HF_LABELS = LabelRule(
 HF_SAM2_LABELS = LabelRule(
     {
         -10: (0, "none"),  # transformers Sam2PromptEncoder: an all-zero token (ragged point lists are padded with -10)
-        -1: (0, "not_a_point"),
-        0: (1, "background"),
-        1: (1, "foreground"),
-        2: (1, "top_left"),  # labels >= 0 add point_embed(label): 2 and 3 are the corner embeddings
-        3: (1, "bottom_right"),
+        **SAM2_LABELS.entries,  # labels >= 0 add point_embed(label): 2 and 3 are the corner embeddings
     }
 )
 
@@ -108,44 +102,22 @@ class Conventions:
     box_trailing_not_a_point: bool = False
 
 
+SAM = Conventions(
+    name="sam",
+    boxes_layout="xyxy",
+    masks_layout="nchw",
+    channels_last=False,
+    pad_points=True,
+    labels=SAM_LABELS,
+    empty_prompt_batch=1,
+)
+
 PROFILES = {
-    "sam": Conventions(
-        name="sam",
-        boxes_layout="xyxy",
-        masks_layout="nchw",
-        channels_last=False,
-        pad_points=True,
-        labels=SAM_LABELS,
-        empty_prompt_batch=1,
-    ),
-    "sam2": Conventions(
-        name="sam2",
-        boxes_layout="xyxy",
-        masks_layout="nchw",
-        channels_last=False,
-        pad_points=True,
-        labels=SAM2_LABELS,
-        empty_prompt_batch=1,
-    ),
-    "hf": Conventions(
-        name="hf",
-        boxes_layout="xyxy",
-        masks_layout="nchw",
-        channels_last=False,
-        pad_points=True,
-        labels=HF_LABELS,
-        empty_prompt_batch=1,
-    ),
-    "hf_sam2": Conventions(
-        name="hf_sam2",
-        boxes_layout="xyxy",
-        masks_layout="nchw",
-        channels_last=False,
-        pad_points=True,
-        labels=HF_SAM2_LABELS,
-        empty_prompt_batch=1,
-        box_trailing_not_a_point=True,
-    ),
+    "sam": SAM,
+    # the SAM v1 layouts and padding rule with other labels (and, for hf_sam2, §6.3's trailing token)
+    "sam2": replace(SAM, name="sam2", labels=SAM2_LABELS),
+    "hf": replace(SAM, name="hf", labels=HF_LABELS),
+    "hf_sam2": replace(SAM, name="hf_sam2", labels=HF_SAM2_LABELS, box_trailing_not_a_point=True),
     "keras_hub": Conventions(
         name="keras_hub",
         boxes_layout="corners",
