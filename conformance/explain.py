@@ -176,4 +176,4 @@ def add_arguments(parser) -> None:
     parser.add_argument("--json", metavar="FILE", help="write the trace as JSON to FILE ('-': stdout, the text "
                         f"going to stderr); arrays over {SUMMARY_LIMIT} values are summarised unless --full")
     parser.add_argument("--full", action="store_true", help="with --json: every value of every array (large: "
-                        "~75 MB for the default configuration with a mask)")
+                        "~100 MB for the default configuration with a mask)")
