@@ -366,11 +366,11 @@ class Diagnoser:
         diagnosis = _blank(None)
         diagnosis.update(reference_error=reference_error, dtype=dtype)
         precision = self._precision(case, output_key, got, dtype, expected, reference_error)
-        localisation, section = self._localise(case, output_key, got, expected, dtype, outputs)
-        diagnosis.update(localisation=localisation, localised_section=section)
         if precision and dtype == "float64":  # float32 accuracy is far below any bug's error: say it at once
             diagnosis.update(verdict="precision", section="§11.3", summary=precision)
             return _finite(diagnosis)
+        localisation, section = self._localise(case, output_key, got, expected, dtype, outputs)
+        diagnosis.update(localisation=localisation, localised_section=section)
         scored = self._score(case, output_key, got, dtype, reference_error, self.variants, deadline)
         matching = [s for s in scored if s[0] <= 1.0]
         if not matching:  # two bugs at once?
@@ -570,8 +570,10 @@ class Diagnoser:
             name = entry["variant"]
             parts = name.split("+")
             spelled = f"variants {_spell(name)} together" if "+" in name else f"variant {_spell(name)}"
-            if len(parts) > 1 and named & set(parts):  # one part was named above
-                new = [p for p in parts if p not in named] or parts
+            if len(parts) > 1 and set(parts) <= named:  # both named above: these outputs need both at once
+                spelled = f"both variants {_spell(name)} at once"
+            elif len(parts) > 1 and named & set(parts):  # one part was named above
+                new = [p for p in parts if p not in named]
                 spelled = f"variant {_spell('+'.join(new))} on top of {_spell('+'.join(p for p in parts if p not in new))}"
             named.update(parts)
             if not lines:
@@ -593,11 +595,27 @@ class Diagnoser:
             lines.append(f"{lead} {what} {count}" + (f"; their error structure points to {where[0]}: {where[1]}" if where else ""))
         section = (explained[0]["section"] if explained else partly[0]["section"] if partly else
                    self.records[precise[0]]["section"] if precise else where[0] if where else None)
+        traced = {}  # the first departing stage of `check --trace`, for outputs no variant explains
+        for result in results:
+            trace = getattr(result, "trace", None)
+            if (result.case, result.output) in remaining and isinstance(trace, dict) and trace.get("first_departing"):
+                traced[(result.case, result.output)] = trace
+        if traced:
+            stages = {}
+            for trace in traced.values():
+                stages[trace["first_departing"]] = stages.get(trace["first_departing"], 0) + 1
+            stage = max(stages, key=stages.get)
+            example = next(t for t in traced.values() if t["first_departing"] == stage)
+            lines.append(f"           `--trace`: the first stage that departs is {stage} ({example.get('section')}) "
+                         f"in {stages[stage]} of {len(traced)} traced outputs")
+            section = example.get("section") or section
         for result in results:
             key = (result.case, result.output)
             if key not in failing:
                 continue
             record = dict(self.records[key])
+            if key in traced:  # the reports print the trace itself; the diagnosis takes its section
+                record["localised_section"] = traced[key].get("section") or record.get("localised_section")
             if key in cover:
                 _name(record, cover[key][0], "matches", numbers=cover[key][1])
             elif key in partly_cover:
@@ -676,8 +694,9 @@ def _unexplained(diagnosis):
         hint = f"; closest: {_spell(closest)}, which leaves max|err| {_fmt(diagnosis.get('closest_error'))}"
     diagnosis.update(verdict="none", variant=None, explanation=None, error=None, budget=None, ratio=None,
                      section=diagnosis.get("localised_section"))
+    section = diagnosis.get("localised_section")
     diagnosis["summary"] = (f"no known variant explains this (max|err| {_fmt(diagnosis.get('reference_error'))} against "
-                            f"the reference{hint})" + (f"; {where[0]}" if where else ""))
+                            f"the reference{hint})" + (f"; its structure points to {section}" if section else ""))
 
 
 def _where(records, keys):

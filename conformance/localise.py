@@ -105,36 +105,43 @@ def _which_row(vector, ev, with_pe=None):
 
 
 def _tokens(ev):
-    """Per token of the expected sparse output (batch 0 describes all): (kind, keep PE?, PE or None)."""
+    """Per token of the expected sparse output, batch entry by batch entry: a list (one per batch
+    entry) of (kind, keep PE?, the reference's PE of the token (C,) or None)."""
     trace, conv = ev.trace, ev.conventions
-    kinds = []
     labels = trace.get("points.labels")
-    padded = conv.pad_points and ev.inputs.get("points") is not None and ev.inputs.get("boxes") is None
-    if labels is not None:
-        labels = np.asarray(labels)
-        pe = trace.get("points.positional_encoding")
-        count = labels.shape[1]
-        for n in range(count):
-            label = int(labels[0, n])
-            kind = "the padding token" if padded and n == count - 1 else f"label {label} tokens"
-            keep = conv.labels.entries.get(label, (1, None))[0]
-            kinds.append((kind, bool(keep), None if pe is None else pe[:, n]))
     corners = trace.get("boxes.positional_encoding")
-    if corners is not None:
-        per_box = 3 if getattr(conv, "box_trailing_not_a_point", False) else 2
-        for m in range(corners.shape[1]):
-            kinds.append(("box top-left corner tokens", True, corners[:, m, 0]))
-            kinds.append(("box bottom-right corner tokens", True, corners[:, m, 1]))
-            if per_box == 3:
-                kinds.append(("box trailing not-a-point tokens", False, None))
-    return kinds
+    batch = ev.expected.shape[0]
+    padded = conv.pad_points and ev.inputs.get("points") is not None and ev.inputs.get("boxes") is None
+    per_box = 3 if getattr(conv, "box_trailing_not_a_point", False) else 2
+    rows = []
+    for b in range(batch):
+        kinds = []
+        if labels is not None:
+            labels = np.asarray(labels)
+            pe = trace.get("points.positional_encoding")
+            count = labels.shape[1]
+            for n in range(count):
+                label = int(labels[b, n])
+                kind = "padding tokens" if padded and n == count - 1 else f"label {label} tokens"
+                keep = conv.labels.entries.get(label, (1, None))[0]
+                kinds.append((kind, bool(keep), None if pe is None else pe[b, n]))
+        if corners is not None:
+            for m in range(corners.shape[1]):
+                kinds.append(("box top-left corner tokens", True, corners[b, m, 0]))
+                kinds.append(("box bottom-right corner tokens", True, corners[b, m, 1]))
+                if per_box == 3:
+                    kinds.append(("box trailing not-a-point tokens", False, None))
+        rows.append(kinds)
+    return rows
 
 
 def _group(kinds, bad):
+    """{kind: (tokens, differing tokens)} over (batch, token) positions."""
     groups = {}
-    for (kind, _, _), is_bad in zip(kinds, bad):
-        total, wrong = groups.get(kind, (0, 0))
-        groups[kind] = (total + 1, wrong + int(is_bad))
+    for b, row in enumerate(kinds):
+        for n, (kind, _, _) in enumerate(row):
+            total, wrong = groups.get(kind, (0, 0))
+            groups[kind] = (total + 1, wrong + int(bad[b, n]))
     return groups
 
 
@@ -158,40 +165,44 @@ def _sparse(ev):
     if got.ndim != 3 or got.shape[1] == 0:
         return ["the sparse output differs (§7)"]
     kinds = _tokens(ev)
-    if len(kinds) != got.shape[1]:
-        kinds = [(f"token {n}", True, None) for n in range(got.shape[1])]
+    if any(len(row) != got.shape[1] for row in kinds):
+        kinds = [[(f"token {n}", True, None) for n in range(got.shape[1])] for _ in range(got.shape[0])]
     difference = got - expected
-    bad = np.max(np.abs(difference), axis=(0, 2)) > tol  # per token, over batch and channels
+    bad = np.max(np.abs(difference), axis=2) > tol  # (B, N): per token, over channels
     groups = _group(kinds, bad)
     lines = [f"sparse tokens that differ: {_spell_groups(groups, True)}"
              + (f"; that agree: {_spell_groups(groups, False)}" if not bad.all() else "; every token differs")]
-    order = _permutation(got[0], expected[0], tol)
-    if -1 not in order and order != list(range(len(order))) and sorted(order) == list(range(len(order))):
-        moved = [f"{n}<-{m}" for n, m in enumerate(order) if n != m][:6]
-        lines.append(f"the tokens are the expected ones in another order (position<-expected: {', '.join(moved)}): "
-                     f"the sparse assembly or the token order differs (§7)")
-        return lines
+    for b in range(got.shape[0]):
+        order = _permutation(got[b], expected[b], tol)
+        if -1 in order or sorted(order) != list(range(len(order))):
+            break
+        if order != list(range(len(order))):
+            moved = [f"{n}<-{m}" for n, m in enumerate(order) if n != m][:6]
+            lines.append(f"the tokens are the expected ones in another order (position<-expected: {', '.join(moved)}): "
+                         f"the sparse assembly or the token order differs (§7)")
+            return lines
     findings = []
     for kind in groups:
-        members = [n for n, (k, _, _) in enumerate(kinds) if k == kind and bad[n]]
-        if not members:
-            continue
-        findings.append(_token_group(ev, kind, members, kinds, difference))
+        members = [(b, n) for b, row in enumerate(kinds) for n, (k, _, _) in enumerate(row) if k == kind and bad[b, n]]
+        if members:
+            findings.append(_token_group(ev, kind, members, kinds, difference))
     positional = [f for f in findings if f[0] == "pe"]
-    constant = [f for f in findings if f[0] == "row"]
-    for finding in constant:
-        lines.append(finding[1])
+    for finding in findings:
+        if finding[0] == "row":
+            lines.append(finding[1])
     if positional:
         names = ", ".join(f[2] for f in positional)
         grid = ev.others.get(DENSE_PE)
-        point_pe_bad = any(f[2].startswith(("label", "the padding")) for f in positional)
+        point_pe_bad = any(f[2].startswith(("label", "padding")) for f in positional)
         box_pe_bad = any(f[2].startswith("box") for f in positional)
-        if any(f[3] for f in positional):  # the port's PE part is no valid sin/cos pair
-            where = "§4.2" if grid != "pass" else "§5.2"
-            what = ("the features are not sin/cos pairs of one argument: the sinusoids or their channel order differ"
-                    if where == "§4.2" else "what is added to the positional encoding is not a known row: the label embedding differs")
-            lines.append(f"{names}: {what} ({where})")
-        elif grid == "pass" and box_pe_bad and not point_pe_bad and any(k.startswith("label") for k, _, _ in kinds):
+        has_points = any(k.startswith("label") for row in kinds for k, _, _ in row)
+        if any(f[3] for f in positional) and grid != "pass":  # the port's PE part is no valid sin/cos pair
+            lines.append(f"{names}: the features are not sin/cos pairs of one argument: the sinusoids or their "
+                         f"channel order differ (§4.2)")
+        elif any(f[3] for f in positional):
+            lines.append(f"{names}: what is added to the positional encoding is not a known row: the label "
+                         f"embedding differs (§5.2)")
+        elif grid == "pass" and box_pe_bad and not point_pe_bad and has_points:
             lines.append(f"{names}: the positional encoding of the box corners differs while the points' and the dense "
                          f"grid's agree: the corners are read or shifted differently (§6.1)")
         elif grid == "pass":
@@ -207,27 +218,29 @@ def _sparse(ev):
 
 
 def _token_group(ev, kind, members, kinds, difference):
-    """One group of differing tokens: ("row", line) for one same difference vector, ("pe", line,
-    kind, not_sinusoid) for a positional difference, ("other", line) otherwise."""
+    """One group of differing tokens, ``members`` its (batch, token) positions: ("row", line) for one
+    same difference vector, ("pe", "", kind, not_sinusoid) for a positional difference, ("other", line)."""
     tol = ev.tol
-    vectors = difference[:, members, :].reshape(-1, difference.shape[-1])
-    _, keep, _ = kinds[members[0]]
-    n = members[0]
-    got_token = ev.got[0, n]
+    vectors = np.stack([difference[b, n] for b, n in members])
+    b, n = members[0]
+    _, keep, pe = kinds[b][n]
+    got_token = ev.got[b, n]
     if np.max(np.abs(vectors - vectors[0])) <= 2 * tol:  # one same vector for every token of the group
-        pe = _pe_of(kinds, n)
-        if kind == "the padding token" or not keep:
-            used = _which_row(got_token, ev) or (_which_row(got_token, ev, with_pe=pe[0]) if pe is not None else None)
+        if kind == "padding tokens" or not keep:
+            used = _which_row(got_token, ev) or (_which_row(got_token, ev, with_pe=pe) if pe is not None else None)
             what = f"they equal {used}" if used else "they equal no known row"
-            section = "§5.1" if kind == "the padding token" else ("§6.3" if kind.startswith("box") else "§5.2")
-            return ("row", f"{kind} differ by one same vector: {what} (§{section[1:]})")
-        used = _which_row(got_token, ev, with_pe=pe[0]) if pe is not None else None
+            section = "§5.1" if kind == "padding tokens" else ("§6.3" if kind.startswith("box") else "§5.2")
+            return ("row", f"{kind} differ by one same vector: {what} ({section})")
+        used = _which_row(got_token, ev, with_pe=pe) if pe is not None else None
         what = f"the port gives them {used}" if used else "the port adds another vector to their positional encoding"
         section = "§6.2" if kind.startswith("box") else "§5.2"
         return ("row", f"{kind} differ by one same vector: their embedding row differs; {what} ({section})")
-    pe = _pe_of(kinds, n)
     if keep and pe is not None:
-        port_pe = ev.got[:, n] - (ev.expected[:, n] - pe)  # what the port has in place of PE(p)
+        rows_alone = [ev.expected[bb, nn] - kinds[bb][nn][2] for bb, nn in members]  # the expected row, no PE
+        if all(np.max(np.abs(ev.got[bb, nn] - row)) <= 2 * tol for (bb, nn), row in zip(members, rows_alone)):
+            section = "§6.2" if kind.startswith("box") else "§5.2"
+            return ("row", f"{kind} equal their embedding row alone: the port drops their positional encoding ({section})")
+        port_pe = np.stack([ev.got[bb, nn] - (ev.expected[bb, nn] - kinds[bb][nn][2]) for bb, nn in members])
         half = port_pe.shape[-1] // 2
         norms = port_pe[..., :half] ** 2 + port_pe[..., half:] ** 2
         not_sinusoid = bool(np.max(np.abs(norms - 1.0)) > max(1e3 * tol, 1e-3))
@@ -239,11 +252,6 @@ def _token_group(ev, kind, members, kinds, difference):
     return ("other", f"{kind} differ (§5)")
 
 
-def _pe_of(kinds, n):
-    """The reference's positional encoding of token ``n`` for every batch entry, (B, C), or None."""
-    return kinds[n][2]
-
-
 def _sparse_shape(ev):
     got, expected, tol = ev.got, ev.expected, ev.tol
     if got.ndim != 3 or expected.ndim != 3 or got.shape[2] != expected.shape[2]:
@@ -251,7 +259,7 @@ def _sparse_shape(ev):
                 f"(batch, tokens, hidden_size) (§7, §11.1)"]
     if got.shape[0] != expected.shape[0]:
         return [f"the sparse output has batch {got.shape[0]} where {expected.shape[0]} is expected (§11.1)"]
-    kinds = _tokens(ev)
+    kinds = _tokens(ev)[0] if expected.shape[0] else []
     if len(kinds) != expected.shape[1]:
         kinds = [(f"token {n}", True, None) for n in range(expected.shape[1])]
     # align in order: each expected token to the next got token equal to it
@@ -275,8 +283,8 @@ def _sparse_shape(ev):
             if preceding.startswith("box bottom-right"):
                 parts.append((f"{'one extra token per box' if count > 1 or len(extra) == 1 else f'{count} extra tokens'}"
                               f" after each box's corners, equal to {name}", "§6"))
-            elif name == "not_a_point_embed" and preceding.startswith(("label", "the padding")) and (
-                    after == len(kinds) or not kinds[after][0].startswith(("label", "the padding"))):
+            elif name == "not_a_point_embed" and preceding.startswith(("label", "padding")) and (
+                    after == len(kinds) or not kinds[after][0].startswith(("label", "padding"))):
                 parts.append((f"{count} extra token(s) after the point tokens, equal to {name}", "§5.1"))
             elif after == len(kinds):
                 parts.append((f"{count} extra token(s) after all the expected tokens, equal to {name}", "§7"))
@@ -285,8 +293,8 @@ def _sparse_shape(ev):
         return [f"the sparse output has {got.shape[1]} tokens where {expected.shape[1]} are expected: "
                 + "; ".join(f"{text} ({section})" for text, section in parts)]
     if got.shape[1] < expected.shape[1]:
-        gone = _group([kinds[n] for n in missing], [True] * len(missing))
-        section = "§5.1" if all(kinds[n][0] == "the padding token" for n in missing) else (
+        gone = _group([[kinds[n] for n in missing]], np.ones((1, len(missing)), dtype=bool))
+        section = "§5.1" if all(kinds[n][0] == "padding tokens" for n in missing) else (
             "§6" if all(kinds[n][0].startswith("box") for n in missing) else "§7")
         if len(used) + len(missing) == expected.shape[1] and len(used) == got.shape[1]:
             return [f"the sparse output has {got.shape[1]} tokens where {expected.shape[1]} are expected: "
