@@ -18,7 +18,8 @@ from samspec.conformance.html_report import github_slug  # the anchors the HTML 
 
 ROOT = Path(__file__).resolve().parents[1]
 IMG = ROOT / "docs" / "img"
-DOCS = [ROOT / "README.md", ROOT / "docs" / "guide.md", ROOT / "docs" / "ci.md"]
+DOCS = [ROOT / "README.md", ROOT / "docs" / "guide.md", ROOT / "docs" / "ci.md", ROOT / "docs" / "adapters.md",
+        ROOT / "docs" / "other-languages.md", ROOT / "ports" / "c" / "README.md"]
 MAX_BYTES = 200 * 1024
 
 
@@ -135,7 +136,7 @@ def anchors(path: Path) -> set:
 
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
 def test_links_resolve(doc):
-    """Every relative link of README.md, guide.md and ci.md names a file that exists, and every
+    """Every relative link of these docs names a file that exists, and every
     #anchor names a heading of that file (GitHub's anchor rules)."""
     text = doc.read_text(encoding="utf-8")
     links = re.findall(r"\]\(([^)\s]+)\)", text)
