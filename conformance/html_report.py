@@ -124,7 +124,23 @@ def _header(document) -> list:
     overall = document.get("diagnosis")
     if isinstance(overall, dict) and overall.get("summary"):
         out.append(f'<p class="diagnosis">{_e(overall["summary"])}</p>')
+    for count, message, first in _identical_errors(document.get("results") or []):
+        out.append(f'<p class="diagnosis">{count} errors are one exception (first at <code>{_e(first)}</code>): '
+                   f"{_e(message)}</p>")
     return out
+
+
+def _identical_errors(rows) -> list:
+    """The terminal summary's grouping of identical error messages (report.collapsed_errors), for
+    groups of more than one."""
+    from types import SimpleNamespace
+
+    from .report import collapsed_errors
+
+    results = [SimpleNamespace(verdict=r.get("verdict"), message=str(r.get("message") or ""),
+                               test_id=r.get("id") or f"{r.get('case')}::{r.get('output')}")
+               for r in rows if isinstance(r, dict)]
+    return [group for group in collapsed_errors(results) if group[0] > 1]
 
 
 def _table(rows) -> list:

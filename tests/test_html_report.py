@@ -161,3 +161,13 @@ def test_samspec_check_html_on_a_broken_port(tmp_path):
     has_matplotlib = html_report.importlib.util.find_spec("matplotlib") is not None
     images = [a for t, a in page.tags if t == "img"]
     assert len(images) == (1 if has_matplotlib else 0)
+
+
+def test_identical_errors_are_summarised_once():
+    boom = "adapter build failed: ModuleNotFoundError: No module named 'my_sam'"
+    results = [row(case, output, "error", message=boom) for case in ("a.one", "b.two")
+               for output in ("prompt_sparse_embeddings", "prompt_dense_embeddings")]
+    page = Page(render_html(document(results)))
+    said = [t for t in page.text if "errors are one exception" in t]
+    assert said == ["4 errors are one exception (first at "]
+    assert "a.one::prompt_sparse_embeddings" in page.text and any(boom in t for t in page.text)
