@@ -54,7 +54,8 @@ def pytest_configure(config):
     `pytest --samspec-port P labels.foreground::sparse` runs that one test and nothing else)."""
     if not config.getoption("samspec_port"):
         return
-    picked = [arg for arg in config.args if TEST_ID.match(arg) and not os.path.exists(arg.split("::")[0])]
+    picked = [arg for arg in config.args
+              if TEST_ID.match(arg) and not arg.endswith(".py") and not os.path.exists(arg.split("::")[0])]
     if picked:
         config.args[:] = [arg for arg in config.args if arg not in picked]
         config.option.samspec_select = sorted(set(config.option.samspec_select) | set(picked))
