@@ -248,3 +248,45 @@ def test_sam2_family_adapters_import_without_the_package_init(port, absent, all_
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout
+
+
+TORCH_PORTS = ("segment-anything", "sam2", "ultralytics", "transformers", "transformers-sam2")
+
+
+@pytest.mark.parametrize("port", TORCH_PORTS)
+def test_torch_adapters_trace_every_stage_under_their_own_profile(port, all_libraries):
+    """`check --trace`: each built-in torch adapter's stages (hooks) agree with the reference's trace
+    under its own profile's semantics, on points, boxes and masks; under the layout twin a label
+    2/3 case departs first at the tokens of §5.2, and a box case of the SAM 2 family at §6.3's."""
+    from samspec.conformance.fixtures import load_cases
+    from samspec.conformance.profiles import get_profile
+    from samspec.conformance.registry import resolve_adapter
+    from samspec.conformance.stages import compare_trace
+
+    own = get_profile(OWN.get(port, "sam"))
+    adapter = resolve_adapter(port)
+    cases = {c.id: c for c in load_cases(pattern=r"^(all\.points_boxes_masks\.square|labels\.corner_2\.square|seed\.boxes)$")}
+    expected_stages = {
+        "all.points_boxes_masks.square": {"points.tokens", "boxes.tokens", "mask.conv1", "mask.act2", "mask.conv3",
+                                          "dense_pe.grid", "points.positional_encoding"},
+        "labels.corner_2.square": {"points.tokens", "dense_pe.grid"},
+        "seed.boxes": {"boxes.tokens", "boxes.positional_encoding"},
+    }
+    for case_id, case in cases.items():
+        adapter.build(case.config, case.params)
+        stages = adapter.trace(**own.to_port(case.inputs, case.config))
+        assert expected_stages[case_id] <= set(stages), (case_id, sorted(stages))
+        compared = compare_trace(case, stages, own.semantics)
+        assert compared["first_departing"] is None and len(compared["rows"]) >= len(expected_stages[case_id]), compared
+    if port in LAYOUT:
+        layout = get_profile(LAYOUT[port])
+        case = cases["labels.corner_2.square"]
+        adapter.build(case.config, case.params)
+        compared = compare_trace(case, adapter.trace(**layout.to_port(case.inputs, case.config)), layout.semantics)
+        first = "points.tokens" if port != "transformers" else None  # SamPromptEncoder: PE only, as SAM v1
+        assert compared["first_departing"] == first, (port, compared["summary"])
+    if port == "transformers-sam2":
+        case = cases["seed.boxes"]
+        adapter.build(case.config, case.params)
+        compared = compare_trace(case, adapter.trace(**get_profile("hf_sam2_layout").to_port(case.inputs, case.config)))
+        assert compared["first_departing"] == "boxes.tokens", compared["summary"]

@@ -75,6 +75,12 @@ class SegmentAnythingAdapter(TorchAdapter):
         encoder = build_prompt_encoder(config, params, self.load_class())
         self.encoder = encoder.to(device=self.device, dtype=self.dtype).eval()
 
+    def trace(self, points, labels, boxes, masks):
+        """{stage name: array} of one call, by forward hooks (`samspec check --trace`, trace_hooks)."""
+        from ..trace_hooks import meta_trace
+
+        return meta_trace(self.encoder, points, labels, boxes, masks)
+
     def run(self, points, labels, boxes, masks):
         torch = self.torch
         with torch.no_grad():

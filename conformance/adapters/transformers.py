@@ -25,6 +25,81 @@ PARAM_NAMES = {name: key if key == HF_SHARED_PE else f"prompt_encoder.{key}" for
 TIED_PE = f"prompt_encoder.{HF_TIED_PE}"
 
 
+HF_MASK_MODULES = (("conv1", "conv1"), ("layer_norm1", "norm1"), ("conv2", "conv2"), ("layer_norm2", "norm2"),
+                   ("conv3", "conv3"))  # mask_embed submodule -> the reference's stage (activation: act1, act2)
+
+
+def trace_hf_encoder(encoder, positional_modules, call) -> dict:
+    """{stage name: NumPy array, in the reference's layout} recorded while ``call()`` runs a
+    transformers ``SamPromptEncoder`` or ``Sam2PromptEncoder`` (``encoder``) and the dense grid
+    (`samspec check --trace`; spec §11.4). Forward hooks on the positional-embedding modules
+    (``positional_modules``: the encoder's and the model's shared one) and on ``mask_embed``'s
+    submodules; ``_embed_points`` and ``_embed_boxes`` are wrapped on the instance while it runs
+    (methods, not modules) and restored. Conversion only: the point-batch axis P = 1 is dropped,
+    a box's K tokens (2, or 3 for SAM 2) are laid out as (B, K·M, C), NCHW maps become NHWC."""
+    stages, context, hooks, activations = {}, [], [], []
+
+    def numpy(tensor):
+        return tensor.detach().cpu().clone().numpy()
+
+    def wrap(name, prefix):
+        original = getattr(encoder, name)
+
+        def method(*args, **kwargs):
+            context.append(prefix)
+            try:
+                out = original(*args, **kwargs)
+            finally:
+                context.pop()
+            stages[f"{prefix}.tokens"] = numpy(out)
+            return out
+
+        return method
+
+    def record_pe(module, inputs, output):
+        prefix = context[-1] if context else "dense_pe"
+        if prefix == "dense_pe":
+            stages["dense_pe.cell_centres"], stages["dense_pe.grid"] = numpy(inputs[0]), numpy(output)
+        else:
+            stages[f"{prefix}.positional_encoding"] = numpy(output)
+
+    def record_mask(stage):
+        def hook(module, inputs, output):
+            stages[f"mask.{stage}"] = np.ascontiguousarray(np.moveaxis(numpy(output), 1, -1))
+
+        return hook
+
+    def record_activation(module, inputs, output):
+        activations.append(np.ascontiguousarray(np.moveaxis(numpy(output), 1, -1)))
+
+    mask = encoder.mask_embed
+    try:
+        encoder._embed_points = wrap("_embed_points", "points")
+        encoder._embed_boxes = wrap("_embed_boxes", "boxes")
+        for module in {id(m): m for m in positional_modules}.values():
+            hooks.append(module.register_forward_hook(record_pe))
+        hooks.append(mask.register_forward_pre_hook(lambda module, inputs: stages.__setitem__("mask.input", numpy(inputs[0])[:, 0])))
+        for name, stage in HF_MASK_MODULES:
+            hooks.append(getattr(mask, name).register_forward_hook(record_mask(stage)))
+        hooks.append(mask.activation.register_forward_hook(record_activation))
+        call()
+    finally:
+        for hook in hooks:
+            hook.remove()
+        for name in ("_embed_points", "_embed_boxes"):
+            encoder.__dict__.pop(name, None)
+    for stage, value in zip(("mask.act1", "mask.act2"), activations):
+        stages[stage] = value
+    for key in ("points.tokens", "points.positional_encoding"):  # (B, P=1, N', ·) -> (B, N', ·)
+        if key in stages:
+            stages[key] = stages[key][:, 0]
+    if "boxes.tokens" in stages:  # (B, nb, K, C) -> (B, K·nb, C); the corners' PE (B, nb, 2, C)
+        tokens = stages["boxes.tokens"]
+        stages["boxes.tokens"] = tokens.reshape(tokens.shape[0], -1, tokens.shape[-1])
+        stages["boxes.positional_encoding"] = stages["boxes.positional_encoding"][:, :, :2]
+    return stages
+
+
 def sam_config(hidden_size, image_size, image_embedding_size, mask_in_channels, activation="gelu"):
     """A `transformers.SamConfig` whose prompt encoder has this configuration; the vision encoder
     and mask decoder are as small as transformers allows (they are built, never run)."""
@@ -71,6 +146,12 @@ class TransformersAdapter(TorchAdapter):
         if missing or unexpected:
             raise ValueError(f"transformers SamModel: missing {missing}, unexpected {unexpected}")
         self.model = model.to(device=self.device, dtype=self.dtype).eval()
+
+    def trace(self, input_points, input_labels, input_boxes, input_masks):
+        """The stages of one call (`samspec check --trace`): ``trace_hf_encoder`` around ``run``."""
+        encoder = self.model.prompt_encoder
+        positional = (encoder.shared_embedding, self.model.shared_image_embedding)
+        return trace_hf_encoder(encoder, positional, lambda: self.run(input_points, input_labels, input_boxes, input_masks))
 
     def run(self, input_points, input_labels, input_boxes, input_masks):
         torch = self.torch

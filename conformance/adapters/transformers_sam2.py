@@ -74,6 +74,14 @@ class TransformersSam2Adapter(TorchAdapter):
             prompt_encoder=self.encoder, shared_image_embedding=shared.to(device=self.device, dtype=self.dtype).eval()
         )
 
+    def trace(self, input_points, input_labels, input_boxes, input_masks):
+        """The stages of one call (`samspec check --trace`): the transformers adapter's hooks around ``run``."""
+        from .transformers import trace_hf_encoder
+
+        positional = (self.encoder.shared_embedding, self.grid_owner.shared_image_embedding)
+        call = lambda: self.run(input_points, input_labels, input_boxes, input_masks)  # noqa: E731
+        return trace_hf_encoder(self.encoder, positional, call)
+
     def run(self, input_points, input_labels, input_boxes, input_masks):
         from transformers.models.sam2.modeling_sam2 import Sam2Model
 
