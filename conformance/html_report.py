@@ -238,8 +238,19 @@ def render_html(document: dict, heatmaps: dict | None = None) -> str:
     failing = [(i, r) for i, r in rows if r.get("verdict") in ("fail", "error")]
     if failing:
         out.append(f'<h2 id="failures">Failing outputs ({len(failing)})</h2>')
+        same_error = {}  # one detail per distinct error message; the others are listed under it
         for index, row in failing:
+            if row.get("verdict") == "error":
+                same_error.setdefault(" ".join(str(row.get("message") or "").split()), []).append((index, row))
+        for index, row in failing:
+            group = same_error.get(" ".join(str(row.get("message") or "").split())) if row.get("verdict") == "error" else None
+            if group and group[0][0] != index:
+                continue
             out += _detail(index, row, heatmaps, known, base, can_draw)
+            if group and len(group) > 1:
+                others = ", ".join(f'<a id="{_anchor(r, i)}"></a><code>{_e(r.get("case"))}::'
+                                   f'{_e(SHORT.get(r.get("output"), r.get("output")))}</code>' for i, r in group[1:])
+                out.append(f'<p class="note">The same error in {len(group) - 1} more outputs: {others}</p>')
     xfails = document.get("xfails") or []
     if xfails:
         out.append('<h2 id="xfails">Expected failures file</h2><table><tr><th>line</th><th>pattern</th><th>reason</th>'

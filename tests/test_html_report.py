@@ -171,3 +171,7 @@ def test_identical_errors_are_summarised_once():
     said = [t for t in page.text if "errors are one exception" in t]
     assert said == ["4 errors are one exception (first at "]
     assert "a.one::prompt_sparse_embeddings" in page.text and any(boom in t for t in page.text)
+    details = [attrs for tag, attrs in page.tags if tag == "div" and attrs.get("class") == "detail"]
+    assert len(details) == 1 and "The same error in 3 more outputs: " in page.text  # one detail, the rest listed
+    in_page = {attrs["href"][1:] for tag, attrs in page.tags if tag == "a" and attrs.get("href", "").startswith("#")}
+    assert len(in_page) == 4 and in_page <= {attrs["id"] for tag, attrs in page.tags if "id" in attrs}
