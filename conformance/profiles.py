@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from samspec.reference import PROFILES as REFERENCE_CONVENTIONS
 from samspec.reference import append_padding_point
 
 SPARSE, DENSE, DENSE_PE = (
@@ -273,9 +274,9 @@ class Profile:
             raise ValueError(f"Profile {self.name!r} to_port_fn: expected a callable; received {self.to_port_fn!r}")
         if self.from_port_fn is not None and not callable(self.from_port_fn):
             raise ValueError(f"Profile {self.name!r} from_port_fn: expected a callable; received {self.from_port_fn!r}")
-        if not isinstance(self.semantics, str):
-            raise ValueError(f"Profile {self.name!r} semantics: expected a name of samspec.reference.PROFILES; "
-                             f"received {self.semantics!r}")
+        if not isinstance(self.semantics, str) or self.semantics not in REFERENCE_CONVENTIONS:
+            raise ValueError(f"Profile {self.name!r} semantics: expected one of {sorted(REFERENCE_CONVENTIONS)} "
+                             f"(samspec.reference.PROFILES); received {self.semantics!r}")
 
     def divergence(self, name: str) -> Divergence:
         """The Divergence of that name: the profile's own, else docs/spec.md §12.2's."""

@@ -307,6 +307,8 @@ def test_a_profile_refuses_an_unknown_divergence_naming_the_field():
         Profile(name="p", description="", excluded=("corner_labels",))
     with pytest.raises(ValueError, match=r"Profile 'p' divergences: expected a tuple"):
         Profile(name="p", description="", divergences="corner_labels")
+    with pytest.raises(ValueError, match=r"Profile 'p' semantics: expected one of \[.*'sam2'.*received 'sam3'"):
+        Profile(name="p", description="", semantics="sam3")
 
 
 def test_from_port_functions_take_the_inputs_or_not():
