@@ -112,6 +112,8 @@ class SAMPromptEncoder:
         self._activation = get_activation(activation)  # §9.3, the definition; a clear error for an unknown name
         self.conventions = profile if isinstance(profile, Conventions) else get_conventions(profile)
         self.profile = self.conventions.name
+        if stages is not None and not isinstance(stages, dict):
+            raise TypeError(f"stages: expected a dict of stage name -> function; received {type(stages).__name__}")
         unknown = sorted(set(stages or {}) - set(STAGES))
         if unknown:
             raise ValueError(f"stages: expected names among {sorted(STAGES)}; received {unknown}")

@@ -116,6 +116,8 @@ CASES = [
     ("layer_norm_eps_string", {"layer_norm_eps": "1e-6"}, None, TypeError, r"^layer_norm_eps:", r"str '1e-6'"),
     ("layer_norm_eps_bool", {"layer_norm_eps": True}, None, TypeError, r"^layer_norm_eps:", r"bool True"),
     ("stages_not_callable", {"stages": {"sinusoids": 3}}, None, TypeError, r"^stages\['sinusoids'\]:", r"received int 3"),
+    ("stages_not_a_dict", {"stages": ["sinusoids"]}, None, TypeError, r"^stages: expected a dict", r"received list"),
+    ("fast_not_bool", {"fast": "yes"}, None, TypeError, r"^fast: expected True or False", r"received 'yes'"),
     ("stages_none_value", {"stages": {"downscale_mask": None}}, None, TypeError, r"^stages\['downscale_mask'\]:", r"NoneType"),
     ("float16_input_image_size_70000", {"dtype": "float16", "input_image_size": (70000, 70000)}, None, ValueError,
      r"^input_image_size:.*float16", r"received \(70000, 70000\)"),
