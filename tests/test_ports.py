@@ -290,3 +290,17 @@ def test_torch_adapters_trace_every_stage_under_their_own_profile(port, all_libr
         adapter.build(case.config, case.params)
         compared = compare_trace(case, adapter.trace(**get_profile("hf_sam2_layout").to_port(case.inputs, case.config)))
         assert compared["first_departing"] == "boxes.tokens", compared["summary"]
+
+
+@pytest.mark.parametrize("adapter_name", ["EdgeTamAdapter", "Sam2VideoAdapter", "Sam3TrackerAdapter", "Sam3TrackerVideoAdapter"])
+def test_the_rest_of_the_transformers_sam2_family_passes_under_hf_sam2(adapter_name, all_libraries):
+    """EdgeTAM, SAM 2 video and the SAM 3 trackers share Sam2PromptEncoder's code: under hf_sam2 they
+    pass every case they can express (no false alarm), labels 2/3, -10 and boxes included."""
+    from samspec.conformance.adapters import transformers_sam2
+    from samspec.conformance.check import Checker, exit_code, summarise
+    from samspec.conformance.fixtures import load_cases
+    from samspec.conformance.profiles import get_profile
+
+    cases = load_cases(pattern=r"^(labels\..*\.square|labels\.minus_10.*|boxes\.with_points\.square|all\.tiny\.square|seed\.boxes)$")
+    results = Checker(getattr(transformers_sam2, adapter_name)(), get_profile("hf_sam2")).run(cases)
+    assert exit_code(results) == 0 and summarise(results).get("pass") == 3 * len(cases), summarise(results)

@@ -29,9 +29,28 @@ PARAM_NAMES = {name: HF_TIED_PE if key == HF_SHARED_PE else key for name, key in
 POINT_EMBED = "point_embed.weight"
 
 
-def sam2_prompt_config(hidden_size, image_size, image_embedding_size, mask_in_channels, activation="gelu"):
-    """A ``Sam2PromptEncoderConfig`` whose grid is ``image_embedding_size`` (= image_size // patch_size)."""
-    from transformers.models.sam2.configuration_sam2 import Sam2PromptEncoderConfig
+# transformers' SAM 2 family: model folder -> class-name prefix. They share Sam2PromptEncoder's code
+# ("Copied from" / modular): EdgeTAM, SAM 2 video, SAM 3 tracker (image and video).
+FAMILY = {
+    "sam2": "Sam2", "sam2_video": "Sam2Video", "edgetam": "EdgeTam", "sam3_tracker": "Sam3Tracker",
+    "sam3_tracker_video": "Sam3TrackerVideo",
+}
+
+
+def family_class(family: str, kind: str, suffix: str):
+    """``transformers.models.<family>.<kind>_<family>.<Prefix><suffix>``, e.g. ("edgetam", "modeling",
+    "PromptEncoder") -> EdgeTamPromptEncoder."""
+    import importlib
+
+    if family not in FAMILY:
+        raise ValueError(f"family: expected one of {sorted(FAMILY)}; received {family!r}")
+    module = importlib.import_module(f"transformers.models.{family}.{kind}_{family}")
+    return getattr(module, f"{FAMILY[family]}{suffix}")
+
+
+def sam2_prompt_config(hidden_size, image_size, image_embedding_size, mask_in_channels, activation="gelu", family="sam2"):
+    """A ``Sam2PromptEncoderConfig`` (or the family's) whose grid is ``image_embedding_size`` (= image_size // patch_size)."""
+    Sam2PromptEncoderConfig = family_class(family, "configuration", "PromptEncoderConfig")
 
     patch_size = max(1, image_size // image_embedding_size)
     if image_size // patch_size != image_embedding_size:
@@ -53,21 +72,22 @@ def sam2_state_dict(params: dict) -> dict:
 
 
 class TransformersSam2Adapter(TorchAdapter):
+    """``Sam2PromptEncoder``; ``family`` picks another member of transformers' SAM 2 family (FAMILY)."""
+
     name = "transformers-sam2"
     profile = "hf_sam2"
+    family = "sam2"
 
     def build(self, config, params):
         torch = self._load_torch()
-        from transformers.models.sam2.modeling_sam2 import Sam2PositionalEmbedding, Sam2PromptEncoder
-
         prompt_config = sam2_prompt_config(
             config["hidden_size"], max(config["input_image_size"]), max(config["image_embedding_size"]),
-            config["mask_in_channels"], config.get("activation", "gelu"),
+            config["mask_in_channels"], config.get("activation", "gelu"), self.family,
         )
-        encoder = Sam2PromptEncoder(prompt_config)
+        encoder = family_class(self.family, "modeling", "PromptEncoder")(prompt_config)
         state = {k: torch.as_tensor(v) for k, v in sam2_state_dict(params).items()}
         encoder.load_state_dict(state, strict=True)
-        shared = Sam2PositionalEmbedding(prompt_config)  # Sam2Model.shared_image_embedding: the same Gaussian
+        shared = family_class(self.family, "modeling", "PositionalEmbedding")(prompt_config)  # the model's shared one
         shared.load_state_dict({"positional_embedding": state["shared_embedding.positional_embedding"]}, strict=True)
         self.encoder = encoder.to(device=self.device, dtype=self.dtype).eval()
         self.grid_owner = SimpleNamespace(
@@ -83,8 +103,7 @@ class TransformersSam2Adapter(TorchAdapter):
         return trace_hf_encoder(self.encoder, positional, call)
 
     def run(self, input_points, input_labels, input_boxes, input_masks):
-        from transformers.models.sam2.modeling_sam2 import Sam2Model
-
+        model_class = family_class(self.family, "modeling", "Model")
         torch = self.torch
         with torch.no_grad():
             sparse, dense = self.encoder(
@@ -93,9 +112,25 @@ class TransformersSam2Adapter(TorchAdapter):
                 input_boxes=self._tensor(input_boxes),
                 input_masks=self._tensor(input_masks),
             )
-            grid = Sam2Model.get_image_wide_positional_embeddings(self.grid_owner)
+            grid = model_class.get_image_wide_positional_embeddings(self.grid_owner)
         return {
             "sparse_embeddings": None if sparse is None else sparse.detach().cpu().numpy(),
             "dense_embeddings": dense.detach().cpu().numpy(),
             "image_positional_embeddings": grid.detach().cpu().numpy(),
         }
+
+
+class EdgeTamAdapter(TransformersSam2Adapter):
+    name, family = "transformers-edgetam", "edgetam"
+
+
+class Sam2VideoAdapter(TransformersSam2Adapter):
+    name, family = "transformers-sam2-video", "sam2_video"
+
+
+class Sam3TrackerAdapter(TransformersSam2Adapter):
+    name, family = "transformers-sam3-tracker", "sam3_tracker"
+
+
+class Sam3TrackerVideoAdapter(TransformersSam2Adapter):
+    name, family = "transformers-sam3-tracker-video", "sam3_tracker_video"
