@@ -61,9 +61,27 @@ def test_every_declared_divergence_is_named_in_the_spec():
 
 
 def test_every_profile_is_documented():
+    """docs/profiles.md's tables say what each profile converts, excludes, exposes and computes."""
     text = (ROOT / "docs" / "profiles.md").read_text(encoding="utf-8")
-    for name in PROFILES:
-        assert f"`{name}`" in text, name
+    names = lambda cell: tuple(re.findall(r"`([a-z0-9_]+)`", cell))  # noqa: E731
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 5 and re.fullmatch(r"`[a-z0-9_]+`", cells[0]):
+            rows[names(cells[0])[0]] = cells
+    assert set(rows) == set(PROFILES), set(PROFILES) ^ set(rows)
+    for name, (_, _, converted, excluded, exposed) in rows.items():
+        profile = PROFILES[name]
+        assert (names(converted), names(excluded), names(exposed)) == (
+            profile.converted, profile.excluded, profile.exposed), name
+    documented = set()
+    for line in text.splitlines():  # the semantics table
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0].startswith("`") and names(cells[1]) and names(cells[1])[0] in REFERENCE_PROFILES:
+            for name in names(cells[0]):
+                assert PROFILES[name].semantics == names(cells[1])[0] and PROFILES[name].computed == names(cells[2]), name
+                documented.add(name)
+    assert {p.name for p in PROFILES.values() if p.semantics != "sam"} <= documented
 
 
 def test_layout_profiles_keep_the_layout_and_expose_every_semantic_divergence():
