@@ -43,6 +43,8 @@ WORKLOADS = ("W1", "W2", "W3", "W4")
 SEED_CONFIG = dict(hidden_size=256, image_embedding_size=(64, 64), input_image_size=(1024, 1024), mask_in_channels=16)
 IMPLEMENTATIONS = ("ref_f32", "ref_f64", "torch_f32")
 TARGETS = {"ref_f32": 2.0, "ref_f64": 1.0}  # minimum torch/reference time ratio (issue "Performance", item 2)
+# per allocator and workload, where a target differs (issue 17: W2 float32 >= 1.5x torch freed of its page faults)
+TARGET_OVERRIDES = {"steady": {"W2": {"ref_f32": 1.5}}}
 MEMORY_TARGET = 1.5  # W2: peak memory beyond the inputs < 1.5 x the output's size
 W4_K = 2.0  # W4: float32 budget = k x the direct float32 form's max error against float64
 SUITE_BUDGET_S = 60.0
@@ -222,10 +224,11 @@ def print_machine(machine: dict, repeat: int) -> None:
     print(f"software: Python {machine['python']}, numpy {machine['numpy']} ({machine['blas']}), scipy {machine['scipy']}, "
           f"torch {machine['torch'] or 'not installed'}, segment-anything {machine['segment_anything'] or 'not installed'}")
     print(f"threads: {machine['threads']} for NumPy's BLAS and for torch (torch.set_num_threads); NumPy's BLAS reports "
-          f"{machine['blas_threads']} ({machine['blas_threads_source']}). NumPy's elementwise ufuncs and SciPy's erf "
-          f"run on one thread.")
+          f"{machine['blas_threads']} ({machine['blas_threads_source']}). The reference's mask path (W2) and W4's sweep run "
+          f"their chunks on a pool of one thread per usable core, with one BLAS thread each; its other NumPy work runs on one thread.")
     print(f"times: best of at least {repeat} calls (short calls: as many as fit in 0.5 s) after 2 warm-up calls; ratio = torch time / reference time "
-          f"(targets: float32 >= {TARGETS['ref_f32']:g}x, float64 >= {TARGETS['ref_f64']:g}x)")
+          f"(targets: float32 >= {TARGETS['ref_f32']:g}x, float64 >= {TARGETS['ref_f64']:g}x; "
+          f"W2 float32 under the steady allocator >= {TARGET_OVERRIDES['steady']['W2']['ref_f32']:g}x)")
 
 
 # -- child processes -------------------------------------------------------------------------------
@@ -384,7 +387,7 @@ def measure_all(allocator, workloads, repeat, threads, chunk, check) -> dict:
                 name: time_calls(fn, repeat) for name, fn in gelu_calls(meta, definition=True).items()
             }
             result["w2_memory"] = w2_memory(encoders, meta, inputs["W2"])
-    result["verdicts"] = verdicts(result["rows"])
+    result["verdicts"] = verdicts(result["rows"], overrides=TARGET_OVERRIDES.get(allocator, {}))
     result["load_after"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     if check and "W4" in workloads:
         result["w4_check"] = w4_check(params, meta, chunk)
@@ -596,14 +599,15 @@ def w2_memory(encoders, meta, inputs) -> dict:
     return memory
 
 
-def verdicts(rows, targets=TARGETS, workloads=WORKLOADS) -> list:
+def verdicts(rows, targets=TARGETS, workloads=WORKLOADS, overrides=None) -> list:
     """For each workload in ``workloads`` that torch ran and each implementation in ``targets``
-    (name -> minimum torch/reference time ratio): the ratio, the target and whether it is met."""
+    (name -> minimum torch/reference time ratio; ``overrides``: workload -> such a dict, where a
+    workload's target differs): the ratio, the target and whether it is met."""
     out = []
     for workload, row in rows.items():
         if "torch_f32" not in row or workload not in workloads:
             continue
-        for name, target in targets.items():
+        for name, target in dict(targets, **(overrides or {}).get(workload, {})).items():
             if name in row:
                 ratio = row["torch_f32"]["best_ms"] / row[name]["best_ms"]
                 out.append({"workload": workload, "implementation": name, "ratio": ratio, "target": target,
