@@ -642,8 +642,10 @@ def resolve_profile(spec, argument: str = "profile") -> Profile:
         sys.path.insert(0, os.getcwd())
     try:
         target = importlib.import_module(module_name)
-    except Exception as exc:
-        raise ValueError(f"{argument}: cannot import {module_name!r} for {spec!r}: {type(exc).__name__}: {exc}") from exc
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # SystemExit included: a module that exits on import is an error, never a pass
+        raise ValueError(f"{argument}: cannot import {module_name!r} for {spec!r}: {type(exc).__name__}: {exc}") from None
     for part in attr.split("."):
         if not part or not hasattr(target, part):
             raise ValueError(f"{argument}: {module_name!r} has no attribute {attr!r} ({spec!r})")
@@ -651,8 +653,10 @@ def resolve_profile(spec, argument: str = "profile") -> Profile:
     if not isinstance(target, Profile) and callable(target):
         try:
             target = target()
-        except Exception as exc:
-            raise ValueError(f"{argument}: calling {spec} failed: {type(exc).__name__}: {exc}") from exc
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
+            raise ValueError(f"{argument}: calling {spec} failed: {type(exc).__name__}: {exc}") from None
     if not isinstance(target, Profile):
         raise ValueError(
             f"{argument}: {spec} is a {type(target).__name__}, expected a samspec.conformance.profiles.Profile"

@@ -299,9 +299,11 @@ def test_resolve_profile_takes_a_name_a_profile_or_module_attr(tmp_path, monkeyp
         "from samspec.conformance.profiles import Profile\n"
         "MINE = Profile(name='mine', description='nothing converted')\n"
         "def make():\n    return Profile(name='made', description='from a factory')\n"
-        "NOT_A_PROFILE = 3\n",
+        "NOT_A_PROFILE = 3\n"
+        "def exits():\n    raise SystemExit(0)\n",
         encoding="utf-8",
     )
+    (tmp_path / "exits_on_import.py").write_text("raise SystemExit(0)\n", encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
     assert resolve_profile("user_profiles:MINE").name == "mine"
@@ -311,6 +313,8 @@ def test_resolve_profile_takes_a_name_a_profile_or_module_attr(tmp_path, monkeyp
         ("user_profiles:MISSING", "no attribute 'MISSING'"),
         ("user_profiles:NOT_A_PROFILE", "is a int, expected a samspec.conformance.profiles.Profile"),
         ("no_such_module_here:X", "cannot import 'no_such_module_here'"),
+        ("exits_on_import:X", "cannot import 'exits_on_import' for 'exits_on_import:X': SystemExit"),
+        ("user_profiles:exits", "calling user_profiles:exits failed: SystemExit"),
         (3, "received 3"),
     ]:
         with pytest.raises(ValueError, match=re.escape(words)) as raised:
