@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from samspec.conformance.adapters.reference import ReferenceAdapter
 from samspec.conformance.check import Checker, exit_code, summarise
 from samspec.conformance.fixtures import load_cases
 from samspec.conformance.profiles import (
@@ -383,3 +384,17 @@ def test_the_user_profile_of_docs_profiles_md_runs(cases, tmp_path, monkeypatch,
     capsys.readouterr()
     assert main(["check", "my_nhwc_port:MyNHWCPort", "--profile", "my_nhwc_port:NOPE", "--no-diagnosis"]) == 2
     assert "NOPE" in capsys.readouterr().err
+
+
+def test_a_user_profile_whose_functions_fail_gives_error_verdicts(cases):
+    """A broken to_port_fn or from_port_fn is an error on every output of the case (exit 1), never a
+    traceback and never a pass."""
+
+    def broken(*args):
+        raise KeyError("my conversion")
+
+    for profile in (Profile(name="bad_in", description="", to_port_fn=broken),
+                    Profile(name="bad_out", description="", from_port_fn=broken)):
+        results = Checker(ReferenceAdapter("float32"), profile).run(cases[:2])
+        assert {r.verdict for r in results} == {"error"} and exit_code(results) == 1, profile.name
+        assert all(profile.name in r.message and "my conversion" in r.message for r in results), results[0].message
