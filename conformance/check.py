@@ -221,9 +221,9 @@ class Checker:
 
     def _trace(self, case, port_inputs) -> dict:
         try:
+            stages = self.port.trace(**{k: None if v is None else np.array(v) for k, v in port_inputs.items()})
             from .stages import compare_trace
 
-            stages = self.port.trace(**{k: None if v is None else np.array(v) for k, v in port_inputs.items()})
             return compare_trace(case, stages, self.semantics, self.k)
         except PortFailure as exc:
             return {"summary": f"trace failed: {exc}"}

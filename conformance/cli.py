@@ -114,7 +114,7 @@ def cmd_check(args) -> int:
     from .check import Checker, exit_code
     from .fixtures import FixtureError, load_cases
     from .profiles import get_profile
-    from .report import Table, build_document, check_writable, print_details, print_summary, write_html, write_json, write_junit
+    from .report import Table, build_document, check_writable, print_details, print_summary
     from .runner import PortLoadError
 
     for stream in (sys.stdout, sys.stderr):  # a terminal that cannot show a character gets an escape, not an abort
@@ -163,12 +163,22 @@ def cmd_check(args) -> int:
         if code != 0:
             print(f"samspec check: --exec command exited with code {code}; judging what it wrote", file=sys.stderr)
         args.outputs = folder
+    def cannot_run(message):  # exit 2; the reports asked for still say why they hold no result
+        _write_reports(args, build_document(
+            [], port=args.port, adapter_name=None, profile=args.profile, k=args.k,
+            fixtures=_fixture_identity(args.fixtures), started=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            error=message))
+        return UsageError(message)
+
     try:
         port = _open_port(args)
     except PortLoadError as exc:
-        raise UsageError(str(exc)) from exc
+        raise cannot_run(str(exc)) from exc
     try:
-        profile = _resolve_profile(args.profile or getattr(port, "profile", None) or "sam")
+        try:
+            profile = _resolve_profile(args.profile or getattr(port, "profile", None) or "sam")
+        except (Exception, SystemExit) as exc:  # a user profile (module:attr) is imported here
+            raise cannot_run(str(exc) if isinstance(exc, ValueError) else f"the profile could not be loaded: {exc!r}") from exc
         diagnose = None
         if not args.no_diagnosis:
             from .diagnosis import make_diagnoser
@@ -213,17 +223,23 @@ def cmd_check(args) -> int:
                 fixtures=_fixture_identity(args.fixtures), xfails=xfails, started=started, duration=duration,
                 overall=overall, interrupted=interrupted, properties=found,
             )
-            if args.report:
-                write_json(document, args.report)
-            if args.junit:
-                write_junit(document, args.junit)
-            if args.html:
-                write_html(document, args.html, heatmaps)
+            _write_reports(args, document, heatmaps)
         return exit_code(results + found, interrupted=interrupted)
     finally:
         close = getattr(port, "close", None)
         if callable(close):
             close()
+
+
+def _write_reports(args, document, heatmaps=None) -> None:
+    from .report import write_html, write_json, write_junit
+
+    if args.report:
+        write_json(document, args.report)
+    if args.junit:
+        write_junit(document, args.junit)
+    if args.html:
+        write_html(document, args.html, heatmaps)
 
 
 def _resolve_profile(spec):

@@ -204,8 +204,9 @@ def _strict(value, path, flags):
 
 
 def build_document(results, *, port, adapter_name, profile, k, fixtures, xfails=(), started=None, duration=None,
-                   overall=None, interrupted=False, properties=()) -> dict:
-    """The report document: what the JSON holds and what JUnit and HTML are drawn from."""
+                   overall=None, interrupted=False, properties=(), error=None) -> dict:
+    """The report document: what the JSON holds and what JUnit and HTML are drawn from. ``error``:
+    why the check could not run at all (exit 2, e.g. the port could not be loaded); else None."""
     rows = []
     for r in list(results) + list(properties):
         row = asdict(r)
@@ -221,6 +222,7 @@ def build_document(results, *, port, adapter_name, profile, k, fixtures, xfails=
         "started": started,
         "duration_s": duration,
         "interrupted": interrupted,
+        "error": error,
         "summary": summarise(list(results) + list(properties)),
         "diagnosis": overall,
         "xfails": [{"pattern": e.pattern, "reason": e.reason, "line": e.line, "used": e.used} for e in xfails],
@@ -341,6 +343,12 @@ def junit_xml(document) -> str:
             ET.SubElement(case, "system-out").text = text
         if row.get("captured"):
             ET.SubElement(case, "system-err").text = xml_text(row["captured"])
+    if document.get("error"):  # the check could not run: one errored test, so that no dashboard shows green
+        failed = ET.SubElement(suite, "testcase", classname="samspec", name="load", time="0.000")
+        ET.SubElement(failed, "error", message=xml_text(document["error"]).split("\n", 1)[0][:500]).text = xml_text(
+            document["error"])
+        suite.set("tests", str(len(rows) + 1))
+        suite.set("errors", str(counts.get("error", 0) + 1))
     root = ET.Element("testsuites")
     root.append(suite)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -37,8 +37,8 @@ from multiprocessing.connection import Connection
 import numpy as np
 
 DEFAULT_TIMEOUT = 60.0  # seconds per case (build + run)
-CAPTURE_LIMIT = 8 * 1024  # characters of captured output kept per case (head and tail)
-MESSAGE_LIMIT = 4096  # characters of an exception's message kept (head and tail)
+CAPTURE_LIMIT = 4000  # bytes of captured output kept per case (head and tail): within a report's message cap
+MESSAGE_LIMIT = 3000  # characters of an exception's message kept (head and tail)
 ANSWER_SLACK = 1 << 20  # bytes of an answer beyond its arrays' values (pickle framing, keys)
 LARGEST_ANSWER = 1 << 30  # bytes: the largest answer without a case limit (build, trace)
 OUTPUT_FACTOR = 8  # an output may hold at most 8x the values the case's expected outputs hold ...
