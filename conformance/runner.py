@@ -426,7 +426,9 @@ class IsolatedPort:
             raise
         if status == "load_error":
             self.close()
-            raise PortLoadError(payload)
+            if load:
+                raise PortLoadError(payload)
+            raise PortFailure(f"a fresh worker could not load the port again: {payload}")
         return payload
 
     def close(self):

@@ -555,3 +555,17 @@ class WritesMarker(Good):
         super().__init__()
         with open(os.environ["HOSTILE_MARKER"], "w") as marker:
             marker.write("the port ran\n")
+
+
+class _LoadsOnce(RunSegfault):
+    pass
+
+
+def loads_once():
+    """A factory that works once: a fresh worker (after the segfault in case BAD) cannot load the
+    port again (think of a device still held by the dead worker)."""
+    marker = os.environ["HOSTILE_MARKER"]
+    if os.path.exists(marker):
+        raise RuntimeError("the device is still held by the previous worker")
+    open(marker, "w").close()
+    return _LoadsOnce()

@@ -99,7 +99,7 @@ _RUNS = {}  # (name, arguments) -> Run: tests that look at one run from differen
 
 def check(name, *extra, tmp_path, timeout="2", **kwargs) -> Run:
     """`samspec check hostile_adapters:NAME` over the three cases."""
-    key = (name, extra, timeout, tuple(sorted(kwargs.items())))
+    key = (name, extra, timeout, repr(sorted(kwargs.items())))
     if key not in _RUNS:
         _RUNS[key] = samspec("check", f"hostile_adapters:{name}", "--cases", H.CASES, "--timeout", timeout, *extra,
                              tmp_path=tmp_path, **kwargs)
@@ -200,6 +200,17 @@ def test_torch_tensor_requiring_grad_is_named(tmp_path):
     assert run.rc == 1
     assert_verdicts(run, {(H.BAD, key): "error" for key in KEYS})
     assert "detach" in run.result(H.BAD)["message"]
+
+
+def test_fresh_worker_cannot_load_the_port(tmp_path):
+    """After a crash, the next case's fresh worker fails to load the port: that case is an error
+    naming it, never a traceback or an abort."""
+    run = check("loads_once", "--no-diagnosis", tmp_path=tmp_path, env={"HOSTILE_MARKER": str(tmp_path / "loaded")})
+    assert run.rc == 1
+    assert_verdicts(run, {**{(H.BAD, key): "error" for key in KEYS}, **{(H.LAST, key): "error" for key in KEYS}})
+    assert "SIGSEGV" in run.result(H.BAD)["message"]
+    assert re.search(r"a fresh worker could not load the port again: .*RuntimeError: the device is still held",
+                     run.result(H.LAST)["message"])
 
 
 # -- build() misbehaves while case FIRST is built: FIRST's outputs are errors, the next case builds again
