@@ -49,7 +49,7 @@ def sin_cos_half_angle(angle, xp):
 
 
 def sin_and_cos(angle, xp):
-    """sin and cos of an angle, the fast way for its dtype and namespace: the fast paths' sinusoids.
+    """sin and cos of an angle, the fast way for its dtype and namespace: the fast compositions' sinusoids.
 
     NumPy float64 goes through ``sin_cos_half_angle``: NumPy's float64 sin and cos are scalar
     loops (9-14 ns a value), while its float64 tan is vectorised (~0.8 ns), so one tan and four
