@@ -263,7 +263,9 @@ def render(runs, n_cases: int, covered: dict | None = None) -> str:
         "CI regenerates it and fails when this copy is stale. -->",
         "",
         f"Every built-in port is run over the whole fixture catalogue ({n_cases} cases, three outputs each) "
-        "under its own profile, where it must pass, and under the layout-only variant of that profile, which "
+        "under its own profile, where it must pass against the reference run under that profile's semantics "
+        "(`sam`, `hf`, `sam2` or `hf_sam2`: the conventions its port follows), and under the layout-only variant "
+        "of that profile, which "
         "converts layouts and names only and keeps SAM v1's semantics (padding rule, label meaning, empty "
         "prompts, image sizes), so that the port fails on exactly the outputs that its documented divergences "
         "predict (docs/profiles.md; divergence names from docs/spec.md §12.2). Counts are per output "

@@ -223,7 +223,7 @@ class Profile:
 
     Divergences are named from docs/spec.md §12.2 (``DIVERGENCES``) or given as ``Divergence``
     objects of the user's own, in any of the four tuples. ``semantics`` names the reference
-    conventions (samspec.reference.PROFILES: "sam", "sam2", "hf_sam2", ...) whose outputs, in
+    conventions (samspec.reference.PROFILES: "sam", "hf", "sam2", "hf_sam2", ...) whose outputs, in
     `sam`'s layout, are the expected values. ``to_port_fn(inputs, config)`` gets the case's four
     `sam` inputs (absent ones None); ``from_port_fn(outputs, config, inputs)`` gets the port's
     outputs, the configuration and those same inputs (a two-argument function also works)."""
