@@ -206,7 +206,13 @@ def _receive(connection, largest: int = LARGEST_ANSWER):
         if "bad message length" in str(exc):
             raise _TooLarge() from None
         raise
-    return _SafeUnpickler(io.BytesIO(data)).load()
+    try:
+        return _SafeUnpickler(io.BytesIO(data)).load()
+    except Exception as exc:  # a forbidden class (named), a truncated or forged pickle
+        if str(exc).startswith("the worker sent"):
+            raise
+        raise pickle.UnpicklingError(f"the worker sent an answer samspec cannot read ({type(exc).__name__}: "
+                                     f"{_safe_text(exc, 200)})") from None
 
 
 # -- the worker (child process) -------------------------------------------------------------------
@@ -377,6 +383,14 @@ class _Captured:
         return text + tail.decode("utf-8", errors="replace")
 
 
+def _kill_group(process) -> None:
+    """SIGKILL the worker and every process it started (its session's group), where still alive."""
+    with contextlib.suppress(ProcessLookupError, PermissionError, OSError):
+        os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError, OSError):
+        process.kill()
+
+
 class IsolatedPort:
     """A port's adapter in a worker process; the same ``build``/``run``/``trace`` interface.
 
@@ -436,42 +450,58 @@ class IsolatedPort:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
-        if process is not None and process.poll() is None:
-            process.kill()
-            process.wait(5)
+        if process is not None:
+            _kill_group(process)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(5)
         self._captured.detach()
 
     def __del__(self):
         with contextlib.suppress(Exception):
             self.close()
 
-    def _wait(self, seconds: float) -> bool:
-        """Wait up to ``seconds`` for an answer, draining what the worker prints meanwhile."""
-        deadline = time.monotonic() + max(seconds, 0.0)
+    def _wait(self, deadline: float) -> str:
+        """"answer" when an answer (or the end of the connection) can be read before ``deadline``,
+        "exited" when the worker is gone although its connection stays open (a child it started
+        holds it), else "timeout". Drains what the worker prints meanwhile."""
         with selectors.DefaultSelector() as selector:
             selector.register(self._connection.fileno(), selectors.EVENT_READ, "answer")
             while True:
                 if self._captured.fd is not None and self._captured.fd not in selector.get_map():
                     selector.register(self._captured.fd, selectors.EVENT_READ, "output")
-                events = selector.select(max(deadline - time.monotonic(), 0.0))
+                remaining = deadline - time.monotonic()
+                events = selector.select(min(max(remaining, 0.0), 0.5))
                 if any(key.data == "answer" for key, _ in events):
-                    return True
-                if not events:
-                    return False
-                fd = self._captured.fd
-                self._captured.drain()
-                if self._captured.fd is None:  # end of file: stop watching the closed pipe
-                    selector.unregister(fd)
+                    return "answer"
+                if events:
+                    fd = self._captured.fd
+                    self._captured.drain()
+                    if self._captured.fd is None:  # end of file: stop watching the closed pipe
+                        selector.unregister(fd)
+                elif self._process.poll() is not None:
+                    return "exited"
+                elif remaining <= 0:
+                    return "timeout"
 
     def _answer(self, seconds: float, doing: str, largest: int = LARGEST_ANSWER):
         connection, process = self._connection, self._process
+        deadline = time.monotonic() + max(seconds, 0.0)
+        timed_out = f"timed out after {self.timeout:g} s while {doing} (--timeout); the worker was killed"
         try:
-            ready = self._wait(seconds)
+            state = self._wait(deadline)
         except (EOFError, OSError, ValueError):
-            ready = True
-        if not ready:
+            state = "answer"
+        if state == "timeout":
             self.close()
-            raise PortFailure(f"timed out after {self.timeout:g} s while {doing} (--timeout); the worker was killed")
+            raise PortFailure(timed_out)
+        if state == "exited":
+            code = process.poll()
+            self.close()
+            raise PortFailure(f"{describe_exit(code)} while {doing}")
+        # an answer that starts but never ends must not hang samspec: the deadline still holds
+        watchdog = threading.Timer(max(deadline - time.monotonic(), 1.0), _kill_group, (process,))
+        watchdog.daemon = True
+        watchdog.start()
         try:
             return _receive(connection, largest)
         except _TooLarge:
@@ -484,10 +514,14 @@ class IsolatedPort:
             except subprocess.TimeoutExpired:
                 code = None
             self.close()
+            if not watchdog.is_alive() and time.monotonic() >= deadline:
+                raise PortFailure(timed_out) from None
             raise PortFailure(f"{describe_exit(code)} while {doing}") from None
         except pickle.UnpicklingError as exc:
             self.close()
             raise PortFailure(f"{exc} while {doing}") from None
+        finally:
+            watchdog.cancel()
 
     def _call(self, operation, arguments, doing):
         if self._process is None:  # after a crash or a timeout: a fresh worker, the last build replayed

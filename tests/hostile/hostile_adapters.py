@@ -569,3 +569,55 @@ def loads_once():
         raise RuntimeError("the device is still held by the previous worker")
     open(marker, "w").close()
     return _LoadsOnce()
+
+
+def _record_pid(pid):
+    with open(os.environ["HOSTILE_MARKER"], "a") as marker:
+        marker.write(f"{pid}\n")
+
+
+class ForksThenExits(Good):
+    """Forks a child that sleeps (holding samspec's connection and output pipe), then exits: the
+    case is an error naming the exit at once, not a timeout, and the child does not outlive the run."""
+
+    def hostile_run(self, inputs):
+        child = os.fork()
+        if child == 0:
+            time.sleep(600)
+            os._exit(0)
+        _record_pid(child)
+        os._exit(0)
+
+
+class SpawnsHangingProgram(Good):
+    """Runs a program that never ends: the timeout kills it with the worker."""
+
+    def hostile_run(self, inputs):
+        import subprocess
+
+        program = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+        _record_pid(program.pid)
+        program.wait()
+
+
+class SendsHalfAnAnswer(Good):
+    """Sends the length header of a 1 MB answer, then 10 bytes, then hangs: the timeout still holds."""
+
+    def hostile_run(self, inputs):
+        import struct
+        from multiprocessing.connection import Connection
+
+        for thing in gc.get_objects():
+            if isinstance(thing, Connection):
+                os.write(thing.fileno(), struct.pack("!i", 1 << 20) + b"0123456789")
+        time.sleep(600)
+
+
+class SendsGarbagePickle(Good):
+    def hostile_run(self, inputs):
+        from multiprocessing.connection import Connection
+
+        for thing in gc.get_objects():
+            if isinstance(thing, Connection):
+                thing.send_bytes(b"\x80\x05this is not a pickle")
+        time.sleep(600)

@@ -22,6 +22,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -151,6 +152,9 @@ RUN_ERRORS = {
     "PrintsControlCharacters": r"after printing control characters",
     "RaisesUnprintable": r"_BadStr: <unprintable _BadStr: its __str__ raised RuntimeError>",
     "SendsForgedAnswer": r"the worker sent a posix\.system, which samspec does not accept",
+    "SendsGarbagePickle": r"the worker sent an answer samspec cannot read \(UnpicklingError",
+    "SendsHalfAnAnswer": r"timed out after 2 s while running the port",
+    "TooLargeAnswer": r"the worker sent an answer larger than [\d,]+ bytes .*it was not read",
 }
 
 
@@ -213,6 +217,38 @@ def test_fresh_worker_cannot_load_the_port(tmp_path):
                      run.result(H.LAST)["message"])
 
 
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie waiting for its parent to reap it does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.mark.parametrize("name, pattern", [
+    ("ForksThenExits", r"the worker process exited with code 0"),
+    ("SpawnsHangingProgram", r"timed out after 2 s while running the port"),
+])
+def test_processes_the_port_started_end_with_it(name, pattern, tmp_path):
+    """A child the port forked keeps samspec's connection open after the worker exits; a program it
+    started never ends. Either way the case's verdict comes (at once for the exit), and no process
+    the port started outlives the run."""
+    pids = tmp_path / "pids"
+    started = time.monotonic()
+    run = check(name, "--no-diagnosis", tmp_path=tmp_path, env={"HOSTILE_MARKER": str(pids)})
+    assert run.rc == 1
+    assert_verdicts(run, {(H.BAD, key): "error" for key in KEYS})
+    assert re.search(pattern, run.result(H.BAD)["message"])
+    assert time.monotonic() - started < 30
+    children = [int(line) for line in pids.read_text().split()]
+    assert children
+    deadline = time.monotonic() + 5
+    while any(map(_alive, children)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(map(_alive, children)), f"processes the port started outlived the run: {children}"
+
+
 # -- build() misbehaves while case FIRST is built: FIRST's outputs are errors, the next case builds again
 
 BUILD_ERRORS = {
@@ -251,7 +287,6 @@ OUTPUT_VERDICTS = {
     "OutputWrongShape": ("fail", r"shape \(1, 3, 32\), expected \(1, 4, 32\)"),
     "PrintsFakeRows": ("fail", r"shape \(1, 2, 256\), expected \(1, 4, 32\)"),
     "CWritesFakeRows": ("fail", r"shape \(1, 2, 256\), expected \(1, 4, 32\)"),
-    "TooLargeAnswer": ("error", r"the worker sent an answer larger than [\d,]+ bytes .*it was not read"),
 }
 
 
