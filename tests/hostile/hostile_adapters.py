@@ -621,3 +621,38 @@ class SendsGarbagePickle(Good):
             if isinstance(thing, Connection):
                 thing.send_bytes(b"\x80\x05this is not a pickle")
         time.sleep(600)
+
+
+class OutputLongDouble(Good):
+    def hostile_run(self, inputs):
+        sparse = self.good_outputs(inputs)["prompt_sparse_embeddings"]
+        return _outputs_with(self, inputs, sparse.astype(np.longdouble))
+
+
+class OutputDatetime(Good):
+    def hostile_run(self, inputs):
+        return _outputs_with(self, inputs, np.zeros((1, 4, 32), "datetime64[s]"))
+
+
+class OutputEmpty(Good):
+    def hostile_run(self, inputs):
+        return _outputs_with(self, inputs, np.zeros((0,), np.float32))
+
+
+class ManyOutputs(Good):
+    """Thirty extra outputs, each within the size limit, together far beyond what the case needs."""
+
+    def hostile_run(self, inputs):
+        outputs = self.good_outputs(inputs)
+        outputs.update({f"extra_{i}": np.ones(1_000_000, np.float32) for i in range(30)})
+        return outputs
+
+
+class _ItemsExit(dict):
+    def items(self):
+        sys.exit(0)
+
+
+class ItemsCallsExit(Good):
+    def hostile_run(self, inputs):
+        return _ItemsExit(self.good_outputs(inputs))
