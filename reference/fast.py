@@ -6,7 +6,8 @@ spec in order, one call per stage. It has three parts, and this module has one f
     part              teaching composition (encoder.py)             fast form (here)
     sparse_tokens     §3.1, §5.1, §3.2, §4, §5.2, §6, §7 per part    ``sparse_tokens``: every token in one pass
     positional_grid   §8.1, §4.1, §8.2 on h*w cell centres           ``positional_grid``: separable, h + w sinusoids
-    dense_embedding   §9 (or §10)                                    ``dense_embedding``: the GELU's fast form
+    dense_embedding   §9 (or §10)                                    ``dense_embedding``: the GELU's fast form,
+                                                                     the image chunks on every core
 
 ``choose`` is the one switch: it gives each part its fast form unless the encoder was built with
 ``fast=False`` or one of the stages the part composes was replaced (``stages=``): a replaced stage
