@@ -180,7 +180,10 @@ def chunk_map(xp, images):
     if _POOL.get("pid") != os.getpid():  # first use, or a forked child: the parent's threads are not in it
         from concurrent.futures import ThreadPoolExecutor
 
-        from threadpoolctl import ThreadpoolController
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:  # a dependency, but without it: one chunk after the other, BLAS untouched
+            return map
 
         _POOL.update(pid=os.getpid(), blas=ThreadpoolController(),
                      pool=ThreadPoolExecutor(max_workers=usable_cores(), thread_name_prefix="samspec-mask"))
