@@ -409,6 +409,7 @@ class IsolatedPort:
         self._last_build = None
         self._built = False
         self._deadline = None
+        self._expired = False  # the watchdog killed the worker at the deadline
         self.meta = self._start(load=True)
         self.name = self.meta["name"]
         self.profile = self.meta["profile"]
@@ -430,6 +431,7 @@ class IsolatedPort:
             child.close()
         self._captured.attach(read_end)
         self._connection = Connection(parent.detach())
+        self._expired = False
         self._connection.send_bytes(pickle.dumps((self.port, list(sys.path), os.getcwd(), self.profile_override)))
         self._built = False
         try:
@@ -498,10 +500,7 @@ class IsolatedPort:
             code = process.poll()
             self.close()
             raise PortFailure(f"{describe_exit(code)} while {doing}")
-        # an answer that starts but never ends must not hang samspec: the deadline still holds
-        watchdog = threading.Timer(max(deadline - time.monotonic(), 1.0), _kill_group, (process,))
-        watchdog.daemon = True
-        watchdog.start()
+        watchdog = self._watchdog(deadline - time.monotonic())  # an answer that starts but never ends
         try:
             return _receive(connection, largest)
         except _TooLarge:
@@ -514,7 +513,7 @@ class IsolatedPort:
             except subprocess.TimeoutExpired:
                 code = None
             self.close()
-            if not watchdog.is_alive() and time.monotonic() >= deadline:
+            if self._expired:
                 raise PortFailure(timed_out) from None
             raise PortFailure(f"{describe_exit(code)} while {doing}") from None
         except pickle.UnpicklingError as exc:
@@ -523,6 +522,20 @@ class IsolatedPort:
         finally:
             watchdog.cancel()
 
+    def _watchdog(self, seconds: float) -> threading.Timer:
+        """Kill the worker after ``seconds`` (at least 1) unless cancelled: a blocking read or write
+        on the connection must not outlive the case's deadline."""
+        process = self._process
+
+        def expire():
+            self._expired = True
+            _kill_group(process)
+
+        watchdog = threading.Timer(max(seconds, 1.0), expire)
+        watchdog.daemon = True
+        watchdog.start()
+        return watchdog
+
     def _call(self, operation, arguments, doing):
         if self._process is None:  # after a crash or a timeout: a fresh worker, the last build replayed
             self._start()
@@ -530,10 +543,14 @@ class IsolatedPort:
             self._built = True  # replay once; a failing replay is reported like the original call
             self._call("build", self._last_build, "building the port again in a fresh worker")
         remaining = self.timeout if self._deadline is None else self._deadline - time.monotonic()
+        watchdog = self._watchdog(remaining)  # a worker that stopped reading must not block the send
         try:
             self._connection.send_bytes(pickle.dumps((operation, arguments), protocol=pickle.HIGHEST_PROTOCOL))
         except (OSError, ValueError):
             pass  # a dead worker: _answer says how it died
+        finally:
+            watchdog.cancel()
+        remaining = self.timeout if self._deadline is None else self._deadline - time.monotonic()
         largest = LARGEST_ANSWER
         if operation == "run" and arguments[1] is not None:  # the values the case can need, at 16 bytes each
             largest = 16 * int(arguments[1]) + ANSWER_SLACK

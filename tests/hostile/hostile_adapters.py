@@ -656,3 +656,26 @@ class _ItemsExit(dict):
 class ItemsCallsExit(Good):
     def hostile_run(self, inputs):
         return _ItemsExit(self.good_outputs(inputs))
+
+
+class ForgesAnswerThenHangs(Good):
+    """Answers its second run() early through samspec's connection (correct outputs), then stops
+    reading it: the next case's large mask cannot be sent (there is no begin_case to time out
+    first). The deadline holds for the send too."""
+
+    begin_case = None
+    runs = 0
+
+    def run(self, points, labels, boxes, masks):
+        self.runs += 1
+        inputs = dict(points=points, labels=labels, boxes=boxes, masks=masks)
+        return self.hostile_run(inputs) if self.runs == 2 else self.good_outputs(inputs)
+
+    def hostile_run(self, inputs):
+        from multiprocessing.connection import Connection
+
+        outputs = self.good_outputs(inputs)
+        for thing in gc.get_objects():
+            if isinstance(thing, Connection):
+                thing.send_bytes(pickle.dumps(("ok", outputs)))
+        time.sleep(600)

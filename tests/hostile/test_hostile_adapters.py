@@ -251,6 +251,16 @@ def test_processes_the_port_started_end_with_it(name, pattern, tmp_path):
     assert not any(map(_alive, children)), f"processes the port started outlived the run: {children}"
 
 
+def test_answer_sent_early_then_hang(tmp_path):
+    """A port that answers case BAD early through samspec's connection (with correct outputs) and
+    keeps running: BAD's answer is judged like any other, and case LAST, which the busy worker
+    never answers, is an error at its deadline; the run ends."""
+    run = check("ForgesAnswerThenHangs", "--no-diagnosis", tmp_path=tmp_path)
+    assert run.rc == 1
+    assert_verdicts(run, {(H.LAST, key): "error" for key in KEYS})
+    assert re.search(r"timed out after 2 s while running the port", run.result(H.LAST)["message"])
+
+
 # -- build() misbehaves while case FIRST is built: FIRST's outputs are errors, the next case builds again
 
 BUILD_ERRORS = {
