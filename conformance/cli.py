@@ -114,7 +114,7 @@ def cmd_check(args) -> int:
     from .check import Checker, exit_code
     from .fixtures import FixtureError, load_cases
     from .profiles import get_profile
-    from .report import Table, build_document, check_writable, print_details, print_summary
+    from .report import Table, build_document, check_writable, print_details, print_summary, printable
     from .runner import PortLoadError
 
     for stream in (sys.stdout, sys.stderr):  # a terminal that cannot show a character gets an escape, not an abort
@@ -197,22 +197,22 @@ def cmd_check(args) -> int:
         results = checker.run(cases, on_result=printer.row, maxfail=1 if args.exitfirst else args.maxfail)
         interrupted = checker.interrupted
         overall = None
-        if diagnose is not None and not interrupted:
-            overall = _reconcile(diagnose, results, cases)
         found = []
-        if args.properties and not interrupted:
-            from .properties import report_properties, run_properties
+        try:  # Ctrl-C after the cases (the diagnosis, the properties) still leaves the reports of what ran
+            if diagnose is not None and not interrupted:
+                overall = _reconcile(diagnose, results, cases)
+            if args.properties and not interrupted:
+                from .properties import report_properties, run_properties
 
-            try:
                 found = run_properties(port, profile, max_examples=args.max_examples, seed=args.hypothesis_seed,
                                        database=args.hypothesis_database, port=args.port, k=args.k)
                 report_properties(found)
-            except KeyboardInterrupt:
-                interrupted = True
+        except KeyboardInterrupt:
+            interrupted = True
         duration = time.perf_counter() - clock
         print_details(results)
         if overall and overall.get("summary"):
-            print(overall["summary"])
+            print(printable(overall["summary"]))
         print_summary(results, properties=found, interrupted=interrupted, duration=duration)
         for entry in xfails:
             if not entry.used:
