@@ -358,9 +358,11 @@ class _Captured:
         if data:
             self.tail = (self.tail + data[-half:])[-half:]
 
-    def drain(self) -> None:
-        """Read what the pipe holds now, without waiting; close it at end of file."""
-        while self.fd is not None:
+    def drain(self, most: int = 1 << 22) -> None:
+        """Read what the pipe holds now (at most ``most`` bytes: a writer faster than this reader
+        must not keep it here), without waiting; close it at end of file."""
+        start = self.total
+        while self.fd is not None and self.total - start < most:
             try:
                 data = os.read(self.fd, 1 << 16)
             except BlockingIOError:
