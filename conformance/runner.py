@@ -490,7 +490,7 @@ class IsolatedPort:
     def _answer(self, seconds: float, doing: str, largest: int = LARGEST_ANSWER):
         connection, process = self._connection, self._process
         deadline = time.monotonic() + max(seconds, 0.0)
-        timed_out = f"timed out after {self.timeout:g} s while {doing} (--timeout); the worker was killed"
+        timed_out = f"timed out after {max(self.timeout, seconds):g} s while {doing} (--timeout); the worker was killed"
         try:
             state = self._wait(deadline)
         except (EOFError, OSError, ValueError):
