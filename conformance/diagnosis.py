@@ -48,7 +48,7 @@ import numpy as np
 from samspec.reference import OUTPUT_KEYS, SAMPromptEncoder
 from samspec.reference.conventions import PROFILES
 
-from .localise import DENSE_PE, SPARSE, Evidence, localise
+from .localise import DENSE_PE, SPARSE, Evidence, localise, sample_view
 from .tolerance import DEFAULT_K, FLOORS
 from .variants import CATALOGUE, Variant, compose
 
@@ -59,7 +59,7 @@ PAIR = 0.5  # a variant must remove at least half of the error to be named as cl
 SIZE_FACTOR = 4  # an output with more than this many times the expected values (+ SIZE_SLACK) is not diagnosed
 SIZE_SLACK = 4096
 SECONDS = 20.0  # per failing output: variants are no longer tried after this
-ENCODERS = 256  # variant encoders kept across cases (parameters only; a few MB)
+ENCODERS = 512  # variant encoders kept across cases (parameters only; a few MB)
 LOWER = {"float64": "float32", "float32": "float16"}  # dtype awareness: the precision one step down
 
 
@@ -98,12 +98,8 @@ def _exceeds(a, b, limit) -> bool:
     the sample's maximum is a lower bound of the whole one, so True is exact and cheap."""
     if a.shape != b.shape or a.size <= SAMPLE or math.isinf(limit):
         return False
-    if not (a.flags.c_contiguous and b.flags.c_contiguous):
-        return False  # a strided sample of a non-contiguous array would cost a full copy
-    step = a.size // SAMPLE + 1
     with np.errstate(all="ignore"):
-        sample = np.abs(a.reshape(-1)[::step] - b.reshape(-1)[::step])
-    return bool(np.any(sample > limit))
+        return bool(np.any(np.abs(sample_view(a, SAMPLE) - sample_view(b, SAMPLE)) > limit))
 
 
 def _scale(array) -> float:
@@ -183,8 +179,6 @@ class Diagnoser:
                                       semantics=self.semantics)
             except Exception:  # a variant that does not apply to this case (e.g. W - 1 = 0)
                 outputs = None
-            if outputs is not None:  # C order: every later comparison is one pass over memory
-                outputs = {name: np.ascontiguousarray(value) for name, value in outputs.items()}
             if outputs is not None and variant is not REFERENCE:  # share the reference's arrays where equal
                 reference = self.variant_outputs(case, REFERENCE, dtype)
                 for name, value in (reference or {}).items():
@@ -257,12 +251,27 @@ class Diagnoser:
                     budget += 0.0 if math.isinf(own) else self.k * own  # k x its error, as for any faithful run
         return budget
 
+    def _touches(self, case, variant) -> frozenset:
+        """The outputs the variant can change on this case (``Variant.touches``; every output for a pair)."""
+        def compute():
+            parts = [self.by_name.get(p, REFERENCE if p == "reference" else None) for p in variant.name.split("+")]
+            if variant is REFERENCE or any(p is None for p in parts):
+                return frozenset(OUTPUT_KEYS)
+            found = frozenset()
+            for part in parts:
+                found |= part.touches(case.params, case.inputs)
+            return found
+
+        return self._scalar(case, (variant.name, "touches"), compute)
+
     def judge(self, case, output_key, got, variant, dtype, reference_error=math.inf):
         """(error, budget) of the port's output against one variant (budget None: not a candidate)."""
+        if output_key not in self._touches(case, variant):  # known without running it
+            return reference_error, None
         high = self.variant_outputs(case, variant, "float64")
         if high is None or output_key not in high:
             return math.inf, None
-        if self.distance(case, variant, REFERENCE, output_key) == 0.0:  # the variant does not touch this output
+        if self.distance(case, variant, REFERENCE, output_key) == 0.0:  # the variant does not change this output here
             return reference_error, None
         if _exceeds(got, high[output_key], reference_error):  # farther than the reference: not a candidate
             return math.inf, None
@@ -305,7 +314,8 @@ class Diagnoser:
         yardstick = reference_error if math.isfinite(reference_error) else math.inf
         firsts = [s[3] for s in by_error if s[1] <= PAIR * yardstick][:2]
         if math.isinf(reference_error) and not firsts:  # a shape mismatch that no single variant gives
-            firsts = [v for v in self.variants if math.isinf(self.distance(case, v, REFERENCE, output_key))][:3]
+            firsts = [v for v in self.variants if output_key in self._touches(case, v)
+                      and math.isinf(self.distance(case, v, REFERENCE, output_key))][:3]
         among = [s[3] for s in by_error if s[1] < reference_error][:3]
         among += [self.by_name[n] for n in self._suspects if n in self.by_name and self.by_name[n] not in among][:3]
         left = {s[3].name: s[1] for s in singles}
@@ -316,6 +326,8 @@ class Diagnoser:
                     continue
                 # what ``other`` changes must be of the size of what ``first`` leaves (an upper bound
                 # when the two change different stages): 1/4 to 4 times, or any size for a shape mismatch
+                if output_key not in self._touches(case, other):
+                    continue
                 change = self.distance(case, other, REFERENCE, output_key)
                 rest = left.get(first.name, math.inf)
                 if change == 0.0 or not (math.isinf(rest) or math.isinf(change) or rest / 4 <= change <= 4 * rest):
@@ -457,12 +469,13 @@ class Diagnoser:
     def _localise(self, case, output_key, got, expected, dtype, outputs):
         try:
             others = {}
-            for key in OUTPUT_KEYS:
-                if key != output_key and isinstance(outputs, dict) and key in outputs:
-                    others[key] = self._status(case, key, outputs[key], dtype)
+            needed = {SPARSE: DENSE_PE, DENSE_PE: SPARSE}.get(output_key)  # what the localisation compares with
+            if needed and isinstance(outputs, dict) and needed in outputs:
+                others[needed] = self._status(case, needed, outputs[needed], dtype)
             evidence = Evidence(
                 key=output_key, got=got, expected=expected, tol=self.budget(case, REFERENCE, output_key, dtype),
-                trace=self.reference_trace(case), params={k: np.asarray(v, dtype=np.float64) for k, v in case.params.items()},
+                trace=self.reference_trace(case) if output_key == SPARSE else {},
+                params={k: np.asarray(v, dtype=np.float64) for k, v in case.params.items()},
                 conventions=PROFILES[self.semantics], inputs=case.inputs, others=others,
             )
             return localise(evidence)
@@ -488,7 +501,8 @@ class Diagnoser:
             for name in names:
                 variant = self._variant(name)
                 for result in rows:
-                    if self.distance(case, variant, REFERENCE, result.output) > result.budget:
+                    if result.output in self._touches(case, variant) and \
+                            self.distance(case, variant, REFERENCE, result.output) > result.budget:
                         counts[name] += 1
         return counts
 
@@ -504,17 +518,20 @@ class Diagnoser:
             known = self._verdicts[name] = self._contradictions([name], results, cases_by_id)[name] == 0
         return known
 
-    def _greedy(self, keys, field, results, cases_by_id):
+    def _greedy(self, keys, field, results, cases_by_id, strict=True, total=None):
         """Cover ``keys`` (failing outputs) with variants listed in each record's ``field``: the one in
         the most records first; ties go to the one that is the closest match in more records, then to
-        the one that contradicts fewer passing outputs, then to catalogue order."""
+        the one that contradicts fewer passing outputs, then to catalogue order. ``strict``: only
+        variants consistent with every passing output; otherwise an inconsistent one too, if it covers
+        at least half of the ``total`` failing outputs (the port does it for some inputs only)."""
         order = {v.name: i for i, v in enumerate(self.variants)}
         order_of = lambda name: (name.count("+"), order.get(name.split("+")[0], 0))  # single variants first
         remaining, chosen, cover = set(keys), [], {}
+        allowed = (lambda n: self._consistent(n, results, cases_by_id)) if strict else (lambda n: True)
         while remaining:
             counts, firsts = {}, {}
             for key in remaining:
-                names = [n for n in self.records[key].get(field) or [] if self._consistent(n, results, cases_by_id)]
+                names = [n for n in self.records[key].get(field) or [] if allowed(n)]
                 for name in names:
                     counts[name] = counts.get(name, 0) + 1
                 if names:
@@ -529,6 +546,8 @@ class Diagnoser:
                 contradictions = self._contradictions(tied, results, cases_by_id)
                 tied.sort(key=lambda n: (contradictions[n], order_of(n)))
             best = tied[0]
+            if not strict and 2 * top < (total or len(keys)):
+                break  # an inconsistent variant that explains a minority is a coincidence, not a diagnosis
             covered = {key for key in remaining if best in (self.records[key].get(field) or [])}
             for key in covered:
                 cover[key] = (best, best)
@@ -543,8 +562,10 @@ class Diagnoser:
                         covered.add(key)
                         cover[key] = (best, alone[0])
             parts = [self.by_name[part] for part in best.split("+") if part in self.by_name]
+            contradicted = 0 if strict else self._contradictions([best], results, cases_by_id)[best] if cases_by_id else 0
             chosen.append({"variant": best, "count": len(covered), "explanation": "; and ".join(p.explanation for p in parts),
-                           "section": ", ".join(p.section for p in parts), "tied_with": tied[1:]})
+                           "section": ", ".join(p.section for p in parts), "tied_with": tied[1:],
+                           "contradicts": contradicted})
             remaining -= covered
         return chosen, remaining, cover
 
@@ -561,6 +582,8 @@ class Diagnoser:
         precise = [key for key in failing if self.records[key].get("verdict") == "precision"]
         usable = [key for key in failing if key not in precise and self.records[key].get("verdict") not in ("failed", "not diagnosed")]
         explained, remaining, cover = self._greedy(usable, "matching", results, cases_by_id)
+        # a variant that matches outputs although the port passes others it changes: the port does it in part
+        in_part, remaining, in_part_cover = self._greedy(remaining, "matching", results, cases_by_id, strict=False, total=total)
         partly, remaining, partly_cover = self._greedy(remaining, "partial", results, cases_by_id)
         remaining |= set(failing) - set(usable) - set(precise)
         lines, named = [], set()
@@ -583,6 +606,11 @@ class Diagnoser:
                              f"{entry['explanation']} ({entry['section']})")
             else:
                 lines.append(f"           then {spelled} ({entry['count']} of {total}): {entry['explanation']} ({entry['section']})")
+        for entry in in_part:
+            lead = "diagnosis:" if not lines else "          "
+            lines.append(f"{lead} closest known variant for {entry['count']} of {total} is `{entry['variant']}`, which "
+                         f"matches them but would also fail {entry['contradicts']} output(s) that pass: your port does "
+                         f"this for some inputs only: {entry['explanation']} ({entry['section']})")
         for entry in partly:
             lead = "diagnosis:" if not lines else "          "
             lines.append(f"{lead} closest known variant for {entry['count']} of {total} is `{entry['variant']}`, but not "
@@ -593,7 +621,8 @@ class Diagnoser:
             what = "no known variant explains any of the" if not lines else "no known variant explains"
             count = f"{total} failing outputs" if not lines else f"{len(remaining)} of {total} failing outputs"
             lines.append(f"{lead} {what} {count}" + (f"; their error structure points to {where[0]}: {where[1]}" if where else ""))
-        section = (explained[0]["section"] if explained else partly[0]["section"] if partly else
+        section = (explained[0]["section"] if explained else in_part[0]["section"] if in_part else
+                   partly[0]["section"] if partly else
                    self.records[precise[0]]["section"] if precise else where[0] if where else None)
         traced = {}  # the first departing stage of `check --trace`, for outputs no variant explains
         for result in results:
@@ -618,13 +647,17 @@ class Diagnoser:
                 record["localised_section"] = traced[key].get("section") or record.get("localised_section")
             if key in cover:
                 _name(record, cover[key][0], "matches", numbers=cover[key][1])
+            elif key in in_part_cover:
+                _name(record, in_part_cover[key][0], "matches", numbers=in_part_cover[key][1])
+                record["verdict"] = "in part"
+                record["summary"] += " (but your port passes outputs this variant would fail: it does this in part only)"
             elif key in partly_cover:
                 _name(record, partly_cover[key][0], "partial")
             elif record.get("verdict") in ("matches", "partial", "none"):
                 record.pop("closest", None)  # only the whole run names variants
                 _unexplained(record)
             result.diagnosis = record
-        return {"summary": "\n".join(lines), "lines": lines, "explained": explained, "partly": partly,
+        return {"summary": "\n".join(lines), "lines": lines, "explained": explained, "in_part": in_part, "partly": partly,
                 "precision": len(precise), "unexplained": sorted(remaining), "failing": total, "section": section,
                 "localisation": [where[1]] if where else []}
 

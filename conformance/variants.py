@@ -67,6 +67,31 @@ class Variant:
     # then allows for (the variant's own distance from the reference in the port's dtype)
     rounding: str | None = None
 
+    def touches(self, params: dict, inputs: dict) -> frozenset:
+        """The outputs this variant can change on a case with these inputs (spec §3–§11's data flow),
+        judged from what it replaces; anything it cannot tell (input, output or parameter transforms
+        of unknown parameters) counts as every output. The diagnosis skips the others."""
+        every = frozenset((SPARSE, DENSE, DENSE_PE))
+        if self.inputs is not None or self.outputs is not None:
+            return every
+        masks = inputs.get("masks") is not None
+        touched = set()
+        if self.labels is not None or self.pad_points is not None:
+            touched.add(SPARSE)
+        if (self.activation is not None or self.layer_norm_eps is not None) and masks:
+            touched.add(DENSE)
+        if self.stages is not None:
+            for stage in self.stages(params, np.dtype("float64")):
+                touched |= STAGE_OUTPUTS.get(stage, every) if stage != "downscale_mask" or masks else set()
+                if stage == "no_mask_embedding" and masks:
+                    touched.discard(DENSE)
+        if self.params is not None:
+            changed = self.params(dict(params))
+            for key, value in changed.items():
+                if key not in params or value is not params[key] and not np.array_equal(value, params[key]):
+                    touched |= PARAM_OUTPUTS(key, masks)
+        return frozenset(touched)
+
     def conventions(self, semantics: str = "sam"):
         """The reference conventions ``semantics`` (a port's profile's) with this variant's label or
         padding rule; ``labels`` is a LabelRule, or a function of the base rule (a change of some labels)."""
@@ -105,6 +130,27 @@ class Variant:
         if self.outputs is not None:
             outputs = self.outputs(outputs, prompt, config)
         return outputs
+
+
+STAGE_OUTPUTS = {  # which outputs each replaceable stage feeds (spec §3–§10)
+    "shift_to_pixel_centres": {SPARSE}, "normalise_coordinates": {SPARSE}, "append_padding_point": {SPARSE},
+    "embed_point_labels": {SPARSE}, "embed_box_corners": {SPARSE}, "assemble_sparse": {SPARSE},
+    "fourier_argument": {SPARSE, DENSE_PE}, "sinusoids": {SPARSE, DENSE_PE}, "grid_cell_centres": {DENSE_PE},
+    "downscale_mask": {DENSE}, "no_mask_embedding": {DENSE},
+}
+
+
+def PARAM_OUTPUTS(key: str, masks: bool) -> set:
+    """The outputs a parameter feeds (on a case with or without a mask)."""
+    if key == GAUSSIAN:
+        return {SPARSE, DENSE_PE}
+    if key.startswith(("point_embeddings.", "not_a_point_embed.")):
+        return {SPARSE}
+    if key.startswith("mask_downscaling."):
+        return {DENSE} if masks else set()
+    if key.startswith("no_mask_embed."):
+        return set() if masks else {DENSE}
+    return {SPARSE, DENSE, DENSE_PE}
 
 
 # -- building blocks: small changes around the reference's own stage functions ---------------------

@@ -170,7 +170,8 @@ def test_every_meta_bug_fails_and_is_named(meta_bugs, cases):
     for name, (cls, expected) in meta_bugs.BUGS.items():
         results, overall = checked[name]
         failed = sum(r.verdict in ("fail", "error") for r in results)
-        first = overall["explained"][0]["variant"] if overall and overall["explained"] else None
+        named = (overall["explained"] or overall["in_part"]) if overall else []  # in_part: the port does it for some inputs
+        first = named[0]["variant"] if named else None
         outcomes[name] = (failed, first, bool(first) and bool(set(first.split("+")) & expected))
     escaped = [n for n, (failed, _, _) in outcomes.items() if not failed]
     wrong = {n: first for n, (_, first, right) in outcomes.items() if not right}
@@ -191,14 +192,14 @@ def test_meta_ports_with_two_bugs_name_both(meta_bugs, cases):
 @pytest.mark.parametrize("name", ["RefactoredPE", "Float64PE", "ExplicitLayerNorm"])
 def test_faithful_meta_rewrites_pass(meta_bugs, cases, name):
     results = Checker(meta_bugs.FAITHFUL[name](), SAM).run(cases)
-    assert [r.test_id for r in results if r.verdict != "pass"] == []
+    assert [r.test_id for r in results if r.verdict not in ("pass", "n/a")] == []  # n/a: label -10 under `sam`
 
 
 def test_segment_anything_has_no_false_alarm(meta_bugs, cases):
     from samspec.conformance.registry import resolve_adapter
 
     results = Checker(resolve_adapter("segment-anything"), SAM, diagnose=make_diagnoser(SAM)).run(cases)
-    assert [r.test_id for r in results if r.verdict != "pass"] == []
+    assert [r.test_id for r in results if r.verdict not in ("pass", "n/a")] == []
     assert len(results) == len(cases) * len(OUTPUT_KEYS)
 
 
@@ -293,7 +294,7 @@ def test_a_bug_outside_the_catalogue_is_localised_not_misnamed(cases):
     from samspec.conformance.novel_bugs import NOVEL_BUGS
 
     results, _, overall = check(VariantAdapter(NOVEL_BUGS["background_gets_foreground"]), cases)
-    assert overall["explained"] == [] and overall["partly"] == []
+    assert overall["explained"] == [] and overall["in_part"] == [] and overall["partly"] == []
     assert overall["section"] == "§5.2"
     assert "label 0 tokens differ by one same vector" in overall["summary"]
     assert "point_embeddings.1 (the foreground row)" in overall["summary"]
