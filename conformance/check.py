@@ -179,9 +179,11 @@ class Checker:
                                               f"(semantics {self.semantics!r}): {cap_text(str(exc), 300)}")
         try:
             port_inputs = self.profile.to_port(case.inputs, case.config)
+            if not isinstance(port_inputs, dict):
+                raise TypeError(f"to_port returned {type(port_inputs).__name__}, expected a dict of inputs")
         except NotApplicable as exc:
             return _all_outputs(case, "n/a", f"not applicable under profile {self.profile.name!r}: {exc}")
-        except Exception as exc:  # a user's to_port_fn that fails: an error verdict, never a traceback
+        except (Exception, SystemExit) as exc:  # a user's to_port_fn (run here): an error verdict, never an exit
             return _all_outputs(case, "error", f"the case's inputs do not convert under profile "
                                                f"{self.profile.name!r}: {describe_exception(exc)}")
         try:
@@ -197,7 +199,9 @@ class Checker:
             return _all_outputs(case, "error", f"adapter run failed: {exc}")
         try:
             outputs = _from_port(self.profile, raw, case)
-        except Exception as exc:
+            if not isinstance(outputs, dict):
+                raise TypeError(f"from_port returned {type(outputs).__name__}, expected a dict of outputs")
+        except (Exception, SystemExit) as exc:  # a user's from_port_fn (run here): an error verdict, never an exit
             return _all_outputs(case, "error", f"the port's outputs do not convert under profile "
                                                f"{self.profile.name!r}: {describe_exception(exc)}")
         results = [self._judge(case, key, outputs, expected) for key in OUTPUT_KEYS]

@@ -679,3 +679,25 @@ class ForgesAnswerThenHangs(Good):
             if isinstance(thing, Connection):
                 thing.send_bytes(pickle.dumps(("ok", outputs)))
         time.sleep(600)
+
+
+# -- hostile profiles (module:attr): their functions run in samspec's own process -------------------
+
+from samspec.conformance.profiles import Profile  # noqa: E402
+
+
+def _exit_in_from_port(outputs, config):
+    sys.exit(0)
+
+
+def _garbage_to_port(inputs, config):
+    return ["not", "a", "dict"]
+
+
+def _exit_in_to_port(inputs, config):
+    sys.exit(0)
+
+
+EXIT_FROM_PORT = Profile(name="exit_from_port", description="from_port calls sys.exit(0)", from_port_fn=_exit_in_from_port)
+EXIT_TO_PORT = Profile(name="exit_to_port", description="to_port calls sys.exit(0)", to_port_fn=_exit_in_to_port)
+GARBAGE_TO_PORT = Profile(name="garbage_to_port", description="to_port returns a list", to_port_fn=_garbage_to_port)

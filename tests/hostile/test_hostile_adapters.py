@@ -424,6 +424,20 @@ def test_import_misbehaves(statement, mode, tmp_path):
     assert "faked" not in run.stdout
 
 
+# -- a user's profile (--profile module:attr) runs in samspec's own process: still no exit, no traceback
+
+@pytest.mark.parametrize("profile, pattern", [
+    ("EXIT_FROM_PORT", r"the port's outputs do not convert under profile 'exit_from_port': the adapter called sys\.exit\(0\)"),
+    ("EXIT_TO_PORT", r"the case's inputs do not convert under profile 'exit_to_port': the adapter called sys\.exit\(0\)"),
+    ("GARBAGE_TO_PORT", r"to_port returned list, expected a dict of inputs"),
+])
+def test_hostile_profile(profile, pattern, tmp_path):
+    run = check("Good", "--profile", f"hostile_adapters:{profile}", "--no-diagnosis", tmp_path=tmp_path)
+    assert run.rc == 1
+    assert_verdicts(run, {}, default="error")
+    assert re.search(pattern, run.result(H.BAD)["message"])
+
+
 # -- --trace: a broken trace() is noted, the verdicts stand --------------------------------------------
 
 TRACE_NOTES = {
