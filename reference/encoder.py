@@ -175,7 +175,7 @@ class SAMPromptEncoder:
     # -- the teaching composition (spec §3–§11): every stage in the spec's order ------------------
 
     def compose(self, points=None, labels=None, boxes=None, masks=None, parts=None) -> dict:
-        """Spec §11: validate (§13), then the three parts; ``parts``: other forms of them (fast.choose)."""
+        """Spec §11: validate (§13), then the three parts, ``parts``' (default: the methods below)."""
         parts = parts or self
         points, labels, boxes, masks, batch = self._prepare_inputs(points, labels, boxes, masks)  # §11.1, §12, §13
         sparse = parts.sparse_tokens(points, labels, boxes, batch)  # §3–§7: (B, T, C)
