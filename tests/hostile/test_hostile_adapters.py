@@ -152,6 +152,7 @@ RUN_ERRORS = {
     "PrintsControlCharacters": r"after printing control characters",
     "RaisesUnprintable": r"_BadStr: <unprintable _BadStr: its __str__ raised RuntimeError>",
     "SendsForgedAnswer": r"the worker sent a posix\.system, which samspec does not accept",
+    "ReadsStdin": r"EOFError: EOF when reading a line",
     "ManyOutputs": r"the worker sent an answer larger than [\d,]+ bytes",
     "ItemsCallsExit": r"the adapter called sys\.exit\(0\)",
     "SendsGarbagePickle": r"the worker sent an answer samspec cannot read \(UnpicklingError",
@@ -389,6 +390,7 @@ LOAD_ERRORS = {
     "factory_keyboard_interrupt": r"KeyboardInterrupt",
     "InitRaisesBaseException": r"CustomBaseException: from __init__",
     "NoSuchAttribute": r"has no attribute 'NoSuchAttribute'",
+    "mock_adapter": r"the adapter's profile is an object that is not a module-level attribute",
 }
 
 
