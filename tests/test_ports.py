@@ -304,3 +304,25 @@ def test_the_rest_of_the_transformers_sam2_family_passes_under_hf_sam2(adapter_n
     cases = load_cases(pattern=r"^(labels\..*\.square|labels\.minus_10.*|boxes\.with_points\.square|all\.tiny\.square|seed\.boxes)$")
     results = Checker(getattr(transformers_sam2, adapter_name)(), get_profile("hf_sam2")).run(cases)
     assert exit_code(results) == 0 and summarise(results).get("pass") == 3 * len(cases), summarise(results)
+
+
+def test_hf_no_longer_hides_the_sam2_family_differences(all_libraries):
+    """Issue 15: under `hf` (square cases only) transformers' Sam2PromptEncoder used to pass. With
+    every case class on a square image it fails on exactly the cases that exercise corner_labels or
+    box_not_a_point_token, and passes the rest (label -10 included: both give zeros)."""
+    from samspec.conformance.check import Checker
+    from samspec.conformance.fixtures import load_cases
+    from samspec.conformance.ports_report import applicable
+    from samspec.conformance.profiles import DIVERGENCES, get_profile
+    from samspec.conformance.registry import resolve_adapter
+
+    hf = get_profile("hf")
+    cases = load_cases()
+    results = Checker(resolve_adapter("transformers-sam2"), hf).run(cases)
+    failing = {r.case for r in results if r.verdict in ("fail", "error")}
+    sam2_only = {
+        c.id for c in cases if applicable(hf, c) is None
+        and any(DIVERGENCES[d].outputs(c.inputs, c.config) for d in ("corner_labels", "box_not_a_point_token"))
+    }
+    assert failing == sam2_only and len(failing) >= 10, (sorted(failing ^ sam2_only))
+    assert {r.verdict for r in results if r.case == "labels.minus_10"} == {"pass"}
