@@ -30,6 +30,24 @@ def _numpy(tensor):
     return tensor.detach().cpu().clone().numpy()
 
 
+def token_recorder(encoder, name, prefix, context, stages):
+    """``encoder.<name>`` (``_embed_points``, ``_embed_boxes``), wrapped: while it runs ``prefix`` is on
+    ``context`` (so hooks inside know whose call it is), and its output is ``stages[prefix + ".tokens"]``.
+    Install it on the instance and pop it from ``encoder.__dict__`` afterwards."""
+    original = getattr(encoder, name)
+
+    def method(*args, **kwargs):
+        context.append(prefix)
+        try:
+            out = original(*args, **kwargs)
+        finally:
+            context.pop()
+        stages[f"{prefix}.tokens"] = _numpy(out)
+        return out
+
+    return method
+
+
 def meta_trace(encoder, points=None, labels=None, boxes=None, masks=None) -> dict:
     """{stage name: NumPy array} of one call of a Meta-style PromptEncoder (see the module docstring),
     with its three outputs; inputs in the `sam` profile, as ``run`` receives them."""
@@ -52,18 +70,7 @@ def meta_trace(encoder, points=None, labels=None, boxes=None, masks=None) -> dic
         return out
 
     def wrap(name, prefix):
-        original = getattr(encoder, name)
-
-        def method(*args, **kwargs):
-            context.append(prefix)
-            try:
-                out = original(*args, **kwargs)
-            finally:
-                context.pop()
-            stages[f"{prefix}.tokens"] = _numpy(out)
-            return out
-
-        return method
+        return token_recorder(encoder, name, prefix, context, stages)
 
     def record_mask(stage):
         def hook(module, inputs, output):

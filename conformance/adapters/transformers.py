@@ -37,24 +37,12 @@ def trace_hf_encoder(encoder, positional_modules, call) -> dict:
     submodules; ``_embed_points`` and ``_embed_boxes`` are wrapped on the instance while it runs
     (methods, not modules) and restored. Conversion only: the point-batch axis P = 1 is dropped,
     a box's K tokens (2, or 3 for SAM 2) are laid out as (B, K·M, C), NCHW maps become NHWC."""
+    from ..trace_hooks import token_recorder
+
     stages, context, hooks, activations = {}, [], [], []
 
     def numpy(tensor):
         return tensor.detach().cpu().clone().numpy()
-
-    def wrap(name, prefix):
-        original = getattr(encoder, name)
-
-        def method(*args, **kwargs):
-            context.append(prefix)
-            try:
-                out = original(*args, **kwargs)
-            finally:
-                context.pop()
-            stages[f"{prefix}.tokens"] = numpy(out)
-            return out
-
-        return method
 
     def record_pe(module, inputs, output):
         prefix = context[-1] if context else "dense_pe"
@@ -74,8 +62,8 @@ def trace_hf_encoder(encoder, positional_modules, call) -> dict:
 
     mask = encoder.mask_embed
     try:
-        encoder._embed_points = wrap("_embed_points", "points")
-        encoder._embed_boxes = wrap("_embed_boxes", "boxes")
+        encoder._embed_points = token_recorder(encoder, "_embed_points", "points", context, stages)
+        encoder._embed_boxes = token_recorder(encoder, "_embed_boxes", "boxes", context, stages)
         for module in {id(m): m for m in positional_modules}.values():
             hooks.append(module.register_forward_hook(record_pe))
         hooks.append(mask.register_forward_pre_hook(lambda module, inputs: stages.__setitem__("mask.input", numpy(inputs[0])[:, 0])))
