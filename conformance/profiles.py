@@ -28,7 +28,7 @@ import importlib
 import inspect
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -578,42 +578,37 @@ PROFILES = {
         port="sam2",
         layout_of="sam2",
     ),
-    "hf_sam2": Profile(
-        name="hf_sam2",
-        description=(
-            "transformers Sam2PromptEncoder (and the transformers SAM-family encoders that share its code): "
-            "hf's layout (points (B, 1, N, 2), labels (B, 1, N), boxes (B, 1, 4); sparse (B, 1, N', C) back to "
-            "(B, N', C), None back to (B, 0, C)); square images and grids only; semantics `hf_sam2`: labels 2 "
-            "and 3 add the corner embeddings, label -10 gives zeros, each box gives a third token, not_a_point."
-        ),
-        divergences=_HF_SAM2_DIVERGENCES,
-        to_port_fn=_hf_to_port,
-        from_port_fn=_hf_from_port,
-        notes=_HF_SAM2_NOTES,
-        excluded=("square_normalisation", "square_embedding_grid"),
-        computed=("corner_labels", "hf_minus_10_label", "box_not_a_point_token"),
-        semantics="hf_sam2",
-        port="transformers-sam2",
-    ),
-    "hf_sam2_layout": Profile(
-        name="hf_sam2_layout",
-        description=(
-            "transformers' SAM 2 layout (the point-batch axis, boxes (B, 1, 4), output names) with SAM v1's "
-            "semantics: every case SAM v1 can express runs, a None sparse output is not converted; label -10 "
-            "has no SAM v1 meaning (n/a)."
-        ),
-        divergences=("point_batch_axis", "hf_boxes_on_point_batch", "hf_minus_10_label"),
-        to_port_fn=_hf_to_port,
-        from_port_fn=_hf_layout_from_port,
-        notes=_LAYOUT_NOTES,
-        excluded=("hf_minus_10_label",),
-        exposed=(
-            "square_normalisation", "square_embedding_grid", "empty_prompt_none", "corner_labels", "box_not_a_point_token",
-        ),
-        port="transformers-sam2",
-        layout_of="hf_sam2",
-    ),
 }
+
+# transformers' SAM 2 family: hf's layout and conversions, its own semantics (§5.2 corner labels, -10 -> zeros,
+# §6.3's third box token); the layout twin keeps hf_layout's handling and exposes those too
+PROFILES["hf_sam2"] = replace(
+    PROFILES["hf"],
+    name="hf_sam2",
+    description=(
+        "transformers Sam2PromptEncoder (and the transformers SAM-family encoders that share its code): "
+        "hf's layout (points (B, 1, N, 2), labels (B, 1, N), boxes (B, 1, 4); sparse (B, 1, N', C) back to "
+        "(B, N', C), None back to (B, 0, C)); square images and grids only; semantics `hf_sam2`: labels 2 "
+        "and 3 add the corner embeddings, label -10 gives zeros, each box gives a third token, not_a_point."
+    ),
+    divergences=_HF_SAM2_DIVERGENCES,
+    notes=_HF_SAM2_NOTES,
+    computed=("corner_labels", "hf_minus_10_label", "box_not_a_point_token"),
+    semantics="hf_sam2",
+    port="transformers-sam2",
+)
+PROFILES["hf_sam2_layout"] = replace(
+    PROFILES["hf_layout"],
+    name="hf_sam2_layout",
+    description=(
+        "transformers' SAM 2 layout (the point-batch axis, boxes (B, 1, 4), output names) with SAM v1's "
+        "semantics: every case SAM v1 can express runs, a None sparse output is not converted; label -10 "
+        "has no SAM v1 meaning (n/a)."
+    ),
+    exposed=PROFILES["hf_layout"].exposed + ("corner_labels", "box_not_a_point_token"),
+    port="transformers-sam2",
+    layout_of="hf_sam2",
+)
 
 
 def get_profile(name: str) -> Profile:
