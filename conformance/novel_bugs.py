@@ -18,11 +18,11 @@ import numpy as np
 
 from samspec.reference import activations as _activations
 from samspec.reference.coordinates import normalise_coordinates
-from samspec.reference.masks import conv1x1, conv2x2_stride2, downscale_mask, layer_norm_channels, no_mask_embedding
+from samspec.reference.masks import downscale_mask, no_mask_embedding
 from samspec.reference.positional_encoding import fourier_argument, grid_cell_centres, sinusoids
 from samspec.reference.sparse import append_box_not_a_point, append_padding_point, assemble_sparse, embed_box_corners
 
-from .variants import DENSE, DENSE_PE, GAUSSIAN, Variant, _labels, _rows
+from .variants import DENSE, DENSE_PE, GAUSSIAN, Variant, _downscaler, _labels, _rows
 from .variants import _stages as _no_params
 
 __all__ = ["NOVEL", "NOVEL_BUGS"]
@@ -120,16 +120,6 @@ def _grid_by_width(image_embedding_size, dtype, xp):
     return centres * xp.asarray([1.0, h / w], dtype=dtype)
 
 
-def _first_activation_only(mask, params, activation, xp, eps=1e-6, trace=None):
-    p = params
-    x = mask[..., None]
-    x = conv2x2_stride2(x, p["mask_downscaling.0.weight"], p["mask_downscaling.0.bias"], xp)
-    x = activation(layer_norm_channels(x, p["mask_downscaling.1.weight"], p["mask_downscaling.1.bias"], eps, xp), xp)
-    x = conv2x2_stride2(x, p["mask_downscaling.3.weight"], p["mask_downscaling.3.bias"], xp)
-    x = layer_norm_channels(x, p["mask_downscaling.4.weight"], p["mask_downscaling.4.bias"], eps, xp)
-    return conv1x1(x, p["mask_downscaling.6.weight"], p["mask_downscaling.6.bias"], xp)
-
-
 def _mask_sigmoid_first(mask, params, activation, xp, eps=1e-6, trace=None):
     return downscale_mask(_activations.sigmoid(mask, xp), params, activation, xp, eps=eps, trace=trace)
 
@@ -203,7 +193,7 @@ NOVEL = [
     B("layer_norm_weight_bias_swapped", "loads the first LayerNorm's weight as its bias and its bias as its weight",
       "§9.2", "weight conversion", params=_swap_params("mask_downscaling.1.weight", "mask_downscaling.1.bias")),
     B("first_activation_only", "applies the activation after the first LayerNorm only", "§9.3", "mask path",
-      stages=_no_params(downscale_mask=_first_activation_only)),
+      stages=_downscaler(second_activation=False)),
     B("mask_sigmoid_first", "applies a sigmoid to the mask logits before downscaling", "§9", "mask path",
       stages=_no_params(downscale_mask=_mask_sigmoid_first)),
     # §10 no mask

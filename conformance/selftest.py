@@ -27,7 +27,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 from samspec.reference import OUTPUT_KEYS
 

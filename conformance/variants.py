@@ -298,9 +298,9 @@ def _activation(name):
     return _stages(downscale_mask=downscale)
 
 
-def _downscaler(norm=layer_norm_channels):
+def _downscaler(norm=layer_norm_channels, second_activation=True):
     """Spec §9.5's composition of the reference's stage functions (channels last), with the
-    LayerNorm2d replaced by ``norm(x, gamma, beta, eps, xp)``."""
+    LayerNorm2d replaced by ``norm(x, gamma, beta, eps, xp)`` (and without the second activation)."""
 
     def downscale(mask, params, activation, xp, eps=1e-6, trace=None):
         p = params
@@ -308,7 +308,8 @@ def _downscaler(norm=layer_norm_channels):
         x = conv2x2_stride2(x, p["mask_downscaling.0.weight"], p["mask_downscaling.0.bias"], xp)
         x = activation(norm(x, p["mask_downscaling.1.weight"], p["mask_downscaling.1.bias"], eps, xp), xp)
         x = conv2x2_stride2(x, p["mask_downscaling.3.weight"], p["mask_downscaling.3.bias"], xp)
-        x = activation(norm(x, p["mask_downscaling.4.weight"], p["mask_downscaling.4.bias"], eps, xp), xp)
+        x = norm(x, p["mask_downscaling.4.weight"], p["mask_downscaling.4.bias"], eps, xp)
+        x = activation(x, xp) if second_activation else x
         return conv1x1(x, p["mask_downscaling.6.weight"], p["mask_downscaling.6.bias"], xp)
 
     return _stages(downscale_mask=downscale)
