@@ -18,7 +18,7 @@ from samspec.reference import OUTPUT_KEYS, SAMPromptEncoder
 
 from .expectations import match
 from .profiles import NotApplicable
-from .runner import OUTPUT_FACTOR, OUTPUT_SLACK, PortFailure, cap_text, describe_exception, time_limit, wrap_adapter
+from .runner import MissingDependency, OUTPUT_FACTOR, OUTPUT_SLACK, PortFailure, cap_text, describe_exception, time_limit, wrap_adapter
 from .tolerance import DEFAULT_K, compare, dtype_name, perturb
 
 SHORT = {
@@ -189,6 +189,8 @@ class Checker:
         try:
             self.port.begin_case(case.id)
             self._build(case)
+        except MissingDependency:
+            raise  # the port's library is not installed here: a usage error, not a verdict
         except PortFailure as exc:
             return _all_outputs(case, "error", f"adapter build failed: {exc}")
         try:

@@ -115,7 +115,7 @@ def cmd_check(args) -> int:
     from .fixtures import FixtureError, load_cases
     from .profiles import get_profile
     from .report import Table, build_document, check_writable, print_details, print_summary, printable
-    from .runner import PortLoadError
+    from .runner import MissingDependency, PortLoadError
 
     for stream in (sys.stdout, sys.stderr):  # a terminal that cannot show a character gets an escape, not an abort
         with contextlib.suppress(AttributeError, ValueError):
@@ -194,7 +194,11 @@ def cmd_check(args) -> int:
         started = datetime.now(timezone.utc).isoformat(timespec="seconds")
         clock = time.perf_counter()
         printer = Table([c.id for c in cases], quiet=args.quiet)
-        results = checker.run(cases, on_result=printer.row, maxfail=1 if args.exitfirst else args.maxfail)
+        try:
+            results = checker.run(cases, on_result=printer.row, maxfail=1 if args.exitfirst else args.maxfail)
+        except MissingDependency as exc:
+            raise UsageError(f"port {name!r} cannot be built here: {exc} (install the port's library; for the built-in "
+                             f"ports, the [testenv:ports] section of tox.ini lists each install)") from exc
         interrupted = checker.interrupted
         overall = None
         found = []

@@ -49,6 +49,15 @@ class PortFailure(Exception):
     """The port could not answer: an exception, an exit, a signal, a timeout. The message says which."""
 
 
+class MissingDependency(PortFailure):
+    """The adapter's ``build`` raised ModuleNotFoundError: the port's library is not installed here.
+    Not a verdict on the port: ``samspec check`` exits 2 naming the module (and the adapter's hint)."""
+
+    def __init__(self, message: str, module: str = ""):
+        super().__init__(message)
+        self.module = module
+
+
 class PortLoadError(Exception):
     """The adapter could not be loaded at all (import, factory, protocol): a usage error, exit 2."""
 
@@ -301,6 +310,10 @@ def _serve(connection, port, profile=None):
                 answer = adapter.begin_case(arguments)
             else:
                 raise ValueError(f"unknown operation {operation!r}")
+        except ModuleNotFoundError as exc:  # the port's library is missing here: not a verdict
+            status = "missing" if operation == "build" else "error"
+            send((status, describe_exception(exc) if status == "error" else (exc.name or "", _safe_text(exc))))
+            continue
         except BaseException as exc:  # SystemExit, KeyboardInterrupt, MemoryError, ... from adapter code
             send(("error", describe_exception(exc)))
             continue
@@ -557,6 +570,9 @@ class IsolatedPort:
         if operation == "run" and arguments[1] is not None:  # the values the case can need, at 16 bytes each
             largest = 16 * int(arguments[1]) + ANSWER_SLACK
         status, payload = self._answer(remaining, doing, largest)
+        if status == "missing":
+            module, message = payload
+            raise MissingDependency(str(message), str(module))
         if status == "error":
             raise PortFailure(payload)
         return payload
@@ -606,6 +622,23 @@ class _CaptureWriter(io.TextIOBase):
         return len(text)
 
 
+class _Missing(Exception):
+    def __init__(self, error):
+        super().__init__(str(error))
+        self.error = error
+
+
+def _reraise_missing(method):
+    """``method`` with ModuleNotFoundError carried past the in-process error handling as _Missing."""
+    def call(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except ModuleNotFoundError as exc:
+            raise _Missing(exc) from None
+
+    return call
+
+
 class InProcessPort:
     """The adapter called in this process (``--in-process``): ``SystemExit`` and any other exception
     from adapter code is still an error of that call (only Ctrl-C's ``KeyboardInterrupt`` ends the
@@ -645,7 +678,7 @@ class InProcessPort:
                 return method(*args, **kwargs)
         except _InProcessTimeout:
             raise PortFailure(f"timed out after {self.timeout:g} s (--timeout; in this process, Python code only)") from None
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, _Missing):
             raise
         except BaseException as exc:  # SystemExit, MemoryError, a BaseException subclass of the port
             raise PortFailure(describe_exception(exc)) from None
@@ -659,7 +692,10 @@ class InProcessPort:
         self._deadline = None
 
     def build(self, config, params):
-        self._call(self.adapter.build, config, params)
+        try:
+            self._call(_reraise_missing(self.adapter.build), config, params)
+        except _Missing as missing:
+            raise MissingDependency(_safe_text(missing.error), missing.error.name or "") from None
 
     def run(self, limit=None, **inputs):
         return self._plain(to_plain_outputs, self._call(self.adapter.run, **inputs), limit)

@@ -26,7 +26,7 @@ def register_bare_package(name: str, hint: str) -> None:
     else:
         spec = importlib.util.find_spec(name)
     if spec is None or not spec.submodule_search_locations:
-        raise ImportError(f"{name} is not installed: {hint}")
+        raise ModuleNotFoundError(f"{name} is not installed: {hint}", name=name)
     package = types.ModuleType(name)
     package.__path__ = list(spec.submodule_search_locations)
     package.__spec__ = spec
