@@ -316,21 +316,22 @@ class Diagnoser:
         if math.isinf(reference_error) and not firsts:  # a shape mismatch that no single variant gives
             firsts = [v for v in self.variants if output_key in self._touches(case, v)
                       and math.isinf(self.distance(case, v, REFERENCE, output_key))][:3]
-        among = [s[3] for s in by_error if s[1] < reference_error][:3]
-        among += [self.by_name[n] for n in self._suspects if n in self.by_name and self.by_name[n] not in among][:3]
         left = {s[3].name: s[1] for s in singles}
+        among = [s[3] for s in by_error if s[1] <= 0.9 * reference_error][:3]  # each removes a tenth at least
+        among += [self.by_name[n] for n in self._suspects
+                  if n in self.by_name and self.by_name[n] not in among and left.get(n, math.inf) < reference_error][:3]
         pairs, seen = [], set()
         for first in firsts:
             for other in self.variants:
                 if other is first:
                     continue
                 # what ``other`` changes must be of the size of what ``first`` leaves (an upper bound
-                # when the two change different stages): 1/4 to 4 times, or any size for a shape mismatch
+                # when the two change different stages): 1/2 to 2 times, or any size for a shape mismatch
                 if output_key not in self._touches(case, other):
                     continue
                 change = self.distance(case, other, REFERENCE, output_key)
                 rest = left.get(first.name, math.inf)
-                if change == 0.0 or not (math.isinf(rest) or math.isinf(change) or rest / 4 <= change <= 4 * rest):
+                if change == 0.0 or not (math.isinf(rest) or math.isinf(change) or rest / 2 <= change <= 2 * rest):
                     continue
                 pairs.append((first, other))
         for i, a in enumerate(among):

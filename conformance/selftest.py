@@ -163,6 +163,21 @@ def _chunk(task):
 _WORKER = {}
 
 
+def _worker_init():
+    """A worker process's allocator keeps freed memory for reuse (glibc ``mallopt``: no mmap for arrays
+    below 32 MiB, no trimming), so that the seed cases' large arrays cost no page faults each time:
+    about a sixth of the CPU time. Only in the self-test's own worker processes, which end with it."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD
+        libc.mallopt(-1, (1 << 31) - 1)  # M_TRIM_THRESHOLD
+        libc.mallopt(-2, 256 << 20)  # M_TOP_PAD
+    except (OSError, AttributeError):  # not glibc: the default allocator
+        pass
+
+
 def _split(cases, jobs):
     """Cases in ``jobs`` groups of about equal cost (the size of their expected outputs)."""
     # measured: about 0.35 s per case plus 1.7 us per expected value (the seed cases' 1M-value grids)
@@ -193,7 +208,7 @@ def evaluate(cases, log=None, variants=None, novel=None, jobs=1) -> dict:
         from concurrent.futures import ProcessPoolExecutor
 
         context = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
-        with ProcessPoolExecutor(len(groups), mp_context=context) as pool:
+        with ProcessPoolExecutor(len(groups), mp_context=context, initializer=_worker_init) as pool:
             parts = list(pool.map(_chunk, [(set(g),) + task[1:] for g in groups]))
     else:
         parts = [_chunk(task)]
