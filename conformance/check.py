@@ -290,6 +290,15 @@ def _from_port(profile, raw, case):
     return function(raw, case.config)
 
 
+def final_diagnosis(diagnose, results, cases) -> dict | None:
+    """One diagnosis per output: the whole-run reasoning applied back to the rows (``reconcile``).
+    Returns the run's overall diagnosis; a failure inside it is said, never raised."""
+    try:
+        return diagnose.reconcile(results, cases)
+    except Exception as exc:
+        return {"summary": f"diagnosis failed: {type(exc).__name__}: {cap_text(str(exc), 400)}"}
+
+
 def summarise(results) -> dict:
     counts = {}
     for result in results:

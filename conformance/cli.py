@@ -111,9 +111,9 @@ def _check_database(database: Path) -> None:
 
 
 def cmd_check(args) -> int:
-    from .check import Checker, exit_code
+    from .check import Checker, exit_code, final_diagnosis
     from .fixtures import FixtureError, load_cases
-    from .profiles import get_profile
+    from .profiles import resolve_profile
     from .report import Table, build_document, check_writable, print_details, print_summary, printable
     from .runner import MissingDependency, PortLoadError
 
@@ -176,7 +176,7 @@ def cmd_check(args) -> int:
         raise cannot_run(str(exc)) from exc
     try:
         try:
-            profile = _resolve_profile(args.profile or getattr(port, "profile", None) or "sam")
+            profile = resolve_profile(args.profile or getattr(port, "profile", None) or "sam", "--profile")
         except (Exception, SystemExit) as exc:  # a user profile (module:attr) is imported here
             raise cannot_run(str(exc) if isinstance(exc, ValueError) else f"the profile could not be loaded: {exc!r}") from exc
         diagnose = None
@@ -204,7 +204,7 @@ def cmd_check(args) -> int:
         found = []
         try:  # Ctrl-C after the cases (the diagnosis, the properties) still leaves the reports of what ran
             if diagnose is not None and not interrupted:
-                overall = _reconcile(diagnose, results, cases)
+                overall = final_diagnosis(diagnose, results, cases)
             if args.properties and not interrupted:
                 from .properties import report_properties, run_properties
 
@@ -244,26 +244,6 @@ def _write_reports(args, document, heatmaps=None) -> None:
         write_junit(document, args.junit)
     if args.html:
         write_html(document, args.html, heatmaps)
-
-
-def _resolve_profile(spec):
-    from . import profiles
-
-    resolve = getattr(profiles, "resolve_profile", None)
-    if resolve is not None:
-        return resolve(spec)
-    return spec if not isinstance(spec, str) else profiles.get_profile(spec)
-
-
-def _reconcile(diagnose, results, cases):
-    """One diagnosis per output: the whole-run reasoning applied back to the rows."""
-    try:
-        if hasattr(diagnose, "reconcile"):
-            return diagnose.reconcile(results, cases)
-        summary = diagnose.port_summary(results, cases)
-        return {"summary": summary} if summary else None
-    except Exception as exc:
-        return {"summary": f"diagnosis failed: {type(exc).__name__}: {exc}"}
 
 
 def _heatmap_collector(heatmaps):

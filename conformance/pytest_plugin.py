@@ -69,8 +69,8 @@ class _State:
     """The port (in its worker), its profile, the cases and one Checker for this pytest process."""
 
     def __init__(self, config):
-        from .check import Checker
-        from .cli import _reconcile, _resolve_profile
+        from .check import Checker, final_diagnosis
+        from .profiles import resolve_profile
         from .diagnosis import make_diagnoser
         from .expectations import read_xfails
         from .fixtures import FixtureError, load_cases
@@ -84,12 +84,12 @@ class _State:
             self.port = open_port(self.port_name, isolated=not config.getoption("samspec_in_process"),
                                   timeout=config.getoption("samspec_timeout"),
                                   profile=config.getoption("samspec_profile"))
-            self.profile = _resolve_profile(config.getoption("samspec_profile") or getattr(self.port, "profile", None)
-                                            or "sam")
+            self.profile = resolve_profile(config.getoption("samspec_profile") or getattr(self.port, "profile", None)
+                                           or "sam", "--samspec-profile")
         except (PortLoadError, FixtureError, ValueError, OSError) as exc:
             raise pytest.UsageError(f"samspec: {exc}") from exc
         self.diagnoser = make_diagnoser(self.profile)
-        self.reconcile = _reconcile
+        self.reconcile = final_diagnosis
         self.checker = Checker(self.port, self.profile, diagnose=self.diagnoser)
         self.results = {}  # case id -> {output: Result}, one run of the port per case
         self.ran = []  # (case id, output) of the tests this process ran: what its diagnosis summary covers
@@ -98,8 +98,14 @@ class _State:
         self.database = config.getoption("samspec_hypothesis_database")
 
     def result(self, case, output):
+        from .runner import MissingDependency
+
         if case.id not in self.results:
-            self.results[case.id] = {r.output: r for r in self.checker.run_case(case)}
+            try:
+                self.results[case.id] = {r.output: r for r in self.checker.run_case(case)}
+            except MissingDependency as exc:  # the port's library is not installed: a usage error, not a failure
+                pytest.exit(f"samspec: port {self.port_name!r} cannot be built here: {exc}",
+                            returncode=pytest.ExitCode.USAGE_ERROR)
         self.ran.append((case.id, output))
         return self.results[case.id][output]
 
