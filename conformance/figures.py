@@ -548,7 +548,7 @@ def run(args) -> int:
     try:
         report = read_report(args.report) if args.report else None
         out.mkdir(parents=True, exist_ok=True)
-        ctx = {"cases": load_cases(args.fixtures) if NEEDS_FIXTURES & set(names) else None}
+        ctx = {"cases": load_cases(args.fixtures, strict=True) if NEEDS_FIXTURES & set(names) else None}
         if names:
             ctx["params"], ctx["prompt"], ctx["trace"] = example_trace()
         with matplotlib.rc_context({"font.size": 10, "image.interpolation": "nearest"}):

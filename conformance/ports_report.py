@@ -395,7 +395,7 @@ def generate(fixtures=None, log=None) -> tuple:
     """(markdown text, runs) for the fixture set (default: the shipped one)."""
     from .fixtures import load_cases
 
-    cases = load_cases(fixtures)
+    cases = load_cases(fixtures, strict=True)
     runs = run_all(cases, log=log)
     own = [name for _, profiles in RUNS for name in profiles]
     covered = coverage(cases, [get_profile(name) for name in dict.fromkeys(own)])
