@@ -355,12 +355,24 @@ def problems_of(evaluation) -> list:
     return problems
 
 
+def _positive(text: str) -> int:
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number of worker processes; received {text!r}")
+    return value
+
+
 def add_arguments(parser) -> None:
     parser.add_argument("--out", metavar="FILE.md", help="write the table there (default: write nothing)")
     parser.add_argument("--check", action="store_true",
                         help="do not write: fail if the repository's docs/selftest.md (or --out) differs from a fresh run")
     parser.add_argument("--fixtures", metavar="DIR", help="a fixture folder (default: the shipped fixtures)")
-    parser.add_argument("--jobs", type=int, default=None, metavar="N",
+    parser.add_argument("--jobs", type=_positive, default=None, metavar="N",
                         help="worker processes over the cases (default: the CPUs, at most 2)")
     parser.add_argument("--quiet", action="store_true")
 

@@ -369,3 +369,26 @@ def test_meta_trace_agrees_with_the_reference_and_locates_meta_bugs(meta_bugs, c
         port = meta_bugs.BUGS[name][0]()
         port.build(case.config, case.params)
         assert compare_trace(case, port.trace(**case.inputs), "sam")["first_departing"] == stage, name
+
+
+def test_a_variant_changes_no_output_outside_what_it_touches(cases):
+    """The diagnosis skips, without running it, a variant on an output outside ``Variant.touches``:
+    there the variant must equal the reference, for every variant (and bug outside the catalogue) on
+    every case (up to float64 rounding: a replaced stage switches the encoder to the literal composition)."""
+    from samspec.conformance.novel_bugs import NOVEL
+    from samspec.conformance.variants import Variant
+
+    reference = Variant("reference", "", "", "")
+    for case in cases:
+        if getattr(case, "fixture_error", None) or "minus_10" in case.id:
+            continue
+        truth = reference.run(case.config, case.params, case.inputs, "float64")
+        for variant in CATALOGUE + NOVEL:
+            untouched = set(OUTPUT_KEYS) - variant.touches(case.params, case.inputs)
+            if not untouched:
+                continue
+            outputs = variant.run(case.config, case.params, case.inputs, "float64")
+            for key in untouched:
+                scale = max(1.0, float(np.max(np.abs(truth[key])))) if truth[key].size else 1.0
+                assert outputs[key].shape == truth[key].shape, (variant.name, case.id, key)
+                assert np.max(np.abs(outputs[key] - truth[key]), initial=0.0) <= 1e-12 * scale, (variant.name, case.id, key)
