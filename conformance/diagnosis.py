@@ -313,16 +313,19 @@ class Diagnoser:
         by_error = sorted(singles, key=lambda s: (s[1], s[2]))
         yardstick = reference_error if math.isfinite(reference_error) else math.inf
         firsts = [s[3] for s in by_error if s[1] <= PAIR * yardstick][:2]
-        if math.isinf(reference_error) and not firsts:  # a shape mismatch that no single variant gives
-            firsts = [v for v in self.variants if output_key in self._touches(case, v)
-                      and math.isinf(self.distance(case, v, REFERENCE, output_key))][:3]
+        partners = self.variants
+        if math.isinf(reference_error) and not firsts:  # a shape mismatch that no single variant gives:
+            # only two shape-changing variants together can give a third shape
+            partners = [v for v in self.variants if output_key in self._touches(case, v)
+                        and math.isinf(self.distance(case, v, REFERENCE, output_key))]
+            firsts = partners[:3]
         left = {s[3].name: s[1] for s in singles}
         among = [s[3] for s in by_error if s[1] <= 0.9 * reference_error][:3]  # each removes a tenth at least
         among += [self.by_name[n] for n in self._suspects
                   if n in self.by_name and self.by_name[n] not in among and left.get(n, math.inf) < reference_error][:3]
         pairs, seen = [], set()
         for first in firsts:
-            for other in self.variants:
+            for other in partners:
                 if other is first:
                     continue
                 # what ``other`` changes must be of the size of what ``first`` leaves (an upper bound
