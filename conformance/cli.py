@@ -197,7 +197,7 @@ def cmd_check(args) -> int:
         try:
             results = checker.run(cases, on_result=printer.row, maxfail=1 if args.exitfirst else args.maxfail)
         except MissingDependency as exc:
-            raise UsageError(f"port {name!r} cannot be built here: {exc} (install the port's library; for the built-in "
+            raise cannot_run(f"port {name!r} cannot be built here: {exc} (install the port's library; for the built-in "
                              f"ports, the [testenv:ports] section of tox.ini lists each install)") from exc
         interrupted = checker.interrupted
         overall = None

@@ -50,7 +50,10 @@ img { max-width: 100%; height: auto; border: 1px solid #eee; } .note { color: #6
 
 
 def _e(value) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
+    """Escaped for HTML, with control, bidi and surrogate characters shown as escapes (report.printable)."""
+    from .report import printable
+
+    return html.escape(printable("" if value is None else str(value)), quote=True)
 
 
 def _num(value, spec=".3g") -> str:

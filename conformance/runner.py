@@ -450,7 +450,7 @@ class IsolatedPort:
         self._connection.send_bytes(pickle.dumps((self.port, list(sys.path), os.getcwd(), self.profile_override)))
         self._built = False
         try:
-            status, payload = self._answer(max(self.timeout, 120.0), "loading the port")
+            status, payload = self._answer(self.timeout, "loading the port")
         except PortFailure as exc:
             if load:
                 raise PortLoadError(f"loading port {self.port!r} failed: {exc}") from None
