@@ -34,8 +34,10 @@ from .check import Checker
 from .diagnosis import REFERENCE, Diagnoser, _top
 from .novel_bugs import NOVEL
 from .profiles import get_profile
+from .progress import progress
 from .variants import CATALOGUE, VariantAdapter
 
+CHUNKS = 3  # chunks of cases per worker process
 TARGET_SECTION = 0.8  # at least this share of the bugs outside the catalogue localised to the right section
 
 HEADER = """# Self-test: every known bug is caught and diagnosed, and bugs outside the catalogue are localised
@@ -81,7 +83,7 @@ def _limit_blas():
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def check_cases(ports, cases, profile, cache=None, diagnose=True):
+def check_cases(ports, cases, profile, cache=None, diagnose=True, bar=False):
     """Check each port (name -> adapter) over ``cases``, case by case.
 
     Returns (results, records, scalars): per port its Result list and its diagnoser's records, and
@@ -96,7 +98,7 @@ def check_cases(ports, cases, profile, cache=None, diagnose=True):
         checker._faithful_cache = faithful  # the same reference runs for every port
     results = {name: [] for name in ports}
     probe = next((d for d in diagnosers.values() if d is not None), None)
-    for case in cases:
+    for case in progress(cases, desc="samspec selftest", unit="case") if bar else cases:
         faithful.clear()  # one case's arrays at a time
         for name, checker in checkers.items():
             if isinstance(ports[name], SharedRunAdapter):
@@ -146,7 +148,7 @@ def _ports(variants, novel, with_faithful, diagnoser=None):
     return ports
 
 
-def _chunk(task):
+def _chunk(task, bar=False):
     """A worker's share: the given cases, every port (module-level so that a process pool can call it)."""
     case_ids, variant_names, novel_names, with_faithful = task
     # grouped by configuration and parameters, so that the variants' encoders are reused case after case
@@ -155,9 +157,11 @@ def _chunk(task):
     variants = [v for v in _WORKER["variants"] if v.name in variant_names]
     novel = [b for b in _WORKER["novel"] if b.name in novel_names]
     profile = get_profile("sam")
-    cache = {}
+    cache = _WORKER.setdefault("cache", {})  # the encoders of a worker serve all its chunks
+    cache["scalars"] = {}
     with _limit_blas():
-        return check_cases(_ports(variants, novel, with_faithful, Diagnoser(profile, cache=cache)), cases, profile, cache)
+        return check_cases(_ports(variants, novel, with_faithful, Diagnoser(profile, cache=cache)), cases, profile,
+                           cache, bar=bar)
 
 
 _WORKER = {}
@@ -202,16 +206,18 @@ def evaluate(cases, log=None, variants=None, novel=None, jobs=1) -> dict:
     novel = list(NOVEL if novel is None else novel)
     task = ({c.id for c in cases}, {v.name for v in variants}, {b.name for b in novel}, True)
     _WORKER.update(cases=list(cases), variants=variants, novel=novel)
-    groups = _split(cases, jobs) if jobs > 1 else []
-    if len(groups) > 1:
+    groups = _split(cases, CHUNKS * jobs) if jobs > 1 else []
+    if len(groups) > 1:  # a few chunks per worker: the faster worker takes more, and the bar moves
         import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures import ProcessPoolExecutor, as_completed
 
         context = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
-        with ProcessPoolExecutor(len(groups), mp_context=context, initializer=_worker_init) as pool:
-            parts = list(pool.map(_chunk, [(set(g),) + task[1:] for g in groups]))
+        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_worker_init) as pool:
+            futures = [pool.submit(_chunk, (set(g),) + task[1:]) for g in groups]
+            parts = [f.result() for f in progress(as_completed(futures), desc="samspec selftest", total=len(futures),
+                                                  unit="chunk")]
     else:
-        parts = [_chunk(task)]
+        parts = [_chunk(task, bar=True)]
     _WORKER.clear()
     order = {c.id: i for i, c in enumerate(cases)}
     results, records, scalars = {}, {}, {}
