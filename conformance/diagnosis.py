@@ -46,11 +46,11 @@ from collections import OrderedDict
 import numpy as np
 
 from samspec.reference import OUTPUT_KEYS, SAMPromptEncoder
-from samspec.reference.conventions import PROFILES
+from samspec.reference.conventions import PROFILES, Conventions
 
 from .localise import DENSE_PE, SPARSE, Evidence, localise, sample_view
 from .tolerance import DEFAULT_K, FLOORS
-from .variants import CATALOGUE, Variant, compose
+from .variants import CATALOGUE, Variant, compose, conventions_of
 
 REFERENCE = Variant("reference", "the reference itself", "", "none")  # for variants with `rounding`
 
@@ -151,9 +151,14 @@ class Diagnoser:
         self.by_name = {v.name: v for v in self.variants}
         self.k = k
         self.seconds = seconds
+        # a name of the reference's conventions, or a user's Conventions object (issue 15: user profiles)
         self.semantics = semantics or getattr(profile, "semantics", None) or "sam"
-        if self.semantics not in PROFILES:
+        self._problem = None  # a diagnoser that cannot work says so on every call, never raises
+        if not isinstance(self.semantics, Conventions) and self.semantics not in PROFILES:
+            self._problem = (f"semantics: expected one of {sorted(PROFILES)} or a Conventions object; "
+                             f"received {self.semantics!r}")
             self.semantics = "sam"
+        self._semantics_key = self.semantics if isinstance(self.semantics, str) else f"{self.semantics.name}@{id(self.semantics)}"
         self.cache = cache if cache is not None else {}
         self._arrays = self.cache.setdefault("arrays", {"case": None, "values": {}})  # one case's arrays at a time
         self._scalars = self.cache.setdefault("scalars", {})  # (case, variant, dtype, output, what) -> float
@@ -163,7 +168,7 @@ class Diagnoser:
     # -- variant outputs (one case's arrays at a time) ----------------------------------------------------
 
     def _case_arrays(self, case) -> dict:
-        key = (case.id, self.semantics)
+        key = (case.id, self._semantics_key)
         if self._arrays["case"] != key:
             self._arrays["case"], self._arrays["values"] = key, {}
         return self._arrays["values"]
@@ -197,7 +202,7 @@ class Diagnoser:
                 digest.update(name.encode() + np.ascontiguousarray(case.params[name], dtype=np.float64).tobytes())
             fingerprints[id(case.params)] = (digest.hexdigest(), case.params)  # the params stay alive: ids stay unique
         encoders = self.cache.setdefault("encoders", OrderedDict())
-        key = (variant.name, dtype, self.semantics, fingerprints[id(case.params)][0])
+        key = (variant.name, dtype, self._semantics_key, fingerprints[id(case.params)][0])
         if key in encoders:
             encoders.move_to_end(key)
             return encoders[key]
@@ -215,7 +220,7 @@ class Diagnoser:
         return values["trace"]
 
     def _scalar(self, case, what, compute):
-        key = (case.id, self.semantics) + what
+        key = (case.id, self._semantics_key) + what
         if key not in self._scalars:
             self._scalars[key] = compute()
         return self._scalars[key]
@@ -351,6 +356,8 @@ class Diagnoser:
     def __call__(self, case, output_key, got, expected=None, outputs=None) -> dict:
         """The diagnosis of one failing output; never raises (a failure is reported in "summary")."""
         try:
+            if self._problem:
+                raise ValueError(self._problem)
             diagnosis = self._diagnose(case, output_key, got, expected, outputs)
         except Exception as exc:  # the verdict stands; the report says the diagnosis failed
             diagnosis = _blank(f"diagnosis failed: {type(exc).__name__}: {str(exc)[:300]}")
@@ -480,7 +487,7 @@ class Diagnoser:
                 key=output_key, got=got, expected=expected, tol=self.budget(case, REFERENCE, output_key, dtype),
                 trace=self.reference_trace(case) if output_key == SPARSE else {},
                 params={k: np.asarray(v, dtype=np.float64) for k, v in case.params.items()},
-                conventions=PROFILES[self.semantics], inputs=case.inputs, others=others,
+                conventions=conventions_of(self.semantics), inputs=case.inputs, others=others,
             )
             return localise(evidence)
         except Exception as exc:

@@ -29,7 +29,7 @@ import numpy as np
 
 from samspec.reference import PROFILES, LabelRule, SAMPromptEncoder
 from samspec.reference import activations as _activations
-from samspec.reference.conventions import KERAS_HUB_LABELS
+from samspec.reference.conventions import KERAS_HUB_LABELS, Conventions
 from samspec.reference.coordinates import normalise_coordinates, shift_to_pixel_centres
 from samspec.reference.masks import (
     conv1x1,
@@ -43,6 +43,11 @@ from samspec.reference.sparse import assemble_sparse, embed_box_corners
 
 GAUSSIAN = "pe_layer.positional_encoding_gaussian_matrix"
 DENSE, DENSE_PE, SPARSE = "prompt_dense_embeddings", "prompt_dense_positional_embeddings", "prompt_sparse_embeddings"
+
+
+def conventions_of(semantics):
+    """The reference's Conventions for a profile's semantics: a name (`sam`, `sam2`, ...) or a Conventions."""
+    return semantics if isinstance(semantics, Conventions) else PROFILES[semantics]
 
 
 @dataclass(frozen=True)
@@ -95,7 +100,7 @@ class Variant:
     def conventions(self, semantics: str = "sam"):
         """The reference conventions ``semantics`` (a port's profile's) with this variant's label or
         padding rule; ``labels`` is a LabelRule, or a function of the base rule (a change of some labels)."""
-        base = PROFILES[semantics]
+        base = conventions_of(semantics)
         changes = {}
         if self.labels is not None:
             changes["labels"] = self.labels(base.labels) if callable(self.labels) else self.labels
@@ -103,7 +108,7 @@ class Variant:
             changes["pad_points"] = self.pad_points
         if not changes:
             return base
-        return dataclasses.replace(base, name=f"{semantics}+{self.name}", **changes)
+        return dataclasses.replace(base, name=f"{base.name}+{self.name}", **changes)
 
     def encoder(self, config: dict, params: dict, dtype: str, semantics: str = "sam") -> SAMPromptEncoder:
         """The reference encoder with this variant switched on (NumPy, conventions ``semantics``)."""

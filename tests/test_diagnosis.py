@@ -392,3 +392,26 @@ def test_a_variant_changes_no_output_outside_what_it_touches(cases):
                 scale = max(1.0, float(np.max(np.abs(truth[key])))) if truth[key].size else 1.0
                 assert outputs[key].shape == truth[key].shape, (variant.name, case.id, key)
                 assert np.max(np.abs(outputs[key] - truth[key]), initial=0.0) <= 1e-12 * scale, (variant.name, case.id, key)
+
+
+def test_variants_follow_the_profile_semantics_even_a_users_conventions(cases):
+    """A user's profile may carry its own Conventions (issue 15): variants are built on them. Under
+    `sam2` semantics (labels 2 and 3 add the corner rows), `corner_labels` changes nothing."""
+    import dataclasses
+
+    from samspec.reference.conventions import PROFILES
+
+    case = _case(cases, "labels.background")
+    got = VARIANTS["labels_swapped"].run(case.config, case.params, case.inputs, "float32")["prompt_sparse_embeddings"]
+    mine = dataclasses.replace(PROFILES["sam"], name="mine")
+    assert Diagnoser(semantics=mine)(case, "prompt_sparse_embeddings", got)["variant"] == "labels_swapped"
+    corner = _case(cases, "labels.corner_2")
+    sam2 = Diagnoser(semantics="sam2")
+    assert VARIANTS["corner_labels"].conventions("sam2").labels == PROFILES["sam2"].labels
+    from samspec.conformance.diagnosis import REFERENCE
+
+    sparse = "prompt_sparse_embeddings"
+    assert sam2.distance(corner, VARIANTS["corner_labels"], REFERENCE, sparse) == 0.0
+    assert Diagnoser(semantics="sam").distance(corner, VARIANTS["corner_labels"], REFERENCE, sparse) > 0.0
+    refused = Diagnoser(semantics="nope")(case, "prompt_sparse_embeddings", got)
+    assert refused["summary"].startswith("diagnosis failed: ValueError: semantics: expected one of")
