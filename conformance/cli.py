@@ -110,16 +110,10 @@ def _check_database(database: Path) -> None:
         raise UsageError(f"--hypothesis-database {database}: cannot write in {existing} ({exc.strerror or exc})") from None
 
 
-def cmd_check(args) -> int:
-    from .check import Checker, exit_code, final_diagnosis
-    from .fixtures import FixtureError, load_cases
-    from .profiles import resolve_profile
-    from .report import Table, build_document, check_writable, print_details, print_summary, printable
-    from .runner import MissingDependency, PortLoadError
+def _check_arguments(args) -> None:
+    """Everything about the command line that can be refused before anything runs (exit 2)."""
+    from .report import check_writable
 
-    for stream in (sys.stdout, sys.stderr):  # a terminal that cannot show a character gets an escape, not an abort
-        with contextlib.suppress(AttributeError, ValueError):
-            stream.reconfigure(errors="backslashreplace")
     if args.outputs and args.exec:
         raise UsageError("--outputs and --exec are alternatives: --exec writes the outputs it judges")
     if bool(args.port) == bool(args.outputs or args.exec):
@@ -134,6 +128,12 @@ def cmd_check(args) -> int:
             raise UsageError(f"--cases {args.cases!r}: not a valid regular expression ({exc})") from exc
     if args.hypothesis_database:
         _check_database(Path(args.hypothesis_database))
+
+
+def _load_check_cases(args):
+    """The fixture cases (with a checkpoint's parameters under --weights) and the xfail entries."""
+    from .fixtures import FixtureError, load_cases
+
     try:
         cases = load_cases(args.fixtures, pattern=args.cases)
     except FixtureError as exc:
@@ -152,17 +152,38 @@ def cmd_check(args) -> int:
         for note in notes:
             print(f"note: {note}", file=sys.stderr)
     xfails = _load_xfails(args.xfail, cases) if args.xfail else []
-    if args.exec:
-        from .adapters.outputs import run_exec
+    return cases, xfails
 
-        folder = tempfile.mkdtemp(prefix="samspec-exec-")
-        fixtures_folder = str(_fixture_identity(args.fixtures)["path"])
-        code, captured = run_exec(args.exec, fixtures_folder, folder, args.timeout * max(len(cases), 1))
-        if captured:
-            print(captured, file=sys.stderr)
-        if code != 0:
-            print(f"samspec check: --exec command exited with code {code}; judging what it wrote", file=sys.stderr)
-        args.outputs = folder
+
+def _run_exec(args, cases) -> None:
+    """--exec: run the program once over the fixtures; what it writes is then judged as --outputs."""
+    from .adapters.outputs import run_exec
+
+    folder = tempfile.mkdtemp(prefix="samspec-exec-")
+    fixtures_folder = str(_fixture_identity(args.fixtures)["path"])
+    code, captured = run_exec(args.exec, fixtures_folder, folder, args.timeout * max(len(cases), 1))
+    if captured:
+        print(captured, file=sys.stderr)
+    if code != 0:
+        print(f"samspec check: --exec command exited with code {code}; judging what it wrote", file=sys.stderr)
+    args.outputs = folder
+
+
+def cmd_check(args) -> int:
+    """`samspec check`: refuse what can be refused, load the cases, open the port, run, report."""
+    from .check import Checker, exit_code, final_diagnosis
+    from .profiles import resolve_profile
+    from .report import Table, build_document, print_details, print_summary, printable
+    from .runner import MissingDependency, PortLoadError
+
+    for stream in (sys.stdout, sys.stderr):  # a terminal that cannot show a character gets an escape, not an abort
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="backslashreplace")
+    _check_arguments(args)
+    cases, xfails = _load_check_cases(args)
+    if args.exec:
+        _run_exec(args, cases)
+
     def cannot_run(message):  # exit 2; the reports asked for still say why they hold no result
         _write_reports(args, build_document(
             [], port=args.port, adapter_name=None, profile=args.profile, k=args.k,
