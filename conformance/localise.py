@@ -283,6 +283,8 @@ def _sparse_shape(ev):
             if preceding.startswith("box bottom-right"):
                 parts.append((f"{'one extra token per box' if count > 1 or len(extra) == 1 else f'{count} extra tokens'}"
                               f" after each box's corners, equal to {name}", "§6"))
+            elif preceding.startswith("box"):
+                parts.append((f"{count} extra token(s) after {preceding[:-1]} of a box, equal to {name}", "§6"))
             elif name == "not_a_point_embed" and preceding.startswith(("label", "padding")) and (
                     after == len(kinds) or not kinds[after][0].startswith(("label", "padding"))):
                 parts.append((f"{count} extra token(s) after the point tokens, equal to {name}", "§5.1"))

@@ -85,12 +85,15 @@ def _second_corner_x1y2(inputs, config):
     return out
 
 
-def _box_not_a_point(params, dtype):
+def _not_a_point_between_corners(params, dtype):
+    """A not_a_point token between each box's two corner tokens (a three-point box padded in the middle)."""
     not_a_point = _rows(params, dtype, "not_a_point_embed.weight")
 
     def assemble(point_tokens, box_tokens, batch, hidden_size, dtype_, xp):
         if box_tokens is not None:
-            box_tokens = append_box_not_a_point(box_tokens, xp.asarray(not_a_point), xp)
+            tokens = append_box_not_a_point(box_tokens, xp.asarray(not_a_point), xp)  # tl, br, nap per box
+            b, n, c = tokens.shape
+            box_tokens = xp.reshape(xp.reshape(tokens, (b, n // 3, 3, c))[:, :, [0, 2, 1], :], (b, n, c))
         return assemble_sparse(point_tokens, box_tokens, batch, hidden_size, dtype_, xp)
 
     return {"assemble_sparse": assemble}
@@ -173,8 +176,8 @@ NOVEL = [
     B("box_corners_both_top_left", "gives both box corners the top-left embedding", "§6.2", "boxes",
       stages=_no_params(embed_box_corners=_both_top_left)),
     B("box_second_corner_x1", "reads the second box corner as (x1, y2)", "§6.1", "boxes", inputs=_second_corner_x1y2),
-    B("box_trailing_not_a_point", "appends a not_a_point token after each box's corners", "§6.3", "boxes",
-      stages=_box_not_a_point),
+    B("not_a_point_between_corners", "puts a not_a_point token between each box's two corner tokens", "§6.3", "boxes",
+      stages=_not_a_point_between_corners),
     # §7 ordering
     B("point_tokens_reversed", "emits the point tokens in reverse order", "§7", "ordering",
       stages=_no_params(assemble_sparse=_points_reversed)),

@@ -39,7 +39,7 @@ from samspec.reference.masks import (
     no_mask_embedding,
 )
 from samspec.reference.positional_encoding import fourier_argument, grid_cell_centres, sinusoids
-from samspec.reference.sparse import assemble_sparse, embed_box_corners
+from samspec.reference.sparse import append_box_not_a_point, assemble_sparse, embed_box_corners
 
 GAUSSIAN = "pe_layer.positional_encoding_gaussian_matrix"
 DENSE, DENSE_PE, SPARSE = "prompt_dense_embeddings", "prompt_dense_positional_embeddings", "prompt_sparse_embeddings"
@@ -257,6 +257,18 @@ def _padding_always(params, dtype):
         if point_tokens is not None and box_tokens is not None:
             pad = xp.broadcast_to(xp.reshape(xp.asarray(not_a_point), (1, 1, hidden_size)), (batch, 1, hidden_size))
             point_tokens = xp.concat([point_tokens, pad], axis=1)
+        return assemble_sparse(point_tokens, box_tokens, batch, hidden_size, dtype_, xp)
+
+    return {"assemble_sparse": assemble}
+
+
+def _box_not_a_point(params, dtype):
+    """Each box's two corner tokens are followed by a not_a_point token (spec §6.3)."""
+    not_a_point = _rows(params, dtype, "not_a_point_embed.weight")
+
+    def assemble(point_tokens, box_tokens, batch, hidden_size, dtype_, xp):
+        if box_tokens is not None:
+            box_tokens = append_box_not_a_point(box_tokens, xp.asarray(not_a_point), xp)
         return assemble_sparse(point_tokens, box_tokens, batch, hidden_size, dtype_, xp)
 
     return {"assemble_sparse": assemble}
@@ -520,6 +532,8 @@ CATALOGUE = [
       "§6.2", "boxes", stages=_stages(embed_box_corners=_corner_embeddings_swapped)),
     V("boxes_yxyx", "your port reads boxes as (y1, x1, y2, x2) instead of (x1, y1, x2, y2)",
       "§6.1", "boxes", inputs=_boxes_yxyx),
+    V("box_not_a_point_token", "your port appends a not_a_point token after each box's two corner tokens",
+      "§6.3", "boxes", stages=_box_not_a_point, ports="HF SAM 2 family"),
     V("boxes_before_points", "your sparse output puts the box tokens before the point tokens",
       "§7", "boxes", stages=_stages(assemble_sparse=_boxes_first)),
     # mask path (§9, §10)

@@ -318,9 +318,17 @@ def test_a_shape_mismatch_says_what_the_extra_tokens_are(cases):
 
     subset = [c for c in cases if c.id.startswith(("boxes.", "labels.corner_2"))]
     results, _, overall = check(HFSam2("tanh_gelu"), subset)
+    assert {e["variant"] for e in overall["explained"]} == {"box_not_a_point_token", "corner_labels"}
+    assert "padding_point_always" not in overall["summary"]
+    row = next(r for r in results if r.verdict == "fail" and r.case == "boxes.only")
+    assert row.diagnosis["variant"] == "box_not_a_point_token"
+    assert "one extra token per box after each box's corners, equal to not_a_point_embed (§6)" in row.diagnosis["localisation"][0]
+    # without the catalogue entry, the localisation alone says the same
+    unnamed = Diagnoser(SAM, variants=[v for v in CATALOGUE if v.name != "box_not_a_point_token"])
+    results = Checker(HFSam2("tanh_gelu"), SAM, diagnose=unnamed).run(subset)
+    overall = unnamed.reconcile(results, subset)
     assert "one extra token per box after each box's corners, equal to not_a_point_embed (§6)" in overall["summary"]
     assert "padding_point_always" not in overall["summary"]
-    assert "`corner_labels`" in overall["summary"]
 
 
 def test_two_divergences_each_explaining_part_are_tried_as_a_pair(cases):
