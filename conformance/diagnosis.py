@@ -146,7 +146,7 @@ class Diagnoser:
 
     def __init__(self, profile=None, variants=None, k: float = DEFAULT_K, cache=None, semantics=None,
                  seconds: float = SECONDS):
-        declared = set(getattr(profile, "divergences", ()) or ())
+        declared = {getattr(d, "name", d) for d in getattr(profile, "divergences", ()) or ()}  # names or Divergence objects
         self.variants = [v for v in (variants if variants is not None else CATALOGUE) if v.name not in declared]
         self.by_name = {v.name: v for v in self.variants}
         self.k = k
