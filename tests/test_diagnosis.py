@@ -423,3 +423,11 @@ def test_variants_follow_the_profile_semantics_even_a_users_conventions(cases):
     assert Diagnoser(semantics="sam").distance(corner, VARIANTS["corner_labels"], REFERENCE, sparse) > 0.0
     refused = Diagnoser(semantics="nope")(case, "prompt_sparse_embeddings", got)
     assert refused["summary"].startswith("diagnosis failed: ValueError: semantics: expected one of")
+
+
+def test_the_time_per_output_is_bounded(cases):
+    case = _case(cases, "masks.random")
+    got = VARIANTS["tanh_gelu"].run(case.config, case.params, case.inputs, "float32")["prompt_dense_embeddings"]
+    diagnosis = Diagnoser(SAM, seconds=0.0)(case, "prompt_dense_embeddings", got)
+    assert diagnosis["summary"].endswith("(stopped trying variants after 0 s)")
+    assert diagnosis["variant"] is None  # nothing was tried, nothing is claimed
