@@ -94,9 +94,3 @@ class SegmentAnythingAdapter(TorchAdapter):
             "prompt_dense_embeddings": dense.detach().cpu().numpy(),
             "prompt_dense_positional_embeddings": dense_pe.detach().cpu().numpy(),
         }
-
-    def trace(self, points=None, labels=None, boxes=None, masks=None):
-        """Every stage of one call under the reference's stage names (`samspec check --trace`)."""
-        from ..trace_hooks import meta_trace
-
-        return meta_trace(self.encoder, points, labels, boxes, masks)
