@@ -128,6 +128,13 @@ def inspect_output(got, expected_shape) -> tuple:
         return None, None, f"the output is a {type(got).__name__}, not an array: nothing to diagnose"
     if got.dtype.kind not in "fiub":
         return None, None, f"the output's dtype is {got.dtype} (not real numbers): nothing to diagnose"
+    if got.dtype.kind == "f" and got.dtype.name not in FLOORS:
+        return None, None, (f"the output's dtype is {got.dtype}, which samspec does not judge: return float16, float32 "
+                            "or float64 (the dtype you compute in)")
+    if got.dtype.kind == "f" and not np.all(np.isfinite(got)):
+        bad = np.argwhere(~np.isfinite(got))
+        return None, None, (f"{len(bad)} of {got.size} values are NaN or infinite (first at {tuple(int(i) for i in bad[0])}): "
+                            "find the stage that makes them (samspec check --trace, docs/diagnosis.md)")
     expected_size = int(np.prod(expected_shape)) if expected_shape is not None else 0
     if got.size > SIZE_FACTOR * expected_size + SIZE_SLACK:
         return None, None, (f"the output holds {got.size} values (shape {got.shape}) where {expected_size} are "

@@ -68,7 +68,7 @@ class Table:
         self.out = out if out is not None else sys.stdout
         self.quiet = quiet
         self.width = max([len(c) for c in case_ids] + [28])
-        self.header = (f"{'verdict':<7} {'case':<{self.width}} {'output':<8} {'dtype':<7} {'max|err|':>9} "
+        self.header = (f"{'verdict':<7} {'case':<{self.width}} {'output':<8} {'dtype':<8} {'max|err|':>9} "
                        f"{'budget':>9} {'ratio':>7}  worst at / note")
         self._started = False
 
@@ -87,7 +87,7 @@ class Table:
             where = f"{tuple(r.worst_index)} got {r.got_at_worst:.6g} want {r.expected_at_worst:.6g}"
         note = "; ".join(x for x in (where, _one_line(r.message)) if x)
         print(
-            f"{r.verdict:<7} {printable(r.case):<{self.width}} {SHORT.get(r.output, r.output):<8} {(r.dtype or '-'):<7} "
+            f"{r.verdict:<7} {printable(r.case):<{self.width}} {SHORT.get(r.output, r.output):<8} {(r.dtype or '-')[:8]:<8} "
             f"{_fmt(r.error):>9} {_fmt(r.budget):>9} {_ratio(r.ratio):>7}  {note}",
             file=self.out, flush=True,
         )
