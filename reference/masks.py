@@ -195,7 +195,7 @@ def downscale_mask_literal(mask, params, activation, xp, eps=1e-6, trace=None):
     return x
 
 
-MASK_CHUNK_VALUES = 65536  # downscale_mask on NumPy: about this many first-layer activations per chunk
+MASK_CHUNK_VALUES = 131072  # downscale_mask on NumPy: about this many first-layer activations per chunk
 
 
 def downscale_mask(mask, params, activation, xp, eps=1e-6, trace=None, map_chunks=map):
@@ -212,8 +212,9 @@ def downscale_mask(mask, params, activation, xp, eps=1e-6, trace=None, map_chunk
     channels first, returned as a channels-last view). ``downscale_mask_literal`` is the definition.
 
     Images are independent, so on the CPU (NumPy) the whole path runs on a few images at a time
-    (``MASK_CHUNK_VALUES`` first-layer activations each: a few hundred KB, which stay in cache
-    across the thirty-odd elementwise passes of the activation), and each chunk's 1x1
+    (``MASK_CHUNK_VALUES`` first-layer activations each: 0.5 or 1 MiB, which stay in cache
+    across the thirty-odd elementwise passes of the activation, and long enough that threads
+    running chunks at once rarely wait for the GIL between passes), and each chunk's 1x1
     convolution writes its images' slice of the output in place: beyond the output, the path
     needs only one chunk's intermediates. Other namespaces (a GPU wants few, large kernels) and
     a trace get the whole batch at once. ``map_chunks(fill, starts)`` runs the chunks (the
