@@ -24,10 +24,7 @@ attribute or as ``--profile module:attr``; ``resolve_profile`` accepts a name, a
 
 from __future__ import annotations
 
-import importlib
 import inspect
-import os
-import sys
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -632,19 +629,12 @@ def resolve_profile(spec, argument: str = "profile") -> Profile:
         return PROFILES[spec]
     if ":" not in spec:
         raise ValueError(f"{argument}: expected one of {sorted(PROFILES)} or 'module:attr' naming a Profile; received {spec!r}")
-    module_name, _, attr = spec.partition(":")
-    if os.getcwd() not in sys.path:  # like `python -m`: modules in the working directory import
-        sys.path.insert(0, os.getcwd())
+    from .registry import load_attribute
+
     try:
-        target = importlib.import_module(module_name)
-    except KeyboardInterrupt:
-        raise
-    except BaseException as exc:  # SystemExit included: a module that exits on import is an error, never a pass
-        raise ValueError(f"{argument}: cannot import {module_name!r} for {spec!r}: {type(exc).__name__}: {exc}") from None
-    for part in attr.split("."):
-        if not part or not hasattr(target, part):
-            raise ValueError(f"{argument}: {module_name!r} has no attribute {attr!r} ({spec!r})")
-        target = getattr(target, part)
+        target = load_attribute(spec)
+    except LookupError as exc:
+        raise ValueError(f"{argument}: {exc}") from None
     if not isinstance(target, Profile) and callable(target):
         try:
             target = target()

@@ -76,23 +76,39 @@ BUILTINS = {
 }
 
 
+def load_attribute(spec: str):
+    """The object ``module:attr`` names (``attr`` may be dotted), with the working directory importable
+    first, as under ``python -m``. Raises LookupError with one line when the module does not import
+    (an exit at import included) or lacks the attribute."""
+    module_name, _, attr = spec.partition(":")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        target = importlib.import_module(module_name)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # SystemExit included: a module that exits on import is an error, never a pass
+        from .runner import describe_exception
+
+        why = describe_exception(exc)
+        raise LookupError(f"cannot import {module_name!r} for {spec!r}: "
+                          f"{'SystemExit: ' if isinstance(exc, SystemExit) else ''}{why}") from None
+    for part in attr.split("."):
+        if not part or not hasattr(target, part):
+            raise LookupError(f"{module_name!r} has no attribute {attr!r}")
+        target = getattr(target, part)
+    return target
+
+
 def resolve_adapter(port: str):
     """The adapter for ``port``: a built-in name or ``module:attr``."""
     if port in BUILTINS:
         adapter = BUILTINS[port]()
     elif ":" in port:
-        module_name, _, attr = port.partition(":")
-        if os.getcwd() not in sys.path:  # like `python -m`: modules in the working directory import
-            sys.path.insert(0, os.getcwd())
         try:
-            module = importlib.import_module(module_name)
-        except Exception as exc:
-            raise AdapterError(f"cannot import {module_name!r} for port {port!r}: {type(exc).__name__}: {exc}") from exc
-        target = module
-        for part in attr.split("."):
-            if not hasattr(target, part):
-                raise AdapterError(f"{module_name!r} has no attribute {attr!r} (port {port!r})")
-            target = getattr(target, part)
+            target = load_attribute(port)
+        except LookupError as exc:
+            raise AdapterError(f"{exc} (port {port!r})") from None
         if hasattr(target, "run") and hasattr(target, "build") and not isinstance(target, type):
             adapter = target
         elif callable(target):
