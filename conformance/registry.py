@@ -12,67 +12,27 @@ class AdapterError(Exception):
     """The adapter could not be found or does not follow the protocol."""
 
 
-def _reference(dtype):
-    from .adapters.reference import ReferenceAdapter
+def _builtin(module: str, cls: str, *args):
+    """A factory for a built-in adapter, importing its module (and so the port's library) only when called."""
+    def make():
+        return getattr(importlib.import_module(f"{__package__}.adapters.{module}"), cls)(*args)
 
-    return lambda: ReferenceAdapter(dtype)
-
-
-def _segment_anything():
-    from .adapters.segment_anything import SegmentAnythingAdapter
-
-    return SegmentAnythingAdapter()
-
-
-def _transformers():
-    from .adapters.transformers import TransformersAdapter
-
-    return TransformersAdapter()
-
-
-def _keras_hub():
-    from .adapters.keras_hub import KerasHubAdapter
-
-    return KerasHubAdapter()
-
-
-def _sam2():
-    from .adapters.sam2 import Sam2Adapter
-
-    return Sam2Adapter()
-
-
-def _ultralytics():
-    from .adapters.ultralytics import UltralyticsAdapter
-
-    return UltralyticsAdapter()
-
-
-def _transformers_sam2():
-    from .adapters.transformers_sam2 import TransformersSam2Adapter
-
-    return TransformersSam2Adapter()
-
-
-def _onnxruntime():
-    from .adapters.onnxruntime import OnnxRuntimeAdapter
-
-    return OnnxRuntimeAdapter()
+    return make
 
 
 # Each adapter carries its default profile (its `profile` attribute): transformers -> hf,
 # keras-hub -> keras_hub, onnxruntime -> sam_onnx, sam2 and ultralytics -> sam2, transformers-sam2 ->
 # hf_sam2 (docs/profiles.md).
 BUILTINS = {
-    "reference-f32": _reference("float32"),
-    "reference-f16": _reference("float16"),
-    "segment-anything": _segment_anything,
-    "transformers": _transformers,
-    "keras-hub": _keras_hub,
-    "onnxruntime": _onnxruntime,
-    "sam2": _sam2,
-    "ultralytics": _ultralytics,
-    "transformers-sam2": _transformers_sam2,
+    "reference-f32": _builtin("reference", "ReferenceAdapter", "float32"),
+    "reference-f16": _builtin("reference", "ReferenceAdapter", "float16"),
+    "segment-anything": _builtin("segment_anything", "SegmentAnythingAdapter"),
+    "transformers": _builtin("transformers", "TransformersAdapter"),
+    "keras-hub": _builtin("keras_hub", "KerasHubAdapter"),
+    "onnxruntime": _builtin("onnxruntime", "OnnxRuntimeAdapter"),
+    "sam2": _builtin("sam2", "Sam2Adapter"),
+    "ultralytics": _builtin("ultralytics", "UltralyticsAdapter"),
+    "transformers-sam2": _builtin("transformers_sam2", "TransformersSam2Adapter"),
 }
 
 
