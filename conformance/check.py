@@ -6,7 +6,6 @@ case -> profile.to_port -> adapter.run -> profile.from_port -> compare (toleranc
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import time
 import warnings
@@ -106,14 +105,6 @@ def _fingerprint(params) -> str:
     return digest.hexdigest()
 
 
-def _accepts_keywords(function, *names) -> bool:
-    try:
-        parameters = inspect.signature(function).parameters
-    except (TypeError, ValueError):
-        return False
-    return all(n in parameters for n in names) or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
-
-
 class Checker:
     """Runs one port under one profile over fixture cases; the port is built once per (config, params).
 
@@ -125,7 +116,6 @@ class Checker:
 
     def __init__(self, adapter, profile, k=DEFAULT_K, xfails=(), diagnose=None, trace=False, on_failure=None):
         self.port = wrap_adapter(adapter)
-        self.adapter = adapter
         self.profile = profile
         self.semantics = semantics_of(profile)
         self.k = k
@@ -136,7 +126,6 @@ class Checker:
         self.interrupted = False
         self._built = None
         self._faithful_cache = {}
-        self._diagnose_keywords = diagnose is not None and _accepts_keywords(diagnose, "expected", "outputs")
 
     def _build(self, case):
         key = (json.dumps(case.config, sort_keys=True, default=list), _fingerprint(case.params))
@@ -149,9 +138,7 @@ class Checker:
         try:  # quietly: NaN/inf in a port's output must not print NumPy warnings between the rows
             with time_limit(self.DIAGNOSIS_SECONDS), np.errstate(all="ignore"), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                if self._diagnose_keywords:
-                    return self.diagnose(case, key, got, expected=expected, outputs=outputs)
-                return self.diagnose(case, key, got)
+                return self.diagnose(case, key, got, expected=expected, outputs=outputs)
         except Exception as exc:  # the verdict stands; say that the diagnosis itself failed
             return {"summary": f"diagnosis failed: {type(exc).__name__}: {cap_text(str(exc), 400)}", "verdict": "failed"}
 
@@ -200,7 +187,7 @@ class Checker:
         except PortFailure as exc:
             return _all_outputs(case, "error", f"adapter run failed: {exc}")
         try:
-            outputs = _from_port(self.profile, raw, case)
+            outputs = self.profile.from_port(raw, case.config, inputs=case.inputs)
             if not isinstance(outputs, dict):
                 raise TypeError(f"from_port returned {type(outputs).__name__}, expected a dict of outputs")
         except (Exception, SystemExit) as exc:  # a user's from_port_fn (run here): an error verdict, never an exit
@@ -280,14 +267,6 @@ class Checker:
         except KeyboardInterrupt:
             self.interrupted = True
         return results
-
-
-def _from_port(profile, raw, case):
-    """The profile's ``from_port``, given the port inputs too where it takes them."""
-    function = profile.from_port
-    if _accepts_keywords(function, "inputs"):
-        return function(raw, case.config, inputs=case.inputs)
-    return function(raw, case.config)
 
 
 def final_diagnosis(diagnose, results, cases) -> dict | None:

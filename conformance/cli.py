@@ -6,7 +6,6 @@ import argparse
 import contextlib
 import hashlib
 import math
-import os
 import re
 import sys
 import tempfile

@@ -738,7 +738,6 @@ def _explain(name):
 
 
 def _unexplained(diagnosis):
-    where = diagnosis.get("localisation") or []
     closest = diagnosis.get("closest")
     hint = ""
     if closest:

@@ -396,7 +396,6 @@ def _channel_pattern(got, expected, tol):
 def _dense(ev):
     got, expected, tol = ev.got, ev.expected, ev.tol
     has_mask = ev.inputs.get("masks") is not None
-    section = "§9" if has_mask else "§10"
     where = "the downscaled mask (the mask path)" if has_mask else "the no-mask embedding"
     lines = []
     moved = _spatial_rearrangement(got, expected, tol, "dense embedding", "§9.1" if has_mask else "§10")
