@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .backend import erf, namespace_name
 from .normal_tail import normal_upper_tail
 
@@ -17,11 +19,12 @@ def gelu(x, xp):
     return 0.5 * x * (1.0 + erf(x / math.sqrt(2.0), xp))
 
 
-def gelu_from_upper_tail(x, xp):
+def gelu_from_upper_tail(x, xp, out=None):
     """The exact GELU from the normal upper tail Q(|x|) = Phi(-|x|) (``normal_tail``), for finite
     float32 or float64 x.
 
         GELU(x) = x * Phi(x) = max(x, 0) - |x| * Q(|x|)
+        out: None, or (NumPy only) the array to write the result into, which may be x itself
 
     Why this equals ``gelu``: x/2 * (1 + erf(x/sqrt 2)) = x * Phi(x), and by the symmetry of the
     normal density Phi(x) = 1 - Q(|x|) for x >= 0 and Q(|x|) for x < 0; max(x, 0) is x or 0
@@ -32,7 +35,8 @@ def gelu_from_upper_tail(x, xp):
     a = xp.abs(x)
     tail = normal_upper_tail(a, xp)
     tail *= a
-    out = xp.maximum(x, xp.zeros((), dtype=x.dtype))
+    zero = xp.zeros((), dtype=x.dtype)
+    out = xp.maximum(x, zero) if out is None else np.maximum(x, zero, out=out)
     out -= tail
     return out
 

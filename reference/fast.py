@@ -6,8 +6,8 @@ spec in order, one call per stage. It has three parts, and this module has one f
     part              teaching composition (encoder.py)             fast form (here)
     sparse_tokens     §3.1, §5.1, §3.2, §4, §5.2, §6, §7 per part    ``sparse_tokens``: every token in one pass
     positional_grid   §8.1, §4.1, §8.2 on h*w cell centres           ``positional_grid``: separable, h + w sinusoids
-    dense_embedding   §9 (or §10)                                    ``dense_embedding``: the GELU's fast form,
-                                                                     the image chunks on every core
+    dense_embedding   §9 (or §10)                                    ``dense_embedding``: on NumPy fast_mask.py's
+                                                                     form, on two lanes (``two_lanes``)
 
 ``choose`` is the one switch: it gives each part its fast form unless the encoder was built with
 ``fast=False`` or one of the stages the part composes was replaced (``stages=``): a replaced stage
@@ -24,6 +24,7 @@ from types import SimpleNamespace
 
 from .backend import namespace_name
 from .coordinates import normalise_coordinates, shift_to_pixel_centres
+from .fast_mask import MaskDownscaler
 from .masks import downscale_mask, no_mask_embedding
 from .positional_encoding import fourier_argument, fourier_features_on_grid, grid_axes, sin_and_cos
 from .sparse import append_padding_point, assemble_sparse
@@ -144,16 +145,54 @@ def positional_grid(enc):
 def dense_embedding(enc, masks, batch):
     """Spec §9 (a mask) or §10 (none): the dense embedding (B, h, w, C).
 
-    Why this equals the teaching composition: the same stage functions, with the activation's
-    fast form (``activations.fast_activation``: on NumPy the exact GELU from the normal upper tail,
-    within a few machine epsilons of the definition), and on NumPy the image chunks of
-    ``downscale_mask`` spread over the usable cores (``chunk_map``): each chunk writes its own
-    slice of the output with the same operations, so the result is the same in any order.
+    Why this equals the teaching composition: on NumPy, reference/fast_mask.py's form of
+    ``downscale_mask`` (its module docstring: the pixels in window order, LayerNorm's centring in
+    the convolution kernels, the biases in the products; each exact in real arithmetic), with the
+    activation's fast form (``activations.fast_activation``: the exact GELU from the normal upper
+    tail, within a few machine epsilons of the definition), its chunks of images on two lanes
+    (``two_lanes``: each chunk writes its own slice of the output, so the order does not matter).
+    Other namespaces run ``downscale_mask`` itself, the whole batch at once.
     """
     if masks is None:
         return no_mask_embedding(enc.params["no_mask_embed.weight"], batch, enc.image_embedding_size, enc.xp)  # §10
-    return downscale_mask(masks, enc.params, enc._fast_activation, enc.xp, eps=enc.layer_norm_eps,
-                          map_chunks=chunk_map(enc.xp, masks.shape[0]))  # §9
+    if namespace_name(enc.xp) != "numpy":  # a device wants few, large kernels: the whole batch at once
+        return downscale_mask(masks, enc.params, enc._fast_activation, enc.xp, eps=enc.layer_norm_eps)  # §9
+    downscaler = MaskDownscaler(masks, enc.params, enc._fast_activation, enc.layer_norm_eps)  # §9
+    two_lanes(downscaler.features, downscaler.project, downscaler.starts)
+    return downscaler.dense()
+
+
+IN_FLIGHT = 4  # two_lanes: at most this many chunks' features waiting for their product
+
+
+def two_lanes(features, project, starts):
+    """For each start: ``project(start, features(start))``, the features on this thread and the
+    products on one worker thread, so that the two run at once; on one usable core, or without
+    threadpoolctl, all on this thread.
+
+    The mask path's features are its elementwise stages (and two small products); its projection
+    is the 1x1 convolution, one large matrix product. NumPy releases the GIL in both, and
+    threadpoolctl holds OpenBLAS at one thread while they run (restored on exit), so each lane
+    has a core. All the elementwise work stays on one thread: two threads that both run short
+    elementwise passes mostly wait for each other's GIL (measured: no faster than one). Each chunk
+    writes its own slice of the output, so the result is the same in any order.
+    """
+    lanes = worker_pool() if usable_cores() >= 2 and len(starts) >= 2 else None
+    if lanes is None:
+        for start in starts:
+            project(start, features(start))
+        return
+    _, blas, worker = lanes
+    pending = []
+    with blas.limit(limits=1, user_api="blas"):
+        try:
+            for start in starts:
+                while len(pending) >= IN_FLIGHT:  # bound the features held in memory
+                    pending.pop(0).result()
+                pending.append(worker.submit(project, start, features(start)))
+        finally:
+            for future in pending:  # nothing of this call still runs when it returns or raises
+                future.result()
 
 
 _POOL = {}  # the worker threads and the BLAS thread controller, made on first use
@@ -177,19 +216,28 @@ def chunk_map(xp, images):
     workers = min(usable_cores(), images)
     if namespace_name(xp) != "numpy" or workers < 2:
         return map
+    if worker_pool() is None:  # threadpoolctl missing: one chunk after the other, BLAS untouched
+        return map
+
+    def run(fill, starts):
+        pool, blas, _ = worker_pool()
+        with blas.limit(limits=1, user_api="blas"):
+            return list(pool.map(fill, starts))
+
+    return run
+
+
+def worker_pool():
+    """(the thread pool, the BLAS thread controller), made on first use in this process; None
+    without threadpoolctl."""
     if _POOL.get("pid") != os.getpid():  # first use, or a forked child: the parent's threads are not in it
         from concurrent.futures import ThreadPoolExecutor
 
         try:
             from threadpoolctl import ThreadpoolController
-        except ImportError:  # a dependency, but without it: one chunk after the other, BLAS untouched
-            return map
-
+        except ImportError:
+            return None
         _POOL.update(pid=os.getpid(), blas=ThreadpoolController(),
-                     pool=ThreadPoolExecutor(max_workers=usable_cores(), thread_name_prefix="samspec-mask"))
-
-    def run(fill, starts):
-        with _POOL["blas"].limit(limits=1, user_api="blas"):
-            return list(_POOL["pool"].map(fill, starts))
-
-    return run
+                     pool=ThreadPoolExecutor(max_workers=usable_cores(), thread_name_prefix="samspec-chunks"),
+                     lane=ThreadPoolExecutor(max_workers=1, thread_name_prefix="samspec-lane"))
+    return _POOL["pool"], _POOL["blas"], _POOL["lane"]

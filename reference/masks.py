@@ -87,29 +87,20 @@ def with_ones_channel(x, xp):
     return xp.concat([x, xp.ones((x.shape[0], 1, x.shape[2]), dtype=x.dtype)], axis=1)
 
 
-def conv1x1_channels_first(x_ones, weight, bias, xp, out=None, channels_last=False):
+def conv1x1_channels_first(x_ones, weight, bias, xp):
     """Spec §9.4 from channels-first input, with the bias inside the product.
 
         y[b, o, p] = bias[o] + sum_c weight[o, c, 0, 0] * x[b, c, p]
-        x_ones = with_ones_channel(x): (B, Cin+1, P) -> (B, Cout, P), or (B, P, Cout) with ``channels_last``
-        out: None, or (NumPy only) the array of that shape to write y into
+        x_ones = with_ones_channel(x): (B, Cin+1, P) -> (B, Cout, P)
 
     Why this equals the definition: W x + b = [W | b] @ [x; 1], a matrix product with one more
-    input channel that is constant 1 and whose weight is the bias (channels last: its transpose,
-    [x; 1]^T @ [W | b]^T, from transposed views, no copy). The output (hidden_size channels, the
-    largest array of the encoder) is then written once, by the product, with no full-size
-    temporary for "+ bias". Which layout OpenBLAS writes faster depends on the dtype (W2,
-    measured: float32 channels last 10 ms against 13.5; float64 channels first 22 ms against 27;
-    docs/performance.md); §11.2's (B, C, h, w) is a view of either.
+    input channel that is constant 1 and whose weight is the bias. The output (hidden_size
+    channels, the largest array of the encoder) is then written once, by the product, with no
+    full-size temporary for "+ bias".
     """
     cout, cin = weight.shape[0], weight.shape[1]
     kernel = xp.concat([xp.reshape(weight, (cout, cin)), bias[:, None]], axis=1)  # (Cout, Cin+1)
-    left, right = kernel, x_ones
-    if channels_last:
-        left, right = xp.permute_dims(x_ones, (0, 2, 1)), xp.permute_dims(kernel, (1, 0))  # views
-    if out is None:
-        return xp.matmul(left, right)
-    return xp.matmul(left, right, out=out)  # NumPy's matmul: the product written in place
+    return xp.matmul(kernel, x_ones)
 
 
 def layer_norm_channels(x, weight, bias, eps, xp):
@@ -195,10 +186,7 @@ def downscale_mask_literal(mask, params, activation, xp, eps=1e-6, trace=None):
     return x
 
 
-MASK_CHUNK_VALUES = 131072  # downscale_mask on NumPy: about this many first-layer activations per chunk
-
-
-def downscale_mask(mask, params, activation, xp, eps=1e-6, trace=None, map_chunks=map):
+def downscale_mask(mask, params, activation, xp, eps=1e-6, trace=None):
     """Spec §9.5, the mask downscaler: 4x smaller, hidden_size channels.
 
         conv 2x2/s2 (1 -> Cm/4) -> LayerNorm2d -> act -> conv 2x2/s2 (Cm/4 -> Cm) -> LayerNorm2d
@@ -207,53 +195,17 @@ def downscale_mask(mask, params, activation, xp, eps=1e-6, trace=None, map_chunk
 
     ``activation`` is a function ``f(x, xp)`` (elementwise, so indifferent to the layout);
     ``trace``, when a dict, receives every intermediate as a channels-last view (spec §11.4).
-    Stages 1-6 are computed channels first (see the module docstring); the 1x1 convolution writes
-    the result in the layout OpenBLAS writes faster in its dtype (float32: channels last; else
-    channels first, returned as a channels-last view). ``downscale_mask_literal`` is the definition.
-
-    Images are independent, so on the CPU (NumPy) the whole path runs on a few images at a time
-    (``MASK_CHUNK_VALUES`` first-layer activations each: 0.5 or 1 MiB, which stay in cache
-    across the thirty-odd elementwise passes of the activation, and long enough that threads
-    running chunks at once rarely wait for the GIL between passes), and each chunk's 1x1
-    convolution writes its images' slice of the output in place: beyond the output, the path
-    needs only one chunk's intermediates. Other namespaces (a GPU wants few, large kernels) and
-    a trace get the whole batch at once. ``map_chunks(fill, starts)`` runs the chunks (the
-    builtin ``map``: one after the other; reference/fast.py passes a thread pool's): chunks write
-    disjoint slices of the output, so any order, or several at once, gives the same result.
+    Computed channels first, the whole batch at once (see the module docstring), and returned as
+    a channels-last view; ``downscale_mask_literal`` is the definition. On NumPy the encoder's
+    ``__call__`` runs reference/fast_mask.py instead.
     """
     p = params
     batch, height, width = mask.shape
-    x = xp.reshape(mask, (batch, 1, height, width))  # one input channel, channels first
     h, w = height // 4, width // 4
-    weight, bias = p["mask_downscaling.6.weight"], p["mask_downscaling.6.bias"]  # the 1x1 convolution's
-
-    dtype = xp.result_type(x, weight, bias)  # the product's
-    channels_last = dtype == xp.float32  # the layout OpenBLAS writes faster in this dtype (conv1x1_channels_first)
-
-    def dense_chunk(images, out=None):  # stages 1-7 on a few images: (b, 1, 4h, 4w) -> (b, h*w, C) or (b, C, h*w)
-        hidden = mask_features(images, p, activation, xp, eps, trace)
-        hidden_ones = with_ones_channel(xp.reshape(hidden, (hidden.shape[0], hidden.shape[1], h * w)), xp)
-        return conv1x1_channels_first(hidden_ones, weight, bias, xp, out=out, channels_last=channels_last)
-
-    first_activations = p["mask_downscaling.0.weight"].shape[0] * (height // 2) * (width // 2)  # per image
-    chunked = trace is None and namespace_name(xp) == "numpy"
-    step = max(1, MASK_CHUNK_VALUES // first_activations) if chunked else batch
-    if step >= batch:
-        x = dense_chunk(x)
-    else:  # each chunk's output written into its place: no list of chunks and no second copy
-        shape = (batch, h * w, weight.shape[0]) if channels_last else (batch, weight.shape[0], h * w)
-        out = xp.empty(shape, dtype=dtype)
-
-        def fill(start):
-            dense_chunk(x[start:start + step, ...], out=out[start:start + step, ...])
-
-        for _ in map_chunks(fill, range(0, batch, step)):
-            pass
-        x = out
-    if channels_last:
-        dense = xp.reshape(x, (batch, h, w, x.shape[2]))  # (B, h*w, C) -> (B, h, w, C)
-    else:
-        dense = xp.permute_dims(xp.reshape(x, (batch, x.shape[1], h, w)), (0, 2, 3, 1))  # channels-last view
+    hidden = mask_features(xp.reshape(mask, (batch, 1, height, width)), p, activation, xp, eps, trace)  # stages 1-6
+    hidden_ones = with_ones_channel(xp.reshape(hidden, (batch, hidden.shape[1], h * w)), xp)
+    x = conv1x1_channels_first(hidden_ones, p["mask_downscaling.6.weight"], p["mask_downscaling.6.bias"], xp)  # stage 7
+    dense = xp.permute_dims(xp.reshape(x, (batch, x.shape[1], h, w)), (0, 2, 3, 1))  # channels-last view
     if trace is not None:
         trace["mask.conv3"] = dense
     return dense

@@ -43,9 +43,10 @@ def check_finite(name: str, array, xp) -> None:
 
 
 def cast_finite(name: str, array, dtype, xp):
-    """``array`` in the compute dtype; values that overflow it (e.g. 1e5 in float16) are refused."""
+    """``array`` (already through ``check_finite``) in the compute dtype; values that overflow it
+    (e.g. 1e5 in float16) are refused."""
     cast = xp.astype(array, dtype, copy=False)
-    if not bool(xp.all(xp.isfinite(cast))):
+    if cast.dtype != array.dtype and not bool(xp.all(xp.isfinite(cast))):  # (the same dtype: checked already)
         largest = float(xp.max(xp.abs(xp.astype(array, xp.float64))))
         raise ValueError(
             f"{name}: expected values representable in {xp.finfo(dtype).dtype} (|value| <= {float(xp.finfo(dtype).max):.6g}); "
@@ -118,7 +119,7 @@ def check_convolution_range(masks, weight, bias, xp) -> None:
     max|mask| * max_o sum_{c,di,dj} |weight[o]| + max|bias| of the first convolution's output."""
     wide = xp.float64
     gain = float(xp.max(xp.sum(xp.reshape(xp.abs(xp.astype(weight, wide)), (weight.shape[0], -1)), axis=1)))
-    largest_mask = float(xp.max(xp.abs(xp.astype(masks, wide)))) if masks.shape[0] else 0.0
+    largest_mask = float(xp.max(xp.abs(masks))) if masks.shape[0] else 0.0  # exact in the masks' own dtype
     bound = largest_mask * gain + float(xp.max(xp.abs(xp.astype(bias, wide))))
     limit = float(xp.finfo(masks.dtype).max)
     if not bound <= limit:

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from conftest import require, require_cupy_gpu
 from samspec.reference import STAGES, SAMPromptEncoder, get_activation, init_params
 from samspec.reference.conventions import KERAS_HUB_LABELS, SAM_LABELS
-from samspec.reference import masks
+from samspec.reference import fast_mask
 from samspec.reference.activations import fast_activation, gelu, gelu_from_upper_tail
 from samspec.reference.masks import (
     conv1x1,
@@ -343,8 +343,6 @@ def test_spec9_4_conv1x1_bias_in_the_product_equals_definition(batch, pixels, ci
     x_ones = with_ones_channel(np.ascontiguousarray(np.moveaxis(x, -1, 1)), np)
     first = conv1x1_channels_first(x_ones, weight, bias, np)
     assert max_abs(np.moveaxis(first, 1, -1), literal) <= EXACT
-    last = conv1x1_channels_first(x_ones, weight, bias, np, channels_last=True)
-    assert last.shape == literal.shape and max_abs(last, literal) <= EXACT  # (B, P, Cout)
 
 
 @pytest.mark.parametrize("activation", ["gelu", "relu", "gelu_tanh"])
@@ -365,22 +363,94 @@ def test_spec9_5_downscale_mask_equals_literal_composition(activation, batch, h,
         assert max_abs(fast_trace[key], literal_trace[key]) <= EXACT, key
 
 
-@pytest.mark.parametrize("chunk_values, batch", [(1, 5), (3 * 4 * 8 * 8, 7), (10**9, 3)])
-def test_spec9_5_downscale_mask_in_chunks_equals_whole_batch(monkeypatch, chunk_values, batch):
-    """Stages 1-6 an image (or three) at a time, written into their place, equal the whole batch
-    at once (the trace path), also with a short last chunk."""
+# -- §9 on NumPy, the fast form (reference/fast_mask.py) --------------------------------------------
+
+
+def fast_downscale(mask, params, activation, eps=1e-6):
+    """fast_mask.MaskDownscaler's chunks one after the other: (B, 4h, 4w) -> (B, h, w, C)."""
+    downscaler = fast_mask.MaskDownscaler(mask, params, activation, eps)
+    for start in downscaler.starts:
+        downscaler.project(start, downscaler.features(start))
+    return downscaler.dense()
+
+
+@pytest.mark.parametrize("chunk_values, batch", [(1, 5), (3 * 4 * 16 * 16, 7), (10**9, 3)])
+@pytest.mark.parametrize("activation", ["gelu", "relu", "gelu_tanh"])
+def test_spec9_5_fast_mask_path_equals_literal_composition(monkeypatch, chunk_values, batch, activation):
+    """The fast form (pixels in window order, LayerNorm's centring in the kernels, biases in the
+    products) an image, three images or the whole batch at a time, with a short last chunk, equals
+    the literal composition; its fast GELU is the exact GELU."""
     params = init_params(32, 16, seed=4)
     mask = np.random.default_rng(batch).normal(0, 4, (batch, 32, 32))
-    act = fast_activation("gelu", np.float64, np)
-    monkeypatch.setattr(masks, "MASK_CHUNK_VALUES", chunk_values)
-    chunked = downscale_mask(mask, params, act, np)
-    whole = downscale_mask(mask, params, act, np, trace={})
-    assert chunked.shape == (batch, 8, 8, 32)
-    assert max_abs(chunked, whole) <= EXACT
-    assert max_abs(chunked, downscale_mask_literal(mask, params, gelu, np)) <= EXACT
-    # a float32 mask with float64 parameters: chunks in place promote as the whole batch does, never cast down
-    mixed = downscale_mask(mask.astype(np.float32), params, act, np)
-    assert mixed.dtype == downscale_mask(mask.astype(np.float32), params, act, np, trace={}).dtype == np.float64
+    monkeypatch.setattr(fast_mask, "CHUNK_VALUES", chunk_values)
+    act = fast_activation(activation, np.float64, np)
+    fast = fast_downscale(mask, params, act)
+    assert fast.shape == (batch, 8, 8, 32) and fast.dtype == np.float64
+    assert max_abs(fast, downscale_mask_literal(mask, params, get_activation(activation), np)) <= EXACT
+    # a float32 mask with float64 parameters is computed in float64, as downscale_mask does; never cast down
+    assert fast_downscale(mask.astype(np.float32), params, act).dtype == np.float64
+
+
+@pytest.mark.parametrize("batch, h, w, cm, hidden", [(1, 1, 1, 4, 8), (2, 3, 5, 8, 32), (1, 64, 64, 16, 256), (40, 3, 9, 16, 64)])
+def test_spec9_5_fast_mask_path_shapes(batch, h, w, cm, hidden):
+    """Square and not, one cell and 64 x 64, mask_in_channels 4 to 16: the output layout is
+    (B, h*w, C) in float32 and (B, C, h*w) in float64, and both views equal the definition."""
+    params = init_params(hidden, cm, seed=batch)
+    mask = np.random.default_rng(h * w).normal(0, 4, (batch, 4 * h, 4 * w))
+    literal = downscale_mask_literal(mask, params, gelu, np)
+    assert max_abs(fast_downscale(mask, params, gelu_from_upper_tail), literal) <= EXACT
+    p32 = {k: v.astype(np.float32) for k, v in params.items()}
+    fast32 = fast_downscale(mask.astype(np.float32), p32, gelu_from_upper_tail)
+    literal32 = downscale_mask_literal(mask.astype(np.float32), p32, gelu, np)
+    assert fast32.dtype == np.float32 and fast32.shape == literal.shape
+    assert max_abs(fast32, literal) <= 2 * max_abs(literal32, literal) + 1e-7
+
+
+def test_spec9_1_window_order_is_the_index_formula():
+    """window_order: out[di1, dj1, di2, dj2, n, i, j] = masks[n, 4i + 2di2 + di1, 4j + 2dj2 + dj1]."""
+    masks = np.arange(2 * 8 * 12, dtype=np.float64).reshape(2, 8, 12)
+    out = np.empty((2, 2, 2, 2, 2, 2, 3))
+    fast_mask.window_order(masks, out)
+    for index in np.ndindex(out.shape):
+        di1, dj1, di2, dj2, n, i, j = index
+        assert out[index] == masks[n, 4 * i + 2 * di2 + di1, 4 * j + 2 * dj2 + dj1]
+
+
+@pytest.mark.parametrize("cout", [1, 4, 16])
+def test_spec9_2_centred_kernel_is_the_centred_convolution(cout):
+    """[W - mean_o W | b - mean_o b] @ [z; 1] = (W z + b) - mean_o (W z + b); with one output
+    channel the kernel is exactly zero, so LayerNorm gives exactly beta (§9.2)."""
+    rng = np.random.default_rng(cout)
+    weight, bias = rng.normal(size=(cout, 4, 2, 2)), rng.normal(size=cout)
+    z = rng.normal(size=(16, 50))
+    x = weight.reshape(cout, 16) @ z + bias[:, None]
+    kernel = fast_mask.centred_kernel(weight, bias)
+    assert kernel.shape == (cout, 17)
+    assert max_abs(kernel @ np.vstack([z, np.ones((1, 50))]), x - x.mean(axis=0)) <= EXACT
+    if cout == 1:
+        assert np.all(kernel == 0)
+
+
+def test_spec9_2_fast_mask_path_one_channel_gives_exactly_beta(monkeypatch):
+    """mask_in_channels 4: the first LayerNorm has one channel, so its output is exactly beta."""
+    params = init_params(8, 4, seed=2)
+    params["mask_downscaling.1.bias"] = np.array([0.75])
+    mask = np.random.default_rng(3).normal(0, 4, (2, 16, 16))
+    seen = []
+    real = fast_mask.activate_in_place
+    monkeypatch.setattr(fast_mask, "activate_in_place", lambda x, act: seen.append(x.copy()) or real(x, act))
+    fast = fast_downscale(mask, params, gelu_from_upper_tail)
+    assert np.all(seen[0] == 0.75)
+    assert max_abs(fast, downscale_mask_literal(mask, params, gelu, np)) <= EXACT
+
+
+def test_spec9_2_fast_mask_path_rescales_where_squares_overflow():
+    """normalise_in_place: centred values whose squares overflow float32 take the rescaled form."""
+    centred = np.array([[3e20, -1e20], [-3e20, 1e20]], dtype=np.float32)
+    expected = layer_norm_channels_first(centred[None], np.ones(2, np.float32), np.zeros(2, np.float32), 1e-6, np)[0]
+    fast_mask.normalise_in_place(centred, np.ones(2, np.float32), np.zeros(2, np.float32), 1e-6)
+    assert np.all(np.isfinite(centred)) and max_abs(centred, expected) <= 1e-6
+    assert max_abs(np.abs(centred), np.ones((2, 2))) <= 1e-6
 
 
 def test_spec9_5_downscale_mask_float32_is_faithful():
@@ -560,35 +630,56 @@ def test_spec1_3_cupy_runs_end_to_end():
                 assert max_abs(cupy.asnumpy(got[key]), expected[key]) <= EXACT, key
 
 
-# -- §9.5 on several cores (reference/fast.py: chunk_map) ------------------------------------------
+# -- §9.5 on two cores (reference/fast.py: two_lanes, chunk_map) ----------------------------------
 
 
-def test_spec9_5_image_chunks_on_threads_equal_one_after_the_other(monkeypatch):
-    """fast.dense_embedding: the image chunks run on a thread pool (one BLAS thread each) give exactly
-    the result of running them one after the other, and the BLAS thread setting is restored after."""
+def test_spec9_5_two_lanes_equal_one_after_the_other(monkeypatch):
+    """fast.dense_embedding: features on this thread and products on the worker give exactly the
+    result of running the chunks one after the other, and the BLAS thread setting is restored."""
     from threadpoolctl import threadpool_info
 
     from samspec.reference import fast
 
-    monkeypatch.setattr(fast, "usable_cores", lambda: 2)  # the pool path even on a one-core runner
-    monkeypatch.setattr(masks, "MASK_CHUNK_VALUES", 64)  # many small chunks
+    monkeypatch.setattr(fast, "usable_cores", lambda: 2)  # the two lanes even on a one-core runner
+    monkeypatch.setattr(fast_mask, "CHUNK_VALUES", 1)  # an image per chunk: five chunks
     params = init_params(64, 8, seed=8)
     encoder = SAMPromptEncoder(**CONFIG, params=params)
     mask = np.random.default_rng(9).normal(0, 3, (5, 24, 16))
-    assert fast.chunk_map(np, 5) is not map and fast.chunk_map(np, 1) is map
     before = [(lib["filepath"], lib["num_threads"]) for lib in threadpool_info()]
     threaded = fast.dense_embedding(encoder, mask, 5)
     assert [(lib["filepath"], lib["num_threads"]) for lib in threadpool_info()] == before
-    serial = downscale_mask(mask, encoder.params, encoder._fast_activation, np)
-    assert np.array_equal(threaded, serial)
+    assert np.array_equal(threaded, fast_downscale(mask, encoder.params, encoder._fast_activation))
+
+
+def test_spec9_5_two_lanes_raise_the_workers_error_after_every_chunk_stopped(monkeypatch):
+    from samspec.reference import fast
+
+    monkeypatch.setattr(fast, "usable_cores", lambda: 2)
+    done = []
+
+    def project(start, features):
+        if start == 1:
+            raise RuntimeError("product failed")
+        done.append(start)
+
+    with pytest.raises(RuntimeError, match="product failed"):
+        fast.two_lanes(lambda start: start, project, range(3))
+    assert sorted(done) == [0, 2]  # the other chunks' products finished before it raised
+
+
+def test_spec8_sweep_chunks_on_threads_equal_one_after_the_other(monkeypatch):
+    """fast.chunk_map (W4's sweep): a pool of one thread per core, or ``map`` on one core."""
+    from samspec.reference import fast
+
+    monkeypatch.setattr(fast, "usable_cores", lambda: 2)
+    assert fast.chunk_map(np, 5) is not map and fast.chunk_map(np, 1) is map
+    assert list(fast.chunk_map(np, 5)(lambda v: v * v, range(5))) == [0, 1, 4, 9, 16]
 
 
 def test_spec9_5_thread_pool_is_remade_in_a_forked_child():
-    """chunk_map after os.fork (the check's worker processes): the child makes its own pool instead
-    of waiting forever on the parent's threads."""
+    """The worker threads after os.fork (the check's worker processes): the child makes its own
+    instead of waiting forever on the parent's."""
     import os
-
-    from samspec.reference import fast
 
     encoder = SAMPromptEncoder(**CONFIG, params=init_params(64, 8, seed=8))
     mask = np.random.default_rng(9).normal(0, 3, (4, 1, 24, 16))

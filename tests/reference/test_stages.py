@@ -698,7 +698,7 @@ class TestSpec9_5_DownscaleMask:
         dense = enc(masks=masks)["prompt_dense_embeddings"]
         expected = downscale_mask(masks[:, 0], enc.params, fast_activation("gelu", np.float64, xp), xp)
         assert dense.shape == (3, 8, 2, 3)
-        assert np.array_equal(dense, np.transpose(expected, (0, 3, 1, 2)))
+        np.testing.assert_allclose(dense, np.transpose(expected, (0, 3, 1, 2)), rtol=0, atol=1e-12)
         by_definition = downscale_mask(masks[:, 0], enc.params, get_activation("gelu"), xp)  # §9.3, erf
         np.testing.assert_allclose(dense, np.transpose(by_definition, (0, 3, 1, 2)), rtol=0, atol=1e-12)
 

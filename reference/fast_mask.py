@@ -1,0 +1,158 @@
+"""Spec §9 on NumPy, fast: the mask downscaler as ``SAMPromptEncoder.__call__`` computes it there.
+
+The definition is ``masks.downscale_mask_literal`` (channels last, stage by stage); the teaching
+composition calls ``masks.downscale_mask``. This module computes the same composition with three
+rearrangements, each exact in real arithmetic, and runs it on every usable core:
+
+1. *The pixels in window order.* LayerNorm2d (§9.2) and the activation (§9.3) act on each
+   pixel's channel vector alone, so between the convolutions the order of the pixels is free.
+   With the mask's pixels gathered once in the order (di1, dj1 | di2, dj2, image, i, j) — the
+   first convolution's tap, the second's tap, the output cell — both 2x2 stride-2 convolutions
+   (§9.1) are plain matrix products: the first contracts over the rows (di1, dj1), and its output
+   rows (c, di2, dj2) are then exactly the second convolution's window vectors, in the order of
+   PyTorch's weight (Cout, Cin, 2, 2). One gather replaces a window gather per convolution.
+2. *LayerNorm's centring inside the convolution before it.* x - mean_c x is linear in x, and
+   x = W z + b, so x - mean_c x = (W - mean_o W) z + (b - mean_o b): the product with the centred
+   kernel gives the centred activations, with no mean and no subtraction per pixel.
+3. *Each bias inside its product*, as the weight of one more input row that is constant 1
+   ([W | b] @ [z; 1] = W z + b, as ``masks.conv1x1_channels_first``): every product writes its
+   output once, the largest (the 1x1 convolution's, hidden_size channels) straight into place.
+
+LayerNorm's scaling and the activation then run in place on each chunk of images, whose arrays
+stay in the core's cache. ``tests/test_fast_paths.py`` checks the result against
+``downscale_mask_literal`` (float64, 1e-12) and against the teaching composition.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .activations import gelu_from_upper_tail
+from .masks import normalised_without_overflow
+
+CHUNK_VALUES = 65536  # images per chunk: about this many first-layer activations (0.25 or 0.5 MiB)
+
+
+def centred_kernel(weight, bias):
+    """Spec §9.1 followed by §9.2's centring, as one kernel with the bias as its last column.
+
+        weight: (Cout, Cin, kh, kw), bias: (Cout,) -> (Cout, Cin*kh*kw + 1)
+        [W - mean_o W | b - mean_o b]
+
+    Why: for each pixel, x = W z + b has the channel mean (mean_o W) z + mean_o b, so the centred
+    x - mean_o x is this kernel times [z; 1]. With one output channel the kernel is exactly 0
+    (W - W), so LayerNorm's output is exactly beta, as §9.2 requires.
+    """
+    flat = np.reshape(weight, (weight.shape[0], -1))
+    return np.concatenate([flat - np.mean(flat, axis=0), (bias - np.mean(bias))[:, None]], axis=1)
+
+
+def window_order(masks, out):
+    """Spec §9.1 twice, the gather: out[(di1, dj1), (di2, dj2), image, i, j] = masks[image, 4i + 2di2 + di1, 4j + 2dj2 + dj1].
+
+        masks: (n, 4h, 4w) -> out: (2, 2, 2, 2, n, h, w), written in place
+    """
+    n, height, width = masks.shape
+    h, w = height // 4, width // 4
+    windows = np.reshape(masks, (n, h, 2, 2, w, 2, 2))  # (image, i, di2, di1, j, dj2, dj1)
+    np.copyto(out, np.transpose(windows, (3, 6, 2, 5, 0, 1, 4)))
+
+
+def normalise_in_place(centred, weight, bias, eps):
+    """Spec §9.2 after the centring: centred (C, P) <- centred / sqrt(mean_c centred^2 + eps) * gamma + beta.
+
+    The same operations as ``masks.layer_norm_channels_first``, in place; where the squares
+    overflow, the rescaled form (``masks.normalised_without_overflow``).
+    """
+    channels = centred.shape[0]
+    with np.errstate(over="ignore"):  # an overflowing square is handled below
+        variance = np.full((1, channels), 1.0 / channels, dtype=centred.dtype) @ (centred * centred)
+    if not np.all(np.isfinite(variance)):
+        centred[...] = normalised_without_overflow(centred, eps, 0, np) * weight[:, None] + bias[:, None]
+        return
+    variance += eps
+    centred *= 1.0 / np.sqrt(variance)
+    centred *= weight[:, None]
+    centred += bias[:, None]
+
+
+def activate_in_place(x, activation):
+    """Spec §9.3 in place (the fast GELU writes its result straight into x)."""
+    if activation is gelu_from_upper_tail:
+        activation(x, np, out=x)
+    else:
+        x[...] = activation(x, np)
+
+
+class MaskDownscaler:
+    """Spec §9.5 on NumPy: ``downscale_mask``'s composition for a batch, in chunks of images.
+
+        masks: (B, 4h, 4w) -> ``output``: (B, h*w, C) for float32, (B, C, h*w) otherwise
+        (the layout OpenBLAS writes faster in the dtype, as ``masks.conv1x1_channels_first``);
+        ``dense()`` is the (B, h, w, C) view.
+
+    ``features(start)`` computes stages 1-6 (both convolutions, LayerNorms and activations) for
+    the chunk of images from ``start`` and returns them as (Cm + 1, n*h*w), with the ones row of
+    the 1x1 convolution's bias; ``project(start, features)`` is stage 7, written into the output.
+    Chunks are independent and write disjoint slices, so they may run in any order, at once.
+    """
+
+    def __init__(self, masks, params, activation, eps):
+        p = params
+        self.masks, self.activation, self.eps = masks, activation, eps
+        self.dtype = np.result_type(masks, *p.values())
+        self.kernels = [
+            centred_kernel(p["mask_downscaling.0.weight"], p["mask_downscaling.0.bias"]).astype(self.dtype),  # (Cm/4, 5)
+            centred_kernel(p["mask_downscaling.3.weight"], p["mask_downscaling.3.bias"]).astype(self.dtype),  # (Cm, Cm + 1)
+        ]
+        self.norms = [(p[f"mask_downscaling.{i}.weight"], p[f"mask_downscaling.{i}.bias"]) for i in (1, 4)]
+        weight, bias = p["mask_downscaling.6.weight"], p["mask_downscaling.6.bias"]
+        self.projection = np.concatenate([np.reshape(weight, weight.shape[:2]), bias[:, None]], axis=1).astype(self.dtype)
+        batch, height, width = masks.shape
+        self.h, self.w, self.hidden = height // 4, width // 4, weight.shape[0]
+        self.step = max(1, CHUNK_VALUES // (self.kernels[0].shape[0] * (height // 2) * (width // 2)))
+        self.starts = range(0, batch, self.step)
+        self.channels_last = self.dtype == np.float32
+        cells = self.h * self.w
+        self.output = np.empty((batch, cells, self.hidden) if self.channels_last else (batch, self.hidden, cells), self.dtype)
+
+    def features(self, start):
+        """Stages 1-6 for the images from ``start`` (a chunk of ``step`` or fewer):
+        -> (Cm + 1, n*h*w), the features of each cell with a last row of ones (§9.4's bias)."""
+        masks = self.masks[start:start + self.step]
+        n, cells = masks.shape[0], self.h * self.w
+        (first, second), (norm1, norm2) = self.kernels, self.norms
+        taps = np.empty((5, 4 * n * cells), self.dtype)  # the mask's pixels in window order, then ones
+        window_order(masks, np.reshape(taps[:4], (2, 2, 2, 2, n, self.h, self.w)))
+        taps[4] = 1
+        hidden1 = np.empty((second.shape[1], n * cells), self.dtype)  # conv2's input: rows (c, di2, dj2), then ones
+        x = np.reshape(hidden1[:-1], (first.shape[0], 4 * n * cells))
+        np.matmul(first, taps, out=x)  # §9.1 with §9.2's centring
+        normalise_in_place(x, *norm1, self.eps)  # §9.2
+        activate_in_place(x, self.activation)  # §9.3
+        hidden1[-1] = 1
+        hidden2 = np.empty((second.shape[0] + 1, n * cells), self.dtype)  # conv3's input, then ones
+        x = hidden2[:-1]
+        np.matmul(second, hidden1, out=x)  # §9.1 with §9.2's centring
+        normalise_in_place(x, *norm2, self.eps)  # §9.2
+        activate_in_place(x, self.activation)  # §9.3
+        hidden2[-1] = 1
+        return hidden2
+
+    def project(self, start, features):
+        """Stage 7, the 1x1 convolution (§9.4), of features (Cm + 1, n*h*w) with its ones row, into
+        the output's slice for images start .. start + n."""
+        cells = self.h * self.w
+        n = features.shape[1] // cells
+        if self.channels_last:
+            np.matmul(features.T, self.projection.T, out=np.reshape(self.output[start:start + n], (n * cells, self.hidden)))
+        else:
+            for image in range(n):
+                np.matmul(self.projection, features[:, image * cells:(image + 1) * cells], out=self.output[start + image])
+
+    def dense(self):
+        """The output as (B, h, w, C) (a view)."""
+        batch = self.output.shape[0]
+        if self.channels_last:
+            return np.reshape(self.output, (batch, self.h, self.w, self.hidden))
+        return np.transpose(np.reshape(self.output, (batch, self.hidden, self.h, self.w)), (0, 2, 3, 1))
