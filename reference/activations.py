@@ -30,15 +30,17 @@ def gelu_from_upper_tail(x, xp, out=None):
     normal density Phi(x) = 1 - Q(|x|) for x >= 0 and Q(|x|) for x < 0; max(x, 0) is x or 0
     accordingly (exactly), so one expression covers both signs with no branch or mask. For x < 0
     it is -|x| * Q exactly, which keeps GELU's relative accuracy where 1 + erf cancels (below
-    about x = -4 in float32).
+    about x = -4 in float32). It is computed as max(x - t, -t) with t = |x| Q(|x|) >= 0, the same
+    value (t moved inside the max) from two whole arrays: NumPy's maximum against a scalar 0 is
+    three times slower.
     """
     a = xp.abs(x)
     tail = normal_upper_tail(a, xp)
-    tail *= a
-    zero = xp.zeros((), dtype=x.dtype)
-    out = xp.maximum(x, zero) if out is None else np.maximum(x, zero, out=out)
-    out -= tail
-    return out
+    tail *= a  # t = |x| Q(|x|)
+    if out is None:
+        return xp.maximum(x - tail, xp.negative(tail))
+    np.subtract(x, tail, out=out)  # (NumPy, in place)
+    return np.maximum(out, np.negative(tail, out=tail), out=out)
 
 
 def gelu_tanh(x, xp):

@@ -19,6 +19,7 @@ scale) on every fixture case and on hypothesis-generated prompts.
 from __future__ import annotations
 
 import os
+from collections import deque
 from functools import partial
 from types import SimpleNamespace
 
@@ -158,41 +159,54 @@ def dense_embedding(enc, masks, batch):
     if namespace_name(enc.xp) != "numpy":  # a device wants few, large kernels: the whole batch at once
         return downscale_mask(masks, enc.params, enc._fast_activation, enc.xp, eps=enc.layer_norm_eps)  # §9
     downscaler = MaskDownscaler(masks, enc.params, enc._fast_activation, enc.layer_norm_eps)  # §9
-    two_lanes(downscaler.features, downscaler.project, downscaler.starts)
+    two_lanes(downscaler.first_layer, downscaler.features, downscaler.project, downscaler.starts)
     return downscaler.dense()
 
 
-IN_FLIGHT = 4  # two_lanes: at most this many chunks' features waiting for their product
+BEHIND = int(os.environ.get("SAMSPEC_BEHIND", "2"))  # two_lanes: this thread runs ``last`` itself when this many wait on the worker
+AHEAD = 2  # two_lanes: the worker runs ``first`` this many chunks ahead
 
 
-def two_lanes(features, project, starts):
-    """For each start: ``project(start, features(start))``, the features on this thread and the
-    products on one worker thread, so that the two run at once; on one usable core, or without
-    threadpoolctl, all on this thread.
+def two_lanes(first, middle, last, starts):
+    """For each start: ``last(start, middle(first(start)))``, with ``middle`` on this thread and
+    ``first`` and ``last`` on one worker thread, so that the two run at once (the worker prepares
+    the next chunk and finishes the previous one); on one usable core, or without threadpoolctl,
+    all on this thread.
 
-    The mask path's features are its elementwise stages (and two small products); its projection
-    is the 1x1 convolution, one large matrix product. NumPy releases the GIL in both, and
-    threadpoolctl holds OpenBLAS at one thread while they run (restored on exit), so each lane
-    has a core. All the elementwise work stays on one thread: two threads that both run short
-    elementwise passes mostly wait for each other's GIL (measured: no faster than one). Each chunk
-    writes its own slice of the output, so the result is the same in any order.
+    In the mask path, ``middle`` is the elementwise stages (and one small product), ``first`` the
+    gather and the first convolution, ``last`` the 1x1 convolution, one large matrix product.
+    NumPy releases the GIL in all of them, and threadpoolctl holds OpenBLAS at one thread while
+    they run (restored on exit), so each lane has a core. All the elementwise work stays on one
+    thread: two threads that both run short elementwise passes mostly wait for each other's GIL
+    (measured: no faster than one). Each chunk writes its own slice of the output, so the result
+    is the same in any order.
     """
+    starts = list(starts)
     lanes = worker_pool() if usable_cores() >= 2 and len(starts) >= 2 else None
     if lanes is None:
         for start in starts:
-            project(start, features(start))
+            last(start, middle(first(start)))
         return
     _, blas, worker = lanes
-    pending = []
+    pending, prepared = [], deque()
     with blas.limit(limits=1, user_api="blas"):
         try:
-            for start in starts:
-                while len(pending) >= IN_FLIGHT:  # bound the features held in memory
-                    pending.pop(0).result()
-                pending.append(worker.submit(project, start, features(start)))
-        finally:
-            for future in pending:  # nothing of this call still runs when it returns or raises
+            for start in starts[:AHEAD]:
+                prepared.append(worker.submit(first, start))
+            for index, start in enumerate(starts):
+                done = prepared.popleft().result()
+                if index + AHEAD < len(starts):  # queued before this chunk's ``last``: ready when needed
+                    prepared.append(worker.submit(first, starts[index + AHEAD]))
+                features = middle(done)
+                if sum(not future.done() for future in pending) >= BEHIND:  # the worker is behind: help it here
+                    last(start, features)
+                else:
+                    pending.append(worker.submit(last, start, features))
+            for future in pending:
                 future.result()
+        finally:  # nothing of this call still runs when it returns or raises
+            for future in [*pending, *prepared]:
+                future.exception()
 
 
 _POOL = {}  # the worker threads and the BLAS thread controller, made on first use

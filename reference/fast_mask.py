@@ -30,7 +30,8 @@ import numpy as np
 from .activations import gelu_from_upper_tail
 from .masks import normalised_without_overflow
 
-CHUNK_VALUES = 65536  # images per chunk: about this many first-layer activations (0.25 or 0.5 MiB)
+CHUNK_BYTES = 2**19  # images per chunk: about this many bytes of first-layer activations (measured best
+# on the 2-core machine of docs/performance.md: two 256 x 256 masks a chunk in float32, one in float64)
 
 
 def centred_kernel(weight, bias):
@@ -91,10 +92,10 @@ class MaskDownscaler:
         (the layout OpenBLAS writes faster in the dtype, as ``masks.conv1x1_channels_first``);
         ``dense()`` is the (B, h, w, C) view.
 
-    ``features(start)`` computes stages 1-6 (both convolutions, LayerNorms and activations) for
-    the chunk of images from ``start`` and returns them as (Cm + 1, n*h*w), with the ones row of
-    the 1x1 convolution's bias; ``project(start, features)`` is stage 7, written into the output.
-    Chunks are independent and write disjoint slices, so they may run in any order, at once.
+    For the chunk of images from ``start``, ``project(start, features(first_layer(start)))``
+    computes stage 1 (the first convolution), stages 2-6 (LayerNorms, activations and the second
+    convolution) and stage 7 (the 1x1 convolution, written into the output). Chunks are
+    independent and write disjoint slices, so they may run in any order, at once.
     """
 
     def __init__(self, masks, params, activation, eps):
@@ -110,34 +111,43 @@ class MaskDownscaler:
         self.projection = np.concatenate([np.reshape(weight, weight.shape[:2]), bias[:, None]], axis=1).astype(self.dtype)
         batch, height, width = masks.shape
         self.h, self.w, self.hidden = height // 4, width // 4, weight.shape[0]
-        self.step = max(1, CHUNK_VALUES // (self.kernels[0].shape[0] * (height // 2) * (width // 2)))
+        first_layer_bytes = self.kernels[0].shape[0] * (height // 2) * (width // 2) * self.dtype.itemsize  # an image's
+        self.step = max(1, CHUNK_BYTES // first_layer_bytes)
         self.starts = range(0, batch, self.step)
         self.channels_last = self.dtype == np.float32
         cells = self.h * self.w
         self.output = np.empty((batch, cells, self.hidden) if self.channels_last else (batch, self.hidden, cells), self.dtype)
 
-    def features(self, start):
-        """Stages 1-6 for the images from ``start`` (a chunk of ``step`` or fewer):
-        -> (Cm + 1, n*h*w), the features of each cell with a last row of ones (§9.4's bias)."""
+    def first_layer(self, start):
+        """Stage 1 with stage 2's centring for the images from ``start`` (a chunk of ``step`` or
+        fewer): -> (4 * Cm/4 + 1, n*h*w), rows (c, di2, dj2) of the centred first convolution
+        (the second convolution's window vectors, still to be normalised and activated), then ones."""
         masks = self.masks[start:start + self.step]
         n, cells = masks.shape[0], self.h * self.w
-        (first, second), (norm1, norm2) = self.kernels, self.norms
+        first, second = self.kernels
         taps = np.empty((5, 4 * n * cells), self.dtype)  # the mask's pixels in window order, then ones
         window_order(masks, np.reshape(taps[:4], (2, 2, 2, 2, n, self.h, self.w)))
         taps[4] = 1
-        hidden1 = np.empty((second.shape[1], n * cells), self.dtype)  # conv2's input: rows (c, di2, dj2), then ones
-        x = np.reshape(hidden1[:-1], (first.shape[0], 4 * n * cells))
-        np.matmul(first, taps, out=x)  # §9.1 with §9.2's centring
+        hidden = np.empty((second.shape[1], n * cells), self.dtype)
+        np.matmul(first, taps, out=np.reshape(hidden[:-1], (first.shape[0], 4 * n * cells)))  # §9.1, §9.2's centring
+        hidden[-1] = 1
+        return hidden
+
+    def features(self, hidden):
+        """Stages 2-6 from ``first_layer``'s output (n*h*w cells), which they overwrite:
+        -> (Cm + 1, n*h*w), the features of each cell, then ones (the 1x1 convolution's bias)."""
+        first, second = self.kernels
+        (norm1, norm2), cells = self.norms, hidden.shape[1]
+        x = np.reshape(hidden[:-1], (first.shape[0], 4 * cells))
         normalise_in_place(x, *norm1, self.eps)  # §9.2
         activate_in_place(x, self.activation)  # §9.3
-        hidden1[-1] = 1
-        hidden2 = np.empty((second.shape[0] + 1, n * cells), self.dtype)  # conv3's input, then ones
-        x = hidden2[:-1]
-        np.matmul(second, hidden1, out=x)  # §9.1 with §9.2's centring
+        features = np.empty((second.shape[0] + 1, cells), self.dtype)
+        x = features[:-1]
+        np.matmul(second, hidden, out=x)  # §9.1 with §9.2's centring
         normalise_in_place(x, *norm2, self.eps)  # §9.2
         activate_in_place(x, self.activation)  # §9.3
-        hidden2[-1] = 1
-        return hidden2
+        features[-1] = 1
+        return features
 
     def project(self, start, features):
         """Stage 7, the 1x1 convolution (§9.4), of features (Cm + 1, n*h*w) with its ones row, into

@@ -370,19 +370,19 @@ def fast_downscale(mask, params, activation, eps=1e-6):
     """fast_mask.MaskDownscaler's chunks one after the other: (B, 4h, 4w) -> (B, h, w, C)."""
     downscaler = fast_mask.MaskDownscaler(mask, params, activation, eps)
     for start in downscaler.starts:
-        downscaler.project(start, downscaler.features(start))
+        downscaler.project(start, downscaler.features(downscaler.first_layer(start)))
     return downscaler.dense()
 
 
-@pytest.mark.parametrize("chunk_values, batch", [(1, 5), (3 * 4 * 16 * 16, 7), (10**9, 3)])
+@pytest.mark.parametrize("chunk_bytes, batch", [(1, 5), (3 * 4 * 16 * 16 * 8, 7), (10**9, 3)])
 @pytest.mark.parametrize("activation", ["gelu", "relu", "gelu_tanh"])
-def test_spec9_5_fast_mask_path_equals_literal_composition(monkeypatch, chunk_values, batch, activation):
+def test_spec9_5_fast_mask_path_equals_literal_composition(monkeypatch, chunk_bytes, batch, activation):
     """The fast form (pixels in window order, LayerNorm's centring in the kernels, biases in the
     products) an image, three images or the whole batch at a time, with a short last chunk, equals
     the literal composition; its fast GELU is the exact GELU."""
     params = init_params(32, 16, seed=4)
     mask = np.random.default_rng(batch).normal(0, 4, (batch, 32, 32))
-    monkeypatch.setattr(fast_mask, "CHUNK_VALUES", chunk_values)
+    monkeypatch.setattr(fast_mask, "CHUNK_BYTES", chunk_bytes)
     act = fast_activation(activation, np.float64, np)
     fast = fast_downscale(mask, params, act)
     assert fast.shape == (batch, 8, 8, 32) and fast.dtype == np.float64
@@ -641,7 +641,7 @@ def test_spec9_5_two_lanes_equal_one_after_the_other(monkeypatch):
     from samspec.reference import fast
 
     monkeypatch.setattr(fast, "usable_cores", lambda: 2)  # the two lanes even on a one-core runner
-    monkeypatch.setattr(fast_mask, "CHUNK_VALUES", 1)  # an image per chunk: five chunks
+    monkeypatch.setattr(fast_mask, "CHUNK_BYTES", 1)  # an image per chunk: five chunks
     params = init_params(64, 8, seed=8)
     encoder = SAMPromptEncoder(**CONFIG, params=params)
     mask = np.random.default_rng(9).normal(0, 3, (5, 24, 16))
@@ -663,7 +663,7 @@ def test_spec9_5_two_lanes_raise_the_workers_error_after_every_chunk_stopped(mon
         done.append(start)
 
     with pytest.raises(RuntimeError, match="product failed"):
-        fast.two_lanes(lambda start: start, project, range(3))
+        fast.two_lanes(lambda start: start, lambda prepared: prepared, project, range(3))
     assert sorted(done) == [0, 2]  # the other chunks' products finished before it raised
 
 
