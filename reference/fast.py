@@ -163,7 +163,7 @@ def dense_embedding(enc, masks, batch):
     return downscaler.dense()
 
 
-BEHIND = int(os.environ.get("SAMSPEC_BEHIND", "2"))  # two_lanes: this thread runs ``last`` itself when this many wait on the worker
+IN_FLIGHT = 4  # two_lanes: at most this many chunks' ``last`` queued on the worker
 AHEAD = 2  # two_lanes: the worker runs ``first`` this many chunks ahead
 
 
@@ -198,10 +198,9 @@ def two_lanes(first, middle, last, starts):
                 if index + AHEAD < len(starts):  # queued before this chunk's ``last``: ready when needed
                     prepared.append(worker.submit(first, starts[index + AHEAD]))
                 features = middle(done)
-                if sum(not future.done() for future in pending) >= BEHIND:  # the worker is behind: help it here
-                    last(start, features)
-                else:
-                    pending.append(worker.submit(last, start, features))
+                while len(pending) >= IN_FLIGHT:  # bound the features held in memory
+                    pending.pop(0).result()
+                pending.append(worker.submit(last, start, features))
             for future in pending:
                 future.result()
         finally:  # nothing of this call still runs when it returns or raises

@@ -119,7 +119,8 @@ def check_convolution_range(masks, weight, bias, xp) -> None:
     max|mask| * max_o sum_{c,di,dj} |weight[o]| + max|bias| of the first convolution's output."""
     wide = xp.float64
     gain = float(xp.max(xp.sum(xp.reshape(xp.abs(xp.astype(weight, wide)), (weight.shape[0], -1)), axis=1)))
-    largest_mask = float(xp.max(xp.abs(masks))) if masks.shape[0] else 0.0  # exact in the masks' own dtype
+    # max |mask| exactly, in the masks' own dtype and without a temporary (the masks are finite here)
+    largest_mask = max(float(xp.max(masks)), -float(xp.min(masks))) if masks.shape[0] else 0.0
     bound = largest_mask * gain + float(xp.max(xp.abs(xp.astype(bias, wide))))
     limit = float(xp.finfo(masks.dtype).max)
     if not bound <= limit:
