@@ -159,7 +159,7 @@ def dense_embedding(enc, masks, batch):
     if namespace_name(enc.xp) != "numpy":  # a device wants few, large kernels: the whole batch at once
         return downscale_mask(masks, enc.params, enc._fast_activation, enc.xp, eps=enc.layer_norm_eps)  # §9
     downscaler = MaskDownscaler(masks, enc.params, enc._fast_activation, enc.layer_norm_eps)  # §9
-    two_lanes(downscaler.first_layer, downscaler.features, downscaler.project, downscaler.starts)
+    two_lanes(downscaler.first_layer, downscaler.features, downscaler.project, downscaler.chunks)
     return downscaler.dense()
 
 
@@ -167,8 +167,8 @@ IN_FLIGHT = 4  # two_lanes: at most this many chunks' ``last`` queued on the wor
 AHEAD = 2  # two_lanes: the worker runs ``first`` this many chunks ahead
 
 
-def two_lanes(first, middle, last, starts):
-    """For each start: ``last(start, middle(first(start)))``, with ``middle`` on this thread and
+def two_lanes(first, middle, last, items):
+    """For each item: ``last(item, middle(first(item)))``, with ``middle`` on this thread and
     ``first`` and ``last`` on one worker thread, so that the two run at once (the worker prepares
     the next chunk and finishes the previous one); on one usable core, or without threadpoolctl,
     all on this thread.
@@ -181,26 +181,26 @@ def two_lanes(first, middle, last, starts):
     (measured: no faster than one). Each chunk writes its own slice of the output, so the result
     is the same in any order.
     """
-    starts = list(starts)
-    lanes = worker_pool() if usable_cores() >= 2 and len(starts) >= 2 else None
+    items = list(items)
+    lanes = worker_pool() if usable_cores() >= 2 and len(items) >= 2 else None
     if lanes is None:
-        for start in starts:
-            last(start, middle(first(start)))
+        for item in items:
+            last(item, middle(first(item)))
         return
     _, blas, worker = lanes
     pending, prepared = [], deque()
     with blas.limit(limits=1, user_api="blas"):
         try:
-            for start in starts[:AHEAD]:
-                prepared.append(worker.submit(first, start))
-            for index, start in enumerate(starts):
+            for item in items[:AHEAD]:
+                prepared.append(worker.submit(first, item))
+            for index, item in enumerate(items):
                 done = prepared.popleft().result()
-                if index + AHEAD < len(starts):  # queued before this chunk's ``last``: ready when needed
-                    prepared.append(worker.submit(first, starts[index + AHEAD]))
+                if index + AHEAD < len(items):  # queued before this item's ``last``: ready when needed
+                    prepared.append(worker.submit(first, items[index + AHEAD]))
                 features = middle(done)
                 while len(pending) >= IN_FLIGHT:  # bound the features held in memory
                     pending.pop(0).result()
-                pending.append(worker.submit(last, start, features))
+                pending.append(worker.submit(last, item, features))
             for future in pending:
                 future.result()
         finally:  # nothing of this call still runs when it returns or raises

@@ -85,6 +85,17 @@ def activate_in_place(x, activation):
         x[...] = activation(x, np)
 
 
+def image_chunks(batch, step):
+    """The chunks of images as slices: ``step`` images each, except the first and the last, which
+    have half as many, so that on two lanes (``fast.two_lanes``) the second lane starts sooner and
+    the two finish closer together."""
+    edge = max(1, step // 2)
+    if batch <= 2 * edge:
+        return [slice(start, min(start + edge, batch)) for start in range(0, batch, edge)]
+    inner = list(range(edge, batch - edge, step)) + [batch - edge]
+    return [slice(0, edge)] + [slice(a, b) for a, b in zip(inner[:-1], inner[1:])] + [slice(batch - edge, batch)]
+
+
 class MaskDownscaler:
     """Spec §9.5 on NumPy: ``downscale_mask``'s composition for a batch, in chunks of images.
 
@@ -92,7 +103,7 @@ class MaskDownscaler:
         (the layout OpenBLAS writes faster in the dtype, as ``masks.conv1x1_channels_first``);
         ``dense()`` is the (B, h, w, C) view.
 
-    For the chunk of images from ``start``, ``project(start, features(first_layer(start)))``
+    For each chunk of images (``chunks``), ``project(chunk, features(first_layer(chunk)))``
     computes stage 1 (the first convolution), stages 2-6 (LayerNorms, activations and the second
     convolution) and stage 7 (the 1x1 convolution, written into the output). Chunks are
     independent and write disjoint slices, so they may run in any order, at once.
@@ -112,17 +123,16 @@ class MaskDownscaler:
         batch, height, width = masks.shape
         self.h, self.w, self.hidden = height // 4, width // 4, weight.shape[0]
         first_layer_bytes = self.kernels[0].shape[0] * (height // 2) * (width // 2) * self.dtype.itemsize  # an image's
-        self.step = max(1, CHUNK_BYTES // first_layer_bytes)
-        self.starts = range(0, batch, self.step)
+        self.chunks = image_chunks(batch, max(1, CHUNK_BYTES // first_layer_bytes))
         self.channels_last = self.dtype == np.float32
         cells = self.h * self.w
         self.output = np.empty((batch, cells, self.hidden) if self.channels_last else (batch, self.hidden, cells), self.dtype)
 
-    def first_layer(self, start):
-        """Stage 1 with stage 2's centring for the images from ``start`` (a chunk of ``step`` or
-        fewer): -> (4 * Cm/4 + 1, n*h*w), rows (c, di2, dj2) of the centred first convolution
-        (the second convolution's window vectors, still to be normalised and activated), then ones."""
-        masks = self.masks[start:start + self.step]
+    def first_layer(self, chunk):
+        """Stage 1 with stage 2's centring for the chunk of images ``chunk`` (a slice):
+        -> (4 * Cm/4 + 1, n*h*w), rows (c, di2, dj2) of the centred first convolution (the second
+        convolution's window vectors, still to be normalised and activated), then ones."""
+        masks = self.masks[chunk]
         n, cells = masks.shape[0], self.h * self.w
         first, second = self.kernels
         taps = np.empty((5, 4 * n * cells), self.dtype)  # the mask's pixels in window order, then ones
@@ -149,16 +159,15 @@ class MaskDownscaler:
         features[-1] = 1
         return features
 
-    def project(self, start, features):
+    def project(self, chunk, features):
         """Stage 7, the 1x1 convolution (§9.4), of features (Cm + 1, n*h*w) with its ones row, into
-        the output's slice for images start .. start + n."""
-        cells = self.h * self.w
-        n = features.shape[1] // cells
+        the output's slice for the chunk of images ``chunk`` (a slice)."""
+        cells, n = self.h * self.w, chunk.stop - chunk.start
         if self.channels_last:
-            np.matmul(features.T, self.projection.T, out=np.reshape(self.output[start:start + n], (n * cells, self.hidden)))
+            np.matmul(features.T, self.projection.T, out=np.reshape(self.output[chunk], (n * cells, self.hidden)))
         else:
             for image in range(n):
-                np.matmul(self.projection, features[:, image * cells:(image + 1) * cells], out=self.output[start + image])
+                np.matmul(self.projection, features[:, image * cells:(image + 1) * cells], out=self.output[chunk.start + image])
 
     def dense(self):
         """The output as (B, h, w, C) (a view)."""

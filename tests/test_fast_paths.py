@@ -369,8 +369,8 @@ def test_spec9_5_downscale_mask_equals_literal_composition(activation, batch, h,
 def fast_downscale(mask, params, activation, eps=1e-6):
     """fast_mask.MaskDownscaler's chunks one after the other: (B, 4h, 4w) -> (B, h, w, C)."""
     downscaler = fast_mask.MaskDownscaler(mask, params, activation, eps)
-    for start in downscaler.starts:
-        downscaler.project(start, downscaler.features(downscaler.first_layer(start)))
+    for chunk in downscaler.chunks:
+        downscaler.project(chunk, downscaler.features(downscaler.first_layer(chunk)))
     return downscaler.dense()
 
 
@@ -657,10 +657,10 @@ def test_spec9_5_two_lanes_raise_the_workers_error_after_every_chunk_stopped(mon
     monkeypatch.setattr(fast, "usable_cores", lambda: 2)
     done = []
 
-    def project(start, features):
-        if start == 1:
+    def project(item, features):
+        if item == 1:
             raise RuntimeError("product failed")
-        done.append(start)
+        done.append(item)
 
     with pytest.raises(RuntimeError, match="product failed"):
         fast.two_lanes(lambda start: start, lambda prepared: prepared, project, range(3))
