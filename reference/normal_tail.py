@@ -1,8 +1,13 @@
-"""Spec §9.3, fast form: the standard normal upper tail Q(a) = Phi(-a) = erfc(a / sqrt 2) / 2, a >= 0.
+"""Spec §9.3, fast forms: the standard normal upper tail Q(a) = Phi(-a) = erfc(a / sqrt 2) / 2, a >= 0.
 
 The exact GELU is x * Phi(x). NumPy has no erf, and SciPy's is a scalar loop (about 10 ns a
 value, 20 times the rest of the mask path's arithmetic), so ``activations.gelu_from_upper_tail``
-takes Phi from this module's Q, which needs nothing but vectorised arithmetic and one exp:
+takes Phi from this module's Q, which needs nothing but vectorised arithmetic, one exp and, in
+float64, one table lookup. ``normal_upper_tail`` has one form per dtype, the faster there
+(measured, docs/performance.md): a fitted polynomial in float32, a table and the midpoint rule in
+float64.
+
+*float32: a fitted polynomial* (``upper_tail_by_polynomial``)
 
     Q(a) = exp(-a^2 / 2) * r * P(s),    r = 1 / (k + a),    s = (k - a) * r
 
@@ -11,13 +16,29 @@ exp(-a^2/2) * r carries Q's Gaussian decay and its 1/a tail (Mills' ratio: Q(a) 
 so what is left for P, Q(a) * exp(a^2/2) * (k + a), is smooth and bounded over all of a >= 0
 (from k/2 at a = 0 to 1/sqrt(2 pi) as a -> oo). The change of variable s maps a in [0, oo) onto
 s in (-1, 1] (a = 0 at s = 1) and puts most of its resolution near a = 0, where Phi bends.
+P is the least-squares Chebyshev fit of that function on 64 * degree Chebyshev nodes of s, of
+values from math.erfc (the platform's libm, correct to about an ulp; ``scaled_upper_tail``),
+written in monomials of s for Horner's rule (well conditioned here: the monomial coefficients'
+magnitudes sum to less than 4). Degree 8 is the smallest that reaches about 2 machine epsilons
+of absolute error in Q. In float64 the same form needs degree 20: forty elementwise passes.
 
-The fit: P is the least-squares Chebyshev fit of that function on 64 * degree Chebyshev nodes of
-s, of values from math.erfc (the platform's libm, correct to about an ulp; ``scaled_upper_tail``);
-it is then written in monomials of s for Horner's rule (well conditioned here: the
-monomial coefficients' magnitudes sum to less than 4). The degrees are the smallest that reach
-about 2 machine epsilons of absolute error in Q (measured against mpmath); tests/test_fast_paths.py
-checks Q against math.erfc and the GELU against its definition.
+*float64: a table and the midpoint rule* (``upper_tail_by_table``)
+
+    Q(a) = Q(a0) - integral_{a0}^{a} phi(t) dt
+         = Q(a0) - phi(m) h (1 + (m^2 - 1) h^2 / 24 + ...),    h = a - a0,  m = a0 + h/2
+
+a0 is the node nearest to a of a grid of step 2^-11 on [0, 40], where Q(a0) is tabulated once,
+here, from math.erfc (beyond 40, Q is 0 in float64). The integral is the midpoint rule with its
+error series: expanding phi about the midpoint m, the odd terms cancel and phi's derivatives
+are phi(m) times the Hermite polynomials He_2 = m^2 - 1, He_4 = m^4 - 6m^2 + 3, ...; with
+|h| <= 2^-12 the He_4 term, (m^4 - 6m^2 + 3) h^4 / 1920 relative to the integral, is below
+half an epsilon of Q for a < 5 and is left out. The node and h = a - a0 are exact (a0 is a
+multiple of 2^-11 within a factor 2 of a, Sterbenz), so the only roundings are those of a dozen
+multiplications, one exp and the table's value: about twenty passes, against the polynomial's
+forty-odd, and more accurate.
+
+tests/test_fast_paths.py checks Q against math.erfc in both dtypes and the GELU against its
+definition.
 """
 
 from __future__ import annotations
@@ -26,7 +47,9 @@ import functools
 import math
 
 # dtype -> (degree of P, k): the smallest degree whose fit reaches ~2 epsilons of absolute error in Q.
-TAIL_FITS = {"float64": (20, 5.0), "float32": (8, 2.0)}
+TAIL_FITS = {"float32": (8, 2.0)}
+TABLE_STEP = 2.0**-11  # float64: Q tabulated every TABLE_STEP on [0, TABLE_END]
+TABLE_END = 40.0  # Q(40) = 3.6e-350: 0 in float64, as is phi beyond 38.6
 
 
 def scaled_upper_tail(a: float) -> float:
@@ -66,16 +89,21 @@ def upper_tail_polynomial(degree: int, k: float) -> tuple:
 
 
 def normal_upper_tail(a, xp):
-    """Q(a) = Phi(-a) = erfc(a / sqrt 2) / 2 for finite a >= 0, elementwise, in a's dtype.
-
-        Q(a) = exp(-a^2/2) * r * P(s),   r = 1 / (k + a),   s = (k - a) * r          a: float32 or float64
+    """Q(a) = Phi(-a) = erfc(a / sqrt 2) / 2 for finite a >= 0, elementwise, in a's dtype: float32
+    by the fitted polynomial, float64 by the table (module docstring).
 
     Tested: within 4 machine epsilons absolute for every a, and 64 relative to Q itself for a < 5.
     """
-    dtype = next((name for name in TAIL_FITS if a.dtype == getattr(xp, name)), None)
-    if dtype is None:
-        raise TypeError(f"a: expected a float32 or float64 array; received dtype {a.dtype}")
-    degree, k = TAIL_FITS[dtype]
+    if a.dtype == xp.float32:
+        return upper_tail_by_polynomial(a, xp)
+    if a.dtype == xp.float64:
+        return upper_tail_by_table(a, xp)
+    raise TypeError(f"a: expected a float32 or float64 array; received dtype {a.dtype}")
+
+
+def upper_tail_by_polynomial(a, xp):
+    """Q(a) = exp(-a^2/2) * r * P(s),   r = 1 / (k + a),   s = (k - a) * r          a: float32"""
+    degree, k = TAIL_FITS["float32"]
     coefficients = upper_tail_polynomial(degree, k)
     r = k + a
     r = 1.0 / r
@@ -92,3 +120,55 @@ def normal_upper_tail(a, xp):
     q *= r
     q *= p
     return q
+
+
+@functools.lru_cache(maxsize=None)
+def upper_tail_table():
+    """Q(n * TABLE_STEP) for n = 0 .. TABLE_END / TABLE_STEP, from math.erfc: a read-only NumPy
+    float64 array (81 921 values, 640 KiB; made in about 30 ms at first use)."""
+    import numpy as np
+
+    nodes = range(int(TABLE_END / TABLE_STEP) + 1)
+    table = np.array([0.5 * math.erfc(n * TABLE_STEP / math.sqrt(2.0)) for n in nodes])
+    table.flags.writeable = False
+    return table
+
+
+def upper_tail_by_table(a, xp):
+    """Q(a) = Q(a0) - phi(m) h (1 + (m^2 - 1) h^2 / 24),   a0 = TABLE_STEP * round(a / TABLE_STEP),
+    h = a - a0,  m = a - h/2,  phi(m) = exp(-m^2/2) / sqrt(2 pi)          a: float64
+
+    Written with in-place operations on this function's own temporaries (the same values).
+    """
+    table = _device_table(xp)
+    a = xp.minimum(a, xp.asarray(TABLE_END, dtype=a.dtype))  # beyond: Q(a0) = 0 and phi(m) = 0
+    n = a * (1.0 / TABLE_STEP)
+    n = xp.round(n)  # the nearest node, as a float
+    q = xp.take(table, xp.astype(n, xp.int64))  # Q(a0)
+    h = n
+    h *= -TABLE_STEP
+    h += a  # h = a - a0, exact
+    m = h * -0.5
+    m += a  # m = a - h/2, the midpoint of [a0, a]
+    m *= m  # m^2
+    integral = m * -0.5
+    integral = xp.exp(integral)
+    integral *= h  # exp(-m^2/2) h
+    h *= h
+    m -= 1.0
+    m *= h
+    m *= _INV_SQRT_2PI / 24.0
+    m += _INV_SQRT_2PI  # (1 + (m^2 - 1) h^2 / 24) / sqrt(2 pi)
+    integral *= m
+    q -= integral
+    return q
+
+
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_TABLES = {}  # namespace -> the table as its array, made on first use
+
+
+def _device_table(xp):
+    if xp not in _TABLES:
+        _TABLES[xp] = xp.asarray(upper_tail_table(), dtype=xp.float64)  # (NumPy: the same array)
+    return _TABLES[xp]

@@ -30,7 +30,14 @@ from samspec.reference.masks import (
     layer_norm_channels,
     layer_norm_channels_first,
 )
-from samspec.reference.normal_tail import TAIL_FITS, normal_upper_tail, upper_tail_polynomial
+from samspec.reference.normal_tail import (
+    TABLE_END,
+    TABLE_STEP,
+    TAIL_FITS,
+    normal_upper_tail,
+    upper_tail_polynomial,
+    upper_tail_table,
+)
 from samspec.reference.positional_encoding import (
     dense_positional_grid,
     dense_positional_grid_literal,
@@ -282,6 +289,19 @@ def test_spec9_3_upper_tail_fit_is_well_conditioned():
         coefficients = upper_tail_polynomial(degree, k)
         assert len(coefficients) == degree + 1
         assert sum(abs(c) for c in coefficients) < 4.0
+
+
+def test_spec9_3_upper_tail_table_and_midpoint_rule():
+    """float64: the table holds Q at every node; at a node the form returns the table's value
+    exactly (h = 0), half a step either side it is within 4 epsilons of erfc, and beyond the
+    table Q is 0 (also for the largest float64)."""
+    table = upper_tail_table()
+    assert table.shape == (int(TABLE_END / TABLE_STEP) + 1,) and not table.flags.writeable
+    nodes = np.array([0, 1, 7, 2048, 12345, table.shape[0] - 1]) * TABLE_STEP
+    assert np.array_equal(normal_upper_tail(nodes, np), table[(nodes / TABLE_STEP).astype(int)])
+    off = np.concatenate([nodes[:-1] + 0.49 * TABLE_STEP, nodes[1:-1] - 0.49 * TABLE_STEP])
+    assert max_abs(normal_upper_tail(off, np), upper_tail_truth(off)) <= 4 * np.finfo(np.float64).eps
+    assert normal_upper_tail(np.array([40.0, 41.0, 1e300, np.finfo(np.float64).max]), np).tolist() == [0.0] * 4
 
 
 def test_spec9_3_gelu_from_upper_tail_equals_gelu():
