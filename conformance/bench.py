@@ -224,8 +224,9 @@ def print_machine(machine: dict, repeat: int) -> None:
     print(f"software: Python {machine['python']}, numpy {machine['numpy']} ({machine['blas']}), scipy {machine['scipy']}, "
           f"torch {machine['torch'] or 'not installed'}, segment-anything {machine['segment_anything'] or 'not installed'}")
     print(f"threads: {machine['threads']} for NumPy's BLAS and for torch (torch.set_num_threads); NumPy's BLAS reports "
-          f"{machine['blas_threads']} ({machine['blas_threads_source']}). The reference's mask path (W2) and W4's sweep run "
-          f"their chunks on a pool of one thread per usable core, with one BLAS thread each; its other NumPy work runs on one thread.")
+          f"{machine['blas_threads']} ({machine['blas_threads_source']}). The reference's mask path (W2) runs "
+          f"on two lanes (elementwise stages on the calling thread, matrix products on a worker) and W4's sweep on a pool of one "
+          f"thread per usable core, with one BLAS thread each; its other NumPy work runs on one thread.")
     print(f"times: best of at least {repeat} calls (short calls: as many as fit in 0.5 s) after 2 warm-up calls; ratio = torch time / reference time "
           f"(targets: float32 >= {TARGETS['ref_f32']:g}x, float64 >= {TARGETS['ref_f64']:g}x; "
           f"W2 float32 under the steady allocator >= {TARGET_OVERRIDES['steady']['W2']['ref_f32']:g}x)")

@@ -1,8 +1,8 @@
 """Spec §9 on NumPy, fast: the mask downscaler as ``SAMPromptEncoder.__call__`` computes it there.
 
 The definition is ``masks.downscale_mask_literal`` (channels last, stage by stage); the teaching
-composition calls ``masks.downscale_mask``. This module computes the same composition with three
-rearrangements, each exact in real arithmetic, and runs it on every usable core:
+composition calls ``masks.downscale_mask``. This module computes the same composition, the
+stages' arithmetic in the spec's order, rearranged in two ways that are exact in real arithmetic:
 
 1. *The pixels in window order.* LayerNorm2d (§9.2) and the activation (§9.3) act on each
    pixel's channel vector alone, so between the convolutions the order of the pixels is free.
@@ -11,15 +11,16 @@ rearrangements, each exact in real arithmetic, and runs it on every usable core:
    (§9.1) are plain matrix products: the first contracts over the rows (di1, dj1), and its output
    rows (c, di2, dj2) are then exactly the second convolution's window vectors, in the order of
    PyTorch's weight (Cout, Cin, 2, 2). One gather replaces a window gather per convolution.
-2. *LayerNorm's centring inside the convolution before it.* x - mean_c x is linear in x, and
-   x = W z + b, so x - mean_c x = (W - mean_o W) z + (b - mean_o b): the product with the centred
-   kernel gives the centred activations, with no mean and no subtraction per pixel.
-3. *Each bias inside its product*, as the weight of one more input row that is constant 1
+2. *Each bias inside its product*, as the weight of one more input row that is constant 1
    ([W | b] @ [z; 1] = W z + b, as ``masks.conv1x1_channels_first``): every product writes its
    output once, the largest (the 1x1 convolution's, hidden_size channels) straight into place.
 
-LayerNorm's scaling and the activation then run in place on each chunk of images, whose arrays
-stay in the core's cache. ``tests/test_fast_paths.py`` checks the result against
+LayerNorm and the activation then run in place on each chunk of images, whose arrays stay in the
+core's cache. LayerNorm's centring is deliberately not folded into the convolution before it
+(x - mean_c x = (W - mean_o W) z + (b - mean_o b), exact too, and one pass fewer): in float32 it
+would avoid the cancellation of a large common mode and so be far more accurate than the spec's
+order on a near-constant mask (masks.near_zero_variance: 3e-7 against 4e-5), and the tolerance
+model takes this code's float32 error as the error a faithful float32 port makes. ``tests/test_fast_paths.py`` checks the result against
 ``downscale_mask_literal`` (float64, 1e-12) and against the teaching composition.
 """
 
@@ -34,18 +35,12 @@ CHUNK_BYTES = 2**19  # images per chunk: about this many bytes of first-layer ac
 # on the 2-core machine of docs/performance.md: two 256 x 256 masks a chunk in float32, one in float64)
 
 
-def centred_kernel(weight, bias):
-    """Spec §9.1 followed by §9.2's centring, as one kernel with the bias as its last column.
+def kernel_with_bias(weight, bias):
+    """Spec §9.1 or §9.4's kernel as one matrix with the bias as its last column.
 
-        weight: (Cout, Cin, kh, kw), bias: (Cout,) -> (Cout, Cin*kh*kw + 1)
-        [W - mean_o W | b - mean_o b]
-
-    Why: for each pixel, x = W z + b has the channel mean (mean_o W) z + mean_o b, so the centred
-    x - mean_o x is this kernel times [z; 1]. With one output channel the kernel is exactly 0
-    (W - W), so LayerNorm's output is exactly beta, as §9.2 requires.
+        weight: (Cout, Cin, kh, kw), bias: (Cout,) -> (Cout, Cin*kh*kw + 1):  [W | b] @ [z; 1] = W z + b
     """
-    flat = np.reshape(weight, (weight.shape[0], -1))
-    return np.concatenate([flat - np.mean(flat, axis=0), (bias - np.mean(bias))[:, None]], axis=1)
+    return np.concatenate([np.reshape(weight, (weight.shape[0], -1)), bias[:, None]], axis=1)
 
 
 def window_order(masks, out):
@@ -59,22 +54,24 @@ def window_order(masks, out):
     np.copyto(out, np.transpose(windows, (3, 6, 2, 5, 0, 1, 4)))
 
 
-def normalise_in_place(centred, weight, bias, eps):
-    """Spec §9.2 after the centring: centred (C, P) <- centred / sqrt(mean_c centred^2 + eps) * gamma + beta.
+def normalise_in_place(x, weight, bias, eps):
+    """Spec §9.2 in place on x (C, P): x <- (x - mu) / sqrt(var + eps) * gamma + beta, per pixel.
 
-    The same operations as ``masks.layer_norm_channels_first``, in place; where the squares
-    overflow, the rescaled form (``masks.normalised_without_overflow``).
+    The same operations as ``masks.layer_norm_channels_first``; where the squares overflow, the
+    rescaled form (``masks.normalised_without_overflow``).
     """
-    channels = centred.shape[0]
+    channels = x.shape[0]
+    average = np.full((1, channels), 1.0 / channels, dtype=x.dtype)
+    x -= average @ x  # centred
     with np.errstate(over="ignore"):  # an overflowing square is handled below
-        variance = np.full((1, channels), 1.0 / channels, dtype=centred.dtype) @ (centred * centred)
+        variance = average @ (x * x)
     if not np.all(np.isfinite(variance)):
-        centred[...] = normalised_without_overflow(centred, eps, 0, np) * weight[:, None] + bias[:, None]
+        x[...] = normalised_without_overflow(x, eps, 0, np) * weight[:, None] + bias[:, None]
         return
     variance += eps
-    centred *= 1.0 / np.sqrt(variance)
-    centred *= weight[:, None]
-    centred += bias[:, None]
+    x *= 1.0 / np.sqrt(variance)
+    x *= weight[:, None]
+    x += bias[:, None]
 
 
 def activate_in_place(x, activation):
@@ -114,12 +111,12 @@ class MaskDownscaler:
         self.masks, self.activation, self.eps = masks, activation, eps
         self.dtype = np.result_type(masks, *p.values())
         self.kernels = [
-            centred_kernel(p["mask_downscaling.0.weight"], p["mask_downscaling.0.bias"]).astype(self.dtype),  # (Cm/4, 5)
-            centred_kernel(p["mask_downscaling.3.weight"], p["mask_downscaling.3.bias"]).astype(self.dtype),  # (Cm, Cm + 1)
+            kernel_with_bias(p["mask_downscaling.0.weight"], p["mask_downscaling.0.bias"]).astype(self.dtype),  # (Cm/4, 5)
+            kernel_with_bias(p["mask_downscaling.3.weight"], p["mask_downscaling.3.bias"]).astype(self.dtype),  # (Cm, Cm + 1)
         ]
         self.norms = [(p[f"mask_downscaling.{i}.weight"], p[f"mask_downscaling.{i}.bias"]) for i in (1, 4)]
-        weight, bias = p["mask_downscaling.6.weight"], p["mask_downscaling.6.bias"]
-        self.projection = np.concatenate([np.reshape(weight, weight.shape[:2]), bias[:, None]], axis=1).astype(self.dtype)
+        weight = p["mask_downscaling.6.weight"]
+        self.projection = kernel_with_bias(weight, p["mask_downscaling.6.bias"]).astype(self.dtype)  # (C, Cm + 1)
         batch, height, width = masks.shape
         self.h, self.w, self.hidden = height // 4, width // 4, weight.shape[0]
         first_layer_bytes = self.kernels[0].shape[0] * (height // 2) * (width // 2) * self.dtype.itemsize  # an image's
@@ -129,9 +126,9 @@ class MaskDownscaler:
         self.output = np.empty((batch, cells, self.hidden) if self.channels_last else (batch, self.hidden, cells), self.dtype)
 
     def first_layer(self, chunk):
-        """Stage 1 with stage 2's centring for the chunk of images ``chunk`` (a slice):
-        -> (4 * Cm/4 + 1, n*h*w), rows (c, di2, dj2) of the centred first convolution (the second
-        convolution's window vectors, still to be normalised and activated), then ones."""
+        """Stage 1 for the chunk of images ``chunk`` (a slice): -> (4 * Cm/4 + 1, n*h*w), rows
+        (c, di2, dj2) of the first convolution (the second convolution's window vectors, still to
+        be normalised and activated), then ones."""
         masks = self.masks[chunk]
         n, cells = masks.shape[0], self.h * self.w
         first, second = self.kernels
@@ -139,7 +136,7 @@ class MaskDownscaler:
         window_order(masks, np.reshape(taps[:4], (2, 2, 2, 2, n, self.h, self.w)))
         taps[4] = 1
         hidden = np.empty((second.shape[1], n * cells), self.dtype)
-        np.matmul(first, taps, out=np.reshape(hidden[:-1], (first.shape[0], 4 * n * cells)))  # §9.1, §9.2's centring
+        np.matmul(first, taps, out=np.reshape(hidden[:-1], (first.shape[0], 4 * n * cells)))  # §9.1
         hidden[-1] = 1
         return hidden
 
@@ -153,7 +150,7 @@ class MaskDownscaler:
         activate_in_place(x, self.activation)  # §9.3
         features = np.empty((second.shape[0] + 1, cells), self.dtype)
         x = features[:-1]
-        np.matmul(second, hidden, out=x)  # §9.1 with §9.2's centring
+        np.matmul(second, hidden, out=x)  # §9.1
         normalise_in_place(x, *norm2, self.eps)  # §9.2
         activate_in_place(x, self.activation)  # §9.3
         features[-1] = 1
