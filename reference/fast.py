@@ -147,8 +147,8 @@ def dense_embedding(enc, masks, batch):
     """Spec §9 (a mask) or §10 (none): the dense embedding (B, h, w, C).
 
     Why this equals the teaching composition: on NumPy, reference/fast_mask.py's form of
-    ``downscale_mask`` (its module docstring: the pixels in window order, LayerNorm's centring in
-    the convolution kernels, the biases in the products; each exact in real arithmetic), with the
+    ``downscale_mask`` (its module docstring: the pixels in window order and the biases in the
+    products, each exact in real arithmetic), with the
     activation's fast form (``activations.fast_activation``: the exact GELU from the normal upper
     tail, within a few machine epsilons of the definition), its chunks of images on two lanes
     (``two_lanes``: each chunk writes its own slice of the output, so the order does not matter).
@@ -219,8 +219,9 @@ def usable_cores() -> int:
 
 
 def chunk_map(xp, images):
-    """How ``downscale_mask`` runs its image chunks: on NumPy with two or more images and cores,
-    on a pool of one thread per core, with one BLAS thread each; else one after the other (``map``).
+    """How W4's sweep (``samspec bench``) runs its chunks: on NumPy with two or more chunks and
+    cores, on a pool of one thread per core, with one BLAS thread each; else one after the other
+    (``map``). (The mask path's chunks run on ``two_lanes`` instead.)
 
     NumPy's elementwise loops and matrix products release the GIL, so the threads run at once;
     ``threadpoolctl`` sets OpenBLAS to one thread while the chunks run (the cores are taken by
@@ -241,8 +242,8 @@ def chunk_map(xp, images):
 
 
 def worker_pool():
-    """(the thread pool, the BLAS thread controller), made on first use in this process; None
-    without threadpoolctl."""
+    """(a pool of one thread per usable core, the BLAS thread controller, one more worker thread
+    for ``two_lanes``), made on first use in this process; None without threadpoolctl."""
     if _POOL.get("pid") != os.getpid():  # first use, or a forked child: the parent's threads are not in it
         from concurrent.futures import ThreadPoolExecutor
 

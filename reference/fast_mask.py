@@ -97,8 +97,8 @@ class MaskDownscaler:
     """Spec §9.5 on NumPy: ``downscale_mask``'s composition for a batch, in chunks of images.
 
         masks: (B, 4h, 4w) -> ``output``: (B, h*w, C) for float32, (B, C, h*w) otherwise
-        (the layout OpenBLAS writes faster in the dtype, as ``masks.conv1x1_channels_first``);
-        ``dense()`` is the (B, h, w, C) view.
+        (the layout in which OpenBLAS writes this K = Cm + 1 product faster in the dtype, measured:
+        docs/performance.md); ``dense()`` is the (B, h, w, C) view.
 
     For each chunk of images (``chunks``), ``project(chunk, features(first_layer(chunk)))``
     computes stage 1 (the first convolution), stages 2-6 (LayerNorms, activations and the second

@@ -426,6 +426,24 @@ def test_spec9_5_fast_mask_path_shapes(batch, h, w, cm, hidden):
     assert max_abs(fast32, literal) <= 2 * max_abs(literal32, literal) + 1e-7
 
 
+@pytest.mark.parametrize("batch, step", [(0, 2), (1, 2), (2, 2), (3, 2), (5, 4), (7, 3), (16, 2), (16, 1), (33, 4)])
+def test_spec9_5_image_chunks_partition_the_batch(batch, step):
+    """Every image in exactly one chunk, in order; at most ``step`` a chunk; the first and the last
+    half as many (so the two lanes start sooner and finish together)."""
+    chunks = fast_mask.image_chunks(batch, step)
+    assert [i for chunk in chunks for i in range(chunk.start, chunk.stop)] == list(range(batch))
+    assert all(0 < chunk.stop - chunk.start <= step for chunk in chunks)
+    if len(chunks) > 2:
+        assert chunks[0].stop - chunks[0].start == chunks[-1].stop - chunks[-1].start == max(1, step // 2)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_spec9_5_fast_mask_path_empty_batch(dtype):
+    encoder = SAMPromptEncoder(**CONFIG, params=init_params(64, 8, seed=8), dtype=dtype)
+    dense = encoder(masks=np.zeros((0, 1, 24, 16)))["prompt_dense_embeddings"]
+    assert dense.shape == (0, 64, 6, 4) and dense.dtype == np.dtype(dtype)
+
+
 def test_spec9_1_window_order_is_the_index_formula():
     """window_order: out[di1, dj1, di2, dj2, n, i, j] = masks[n, 4i + 2di2 + di1, 4j + 2dj2 + dj1]."""
     masks = np.arange(2 * 8 * 12, dtype=np.float64).reshape(2, 8, 12)
