@@ -457,7 +457,7 @@ def workload_calls(workload, encoders, meta, inputs, chunk, device=None) -> dict
             calls["torch_f32"] = meta_call
     elif workload == "W4":
         rows = chunk // 1024
-        run = chunk_map(xp, 1024 // rows)  # the chunks on every usable core (one BLAS thread each), as the mask path's
+        run = chunk_map(xp, 1024 // rows)  # the chunks on every usable core (one BLAS thread each)
         for name, encoder in encoders.items():
             G = encoder.params["pe_layer.positional_encoding_gaussian_matrix"]
             x, y = grid_axes((1024, 1024), G.dtype, xp)  # pixel centres (p + 0.5) / 1024
