@@ -12,7 +12,7 @@ stages' arithmetic in the spec's order, rearranged in two ways that are exact in
    rows (c, di2, dj2) are then exactly the second convolution's window vectors, in the order of
    PyTorch's weight (Cout, Cin, 2, 2). One gather replaces a window gather per convolution.
 2. *Each bias inside its product*, as the weight of one more input row that is constant 1
-   ([W | b] @ [z; 1] = W z + b, as ``masks.conv1x1_channels_first``): every product writes its
+   ([W | b] @ [z; 1] = W z + b, ``masks.kernel_with_bias``): every product writes its
    output once, the largest (the 1x1 convolution's, hidden_size channels) straight into place.
 
 LayerNorm and the activation then run in place on each chunk of images, whose arrays stay in the
@@ -29,18 +29,10 @@ from __future__ import annotations
 import numpy as np
 
 from .activations import gelu_from_upper_tail
-from .masks import normalised_without_overflow
+from .masks import kernel_with_bias, normalised_without_overflow
 
 CHUNK_BYTES = 2**19  # images per chunk: about this many bytes of first-layer activations (measured best
 # on the 2-core machine of docs/performance.md: two 256 x 256 masks a chunk in float32, one in float64)
-
-
-def kernel_with_bias(weight, bias):
-    """Spec §9.1 or §9.4's kernel as one matrix with the bias as its last column.
-
-        weight: (Cout, Cin, kh, kw), bias: (Cout,) -> (Cout, Cin*kh*kw + 1):  [W | b] @ [z; 1] = W z + b
-    """
-    return np.concatenate([np.reshape(weight, (weight.shape[0], -1)), bias[:, None]], axis=1)
 
 
 def window_order(masks, out):
@@ -111,12 +103,12 @@ class MaskDownscaler:
         self.masks, self.activation, self.eps = masks, activation, eps
         self.dtype = np.result_type(masks, *p.values())
         self.kernels = [
-            kernel_with_bias(p["mask_downscaling.0.weight"], p["mask_downscaling.0.bias"]).astype(self.dtype),  # (Cm/4, 5)
-            kernel_with_bias(p["mask_downscaling.3.weight"], p["mask_downscaling.3.bias"]).astype(self.dtype),  # (Cm, Cm + 1)
+            kernel_with_bias(p["mask_downscaling.0.weight"], p["mask_downscaling.0.bias"], np).astype(self.dtype),  # (Cm/4, 5)
+            kernel_with_bias(p["mask_downscaling.3.weight"], p["mask_downscaling.3.bias"], np).astype(self.dtype),  # (Cm, Cm + 1)
         ]
         self.norms = [(p[f"mask_downscaling.{i}.weight"], p[f"mask_downscaling.{i}.bias"]) for i in (1, 4)]
         weight = p["mask_downscaling.6.weight"]
-        self.projection = kernel_with_bias(weight, p["mask_downscaling.6.bias"]).astype(self.dtype)  # (C, Cm + 1)
+        self.projection = kernel_with_bias(weight, p["mask_downscaling.6.bias"], np).astype(self.dtype)  # (C, Cm + 1)
         batch, height, width = masks.shape
         self.h, self.w, self.hidden = height // 4, width // 4, weight.shape[0]
         first_layer_bytes = self.kernels[0].shape[0] * (height // 2) * (width // 2) * self.dtype.itemsize  # an image's

@@ -87,6 +87,16 @@ def with_ones_channel(x, xp):
     return xp.concat([x, xp.ones((x.shape[0], 1, x.shape[2]), dtype=x.dtype)], axis=1)
 
 
+def kernel_with_bias(weight, bias, xp):
+    """A convolution's kernel as one matrix with the bias as its last column, for inputs with a
+    last row of ones (``with_ones_channel``): [W | b] @ [z; 1] = W z + b.
+
+        weight: (Cout, Cin, kh, kw), bias: (Cout,) -> (Cout, Cin*kh*kw + 1)
+    """
+    flat = xp.reshape(weight, (weight.shape[0], weight.shape[1] * weight.shape[2] * weight.shape[3]))
+    return xp.concat([flat, bias[:, None]], axis=1)
+
+
 def conv1x1_channels_first(x_ones, weight, bias, xp):
     """Spec §9.4 from channels-first input, with the bias inside the product.
 
@@ -98,9 +108,7 @@ def conv1x1_channels_first(x_ones, weight, bias, xp):
     channels, the largest array of the encoder) is then written once, by the product, with no
     full-size temporary for "+ bias".
     """
-    cout, cin = weight.shape[0], weight.shape[1]
-    kernel = xp.concat([xp.reshape(weight, (cout, cin)), bias[:, None]], axis=1)  # (Cout, Cin+1)
-    return xp.matmul(kernel, x_ones)
+    return xp.matmul(kernel_with_bias(weight, bias, xp), x_ones)  # (Cout, Cin+1) @ (B, Cin+1, P)
 
 
 def layer_norm_channels(x, weight, bias, eps, xp):
