@@ -15,7 +15,8 @@ Workloads, all in the seed configuration (hidden 256, embedding 64x64, image 102
   form on the same points.
 
 Times are the best of at least ``--repeat`` calls (short calls: as many as fit in half a second)
-after two warm-up calls, with torch set to NumPy's BLAS thread count. Measurements run in child processes, once per allocator setting: glibc's defaults,
+after two warm-up calls, with torch set to NumPy's BLAS thread count. Measurements run in child
+processes, once per allocator setting: glibc's defaults,
 and "steady" (freed memory is kept for reuse, so a warm call takes no page faults). Page faults
 per call are reported because on a virtual machine they can cost as much as the arithmetic.
 """
@@ -66,17 +67,35 @@ DESCRIPTIONS = {
 def add_arguments(parser) -> None:
     parser.add_argument("--json", metavar="FILE", help="also write every measurement as JSON")
     parser.add_argument("--repeat", type=int, default=7, metavar="N", help="best of N timed calls (default 7)")
-    parser.add_argument("--workloads", default=",".join(WORKLOADS), metavar="W1,W2,...", help="which workloads (default all)")
-    parser.add_argument("--threads", type=int, default=None, metavar="T",
-                        help="threads for NumPy's BLAS and torch (default: NumPy's BLAS thread count)")
-    parser.add_argument("--allocator", choices=["default", "steady", "both"], default="both",
-                        help="glibc malloc settings to measure under (default both)")
+    parser.add_argument(
+        "--workloads", default=",".join(WORKLOADS), metavar="W1,W2,...", help="which workloads (default all)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="T",
+        help="threads for NumPy's BLAS and torch (default: NumPy's BLAS thread count)",
+    )
+    parser.add_argument(
+        "--allocator",
+        choices=["default", "steady", "both"],
+        default="both",
+        help="glibc malloc settings to measure under (default both)",
+    )
     parser.add_argument("--chunk", type=int, default=65536, metavar="POINTS", help="W4 chunk size, a multiple of 1024")
-    parser.add_argument("--no-suite", action="store_true", help="skip the whole-suite budgets (samspec check / fixtures generate)")
-    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed, not only when a check fails")
-    parser.add_argument("--gpu", action="store_true",
-                        help="on the GPU instead: the reference on CuPy against Meta's PromptEncoder on torch CUDA "
-                             "(exit 2 when no GPU is usable)")
+    parser.add_argument(
+        "--no-suite", action="store_true", help="skip the whole-suite budgets (samspec check / fixtures generate)"
+    )
+    parser.add_argument(
+        "--strict", action="store_true", help="exit 1 when a target is missed, not only when a check fails"
+    )
+    parser.add_argument(
+        "--gpu",
+        action="store_true",
+        help="on the GPU instead: the reference on CuPy against Meta's PromptEncoder on torch CUDA "
+        "(exit 2 when no GPU is usable)",
+    )
 
 
 def run(args) -> int:
@@ -92,8 +111,10 @@ def run(args) -> int:
         from . import bench_gpu
 
         if args.allocator != "both" or args.threads is not None:
-            raise ValueError(f"--allocator, --threads: settings of the CPU bench, which --gpu does not run; received "
-                             f"--gpu with --allocator {args.allocator} and --threads {args.threads}")
+            raise ValueError(
+                f"--allocator, --threads: settings of the CPU bench, which --gpu does not run; received "
+                f"--gpu with --allocator {args.allocator} and --threads {args.threads}"
+            )
 
         return bench_gpu.run(args, workloads)
     threads = args.threads or blas_threads()[0]
@@ -117,7 +138,9 @@ def run(args) -> int:
             handle.write("\n")
         print(f"\nwrote {args.json}")
     failed = "w4_check" in report and not report["w4_check"]["passed"]
-    missed = any(not row.get("met", True) for config in report["configs"].values() for row in config.get("verdicts", []))
+    missed = any(
+        not row.get("met", True) for config in report["configs"].values() for row in config.get("verdicts", [])
+    )
     return 1 if failed or (args.strict and missed) else 0
 
 
@@ -128,9 +151,8 @@ def blas_threads():
     """(threads, how it was found) for NumPy's BLAS: threadpoolctl, else the loaded OpenBLAS/MKL
     library asked through ctypes, else the environment or the core count (then 'assumed')."""
     try:
-        from threadpoolctl import threadpool_info
-
         import numpy  # noqa: F401  (loads the BLAS library)
+        from threadpoolctl import threadpool_info
 
         for entry in threadpool_info():
             if entry.get("user_api") == "blas":
@@ -141,11 +163,18 @@ def blas_threads():
         import numpy  # noqa: F401
 
         with open("/proc/self/maps", encoding="utf-8") as maps:
-            libraries = sorted({line.split()[-1] for line in maps if "blas" in line.lower() or "mkl_rt" in line.lower()})
+            libraries = sorted(
+                {line.split()[-1] for line in maps if "blas" in line.lower() or "mkl_rt" in line.lower()}
+            )
         for path in libraries:
             library = ctypes.CDLL(path)
-            for symbol in ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads",
-                           "openblas_get_num_threads64_", "openblas_get_num_threads", "MKL_Get_Max_Threads"):
+            for symbol in (
+                "scipy_openblas_get_num_threads64_",
+                "scipy_openblas_get_num_threads",
+                "openblas_get_num_threads64_",
+                "openblas_get_num_threads",
+                "MKL_Get_Max_Threads",
+            ):
                 if hasattr(library, symbol):
                     return int(getattr(library, symbol)()), f"{os.path.basename(path)}:{symbol}"
     except Exception:
@@ -219,17 +248,29 @@ def _distribution_version(name):
 
 def print_machine(machine: dict, repeat: int) -> None:
     print("samspec bench: reference (NumPy) vs Meta's SAM v1 PromptEncoder (torch, float32, CPU)")
-    print(f"machine: {machine['cpu']}, {machine['nproc']} logical CPUs ({machine['usable_cores']} usable), "
-          f"{machine['platform']}, {machine['libc']}")
-    print(f"software: Python {machine['python']}, numpy {machine['numpy']} ({machine['blas']}), scipy {machine['scipy']}, "
-          f"torch {machine['torch'] or 'not installed'}, segment-anything {machine['segment_anything'] or 'not installed'}")
-    print(f"threads: {machine['threads']} for NumPy's BLAS and for torch (torch.set_num_threads); NumPy's BLAS reports "
-          f"{machine['blas_threads']} ({machine['blas_threads_source']}). The reference's mask path (W2) runs "
-          f"on two lanes (elementwise stages on the calling thread, matrix products on a worker) and W4's sweep on a pool of one "
-          f"thread per usable core, with one BLAS thread each; its other NumPy work runs on one thread.")
-    print(f"times: best of at least {repeat} calls (short calls: as many as fit in 0.5 s) after 2 warm-up calls; ratio = torch time / reference time "
-          f"(targets: float32 >= {TARGETS['ref_f32']:g}x, float64 >= {TARGETS['ref_f64']:g}x; "
-          f"W2 float32 under the steady allocator >= {TARGET_OVERRIDES['steady']['W2']['ref_f32']:g}x)")
+    print(
+        f"machine: {machine['cpu']}, {machine['nproc']} logical CPUs ({machine['usable_cores']} usable), "
+        f"{machine['platform']}, {machine['libc']}"
+    )
+    print(
+        f"software: Python {machine['python']}, numpy {machine['numpy']} ({machine['blas']}), scipy "
+        f"{machine['scipy']}, "
+        f"torch {machine['torch'] or 'not installed'}, segment-anything "
+        f"{machine['segment_anything'] or 'not installed'}"
+    )
+    print(
+        f"threads: {machine['threads']} for NumPy's BLAS and for torch (torch.set_num_threads); NumPy's BLAS reports "
+        f"{machine['blas_threads']} ({machine['blas_threads_source']}). The reference's mask path (W2) runs "
+        "on two lanes (elementwise stages on the calling thread, matrix products on a worker) and W4's sweep "
+        "on a pool of one "
+        f"thread per usable core, with one BLAS thread each; its other NumPy work runs on one thread."
+    )
+    print(
+        f"times: best of at least {repeat} calls (short calls: as many as fit in 0.5 s) after 2 warm-up calls; "
+        "ratio = torch time / reference time "
+        f"(targets: float32 >= {TARGETS['ref_f32']:g}x, float64 >= {TARGETS['ref_f64']:g}x; "
+        f"W2 float32 under the steady allocator >= {TARGET_OVERRIDES['steady']['W2']['ref_f32']:g}x)"
+    )
 
 
 # -- child processes -------------------------------------------------------------------------------
@@ -242,9 +283,23 @@ def run_child(allocator, workloads, repeat, threads, chunk, check) -> dict:
         env[name] = str(threads)
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "result.json")
-        command = [sys.executable, "-m", "samspec.conformance.bench", "--child", allocator, "--out", out,
-                   "--workloads", ",".join(workloads), "--repeat", str(repeat), "--threads", str(threads),
-                   "--chunk", str(chunk)] + (["--check"] if check else [])
+        command = [
+            sys.executable,
+            "-m",
+            "samspec.conformance.bench",
+            "--child",
+            allocator,
+            "--out",
+            out,
+            "--workloads",
+            ",".join(workloads),
+            "--repeat",
+            str(repeat),
+            "--threads",
+            str(threads),
+            "--chunk",
+            str(chunk),
+        ] + (["--check"] if check else [])
         completed = subprocess.run(command, env=env)
         if completed.returncode != 0 or not os.path.exists(out):
             raise OSError(f"the measuring process ({allocator} allocator) failed with exit code {completed.returncode}")
@@ -309,8 +364,13 @@ def time_calls(fn, repeat: int, warmup: int = 2, min_seconds: float = 0.5, synch
         preempted = (_preemptions() - preempted) / len(times)
     finally:
         gc.enable()
-    return {"best_ms": 1e3 * min(times), "median_ms": 1e3 * statistics.median(times), "calls": len(times),
-            "faults_per_call": faults, "preemptions_per_call": preempted}
+    return {
+        "best_ms": 1e3 * min(times),
+        "median_ms": 1e3 * statistics.median(times),
+        "calls": len(times),
+        "faults_per_call": faults,
+        "preemptions_per_call": preempted,
+    }
 
 
 def load_meta(params):
@@ -433,8 +493,10 @@ def workload_calls(workload, encoders, meta, inputs, chunk, device=None) -> dict
         if meta is not None:
             import torch
 
-            t = {k: torch.as_tensor(v if k == "labels" else v.astype(np.float32)).to(device.torch_device)
-                 for k, v in inputs[workload].items()}
+            t = {
+                k: torch.as_tensor(v if k == "labels" else v.astype(np.float32)).to(device.torch_device)
+                for k, v in inputs[workload].items()
+            }
             prompt = (t["points"], t["labels"]) if "points" in t else None
 
             def meta_call():
@@ -463,9 +525,11 @@ def workload_calls(workload, encoders, meta, inputs, chunk, device=None) -> dict
             x, y = grid_axes((1024, 1024), G.dtype, xp)  # pixel centres (p + 0.5) / 1024
 
             def encode_rows(start, G=G, x=x, y=y):  # each chunk's result is dropped at once
-                fourier_features_on_grid(x, y[start:start + rows], G, xp)
+                fourier_features_on_grid(x, y[start : start + rows], G, xp)
 
-            calls[name] = (lambda encode: lambda: all(value is None for value in run(encode, range(0, 1024, rows))))(encode_rows)
+            calls[name] = (lambda encode: lambda: all(value is None for value in run(encode, range(0, 1024, rows))))(
+                encode_rows
+            )
         if meta is not None:
             import torch
 
@@ -512,7 +576,7 @@ def gelu_calls(meta, definition=False) -> dict:
             calls[name] = (lambda a: lambda: [gelu(x, np) for x in a])(arrays)
         else:
             gelu = fast_activation("gelu", dtype, np)
-            calls[name] = (lambda a: lambda: [gelu(x[i:i + 1], np) for x in a for i in range(x.shape[0])])(arrays)
+            calls[name] = (lambda a: lambda: [gelu(x[i : i + 1], np) for x in a for i in range(x.shape[0])])(arrays)
     if meta is not None and not definition:
         import torch
 
@@ -579,8 +643,13 @@ def w2_memory(encoders, meta, inputs) -> dict:
         tracemalloc.stop()
         del outputs
         rss = rss_peak_bytes(lambda: encoder(masks=masks))
-        memory[name] = {"output_bytes": output_bytes, "tracemalloc_peak_bytes": peak, "rss_peak_bytes": rss,
-                        "ratio": peak / output_bytes, "met": peak / output_bytes < MEMORY_TARGET}
+        memory[name] = {
+            "output_bytes": output_bytes,
+            "tracemalloc_peak_bytes": peak,
+            "rss_peak_bytes": rss,
+            "ratio": peak / output_bytes,
+            "met": peak / output_bytes < MEMORY_TARGET,
+        }
     if meta is not None:
         import torch
 
@@ -595,8 +664,11 @@ def w2_memory(encoders, meta, inputs) -> dict:
         with torch.no_grad():
             output_bytes = meta(points=None, boxes=None, masks=masks)[1].numel() * 4
         rss = rss_peak_bytes(meta_call)
-        memory["torch_f32"] = {"output_bytes": output_bytes, "rss_peak_bytes": rss,
-                               "ratio": None if rss is None else rss / output_bytes}
+        memory["torch_f32"] = {
+            "output_bytes": output_bytes,
+            "rss_peak_bytes": rss,
+            "ratio": None if rss is None else rss / output_bytes,
+        }
     return memory
 
 
@@ -611,8 +683,15 @@ def verdicts(rows, targets=TARGETS, workloads=WORKLOADS, overrides=None) -> list
         for name, target in dict(targets, **(overrides or {}).get(workload, {})).items():
             if name in row:
                 ratio = row["torch_f32"]["best_ms"] / row[name]["best_ms"]
-                out.append({"workload": workload, "implementation": name, "ratio": ratio, "target": target,
-                            "met": ratio >= target})
+                out.append(
+                    {
+                        "workload": workload,
+                        "implementation": name,
+                        "ratio": ratio,
+                        "target": target,
+                        "met": ratio >= target,
+                    }
+                )
     return out
 
 
@@ -631,8 +710,10 @@ def w4_check(params, meta, chunk, device=None) -> dict:
     G64 = params["pe_layer.positional_encoding_gaussian_matrix"]
     G32 = G64.astype(np.float32)
     x64, y64 = grid_axes((1024, 1024), np.float64, np)
-    on_device = {dtype: (*grid_axes((1024, 1024), getattr(xp, dtype), xp), xp.asarray(G))
-                 for dtype, G in (("float32", G32), ("float64", G64))}
+    on_device = {
+        dtype: (*grid_axes((1024, 1024), getattr(xp, dtype), xp), xp.asarray(G))
+        for dtype, G in (("float32", G32), ("float64", G64))
+    }
     errors = {"fast_f32": 0.0, "direct_f32": 0.0, "torch_f32": 0.0, "fast_f64": 0.0}
     meta_chunks = pixel_centre_chunks(rows, np.float32) if meta is not None else None
     start_time = time.perf_counter()
@@ -683,8 +764,10 @@ def print_table(result, faults) -> None:
     """The table of times, ratios and verdicts, one row per workload; with ``faults``, the minor
     page faults per call (the CPU bench's)."""
     fault_header = f"  {'faults/call f32|f64|torch':>27}" if faults else ""
-    header = (f"{'workload':<36} {'ref f32 ms':>10} {'ref f64 ms':>10} {'torch f32 ms':>12} "
-              f"{'torch/f32':>9} {'torch/f64':>9}{fault_header}  targets")
+    header = (
+        f"{'workload':<36} {'ref f32 ms':>10} {'ref f64 ms':>10} {'torch f32 ms':>12} "
+        f"{'torch/f32':>9} {'torch/f64':>9}{fault_header}  targets"
+    )
     print(header)
     print("-" * len(header))
     for workload, row in result["rows"].items():
@@ -695,53 +778,77 @@ def print_table(result, faults) -> None:
         marks = []
         for verdict in result["verdicts"]:
             if verdict["workload"] == workload:
-                marks.append(("f32" if verdict["implementation"] == "ref_f32" else "f64") + (" met" if verdict["met"] else " MISSED"))
-        print(f"{DESCRIPTIONS[workload]:<36} {_fmt_ms(row.get('ref_f32')):>10} {_fmt_ms(row.get('ref_f64')):>10} "
-              f"{_fmt_ms(row.get('torch_f32')):>12} {_fmt_ratio(row, 'ref_f32'):>9} {_fmt_ratio(row, 'ref_f64'):>9}"
-              f"{fault_column}  {', '.join(marks)}")
+                marks.append(
+                    ("f32" if verdict["implementation"] == "ref_f32" else "f64")
+                    + (" met" if verdict["met"] else " MISSED")
+                )
+        print(
+            f"{DESCRIPTIONS[workload]:<36} {_fmt_ms(row.get('ref_f32')):>10} {_fmt_ms(row.get('ref_f64')):>10} "
+            f"{_fmt_ms(row.get('torch_f32')):>12} {_fmt_ratio(row, 'ref_f32'):>9} {_fmt_ratio(row, 'ref_f64'):>9}"
+            f"{fault_column}  {', '.join(marks)}"
+        )
 
 
 def print_config(allocator, result) -> None:
     env = " ".join(f"{k}={v}" for k, v in result["allocator_env"].items()) or "glibc defaults"
     load = result.get("load_before"), result.get("load_after")
     loads = "" if None in load else f"; load average (1 min) {load[0][0]:.2f} before, {load[1][0]:.2f} after"
-    print(f"\nallocator: {allocator} ({env}); threads: BLAS {result['blas_threads']}, torch {result['torch_threads']}{loads}")
+    print(
+        f"\nallocator: {allocator} ({env}); threads: BLAS {result['blas_threads']}, torch "
+        f"{result['torch_threads']}{loads}"
+    )
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     if None not in load and max(load[0][0], load[1][0]) > 0.5 * cores + 1:
-        print(f"warning: the machine was busy (load average above {0.5 * cores + 1:g} with {cores} cores): other "
-              f"processes took CPU time during the measurement; torch's multi-threaded operations suffer most")
+        print(
+            f"warning: the machine was busy (load average above {0.5 * cores + 1:g} with {cores} cores): other "
+            f"processes took CPU time during the measurement; torch's multi-threaded operations suffer most"
+        )
     print_table(result, faults=True)
     if "w2_gelu" in result:
         row = result["w2_gelu"]
-        print(f"{'  of W2: the two GELUs alone':<36} {_fmt_ms(row.get('ref_f32')):>10} {_fmt_ms(row.get('ref_f64')):>10} "
-              f"{_fmt_ms(row.get('torch_f32')):>12}   (reference: gelu_from_upper_tail, an image at a time)")
+        print(
+            f"{'  of W2: the two GELUs alone':<36} {_fmt_ms(row.get('ref_f32')):>10} {_fmt_ms(row.get('ref_f64')):>10} "
+            f"{_fmt_ms(row.get('torch_f32')):>12}   (reference: gelu_from_upper_tail, an image at a time)"
+        )
     if "w2_gelu_definition" in result:
         row = result["w2_gelu_definition"]
-        print(f"{'  the same by the definition':<36} {_fmt_ms(row.get('ref_f32')):>10} {_fmt_ms(row.get('ref_f64')):>10} "
-              f"{'':>12}   (gelu: scipy.special.erf, the whole batch)")
+        print(
+            f"{'  the same by the definition':<36} {_fmt_ms(row.get('ref_f32')):>10} {_fmt_ms(row.get('ref_f64')):>10} "
+            f"{'':>12}   (gelu: scipy.special.erf, the whole batch)"
+        )
     if "w2_memory" in result:
-        print("W2 peak memory beyond the inputs (target: NumPy's peak < "
-              f"{MEMORY_TARGET:g} x the dense output's size):")
+        print(f"W2 peak memory beyond the inputs (target: NumPy's peak < {MEMORY_TARGET:g} x the dense output's size):")
         for name, entry in result["w2_memory"].items():
             mib = lambda b: "n/a" if b is None else f"{b / 2**20:.1f} MiB"
             parts = [f"output {mib(entry['output_bytes'])}"]
             if "tracemalloc_peak_bytes" in entry:
-                parts.append(f"tracemalloc peak {mib(entry['tracemalloc_peak_bytes'])} = {entry['ratio']:.2f} x output "
-                             f"({'met' if entry['met'] else 'MISSED'})")
+                parts.append(
+                    f"tracemalloc peak {mib(entry['tracemalloc_peak_bytes'])} = {entry['ratio']:.2f} x output "
+                    f"({'met' if entry['met'] else 'MISSED'})"
+                )
             rss = entry["rss_peak_bytes"]
-            parts.append(f"RSS high-water {mib(rss)}" + ("" if rss is None else f" = {rss / entry['output_bytes']:.2f} x output"))
+            parts.append(
+                f"RSS high-water {mib(rss)}" + ("" if rss is None else f" = {rss / entry['output_bytes']:.2f} x output")
+            )
             print(f"  {name:<10} " + "; ".join(parts))
 
 
 def print_w4_check(check) -> None:
     errors = check["max_error"]
-    print(f"\nW4 check: {check['points']} pixel centres in chunks of {check['chunk']}, every value against the float64 "
-          f"definition (fourier_features, direct):")
-    print(f"  max error: reference float32 (separable) {errors['fast_f32']:.3g}; direct float32 form "
-          f"{errors['direct_f32']:.3g}" + (f"; Meta float32 {errors['torch_f32']:.3g}" if "torch_f32" in errors else "")
-          + f"; reference float64 (separable) {errors['fast_f64']:.3g}")
-    print(f"  budget = {check['k']:g} x the direct float32 form's error = {check['budget']:.3g}: "
-          f"{'PASSED' if check['passed'] else 'FAILED'}")
+    print(
+        f"\nW4 check: {check['points']} pixel centres in chunks of {check['chunk']}, every value against the float64 "
+        f"definition (fourier_features, direct):"
+    )
+    print(
+        f"  max error: reference float32 (separable) {errors['fast_f32']:.3g}; direct float32 form "
+        f"{errors['direct_f32']:.3g}"
+        + (f"; Meta float32 {errors['torch_f32']:.3g}" if "torch_f32" in errors else "")
+        + f"; reference float64 (separable) {errors['fast_f64']:.3g}"
+    )
+    print(
+        f"  budget = {check['k']:g} x the direct float32 form's error = {check['budget']:.3g}: "
+        f"{'PASSED' if check['passed'] else 'FAILED'}"
+    )
 
 
 # -- whole-suite budgets (issue "Performance", item 4) ---------------------------------------------
@@ -759,8 +866,11 @@ def suite_budgets(timeout_s: float = 900.0, cores: int = 2) -> list:
     with tempfile.TemporaryDirectory() as tmp:
         commands = [
             ("samspec check segment-anything", "samspec.conformance.check", ["check", "segment-anything"]),
-            ("samspec fixtures generate", "samspec.conformance.fixtures",
-             ["fixtures", "generate", "--out", os.path.join(tmp, "fixtures")]),
+            (
+                "samspec fixtures generate",
+                "samspec.conformance.fixtures",
+                ["fixtures", "generate", "--out", os.path.join(tmp, "fixtures")],
+            ),
         ]
         for label, module, argv in commands:
             row = {"command": label, "budget_s": SUITE_BUDGET_S}
@@ -775,7 +885,9 @@ def suite_budgets(timeout_s: float = 900.0, cores: int = 2) -> list:
             try:
                 completed = subprocess.run(
                     [sys.executable, "-m", "samspec.conformance.cli", *argv],
-                    capture_output=True, text=True, timeout=timeout_s,
+                    capture_output=True,
+                    text=True,
+                    timeout=timeout_s,
                     preexec_fn=(lambda: os.sched_setaffinity(0, pinned)) if pinned else None,
                 )
             except subprocess.TimeoutExpired:
@@ -789,10 +901,17 @@ def suite_budgets(timeout_s: float = 900.0, cores: int = 2) -> list:
                 row.update(available=False, exit_code=2, note=f"not available: {last}")
                 print(f"  {label:<34} not available (exit 2: {last})")
             else:
-                row.update(available=True, seconds=seconds, exit_code=completed.returncode, within=seconds < SUITE_BUDGET_S,
-                           cores=len(pinned) or None)
-                print(f"  {label:<34} {seconds:7.1f} s  exit {completed.returncode}  "
-                      f"{'within' if seconds < SUITE_BUDGET_S else 'OVER'} budget")
+                row.update(
+                    available=True,
+                    seconds=seconds,
+                    exit_code=completed.returncode,
+                    within=seconds < SUITE_BUDGET_S,
+                    cores=len(pinned) or None,
+                )
+                print(
+                    f"  {label:<34} {seconds:7.1f} s  exit {completed.returncode}  "
+                    f"{'within' if seconds < SUITE_BUDGET_S else 'OVER'} budget"
+                )
             rows.append(row)
     return rows
 

@@ -140,20 +140,31 @@ def gpu_w2_memory(encoders, meta, masks) -> dict:
 
 def print_result(facts, result, repeat) -> None:
     print("samspec bench --gpu: reference (CuPy) vs Meta's SAM v1 PromptEncoder (torch CUDA, float32), on one GPU")
-    print(f"gpu: {facts['gpu']} ({facts['gpu_memory_gib']:.0f} GiB); CUDA runtime {facts['cuda_runtime']}, driver "
-          f"{facts['cuda_driver']}; host CPU {facts['cpu']}")
-    print(f"software: Python {facts['python']}, cupy {facts['cupy']}, torch {facts['torch']} (CUDA {facts['torch_cuda']}; "
-          f"TF32 in cuDNN convolutions {facts['torch_cudnn_allow_tf32']}, in matmul {facts['torch_matmul_allow_tf32']}: "
-          f"torch's defaults)")
-    print(f"times: best of at least {repeat} calls after 2 warm-up calls, each ended by waiting for the GPU; ratio = torch "
-          f"time / reference time (target on {', '.join(TARGET_WORKLOADS)}: float32 reference at most {GPU_TARGET:g} x "
-          f"torch's time, i.e. ratio >= {1 / GPU_TARGET:.2f}x)")
+    print(
+        f"gpu: {facts['gpu']} ({facts['gpu_memory_gib']:.0f} GiB); CUDA runtime {facts['cuda_runtime']}, driver "
+        f"{facts['cuda_driver']}; host CPU {facts['cpu']}"
+    )
+    print(
+        f"software: Python {facts['python']}, cupy {facts['cupy']}, torch {facts['torch']} (CUDA "
+        f"{facts['torch_cuda']}; "
+        f"TF32 in cuDNN convolutions {facts['torch_cudnn_allow_tf32']}, in matmul {facts['torch_matmul_allow_tf32']}: "
+        f"torch's defaults)"
+    )
+    print(
+        f"times: best of at least {repeat} calls after 2 warm-up calls, each ended by waiting for the GPU; "
+        "ratio = torch "
+        f"time / reference time (target on {', '.join(TARGET_WORKLOADS)}: float32 reference at most {GPU_TARGET:g} x "
+        f"torch's time, i.e. ratio >= {1 / GPU_TARGET:.2f}x)"
+    )
     bench.print_table(result, faults=False)
     if "w2_memory" in result:
         print("W2 peak GPU memory beyond the inputs (CuPy's pool, torch's caching allocator):")
         for name, entry in result["w2_memory"].items():
-            print(f"  {name:<10} output {entry['output_bytes'] / 2**20:.1f} MiB; peak {entry['peak_bytes'] / 2**20:.1f} MiB "
-                  f"= {entry['ratio']:.2f} x output")
+            print(
+                f"  {name:<10} output {entry['output_bytes'] / 2**20:.1f} MiB; peak "
+                f"{entry['peak_bytes'] / 2**20:.1f} MiB "
+                f"= {entry['ratio']:.2f} x output"
+            )
     if "w4_check" in result:
         bench.print_w4_check(result["w4_check"])
 
@@ -170,8 +181,12 @@ def run(args, workloads) -> int:
     print_result(facts, result, args.repeat)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump({"mode": "gpu", "machine": facts, "repeat": args.repeat, "workloads": workloads, **result},
-                      handle, indent=1, sort_keys=True)
+            json.dump(
+                {"mode": "gpu", "machine": facts, "repeat": args.repeat, "workloads": workloads, **result},
+                handle,
+                indent=1,
+                sort_keys=True,
+            )
             handle.write("\n")
         print(f"\nwrote {args.json}")
     failed = "w4_check" in result and not result["w4_check"]["passed"]

@@ -135,7 +135,13 @@ def border_points(rng, config):
 
 def outside_points(rng, config):
     height, width = config["input_image_size"]
-    points = [[-1, -1], [-width / 4, height / 2], [width, height], [1.5 * width, -0.5 * height], [width / 2, 2 * height]]
+    points = [
+        [-1, -1],
+        [-width / 4, height / 2],
+        [width, height],
+        [1.5 * width, -0.5 * height],
+        [width / 2, 2 * height],
+    ]
     return {"points": np.array([points], dtype=np.float64), "labels": np.array([[1, 1, 0, 0, 1]])}
 
 
@@ -147,8 +153,13 @@ def border_box(rng, config):
 # -- the catalogue ----------------------------------------------------------------------------------
 
 LABEL_CASES = [
-    Case(f"labels.{name}", f"three points, every label {value} ({meaning}); sam appends a padding point",
-         ("3", "4", "5.1", "5.2", "7"), "portrait", points_with_labels([[value] * 3]))
+    Case(
+        f"labels.{name}",
+        f"three points, every label {value} ({meaning}); sam appends a padding point",
+        ("3", "4", "5.1", "5.2", "7"),
+        "portrait",
+        points_with_labels([[value] * 3]),
+    )
     for name, value, meaning in [
         ("foreground", 1, "PE + foreground embedding"),
         ("background", 0, "PE + background embedding"),
@@ -159,56 +170,164 @@ LABEL_CASES = [
 ]
 
 BASE_CASES = LABEL_CASES + [
-    Case("labels.all_values", "batch 2 of 5 points, every label -1, 0, 1, 2, 3 in each", ("5.2",), "landscape",
-         points_with_labels([[-1, 0, 1, 2, 3], [3, 2, 1, 0, -1]])),
-    Case("points.mixed_batch", "batch 4 of 5 points with mixed labels", ("3", "4", "5", "7", "11.1"), "portrait",
-         prompt(points=5, batch=4)),
-    Case("points.many", "batch 2 of 64 points with mixed labels", ("3", "4", "5", "7"), "square", prompt(points=64, batch=2)),
-    Case("points.landscape", "batch 2 of 6 points, landscape image", ("3.2", "4", "5", "7"), "landscape",
-         prompt(points=6, batch=2)),
-    Case("points.border", "points on the image corners and centre: (0,0), (W-1,0), (0,H-1), (W-1,H-1)",
-         ("3.1", "3.2", "5"), "portrait", border_points),
-    Case("points.outside", "points outside the image: negative and beyond W/H", ("3.2", "4"), "portrait", outside_points),
-    Case("points.integer_coords", "integer pixel coordinates (int64)", ("3.1", "11.3"), "portrait",
-         fixed(points=np.array([[[0, 0], [95, 127], [40, 77]]], dtype=np.int64), labels=np.array([[1, 0, 1]]))),
-    Case("points.zero_points", "points of shape (2, 0, 2): only the padding point remains", ("5.1", "7"), "tiny",
-         fixed(points=np.zeros((2, 0, 2)), labels=np.zeros((2, 0), dtype=np.int64))),
-    Case("boxes.only", "batch 3 boxes, no points: no padding point", ("3", "6", "7"), "portrait", prompt(boxes=True, batch=3)),
+    Case(
+        "labels.all_values",
+        "batch 2 of 5 points, every label -1, 0, 1, 2, 3 in each",
+        ("5.2",),
+        "landscape",
+        points_with_labels([[-1, 0, 1, 2, 3], [3, 2, 1, 0, -1]]),
+    ),
+    Case(
+        "points.mixed_batch",
+        "batch 4 of 5 points with mixed labels",
+        ("3", "4", "5", "7", "11.1"),
+        "portrait",
+        prompt(points=5, batch=4),
+    ),
+    Case(
+        "points.many",
+        "batch 2 of 64 points with mixed labels",
+        ("3", "4", "5", "7"),
+        "square",
+        prompt(points=64, batch=2),
+    ),
+    Case(
+        "points.landscape",
+        "batch 2 of 6 points, landscape image",
+        ("3.2", "4", "5", "7"),
+        "landscape",
+        prompt(points=6, batch=2),
+    ),
+    Case(
+        "points.border",
+        "points on the image corners and centre: (0,0), (W-1,0), (0,H-1), (W-1,H-1)",
+        ("3.1", "3.2", "5"),
+        "portrait",
+        border_points,
+    ),
+    Case(
+        "points.outside", "points outside the image: negative and beyond W/H", ("3.2", "4"), "portrait", outside_points
+    ),
+    Case(
+        "points.integer_coords",
+        "integer pixel coordinates (int64)",
+        ("3.1", "11.3"),
+        "portrait",
+        fixed(points=np.array([[[0, 0], [95, 127], [40, 77]]], dtype=np.int64), labels=np.array([[1, 0, 1]])),
+    ),
+    Case(
+        "points.zero_points",
+        "points of shape (2, 0, 2): only the padding point remains",
+        ("5.1", "7"),
+        "tiny",
+        fixed(points=np.zeros((2, 0, 2)), labels=np.zeros((2, 0), dtype=np.int64)),
+    ),
+    Case(
+        "boxes.only",
+        "batch 3 boxes, no points: no padding point",
+        ("3", "6", "7"),
+        "portrait",
+        prompt(boxes=True, batch=3),
+    ),
     Case("boxes.border", "a box covering the whole image, (0, 0, W-1, H-1)", ("3", "6"), "landscape", border_box),
-    Case("boxes.with_points", "batch 2: 4 points and a box each; no padding point", ("5.1", "6", "7"), "portrait",
-         prompt(points=4, boxes=True, batch=2)),
+    Case(
+        "boxes.with_points",
+        "batch 2: 4 points and a box each; no padding point",
+        ("5.1", "6", "7"),
+        "portrait",
+        prompt(points=4, boxes=True, batch=2),
+    ),
     Case("masks.random", "batch 2 of random mask logits", ("9", "11"), "portrait", prompt(masks="random", batch=2)),
-    Case("masks.binary", "saturated logits of +-20, as SAM's own low-res masks", ("9",), "square", prompt(masks="binary", batch=1)),
-    Case("masks.constant", "a spatially constant mask: every output cell is the same vector", ("9",), "landscape",
-         prompt(masks="constant", batch=1)),
-    Case("masks.cm4", "mask_in_channels 4 (LayerNorm over a single channel in the first stage)", ("9",), "cm4",
-         prompt(masks="random", batch=2)),
-    Case("masks.near_zero_variance", "a nearly-zero mask with equal conv1 biases: LayerNorm's variance is close to eps",
-         ("9.2",), "portrait", prompt(masks="near_zero", batch=1), params_variant="equal_conv1_bias"),
-    Case("all.points_boxes_masks", "batch 2: points, a box and a mask", ("5", "6", "7", "9", "11"), "portrait",
-         prompt(points=3, boxes=True, masks="random", batch=2)),
-    Case("all.tiny", "hidden_size 8, mask_in_channels 4: points, box and mask", ("5", "6", "9"), "tiny",
-         prompt(points=2, boxes=True, masks="random", batch=2)),
-    Case("points.masks", "points and a mask, no box: padding point and mask path", ("5.1", "9"), "landscape",
-         prompt(points=3, masks="random", batch=1)),
-    Case("empty.portrait", "no prompt at all: sparse (1, 0, C), no-mask dense", ("7", "10", "11.1"), "portrait", prompt()),
+    Case(
+        "masks.binary",
+        "saturated logits of +-20, as SAM's own low-res masks",
+        ("9",),
+        "square",
+        prompt(masks="binary", batch=1),
+    ),
+    Case(
+        "masks.constant",
+        "a spatially constant mask: every output cell is the same vector",
+        ("9",),
+        "landscape",
+        prompt(masks="constant", batch=1),
+    ),
+    Case(
+        "masks.cm4",
+        "mask_in_channels 4 (LayerNorm over a single channel in the first stage)",
+        ("9",),
+        "cm4",
+        prompt(masks="random", batch=2),
+    ),
+    Case(
+        "masks.near_zero_variance",
+        "a nearly-zero mask with equal conv1 biases: LayerNorm's variance is close to eps",
+        ("9.2",),
+        "portrait",
+        prompt(masks="near_zero", batch=1),
+        params_variant="equal_conv1_bias",
+    ),
+    Case(
+        "all.points_boxes_masks",
+        "batch 2: points, a box and a mask",
+        ("5", "6", "7", "9", "11"),
+        "portrait",
+        prompt(points=3, boxes=True, masks="random", batch=2),
+    ),
+    Case(
+        "all.tiny",
+        "hidden_size 8, mask_in_channels 4: points, box and mask",
+        ("5", "6", "9"),
+        "tiny",
+        prompt(points=2, boxes=True, masks="random", batch=2),
+    ),
+    Case(
+        "points.masks",
+        "points and a mask, no box: padding point and mask path",
+        ("5.1", "9"),
+        "landscape",
+        prompt(points=3, masks="random", batch=1),
+    ),
+    Case(
+        "empty.portrait", "no prompt at all: sparse (1, 0, C), no-mask dense", ("7", "10", "11.1"), "portrait", prompt()
+    ),
     Case("empty.tiny", "no prompt at all, hidden_size 8", ("7", "10", "11.1"), "tiny", prompt()),
-    Case("seed.points", "seed config: batch 2 of 3 points, mixed labels", ("3", "4", "5", "8", "10"), "seed",
-         prompt(points=3, batch=2)),
+    Case(
+        "seed.points",
+        "seed config: batch 2 of 3 points, mixed labels",
+        ("3", "4", "5", "8", "10"),
+        "seed",
+        prompt(points=3, batch=2),
+    ),
     Case("seed.boxes", "seed config: one box", ("6", "8", "10"), "seed", prompt(boxes=True, batch=1)),
-    Case("seed.points_boxes", "seed config: 2 points and a box", ("5", "6", "7", "8"), "seed",
-         prompt(points=2, boxes=True, batch=1)),
+    Case(
+        "seed.points_boxes",
+        "seed config: 2 points and a box",
+        ("5", "6", "7", "8"),
+        "seed",
+        prompt(points=2, boxes=True, batch=1),
+    ),
 ]
 
 # label -10: transformers' padding label (an all-zero token); SAM v1 gives it no meaning, so these
 # cases are stored under `hf_sam2` semantics and are n/a under every profile that refuses -10
 MINUS_10_CASES = [
-    Case("labels.minus_10", "batch 2 of 4 points with label -10 among -1, 0, 1 (transformers' ragged-list padding)",
-         ("3", "4", "5.1", "5.2", "7"), "square", points_with_labels([[1, -10, 0, -10], [-10, -10, 1, -1]]),
-         semantics="hf_sam2"),
-    Case("labels.minus_10_box", "points with label -10 and a box: no padding point, -10 tokens before the box's",
-         ("5.2", "6", "7"), "square",
-         prompt(points=3, labels=np.array([[1, -10, -10], [0, 1, -10]]), boxes=True, batch=2), semantics="hf_sam2"),
+    Case(
+        "labels.minus_10",
+        "batch 2 of 4 points with label -10 among -1, 0, 1 (transformers' ragged-list padding)",
+        ("3", "4", "5.1", "5.2", "7"),
+        "square",
+        points_with_labels([[1, -10, 0, -10], [-10, -10, 1, -1]]),
+        semantics="hf_sam2",
+    ),
+    Case(
+        "labels.minus_10_box",
+        "points with label -10 and a box: no padding point, -10 tokens before the box's",
+        ("5.2", "6", "7"),
+        "square",
+        prompt(points=3, labels=np.array([[1, -10, -10], [0, 1, -10]]), boxes=True, batch=2),
+        semantics="hf_sam2",
+    ),
 ]
 
 # cases whose point is a non-square image or grid (points.landscape: the landscape image itself)
@@ -218,13 +337,16 @@ SQUARE_TWIN = {"portrait": "square", "landscape": "square", "tiny": "tiny_square
 
 def square_twin(case: Case) -> Case:
     """The same prompt on a square configuration (its own seed): square-only ports run it."""
-    return replace(case, id=f"{case.id}.square", config=SQUARE_TWIN[case.config],
-                   description=f"{case.description} (square twin)")
+    return replace(
+        case, id=f"{case.id}.square", config=SQUARE_TWIN[case.config], description=f"{case.description} (square twin)"
+    )
 
 
-CASES = BASE_CASES + MINUS_10_CASES + [
-    square_twin(c) for c in BASE_CASES if c.config in SQUARE_TWIN and c.id not in NOT_TWINNED
-]
+CASES = (
+    BASE_CASES
+    + MINUS_10_CASES
+    + [square_twin(c) for c in BASE_CASES if c.config in SQUARE_TWIN and c.id not in NOT_TWINNED]
+)
 
 
 def case_inputs(case: Case) -> dict:

@@ -17,7 +17,16 @@ from samspec.reference import OUTPUT_KEYS, SAMPromptEncoder
 
 from .expectations import match
 from .profiles import NotApplicable
-from .runner import MissingDependency, OUTPUT_FACTOR, OUTPUT_SLACK, PortFailure, cap_text, describe_exception, time_limit, wrap_adapter
+from .runner import (
+    OUTPUT_FACTOR,
+    OUTPUT_SLACK,
+    MissingDependency,
+    PortFailure,
+    cap_text,
+    describe_exception,
+    time_limit,
+    wrap_adapter,
+)
 from .tolerance import DEFAULT_K, compare, dtype_name, perturb
 
 SHORT = {
@@ -140,7 +149,10 @@ class Checker:
                 warnings.simplefilter("ignore")
                 return self.diagnose(case, key, got, expected=expected, outputs=outputs)
         except Exception as exc:  # the verdict stands; say that the diagnosis itself failed
-            return {"summary": f"diagnosis failed: {type(exc).__name__}: {cap_text(str(exc), 400)}", "verdict": "failed"}
+            return {
+                "summary": f"diagnosis failed: {type(exc).__name__}: {cap_text(str(exc), 400)}",
+                "verdict": "failed",
+            }
 
     def run_case(self, case) -> list:
         """The case's three results. The port's outputs live only while this runs."""
@@ -162,8 +174,12 @@ class Checker:
         try:
             expected = expected_outputs(case, self.semantics)
         except ValueError as exc:
-            return _all_outputs(case, "n/a", f"not applicable under profile {self.profile.name!r} "
-                                              f"(semantics {self.semantics!r}): {cap_text(str(exc), 300)}")
+            return _all_outputs(
+                case,
+                "n/a",
+                f"not applicable under profile {self.profile.name!r} "
+                f"(semantics {self.semantics!r}): {cap_text(str(exc), 300)}",
+            )
         try:
             port_inputs = self.profile.to_port(case.inputs, case.config)
             if not isinstance(port_inputs, dict):
@@ -171,8 +187,11 @@ class Checker:
         except NotApplicable as exc:
             return _all_outputs(case, "n/a", f"not applicable under profile {self.profile.name!r}: {exc}")
         except (Exception, SystemExit) as exc:  # a user's to_port_fn (run here): an error verdict, never an exit
-            return _all_outputs(case, "error", f"the case's inputs do not convert under profile "
-                                               f"{self.profile.name!r}: {describe_exception(exc)}")
+            return _all_outputs(
+                case,
+                "error",
+                f"the case's inputs do not convert under profile {self.profile.name!r}: {describe_exception(exc)}",
+            )
         try:
             self.port.begin_case(case.id)
             self._build(case)
@@ -191,8 +210,11 @@ class Checker:
             if not isinstance(outputs, dict):
                 raise TypeError(f"from_port returned {type(outputs).__name__}, expected a dict of outputs")
         except (Exception, SystemExit) as exc:  # a user's from_port_fn (run here): an error verdict, never an exit
-            return _all_outputs(case, "error", f"the port's outputs do not convert under profile "
-                                               f"{self.profile.name!r}: {describe_exception(exc)}")
+            return _all_outputs(
+                case,
+                "error",
+                f"the port's outputs do not convert under profile {self.profile.name!r}: {describe_exception(exc)}",
+            )
         results = [self._judge(case, key, outputs, expected) for key in OUTPUT_KEYS]
         del raw, outputs
         if self.trace and self.port.has_trace:

@@ -55,8 +55,9 @@ def _positive_int(flag):
 
 def _load_xfails(path, cases):
     """The xfail file's entries; exit 2 for an unreadable file or a pattern that hides every output."""
-    from .expectations import read_xfails
     from samspec.reference import OUTPUT_KEYS
+
+    from .expectations import read_xfails
 
     try:
         entries = read_xfails(path)
@@ -67,8 +68,10 @@ def _load_xfails(path, cases):
     probes = [f"zz-no-such-case.{n}::{key}" for n in (0, 7) for key in OUTPUT_KEYS]
     for entry in entries:
         if all(entry.regex.search(i) for i in ids + probes):
-            raise UsageError(f"--xfail {path}:{entry.line}: pattern {entry.pattern!r} matches every output; "
-                             "it would hide everything (name the cases or outputs it is for)")
+            raise UsageError(
+                f"--xfail {path}:{entry.line}: pattern {entry.pattern!r} matches every output; "
+                "it would hide everything (name the cases or outputs it is for)"
+            )
     return entries
 
 
@@ -92,7 +95,12 @@ def _fixture_identity(folder) -> dict:
         digest = hashlib.sha256((root / "manifest.json").read_bytes()).hexdigest()
     except OSError:
         digest = None
-    return {"path": str(root), "built_in": folder is None, "manifest_sha256": digest, "samspec_version": samspec_version()}
+    return {
+        "path": str(root),
+        "built_in": folder is None,
+        "manifest_sha256": digest,
+        "samspec_version": samspec_version(),
+    }
 
 
 def _check_database(database: Path) -> None:
@@ -106,7 +114,9 @@ def _check_database(database: Path) -> None:
         with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as exc:
-        raise UsageError(f"--hypothesis-database {database}: cannot write in {existing} ({exc.strerror or exc})") from None
+        raise UsageError(
+            f"--hypothesis-database {database}: cannot write in {existing} ({exc.strerror or exc})"
+        ) from None
 
 
 def _check_arguments(args) -> None:
@@ -184,10 +194,19 @@ def cmd_check(args) -> int:
         _run_exec(args, cases)
 
     def cannot_run(message):  # exit 2; the reports asked for still say why they hold no result
-        _write_reports(args, build_document(
-            [], port=args.port, adapter_name=None, profile=args.profile, k=args.k,
-            fixtures=_fixture_identity(args.fixtures), started=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            error=message))
+        _write_reports(
+            args,
+            build_document(
+                [],
+                port=args.port,
+                adapter_name=None,
+                profile=args.profile,
+                k=args.k,
+                fixtures=_fixture_identity(args.fixtures),
+                started=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                error=message,
+            ),
+        )
         return UsageError(message)
 
     try:
@@ -198,27 +217,45 @@ def cmd_check(args) -> int:
         try:
             profile = resolve_profile(args.profile or getattr(port, "profile", None) or "sam", "--profile")
         except (Exception, SystemExit) as exc:  # a user profile (module:attr) is imported here
-            raise cannot_run(str(exc) if isinstance(exc, ValueError) else f"the profile could not be loaded: {exc!r}") from exc
+            raise cannot_run(
+                str(exc) if isinstance(exc, ValueError) else f"the profile could not be loaded: {exc!r}"
+            ) from exc
         diagnose = None
         if not args.no_diagnosis:
             from .diagnosis import make_diagnoser
 
             diagnose = make_diagnoser(profile, k=args.k)
         heatmaps = {}
-        checker = Checker(port, profile, k=args.k, xfails=xfails, diagnose=diagnose, trace=args.trace,
-                          on_failure=_heatmap_collector(heatmaps) if args.html else None)
+        checker = Checker(
+            port,
+            profile,
+            k=args.k,
+            xfails=xfails,
+            diagnose=diagnose,
+            trace=args.trace,
+            on_failure=_heatmap_collector(heatmaps) if args.html else None,
+        )
         name = args.port if not (args.outputs or args.exec) else f"outputs in {args.outputs}"
-        mode = "in this process" if args.in_process or args.outputs else f"worker process, timeout {args.timeout:g} s per case"
-        print(f"samspec check {name} (adapter {getattr(port, 'name', None) or name!r}, profile {profile.name!r}, "
-              f"{len(cases)} cases × 3 outputs, k = {args.k:g}, {mode})", flush=True)
+        mode = (
+            "in this process"
+            if args.in_process or args.outputs
+            else f"worker process, timeout {args.timeout:g} s per case"
+        )
+        print(
+            f"samspec check {name} (adapter {getattr(port, 'name', None) or name!r}, profile {profile.name!r}, "
+            f"{len(cases)} cases × 3 outputs, k = {args.k:g}, {mode})",
+            flush=True,
+        )
         started = datetime.now(timezone.utc).isoformat(timespec="seconds")
         clock = time.perf_counter()
         printer = Table([c.id for c in cases], quiet=args.quiet)
         try:
             results = checker.run(cases, on_result=printer.row, maxfail=1 if args.exitfirst else args.maxfail)
         except MissingDependency as exc:
-            raise cannot_run(f"port {name!r} cannot be built here: {exc} (install the port's library; for the built-in "
-                             f"ports, the [testenv:ports] section of tox.ini lists each install)") from exc
+            raise cannot_run(
+                f"port {name!r} cannot be built here: {exc} (install the port's library; for the built-in "
+                f"ports, the [testenv:ports] section of tox.ini lists each install)"
+            ) from exc
         interrupted = checker.interrupted
         overall = None
         found = []
@@ -228,8 +265,15 @@ def cmd_check(args) -> int:
             if args.properties and not interrupted:
                 from .properties import report_properties, run_properties
 
-                found = run_properties(port, profile, max_examples=args.max_examples, seed=args.hypothesis_seed,
-                                       database=args.hypothesis_database, port=args.port, k=args.k)
+                found = run_properties(
+                    port,
+                    profile,
+                    max_examples=args.max_examples,
+                    seed=args.hypothesis_seed,
+                    database=args.hypothesis_database,
+                    port=args.port,
+                    k=args.k,
+                )
                 report_properties(found)
         except KeyboardInterrupt:
             interrupted = True
@@ -243,9 +287,18 @@ def cmd_check(args) -> int:
                 print(f"warning: {args.xfail}:{entry.line}: pattern {entry.pattern!r} matched nothing", file=sys.stderr)
         if args.report or args.junit or args.html:
             document = build_document(
-                results, port=name, adapter_name=getattr(port, "name", None) or name, profile=profile.name, k=args.k,
-                fixtures=_fixture_identity(args.fixtures), xfails=xfails, started=started, duration=duration,
-                overall=overall, interrupted=interrupted, properties=found,
+                results,
+                port=name,
+                adapter_name=getattr(port, "name", None) or name,
+                profile=profile.name,
+                k=args.k,
+                fixtures=_fixture_identity(args.fixtures),
+                xfails=xfails,
+                started=started,
+                duration=duration,
+                overall=overall,
+                interrupted=interrupted,
+                properties=found,
             )
             _write_reports(args, document, heatmaps)
         return exit_code(results + found, interrupted=interrupted)
@@ -268,6 +321,7 @@ def _write_reports(args, document, heatmaps=None) -> None:
 
 def _heatmap_collector(heatmaps):
     """For --html: each failing output's error / budget heat map, drawn while its arrays are in memory."""
+
     def collect(case, key, got, expected, result):
         try:
             from .figures import heatmap_png
@@ -318,36 +372,69 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_arguments(commands.add_parser("explain", help="print every stage of the reference for one prompt"))
 
     check = commands.add_parser("check", help="check a port against the fixtures")
-    check.add_argument("port", nargs="?", help="a built-in port (reference-f32, reference-f16, segment-anything, ...) or module:attr")
-    check.add_argument("--profile", help="the conventions the port follows: a name or module:attr (default: the adapter's own)")
-    check.add_argument("--fixtures", metavar="DIR", help="a fixture folder (default: the fixtures shipped with samspec)")
+    check.add_argument(
+        "port", nargs="?", help="a built-in port (reference-f32, reference-f16, segment-anything, ...) or module:attr"
+    )
+    check.add_argument(
+        "--profile", help="the conventions the port follows: a name or module:attr (default: the adapter's own)"
+    )
+    check.add_argument(
+        "--fixtures", metavar="DIR", help="a fixture folder (default: the fixtures shipped with samspec)"
+    )
     check.add_argument("--cases", metavar="REGEX", help="only cases whose id matches")
     check.add_argument("-q", "--quiet", action="store_true", help="print failing outputs and the summary only")
     check.add_argument("-x", "--exitfirst", action="store_true", help="stop after the first case with a failing output")
     check.add_argument("--maxfail", type=_positive_int("--maxfail"), metavar="N", help="stop after N failing outputs")
-    check.add_argument("--timeout", type=_positive_finite("--timeout"), default=60.0, metavar="SECONDS",
-                       help="per case: a port that takes longer is stopped and the case is an error (default 60)")
-    check.add_argument("--in-process", action="store_true",
-                       help="call the adapter in this process (for debuggers); sys.exit from it is still an error")
+    check.add_argument(
+        "--timeout",
+        type=_positive_finite("--timeout"),
+        default=60.0,
+        metavar="SECONDS",
+        help="per case: a port that takes longer is stopped and the case is an error (default 60)",
+    )
+    check.add_argument(
+        "--in-process",
+        action="store_true",
+        help="call the adapter in this process (for debuggers); sys.exit from it is still an error",
+    )
     check.add_argument("--report", metavar="FILE.json", help="write a JSON report (schema samspec-report/2)")
     check.add_argument("--junit", metavar="FILE.xml", help="write JUnit XML")
     check.add_argument("--html", metavar="FILE.html", help="write a self-contained HTML report")
     check.add_argument("--outputs", metavar="DIR", help="judge outputs a program wrote: DIR/<case id>/<output key>.npy")
-    check.add_argument("--exec", metavar="CMD", help='run CMD (with {fixtures} and {out} filled in), then judge {out} as --outputs')
-    check.add_argument("--trace", action="store_true", help="compare the adapter's trace() stage by stage (docs/diagnosis.md)")
+    check.add_argument(
+        "--exec", metavar="CMD", help="run CMD (with {fixtures} and {out} filled in), then judge {out} as --outputs"
+    )
+    check.add_argument(
+        "--trace", action="store_true", help="compare the adapter's trace() stage by stage (docs/diagnosis.md)"
+    )
     check.add_argument("--xfail", metavar="FILE", help="expected failures: regex patterns with '# reason'")
-    check.add_argument("--k", type=_positive_finite("--k"), default=4.0, help="budget = k x the faithful error + floor (default 4)")
+    check.add_argument(
+        "--k", type=_positive_finite("--k"), default=4.0, help="budget = k x the faithful error + floor (default 4)"
+    )
     check.add_argument("--no-diagnosis", action="store_true", help="do not look for a known divergence on failure")
-    check.add_argument("--weights", metavar="FILE", help="run the catalogue with a checkpoint's parameters (Meta .pth, "
-                       "transformers directory or .safetensors, keras .weights.h5); expected outputs are recomputed")
+    check.add_argument(
+        "--weights",
+        metavar="FILE",
+        help="run the catalogue with a checkpoint's parameters (Meta .pth, "
+        "transformers directory or .safetensors, keras .weights.h5); expected outputs are recomputed",
+    )
     check.add_argument("--properties", action="store_true", help="also run the property checks (docs/properties.md)")
-    check.add_argument("--max-examples", type=_positive_int("--max-examples"), default=25, help="hypothesis examples per property (default 25)")
+    check.add_argument(
+        "--max-examples",
+        type=_positive_int("--max-examples"),
+        default=25,
+        help="hypothesis examples per property (default 25)",
+    )
     check.add_argument("--hypothesis-seed", type=int, default=0, help="seed of the property examples (default 0)")
-    check.add_argument("--hypothesis-database", metavar="DIR", help="keep failing property examples here and replay them first")
+    check.add_argument(
+        "--hypothesis-database", metavar="DIR", help="keep failing property examples here and replay them first"
+    )
 
     from . import selftest
 
-    selftest.add_arguments(commands.add_parser("selftest", help="check that every known bug variant is caught and diagnosed"))
+    selftest.add_arguments(
+        commands.add_parser("selftest", help="check that every known bug variant is caught and diagnosed")
+    )
 
     from . import bench, figures, ports_report
 
@@ -363,7 +450,9 @@ def build_parser() -> argparse.ArgumentParser:
     fixtures = commands.add_parser("fixtures", help="generate or verify the golden fixtures")
     fixtures.add_argument("action", choices=["generate", "verify"])
     fixtures.add_argument("dir", nargs="?", help="verify: the fixture folder (default: the shipped one)")
-    fixtures.add_argument("--out", metavar="DIR", help="generate: the folder to write (required; never the installed package)")
+    fixtures.add_argument(
+        "--out", metavar="DIR", help="generate: the folder to write (required; never the installed package)"
+    )
     fixtures.add_argument("--force", action="store_true", help="generate: replace the fixture set already in --out")
     fixtures.add_argument("--quiet", action="store_true", help="print nothing on success")
     return parser
@@ -416,8 +505,11 @@ def main(argv=None) -> int:
         print(f"samspec {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except ModuleNotFoundError as exc:  # an optional dependency: name the install, never exit 1
-        print(f"samspec {args.command}: error: this needs the Python package {exc.name!r}, which is not installed "
-              f"(see the extras in README.md, e.g. pip install 'samspec[figures]')", file=sys.stderr)
+        print(
+            f"samspec {args.command}: error: this needs the Python package {exc.name!r}, which is not installed "
+            f"(see the extras in README.md, e.g. pip install 'samspec[figures]')",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         print(f"samspec {args.command}: interrupted", file=sys.stderr)

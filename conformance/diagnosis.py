@@ -129,16 +129,34 @@ def inspect_output(got, expected_shape) -> tuple:
     if got.dtype.kind not in "fiub":
         return None, None, f"the output's dtype is {got.dtype} (not real numbers): nothing to diagnose"
     if got.dtype.kind == "f" and got.dtype.name not in FLOORS:
-        return None, None, (f"the output's dtype is {got.dtype}, which samspec does not judge: return float16, float32 "
-                            "or float64 (the dtype you compute in)")
+        return (
+            None,
+            None,
+            (
+                f"the output's dtype is {got.dtype}, which samspec does not judge: return float16, float32 "
+                "or float64 (the dtype you compute in)"
+            ),
+        )
     if got.dtype.kind == "f" and not np.all(np.isfinite(got)):
         bad = np.argwhere(~np.isfinite(got))
-        return None, None, (f"{len(bad)} of {got.size} values are NaN or infinite (first at {tuple(int(i) for i in bad[0])}): "
-                            "find the stage that makes them (samspec check --trace, docs/diagnosis.md)")
+        return (
+            None,
+            None,
+            (
+                f"{len(bad)} of {got.size} values are NaN or infinite (first at {tuple(int(i) for i in bad[0])}): "
+                "find the stage that makes them (samspec check --trace, docs/diagnosis.md)"
+            ),
+        )
     expected_size = int(np.prod(expected_shape)) if expected_shape is not None else 0
     if got.size > SIZE_FACTOR * expected_size + SIZE_SLACK:
-        return None, None, (f"the output holds {got.size} values (shape {got.shape}) where {expected_size} are "
-                            f"expected (shape {tuple(expected_shape)}): too large to diagnose")
+        return (
+            None,
+            None,
+            (
+                f"the output holds {got.size} values (shape {got.shape}) where {expected_size} are "
+                f"expected (shape {tuple(expected_shape)}): too large to diagnose"
+            ),
+        )
     dtype = got.dtype.name if got.dtype.name in FLOORS else "float32"
     return np.array(got, dtype=np.float64, order="C"), dtype, None
 
@@ -151,9 +169,12 @@ class Diagnoser:
     ``cache``: a dict shared between diagnosers of the same semantics (the self-test shares one).
     """
 
-    def __init__(self, profile=None, variants=None, k: float = DEFAULT_K, cache=None, semantics=None,
-                 seconds: float = SECONDS):
-        declared = {getattr(d, "name", d) for d in getattr(profile, "divergences", ()) or ()}  # names or Divergence objects
+    def __init__(
+        self, profile=None, variants=None, k: float = DEFAULT_K, cache=None, semantics=None, seconds: float = SECONDS
+    ):
+        declared = {
+            getattr(d, "name", d) for d in getattr(profile, "divergences", ()) or ()
+        }  # names or Divergence objects
         self.variants = [v for v in (variants if variants is not None else CATALOGUE) if v.name not in declared]
         self.by_name = {v.name: v for v in self.variants}
         self.k = k
@@ -162,10 +183,13 @@ class Diagnoser:
         self.semantics = semantics or getattr(profile, "semantics", None) or "sam"
         self._problem = None  # a diagnoser that cannot work says so on every call, never raises
         if not isinstance(self.semantics, Conventions) and self.semantics not in PROFILES:
-            self._problem = (f"semantics: expected one of {sorted(PROFILES)} or a Conventions object; "
-                             f"received {self.semantics!r}")
+            self._problem = (
+                f"semantics: expected one of {sorted(PROFILES)} or a Conventions object; received {self.semantics!r}"
+            )
             self.semantics = "sam"
-        self._semantics_key = self.semantics if isinstance(self.semantics, str) else f"{self.semantics.name}@{id(self.semantics)}"
+        self._semantics_key = (
+            self.semantics if isinstance(self.semantics, str) else f"{self.semantics.name}@{id(self.semantics)}"
+        )
         self.cache = cache if cache is not None else {}
         self._arrays = self.cache.setdefault("arrays", {"case": None, "values": {}})  # one case's arrays at a time
         self._scalars = self.cache.setdefault("scalars", {})  # (case, variant, dtype, output, what) -> float
@@ -187,8 +211,9 @@ class Diagnoser:
         if key not in values:
             try:
                 encoder = self._encoder(case, variant, dtype)
-                outputs = variant.run(case.config, case.params, case.inputs, dtype, encoder=encoder,
-                                      semantics=self.semantics)
+                outputs = variant.run(
+                    case.config, case.params, case.inputs, dtype, encoder=encoder, semantics=self.semantics
+                )
             except Exception:  # a variant that does not apply to this case (e.g. W - 1 = 0)
                 outputs = None
             if outputs is not None and variant is not REFERENCE:  # share the reference's arrays where equal
@@ -234,6 +259,7 @@ class Diagnoser:
 
     def distance(self, case, a, b, output_key, dtype="float64", other_dtype="float64") -> float:
         """max |a in dtype - b in other_dtype| on this case's output (scalar, cached; inf: shapes differ)."""
+
         def compute():
             first, second = self.variant_outputs(case, a, dtype), self.variant_outputs(case, b, other_dtype)
             if first is None or second is None or output_key not in first or output_key not in second:
@@ -253,7 +279,9 @@ class Diagnoser:
         """k x the variant's own error in ``dtype`` + floor: the tolerance model around the variant."""
         faithful = 0.0 if dtype == "float64" else self.distance(case, variant, variant, output_key, dtype)
         faithful = 0.0 if math.isinf(faithful) else faithful
-        budget = self.k * faithful + FLOORS.get(dtype, FLOORS["float32"]) * self._variant_scale(case, variant, output_key)
+        budget = self.k * faithful + FLOORS.get(dtype, FLOORS["float32"]) * self._variant_scale(
+            case, variant, output_key
+        )
         if variant.rounding:  # it rounds on purpose; another order of operations rounds otherwise:
             # allow what that rounding itself changes (the rounding variant alone against the reference)
             for part in variant.name.split("+"):
@@ -265,6 +293,7 @@ class Diagnoser:
 
     def _touches(self, case, variant) -> frozenset:
         """The outputs the variant can change on this case (``Variant.touches``; every output for a pair)."""
+
         def compute():
             parts = [self.by_name.get(p, REFERENCE if p == "reference" else None) for p in variant.name.split("+")]
             if variant is REFERENCE or any(p is None for p in parts):
@@ -328,13 +357,19 @@ class Diagnoser:
         partners = self.variants
         if math.isinf(reference_error) and not firsts:  # a shape mismatch that no single variant gives:
             # only two shape-changing variants together can give a third shape
-            partners = [v for v in self.variants if output_key in self._touches(case, v)
-                        and math.isinf(self.distance(case, v, REFERENCE, output_key))]
+            partners = [
+                v
+                for v in self.variants
+                if output_key in self._touches(case, v) and math.isinf(self.distance(case, v, REFERENCE, output_key))
+            ]
             firsts = partners[:3]
         left = {s[3].name: s[1] for s in singles}
         among = [s[3] for s in by_error if s[1] <= 0.9 * reference_error][:3]  # each removes a tenth at least
-        among += [self.by_name[n] for n in self._suspects
-                  if n in self.by_name and self.by_name[n] not in among and left.get(n, math.inf) < reference_error][:3]
+        among += [
+            self.by_name[n]
+            for n in self._suspects
+            if n in self.by_name and self.by_name[n] not in among and left.get(n, math.inf) < reference_error
+        ][:3]
         pairs, seen = [], set()
         for first in firsts:
             for other in partners:
@@ -350,7 +385,7 @@ class Diagnoser:
                     continue
                 pairs.append((first, other))
         for i, a in enumerate(among):
-            for b in among[i + 1:]:
+            for b in among[i + 1 :]:
                 pairs.append((a, b))
         out = []
         for a, b in pairs:
@@ -419,7 +454,9 @@ class Diagnoser:
         diagnosis.update(
             matching=[s[3].name for s in matching],
             partial=[s[3].name for s in partial],  # used by the whole-run summary
-            candidates=[{"variant": s[3].name, "error": s[1], "ratio": None if math.isinf(s[0]) else s[0]} for s in scored[:3]],
+            candidates=[
+                {"variant": s[3].name, "error": s[1], "ratio": None if math.isinf(s[0]) else s[0]} for s in scored[:3]
+            ],
             scores={s[3].name: [s[1], s[4]] for s in matching + partial},
             explanations={s[3].name: [s[3].explanation, s[3].section] for s in matching + partial + closest[:1]},
         )
@@ -454,8 +491,10 @@ class Diagnoser:
         budget = self.k * faithful + FLOORS[lower] * _scale(expected)
         if reference_error > budget:
             return None
-        return (f"your outputs are {dtype} but only {lower}-accurate (max|err| {_fmt(reference_error)}, within the "
-                f"{lower} budget {_fmt(budget)}): return {lower} outputs, or compute in {dtype} (§11.3, docs/tolerances.md)")
+        return (
+            f"your outputs are {dtype} but only {lower}-accurate (max|err| {_fmt(reference_error)}, within the "
+            f"{lower} budget {_fmt(budget)}): return {lower} outputs, or compute in {dtype} (§11.3, docs/tolerances.md)"
+        )
 
     def _status(self, case, key, value, dtype) -> str:
         """pass / fail / missing / n/a (nothing position-dependent to compare) for another output
@@ -491,10 +530,15 @@ class Diagnoser:
             if needed and isinstance(outputs, dict) and needed in outputs:
                 others[needed] = self._status(case, needed, outputs[needed], dtype)
             evidence = Evidence(
-                key=output_key, got=got, expected=expected, tol=self.budget(case, REFERENCE, output_key, dtype),
+                key=output_key,
+                got=got,
+                expected=expected,
+                tol=self.budget(case, REFERENCE, output_key, dtype),
                 trace=self.reference_trace(case) if output_key == SPARSE else {},
                 params={k: np.asarray(v, dtype=np.float64) for k, v in case.params.items()},
-                conventions=conventions_of(self.semantics), inputs=case.inputs, others=others,
+                conventions=conventions_of(self.semantics),
+                inputs=case.inputs,
+                others=others,
             )
             return localise(evidence)
         except Exception as exc:
@@ -519,8 +563,10 @@ class Diagnoser:
             for name in names:
                 variant = self._variant(name)
                 for result in rows:
-                    if result.output in self._touches(case, variant) and \
-                            self.distance(case, variant, REFERENCE, result.output) > result.budget:
+                    if (
+                        result.output in self._touches(case, variant)
+                        and self.distance(case, variant, REFERENCE, result.output) > result.budget
+                    ):
                         counts[name] += 1
         return counts
 
@@ -569,21 +615,36 @@ class Diagnoser:
             covered = {key for key in remaining if best in (self.records[key].get(field) or [])}
             for key in covered:
                 cover[key] = (best, best)
-            if "+" in best and field == "matching":  # rows one part explains alone, where the pair gives the same output
+            if (
+                "+" in best and field == "matching"
+            ):  # rows one part explains alone, where the pair gives the same output
                 parts = best.split("+")
                 pair = self._variant(best)
                 for key in sorted(remaining - covered):
                     case = cases_by_id.get(key[0])
                     alone = [p for p in parts if p in (self.records[key].get(field) or [])]
-                    if case is not None and alone and pair is not None and \
-                            self.distance(case, pair, self._variant(alone[0]), key[1]) == 0.0:
+                    if (
+                        case is not None
+                        and alone
+                        and pair is not None
+                        and self.distance(case, pair, self._variant(alone[0]), key[1]) == 0.0
+                    ):
                         covered.add(key)
                         cover[key] = (best, alone[0])
             parts = [self.by_name[part] for part in best.split("+") if part in self.by_name]
-            contradicted = 0 if strict else self._contradictions([best], results, cases_by_id)[best] if cases_by_id else 0
-            chosen.append({"variant": best, "count": len(covered), "explanation": "; and ".join(p.explanation for p in parts),
-                           "section": ", ".join(p.section for p in parts), "tied_with": tied[1:],
-                           "contradicts": contradicted})
+            contradicted = (
+                0 if strict else self._contradictions([best], results, cases_by_id)[best] if cases_by_id else 0
+            )
+            chosen.append(
+                {
+                    "variant": best,
+                    "count": len(covered),
+                    "explanation": "; and ".join(p.explanation for p in parts),
+                    "section": ", ".join(p.section for p in parts),
+                    "tied_with": tied[1:],
+                    "contradicts": contradicted,
+                }
+            )
             remaining -= covered
         return chosen, remaining, cover
 
@@ -598,10 +659,16 @@ class Diagnoser:
         self._verdicts = {}  # variant name -> consistent with the outputs that passed (this run)
         total = len(failing)
         precise = [key for key in failing if self.records[key].get("verdict") == "precision"]
-        usable = [key for key in failing if key not in precise and self.records[key].get("verdict") not in ("failed", "not diagnosed")]
+        usable = [
+            key
+            for key in failing
+            if key not in precise and self.records[key].get("verdict") not in ("failed", "not diagnosed")
+        ]
         explained, remaining, cover = self._greedy(usable, "matching", results, cases_by_id)
         # a variant that matches outputs although the port passes others it changes: the port does it in part
-        in_part, remaining, in_part_cover = self._greedy(remaining, "matching", results, cases_by_id, strict=False, total=total)
+        in_part, remaining, in_part_cover = self._greedy(
+            remaining, "matching", results, cases_by_id, strict=False, total=total
+        )
         partly, remaining, partly_cover = self._greedy(remaining, "partial", results, cases_by_id)
         remaining |= set(failing) - set(usable) - set(precise)
         lines, named = [], set()
@@ -615,33 +682,62 @@ class Diagnoser:
                 spelled = f"both variants {_spell(name)} at once"
             elif len(parts) > 1 and named & set(parts):  # one part was named above
                 new = [p for p in parts if p not in named]
-                spelled = f"variant {_spell('+'.join(new))} on top of {_spell('+'.join(p for p in parts if p not in new))}"
+                spelled = (
+                    f"variant {_spell('+'.join(new))} on top of {_spell('+'.join(p for p in parts if p not in new))}"
+                )
             named.update(parts)
             if not lines:
-                verb = ("all failures are" if entry["count"] == total else
-                        "most failures are" if 2 * entry["count"] > total else "the largest share of failures is")
-                lines.append(f"diagnosis: {verb} explained by {spelled} ({entry['count']} of {total}): "
-                             f"{entry['explanation']} ({entry['section']})")
+                verb = (
+                    "all failures are"
+                    if entry["count"] == total
+                    else "most failures are"
+                    if 2 * entry["count"] > total
+                    else "the largest share of failures is"
+                )
+                lines.append(
+                    f"diagnosis: {verb} explained by {spelled} ({entry['count']} of {total}): "
+                    f"{entry['explanation']} ({entry['section']})"
+                )
             else:
-                lines.append(f"           then {spelled} ({entry['count']} of {total}): {entry['explanation']} ({entry['section']})")
+                lines.append(
+                    f"           then {spelled} ({entry['count']} of {total}): {entry['explanation']} "
+                    f"({entry['section']})"
+                )
         for entry in in_part:
             lead = "diagnosis:" if not lines else "          "
-            lines.append(f"{lead} closest known variant for {entry['count']} of {total} is `{entry['variant']}`, which "
-                         f"matches them but would also fail {entry['contradicts']} output(s) that pass: your port does "
-                         f"this for some inputs only: {entry['explanation']} ({entry['section']})")
+            lines.append(
+                f"{lead} closest known variant for {entry['count']} of {total} is `{entry['variant']}`, which "
+                f"matches them but would also fail {entry['contradicts']} output(s) that pass: your port does "
+                f"this for some inputs only: {entry['explanation']} ({entry['section']})"
+            )
         for entry in partly:
             lead = "diagnosis:" if not lines else "          "
-            lines.append(f"{lead} closest known variant for {entry['count']} of {total} is `{entry['variant']}`, but not "
-                         f"within tolerance (something else differs too): {entry['explanation']} ({entry['section']})")
+            lines.append(
+                f"{lead} closest known variant for {entry['count']} of {total} is `{entry['variant']}`, but not "
+                f"within tolerance (something else differs too): {entry['explanation']} ({entry['section']})"
+            )
         where = _where(self.records, remaining)
         if remaining:
             lead = "diagnosis:" if not lines else "          "
             what = "no known variant explains any of the" if not lines else "no known variant explains"
             count = f"{total} failing outputs" if not lines else f"{len(remaining)} of {total} failing outputs"
-            lines.append(f"{lead} {what} {count}" + (f"; their error structure points to {where[0]}: {where[1]}" if where else ""))
-        section = (explained[0]["section"] if explained else in_part[0]["section"] if in_part else
-                   partly[0]["section"] if partly else
-                   self.records[precise[0]]["section"] if precise else where[0] if where else None)
+            lines.append(
+                f"{lead} {what} {count}"
+                + (f"; their error structure points to {where[0]}: {where[1]}" if where else "")
+            )
+        section = (
+            explained[0]["section"]
+            if explained
+            else in_part[0]["section"]
+            if in_part
+            else partly[0]["section"]
+            if partly
+            else self.records[precise[0]]["section"]
+            if precise
+            else where[0]
+            if where
+            else None
+        )
         traced = {}  # the first departing stage of `check --trace`, for outputs no variant explains
         for result in results:
             trace = getattr(result, "trace", None)
@@ -653,8 +749,10 @@ class Diagnoser:
                 stages[trace["first_departing"]] = stages.get(trace["first_departing"], 0) + 1
             stage = max(stages, key=stages.get)
             example = next(t for t in traced.values() if t["first_departing"] == stage)
-            lines.append(f"           `--trace`: the first stage that departs is {stage} ({example.get('section')}) "
-                         f"in {stages[stage]} of {len(traced)} traced outputs")
+            lines.append(
+                f"           `--trace`: the first stage that departs is {stage} ({example.get('section')}) "
+                f"in {stages[stage]} of {len(traced)} traced outputs"
+            )
             section = example.get("section") or section
         for result in results:
             key = (result.case, result.output)
@@ -668,16 +766,27 @@ class Diagnoser:
             elif key in in_part_cover:
                 _name(record, in_part_cover[key][0], "matches", numbers=in_part_cover[key][1])
                 record["verdict"] = "in part"
-                record["summary"] += " (but your port passes outputs this variant would fail: it does this in part only)"
+                record["summary"] += (
+                    " (but your port passes outputs this variant would fail: it does this in part only)"
+                )
             elif key in partly_cover:
                 _name(record, partly_cover[key][0], "partial")
             elif record.get("verdict") in ("matches", "partial", "none"):
                 record.pop("closest", None)  # only the whole run names variants
                 _unexplained(record)
             result.diagnosis = record
-        return {"summary": "\n".join(lines), "lines": lines, "explained": explained, "in_part": in_part, "partly": partly,
-                "precision": len(precise), "unexplained": sorted(remaining), "failing": total, "section": section,
-                "localisation": [where[1]] if where else []}
+        return {
+            "summary": "\n".join(lines),
+            "lines": lines,
+            "explained": explained,
+            "in_part": in_part,
+            "partly": partly,
+            "precision": len(precise),
+            "unexplained": sorted(remaining),
+            "failing": total,
+            "section": section,
+            "localisation": [where[1]] if where else [],
+        }
 
     def port_diagnosis(self, results, cases=None) -> dict | None:
         """The whole-run diagnosis (``reconcile``), kept under its earlier name."""
@@ -692,9 +801,25 @@ class Diagnoser:
 
 
 def _blank(summary) -> dict:
-    return {"verdict": "none", "variant": None, "explanation": None, "section": None, "error": None, "budget": None,
-            "ratio": None, "reference_error": None, "matching": [], "partial": [], "candidates": [], "scores": {},
-            "explanations": {}, "summary": summary, "localisation": [], "localised_section": None, "dtype": None}
+    return {
+        "verdict": "none",
+        "variant": None,
+        "explanation": None,
+        "section": None,
+        "error": None,
+        "budget": None,
+        "ratio": None,
+        "reference_error": None,
+        "matching": [],
+        "partial": [],
+        "candidates": [],
+        "scores": {},
+        "explanations": {},
+        "summary": summary,
+        "localisation": [],
+        "localised_section": None,
+        "dtype": None,
+    }
 
 
 def _finite(diagnosis) -> dict:
@@ -706,8 +831,10 @@ def _finite(diagnosis) -> dict:
         for key in ("error", "ratio"):
             if entry[key] is not None and not math.isfinite(entry[key]):
                 entry[key] = None
-    diagnosis["scores"] = {n: [None if v is None or not math.isfinite(v) else v for v in pair]
-                           for n, pair in diagnosis.get("scores", {}).items()}
+    diagnosis["scores"] = {
+        n: [None if v is None or not math.isfinite(v) else v for v in pair]
+        for n, pair in diagnosis.get("scores", {}).items()
+    }
     return diagnosis
 
 
@@ -716,17 +843,25 @@ def _name(diagnosis, name, verdict, others=(), numbers=None):
     error, budget = (diagnosis.get("scores") or {}).get(numbers or name, [None, None])
     explanation, section = (diagnosis.get("explanations") or {}).get(name) or _explain(name)
     ratio = error / budget if error is not None and budget else None
-    diagnosis.update(verdict=verdict, variant=name, explanation=explanation, section=section, error=error,
-                     budget=budget, ratio=ratio)
+    diagnosis.update(
+        verdict=verdict, variant=name, explanation=explanation, section=section, error=error, budget=budget, ratio=ratio
+    )
     if verdict == "matches":
-        also = f" (equally: {', '.join(_spell(n) for n in others[:2])}{', ...' if len(others) > 2 else ''})" if others else ""
+        also = (
+            f" (equally: {', '.join(_spell(n) for n in others[:2])}{', ...' if len(others) > 2 else ''})"
+            if others
+            else ""
+        )
         together = " together" if "+" in name else ""
         numbers_text = f" (ratio {ratio:.2g} of budget)" if ratio is not None else ""
-        diagnosis["summary"] = f"matches variant {_spell(name)}{together}{numbers_text}{also}: {explanation} ({section})"
+        diagnosis["summary"] = (
+            f"matches variant {_spell(name)}{together}{numbers_text}{also}: {explanation} ({section})"
+        )
     else:
         diagnosis["summary"] = (
             f"closest known variant is {_spell(name)}, which leaves max|err| {_fmt(error)} of "
-            f"{_fmt(diagnosis.get('reference_error'))} (still over budget: something else differs too): {explanation} ({section})"
+            f"{_fmt(diagnosis.get('reference_error'))} (still over budget: something else differs too): "
+            f"{explanation} ({section})"
         )
 
 
@@ -742,11 +877,20 @@ def _unexplained(diagnosis):
     hint = ""
     if closest:
         hint = f"; closest: {_spell(closest)}, which leaves max|err| {_fmt(diagnosis.get('closest_error'))}"
-    diagnosis.update(verdict="none", variant=None, explanation=None, error=None, budget=None, ratio=None,
-                     section=diagnosis.get("localised_section"))
+    diagnosis.update(
+        verdict="none",
+        variant=None,
+        explanation=None,
+        error=None,
+        budget=None,
+        ratio=None,
+        section=diagnosis.get("localised_section"),
+    )
     section = diagnosis.get("localised_section")
-    diagnosis["summary"] = (f"no known variant explains this (max|err| {_fmt(diagnosis.get('reference_error'))} against "
-                            f"the reference{hint})" + (f"; its structure points to {section}" if section else ""))
+    diagnosis["summary"] = (
+        f"no known variant explains this (max|err| {_fmt(diagnosis.get('reference_error'))} against "
+        f"the reference{hint})" + (f"; its structure points to {section}" if section else "")
+    )
 
 
 def _where(records, keys):
@@ -767,7 +911,9 @@ def _where(records, keys):
 def _has_positions(inputs) -> bool:
     """Whether the sparse output holds a token that depends on a coordinate."""
     labels = inputs.get("labels")
-    return inputs.get("boxes") is not None or (labels is not None and np.size(labels) > 0 and bool(np.any(np.asarray(labels) != -1)))
+    return inputs.get("boxes") is not None or (
+        labels is not None and np.size(labels) > 0 and bool(np.any(np.asarray(labels) != -1))
+    )
 
 
 def make_diagnoser(profile=None, k: float = DEFAULT_K, cache=None) -> Diagnoser:

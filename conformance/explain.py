@@ -57,8 +57,10 @@ def build_prompt(args, config) -> dict:
     if args.points:
         points = [_pairs(p, 2, "--points") for p in args.points]
         if args.labels is None:
-            raise ValueError(f"--points: expected --labels as well, one per point (1 foreground, 0 background, "
-                             f"-1 not a point, 2/3 box corners); received {len(points)} point(s) and no --labels")
+            raise ValueError(
+                f"--points: expected --labels as well, one per point (1 foreground, 0 background, "
+                f"-1 not a point, 2/3 box corners); received {len(points)} point(s) and no --labels"
+            )
         labels = args.labels
         if len(labels) != len(points):
             raise ValueError(f"--labels: expected one label per point ({len(points)}); received {len(labels)}")
@@ -103,8 +105,11 @@ def explain(args) -> int:
     trace = encoder.trace(**prompt)
 
     out = sys.stderr if args.json == "-" else sys.stdout  # `--json -`: stdout holds the JSON alone
-    print(f"samspec explain: {encoder!r}, params from init_params(seed={args.seed}); every stage of the teaching "
-          f"composition, SAMPromptEncoder.compose (reference/encoder.py), in order", file=out)
+    print(
+        f"samspec explain: {encoder!r}, params from init_params(seed={args.seed}); every stage of the teaching "
+        f"composition, SAMPromptEncoder.compose (reference/encoder.py), in order",
+        file=out,
+    )
     for name, value in prompt.items():
         print(f"  input {name:<8} shape {tuple(value.shape)}  {_summary(value, args.values)}", file=out)
     print(file=out)
@@ -134,9 +139,15 @@ def array_entry(value, full: bool) -> dict:
         entry["values"] = array.tolist()
     else:
         flat = array.reshape(-1).astype(np.float64)
-        entry["summary"] = {"first": flat[:8].tolist(), "min": float(flat.min()), "max": float(flat.max()),
-                            "mean": float(flat.mean()), "max_abs": float(np.abs(flat).max()),
-                            "omitted": int(array.size - 8), "all_values": "rerun with --full"}
+        entry["summary"] = {
+            "first": flat[:8].tolist(),
+            "min": float(flat.min()),
+            "max": float(flat.max()),
+            "mean": float(flat.mean()),
+            "max_abs": float(np.abs(flat).max()),
+            "omitted": int(array.size - 8),
+            "all_values": "rerun with --full",
+        }
     return entry
 
 
@@ -147,8 +158,10 @@ def trace_document(encoder, seed, prompt, trace, full=False) -> dict:
         "params_seed": seed,
         "full": bool(full),
         "inputs": {k: array_entry(v, full) for k, v in prompt.items()},
-        "stages": [dict(name=name, section=STAGES.get(name, ("", ""))[0], **array_entry(value, full))
-                   for name, value in trace.items()],
+        "stages": [
+            dict(name=name, section=STAGES.get(name, ("", ""))[0], **array_entry(value, full))
+            for name, value in trace.items()
+        ],
     }
 
 
@@ -159,9 +172,19 @@ def add_arguments(parser) -> None:
             raise ValueError(text)
         return values
 
-    parser.add_argument("--points", nargs="+", metavar="X,Y",
-                        help="point prompts in pixels, e.g. --points 500,375 200,100 (with --labels)")
-    parser.add_argument("--labels", nargs="+", type=int, metavar="L", help="one label per point: 1 fg, 0 bg, -1 not-a-point, 2/3 corners")
+    parser.add_argument(
+        "--points",
+        nargs="+",
+        metavar="X,Y",
+        help="point prompts in pixels, e.g. --points 500,375 200,100 (with --labels)",
+    )
+    parser.add_argument(
+        "--labels",
+        nargs="+",
+        type=int,
+        metavar="L",
+        help="one label per point: 1 fg, 0 bg, -1 not-a-point, 2/3 corners",
+    )
     parser.add_argument("--box", metavar="X1,Y1,X2,Y2", help="one box prompt in pixels")
     parser.add_argument("--mask", metavar="FILE.npy", help="a mask of logits, (4h, 4w) or (1, 1, 4h, 4w)")
     parser.add_argument("--demo-mask", action="store_true", help="use an ellipse as the mask prompt")
@@ -173,7 +196,14 @@ def add_arguments(parser) -> None:
     parser.add_argument("--dtype", default="float64", choices=["float64", "float32", "float16"])
     parser.add_argument("--seed", type=int, default=0, help="seed of init_params")
     parser.add_argument("--values", type=int, default=4, help="how many values to print per stage")
-    parser.add_argument("--json", metavar="FILE", help="write the trace as JSON to FILE ('-': stdout, the text "
-                        f"going to stderr); arrays over {SUMMARY_LIMIT} values are summarised unless --full")
-    parser.add_argument("--full", action="store_true", help="with --json: every value of every array (large: "
-                        "~100 MB for the default configuration with a mask)")
+    parser.add_argument(
+        "--json",
+        metavar="FILE",
+        help="write the trace as JSON to FILE ('-': stdout, the text "
+        f"going to stderr); arrays over {SUMMARY_LIMIT} values are summarised unless --full",
+    )
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="with --json: every value of every array (large: ~100 MB for the default configuration with a mask)",
+    )

@@ -30,31 +30,44 @@ from . import explain
 MISSING_MATPLOTLIB = "matplotlib is not installed: pip install 'samspec[figures]'"
 
 # The worked example of docs/guide.md: the reference's default configuration and this prompt.
-EXAMPLE_CONFIG = dict(hidden_size=256, image_embedding_size=(64, 64), input_image_size=(1024, 1024),
-                      mask_in_channels=16, activation="gelu")
+EXAMPLE_CONFIG = dict(
+    hidden_size=256,
+    image_embedding_size=(64, 64),
+    input_image_size=(1024, 1024),
+    mask_in_channels=16,
+    activation="gelu",
+)
 EXAMPLE_POINT = (500.0, 375.0)  # a foreground click, label 1
 EXAMPLE_BOX = (100.0, 100.0, 700.0, 600.0)
 EXAMPLE_PROMPT = argparse.Namespace(  # as `samspec explain` parses its command line
-    points=["%g,%g" % EXAMPLE_POINT], labels=[1], box="%g,%g,%g,%g" % EXAMPLE_BOX, mask=None, demo_mask=True)
+    points=[",".join(f"{v:g}" for v in EXAMPLE_POINT)],
+    labels=[1],
+    box=",".join(f"{v:g}" for v in EXAMPLE_BOX),
+    mask=None,
+    demo_mask=True,
+)
 
 # What each figure shows, in one line (docs/guide.md gives the full captions).
 CAPTIONS = {
     "gaussian_frequencies": "the 128 columns of G as spatial frequencies: random directions, 0.3 to 7 cycles "
-                            "per image, far below the 64x64 grid's limit of 32",
+    "per image, far below the 64x64 grid's limit of 32",
     "dense_pe_channels": "channels of the dense positional grid: each a plane wave across the grid; "
-                         "channel k + 128 is channel k's cosine",
+    "channel k + 128 is channel k's cosine",
     "point_similarity": "similarity of the click's encoding to every grid cell: one Gaussian bump at the "
-                        "click, width 1/(4 pi) of the image",
+    "click, width 1/(4 pi) of the image",
     "mask_downscaling": "the mask downscaler: 256x256 x 1 channel -> 128x128 x 4 -> 64x64 x 16 -> 64x64 x 256; "
-                        "each output cell sees one 4x4 patch of the mask",
+    "each output cell sees one 4x4 patch of the mask",
     "failing_port": "two broken ports on a fixture case: expected | port | |error| / budget, titled with "
-                    "samspec check's verdict row",
+    "samspec check's verdict row",
     "check_ratios": "samspec check as a heat map: error / budget of every case and output for a faithful "
-                    "port and two broken ones",
+    "port and two broken ones",
 }
 FIGURES = tuple(CAPTIONS)
-SHORT = {"prompt_sparse_embeddings": "sparse", "prompt_dense_embeddings": "dense",
-         "prompt_dense_positional_embeddings": "dense_pe"}
+SHORT = {
+    "prompt_sparse_embeddings": "sparse",
+    "prompt_dense_embeddings": "dense",
+    "prompt_dense_positional_embeddings": "dense_pe",
+}
 
 
 # -- the data behind the figures ---------------------------------------------------------------------
@@ -77,8 +90,9 @@ class BrokenReference:
         self.name, self.stages, self.overrides = name, stages, config
 
     def build(self, config, params):
-        self.encoder = SAMPromptEncoder(**dict(config, **self.overrides), params=params, dtype="float32",
-                                        stages=self.stages)
+        self.encoder = SAMPromptEncoder(
+            **dict(config, **self.overrides), params=params, dtype="float32", stages=self.stages
+        )
 
     def run(self, points, labels, boxes, masks):
         outputs = self.encoder(points=points, labels=labels, boxes=boxes, masks=masks)
@@ -157,20 +171,34 @@ def figure_gaussian_frequencies(ctx):
     fig.colorbar(points, ax=left, label="|frequency|, cycles per image", shrink=0.9)
 
     bins = np.linspace(0.0, math.ceil(magnitude.max()) + 1.0, 17)
-    right.hist(magnitude, bins=bins, color="#4c72b0", edgecolor="white", label=f"the {magnitude.size} columns of G (seed 0)")
+    right.hist(
+        magnitude, bins=bins, color="#4c72b0", edgecolor="white", label=f"the {magnitude.size} columns of G (seed 0)"
+    )
     r = np.linspace(0.0, bins[-1], 200)
     # |2g| for g ~ N(0, I2) is Rayleigh with sigma 2: the density every draw of G follows
     density = r / 4.0 * np.exp(-(r**2) / 8.0)
-    right.plot(r, density * magnitude.size * (bins[1] - bins[0]), color="black", lw=1.5,
-               label="expected for G ~ N(0, 1): Rayleigh, σ = 2")
+    right.plot(
+        r,
+        density * magnitude.size * (bins[1] - bins[0]),
+        color="black",
+        lw=1.5,
+        label="expected for G ~ N(0, 1): Rayleigh, σ = 2",
+    )
     right.set_xlabel("|frequency|, cycles per image side")
     right.set_ylabel("number of columns")
     right.yaxis.get_major_locator().set_params(integer=True)
     right.set_title(f"every |f| ≤ {magnitude.max():.1f} cycles/image; the {h}×{w} grid resolves up to {w // 2}")
     right.legend(loc="upper right", fontsize=9)
     finest = EXAMPLE_CONFIG["input_image_size"][1] / magnitude.max()
-    right.text(0.98, 0.62, f"finest wavelength: {finest:.0f} px of {EXAMPLE_CONFIG['input_image_size'][1]}\n"
-                           f"= {finest / 16:.1f} grid cells", transform=right.transAxes, ha="right", fontsize=9)
+    right.text(
+        0.98,
+        0.62,
+        f"finest wavelength: {finest:.0f} px of {EXAMPLE_CONFIG['input_image_size'][1]}\n"
+        f"= {finest / 16:.1f} grid cells",
+        transform=right.transAxes,
+        ha="right",
+        fontsize=9,
+    )
     return fig
 
 
@@ -201,9 +229,12 @@ def figure_dense_pe_channels(ctx):
     axes[0, 0].set_ylabel("grid row i")
     axes[1, 0].set_ylabel("grid row i")
     fig.colorbar(image, ax=axes, shrink=0.8, label="value of the channel")
-    fig.suptitle("prompt_dense_positional_embeddings[0, c] for the slowest, two middle and the fastest column of G\n"
-                 "top: sines (channels 0-127); bottom: the matching cosines (channels 128-255); "
-                 "f = 2·G[:, k] in cycles per image (x, y)", fontsize=11)
+    fig.suptitle(
+        "prompt_dense_positional_embeddings[0, c] for the slowest, two middle and the fastest column of G\n"
+        "top: sines (channels 0-127); bottom: the matching cosines (channels 128-255); "
+        "f = 2·G[:, k] in cycles per image (x, y)",
+        fontsize=11,
+    )
     return fig
 
 
@@ -242,18 +273,25 @@ def figure_point_similarity(ctx):
     offset = ((np.arange(w) + 0.5) / w) - x / W  # Δu along x, in units of the image width
     c.plot(np.arange(w), similarity[row], "o-", color="#c44e52", ms=3, label=f"grid row {row}, through the click")
     dense_offsets = np.linspace(offset[0], offset[-1], 400)
-    c.plot(dense_offsets * w + cj, np.exp(-8.0 * math.pi**2 * dense_offsets**2), color="black", lw=1.2,
-           label="expected: exp(−8π²Δu²)")
+    c.plot(
+        dense_offsets * w + cj,
+        np.exp(-8.0 * math.pi**2 * dense_offsets**2),
+        color="black",
+        lw=1.2,
+        label="expected: exp(−8π²Δu²)",
+    )
     c.axhline(0, color="grey", lw=0.5)
     c.axvline(cj, color="grey", lw=0.5, ls=":")
     c.set_xlabel("grid column j")
     c.set_ylabel("similarity along the row")
     c.set_ylim(-0.35, 1.3)
-    c.set_title(f"a Gaussian bump: σ = 1/(4π) = {1 / (4 * math.pi):.3f} of the width\n"
-                f"= {W / (4 * math.pi):.0f} px = {w / (4 * math.pi):.1f} cells", fontsize=10)
+    c.set_title(
+        f"a Gaussian bump: σ = 1/(4π) = {1 / (4 * math.pi):.3f} of the width\n"
+        f"= {W / (4 * math.pi):.0f} px = {w / (4 * math.pi):.1f} cells",
+        fontsize=10,
+    )
     c.legend(loc="upper center", fontsize=8, ncols=1, frameon=False)
     return fig
-
 
 
 # -- 4. the mask downscaler ----------------------------------------------------------------------------
@@ -268,7 +306,7 @@ def _montage(channels, columns):
         r, c = divmod(index, columns)
         channel = channels[index]
         scale = float(np.max(np.abs(channel))) or 1.0
-        tiled[r * (height + 1): r * (height + 1) + height, c * (width + 1): c * (width + 1) + width] = channel / scale
+        tiled[r * (height + 1) : r * (height + 1) + height, c * (width + 1) : c * (width + 1) + width] = channel / scale
     return tiled
 
 
@@ -303,7 +341,9 @@ def figure_mask_downscaling(ctx):
         bottom.set_xlim(*zoom)
         bottom.set_ylim(zoom[1], zoom[0])
         cells = round((zoom[1] - zoom[0]) * width)
-        bottom.set_title(f"channel 0, zoom on the edge:\n{cells}×{cells} {'pixels' if column == 0 else 'cells'}", fontsize=10)
+        bottom.set_title(
+            f"channel 0, zoom on the edge:\n{cells}×{cells} {'pixels' if column == 0 else 'cells'}", fontsize=10
+        )
         bottom.set_xticks(zoom)
         bottom.set_yticks(zoom)
     axes[1, 0].set_ylabel("y / H")
@@ -311,9 +351,12 @@ def figure_mask_downscaling(ctx):
         ax.set_xlabel("x / W")
     bar = fig.colorbar(image, ax=axes, shrink=0.6, pad=0.02)
     bar.set_label("value / max |value| of its channel")
-    fig.suptitle("The mask downscaler on the ellipse of `samspec explain --demo-mask` (logits ±8): every step halves "
-                 "the resolution and multiplies the channels;\neach output cell is a function of one 4×4 patch of "
-                 "the mask, so only cells on the edge differ from the inside and outside vectors", fontsize=11)
+    fig.suptitle(
+        "The mask downscaler on the ellipse of `samspec explain --demo-mask` (logits ±8): every step halves "
+        "the resolution and multiplies the channels;\neach output cell is a function of one 4×4 patch of "
+        "the mask, so only cells on the edge differ from the inside and outside vectors",
+        fontsize=11,
+    )
     return fig
 
 
@@ -337,8 +380,9 @@ def _failing_panels(fig, subfig, port, key, expected, got, result, token_labels=
         im = ax.imshow(data, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect=aspect, interpolation="nearest")
         ax.set_title(f"{title}\n{where}", fontsize=9)
     subfig.colorbar(im, ax=axes[:2], shrink=0.9, label=SHORT[key] + " value")
-    ratio = axes[2].imshow(_log_ratio(shown[2] / budget), cmap="RdBu_r", norm=_log_ratio_norm(), aspect=aspect,
-                           interpolation="nearest")
+    ratio = axes[2].imshow(
+        _log_ratio(shown[2] / budget), cmap="RdBu_r", norm=_log_ratio_norm(), aspect=aspect, interpolation="nearest"
+    )
     axes[2].set_title(f"|error| / budget   (budget {budget:.2e})\nmax {result.ratio:.3g}: {result.verdict}", fontsize=9)
     _ratio_colorbar(subfig, ratio, axes[2], shrink=0.9)
     if token_labels is not None:
@@ -368,12 +412,21 @@ def heatmap_png(got, expected, budget, title: str = "", dpi: int = 80) -> bytes:
     got = np.asarray(got)
     expected = np.asarray(expected, dtype=np.float64)
     if got.shape != expected.shape or got.ndim not in (3, 4) or not budget:
-        raise ValueError(f"heatmap_png: expected two arrays of one (B, N, C) or (B, C, h, w) shape and a budget > 0; "
-                         f"received {got.shape}, {expected.shape}, budget {budget!r}")
+        raise ValueError(
+            f"heatmap_png: expected two arrays of one (B, N, C) or (B, C, h, w) shape and a budget > 0; "
+            f"received {got.shape}, {expected.shape}, budget {budget!r}"
+        )
     error = np.abs(got.astype(np.float64) - expected)
-    worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(np.where(np.isfinite(error), error, np.inf))), error.shape))
-    result = argparse.Namespace(budget=float(budget), worst_index=list(worst), dtype=str(got.dtype),
-                                ratio=float(error[worst] / budget), verdict="fail" if error[worst] > budget else "pass")
+    worst = tuple(
+        int(i) for i in np.unravel_index(int(np.argmax(np.where(np.isfinite(error), error, np.inf))), error.shape)
+    )
+    result = argparse.Namespace(
+        budget=float(budget),
+        worst_index=list(worst),
+        dtype=str(got.dtype),
+        ratio=float(error[worst] / budget),
+        verdict="fail" if error[worst] > budget else "pass",
+    )
     key = "prompt_sparse_embeddings" if got.ndim == 3 else "prompt_dense_embeddings"
     fig = _new_figure(11.0, 3.6 if got.ndim == 4 else 3.0)
     tokens = None if got.ndim == 4 else [f"img {b} token {n}" for b in range(got.shape[0]) for n in range(got.shape[1])]
@@ -404,12 +457,20 @@ def figure_failing_port(ctx):
         expected = np.asarray(case.expected[key], dtype=np.float64)
         token_labels = None
         if key == "prompt_sparse_embeddings":
-            names = {-1: "label -1, not a point", 0: "label 0, background", 1: "label 1, foreground",
-                     2: "label 2", 3: "label 3"}
+            names = {
+                -1: "label -1, not a point",
+                0: "label 0, background",
+                1: "label 1, foreground",
+                2: "label 2",
+                3: "label 3",
+            }
             labels = np.asarray(case.stages["points.labels"])
             given = case.inputs["labels"].shape[1]
-            token_labels = [f"img {b} token {n}: " + (names[int(labels[b, n])] if n < given else "padding point")
-                            for b in range(labels.shape[0]) for n in range(labels.shape[1])]
+            token_labels = [
+                f"img {b} token {n}: " + (names[int(labels[b, n])] if n < given else "padding point")
+                for b in range(labels.shape[0])
+                for n in range(labels.shape[1])
+            ]
         _failing_panels(fig, subfig, label, key, expected, got, result, token_labels)
     return fig
 
@@ -438,12 +499,20 @@ def _ratio_panel(fig, ax, results, title, case_ids, show_cases):
     import matplotlib
 
     cmap = matplotlib.colormaps["RdBu_r"].with_extremes(bad="#bbbbbb")
-    image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, norm=_log_ratio_norm(), aspect="auto",
-                      interpolation="nearest")
+    image = ax.imshow(
+        np.ma.masked_invalid(values), cmap=cmap, norm=_log_ratio_norm(), aspect="auto", interpolation="nearest"
+    )
     for i, row in enumerate(notes):
         for j, text in enumerate(row):
-            ax.text(j, i, text, ha="center", va="center", fontsize=7,
-                    color="white" if np.isfinite(values[i, j]) and abs(values[i, j]) > 1.8 else "black")
+            ax.text(
+                j,
+                i,
+                text,
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if np.isfinite(values[i, j]) and abs(values[i, j]) > 1.8 else "black",
+            )
     ax.set_xticks(range(len(outputs)))
     ax.set_xticklabels([SHORT[o] for o in outputs], fontsize=9)
     ax.xaxis.tick_top()
@@ -471,8 +540,9 @@ def figure_check_ratios(ctx, reports=None):
     for column, (ax, (title, results)) in enumerate(zip(axes, reports)):
         image = _ratio_panel(fig, ax, results, title, case_ids, show_cases=column == 0)
     _ratio_colorbar(fig, image, list(axes), shrink=0.6, label="error / budget (fail > 1)")
-    fig.suptitle("samspec check: error / budget per case and output\n(grey: no ratio, e.g. an adapter error)",
-                 fontsize=11)
+    fig.suptitle(
+        "samspec check: error / budget per case and output\n(grey: no ratio, e.g. an adapter error)", fontsize=11
+    )
     return fig
 
 
@@ -482,7 +552,9 @@ def read_report(path) -> dict:
         try:
             document = json.load(handle)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"--report {path}: not JSON ({exc}); expected the file of `samspec check --report`") from None
+            raise ValueError(
+                f"--report {path}: not JSON ({exc}); expected the file of `samspec check --report`"
+            ) from None
     if not isinstance(document, dict) or not isinstance(document.get("results"), list):
         raise ValueError(f"--report {path}: no 'results' list; expected the file of `samspec check --report`")
     return document
@@ -510,21 +582,30 @@ NEEDS_FIXTURES = {"failing_port", "check_ratios"}
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--out", metavar="DIR", required=True,
-                        help="folder for the PNGs (required: nothing is written into the current folder "
-                             "unless you say so; the docs' figures are `--out docs/img`)")
-    parser.add_argument("--only", nargs="+", choices=FIGURES, metavar="NAME",
-                        help=f"draw only these figures (of {', '.join(FIGURES)})")
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        required=True,
+        help="folder for the PNGs (required: nothing is written into the current folder "
+        "unless you say so; the docs' figures are `--out docs/img`)",
+    )
+    parser.add_argument(
+        "--only", nargs="+", choices=FIGURES, metavar="NAME", help=f"draw only these figures (of {', '.join(FIGURES)})"
+    )
     parser.add_argument("--fixtures", metavar="DIR", help="a fixture folder (default: the shipped one)")
-    parser.add_argument("--report", metavar="FILE.json",
-                        help="draw report.png, the error/budget heat map of a `samspec check --report` file "
-                             "(alone, unless --only names figures too)")
+    parser.add_argument(
+        "--report",
+        metavar="FILE.json",
+        help="draw report.png, the error/budget heat map of a `samspec check --report` file "
+        "(alone, unless --only names figures too)",
+    )
     parser.add_argument("--dpi", type=int, default=100, help="resolution of the PNGs (default 100)")
 
 
 def _save(fig, path, dpi):
-    """Write a PNG (to a path or a binary file object) of at most 256 colours: a fraction of the size, the same picture (Pillow comes with
-    matplotlib); no software or date stamp, so the same figure gives the same file."""
+    """Write a PNG (to a path or a binary file object) of at most 256 colours: a fraction of the
+    size, the same picture (Pillow comes with matplotlib); no software or date stamp, so the same
+    figure gives the same file."""
     from PIL import Image
 
     buffer = io.BytesIO()

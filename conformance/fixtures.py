@@ -275,7 +275,9 @@ def check_output_folder(out: Path, force: bool) -> None:
         raise FixtureError(f"--out {out}: exists and is not a folder")
     entries = sorted(os.listdir(target))
     if entries and not force:
-        raise FixtureError(f"--out {out}: not empty (holds {entries[0]!r}); pass --force to replace the fixture set there")
+        raise FixtureError(
+            f"--out {out}: not empty (holds {entries[0]!r}); pass --force to replace the fixture set there"
+        )
     foreign = [e for e in entries if e not in MANAGED]
     if foreign:
         raise FixtureError(
@@ -407,11 +409,26 @@ def _one_line(exc) -> str:
 # -- the manifest ---------------------------------------------------------------------------------
 
 CASE_ID = re.compile(r"[A-Za-z0-9_+-][A-Za-z0-9_.+-]*")  # a case id is used as a folder name (check --outputs)
-_CASE_KEYS = ("id", "description", "sections", "config_name", "config", "params", "inputs", "expected", "stages",
-              "tolerance")
+_CASE_KEYS = (
+    "id",
+    "description",
+    "sections",
+    "config_name",
+    "config",
+    "params",
+    "inputs",
+    "expected",
+    "stages",
+    "tolerance",
+)
 _TOP_KEYS = ("schema_version", "samspec_version", "generator", "profile", "expected_dtype", "params", "cases", "sha256")
-_CONFIG_KEYS = {"hidden_size": int, "image_embedding_size": list, "input_image_size": list, "mask_in_channels": int,
-                "activation": str}
+_CONFIG_KEYS = {
+    "hidden_size": int,
+    "image_embedding_size": list,
+    "input_image_size": list,
+    "mask_in_channels": int,
+    "activation": str,
+}
 
 
 def _require(value, kind, where: str):
@@ -429,7 +446,9 @@ def _short(value) -> str:
 def _keys(table: dict, keys, where: str) -> None:
     missing = [k for k in keys if k not in table]
     if missing:
-        raise FixtureError(f"{where}: missing key {missing[0]!r}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+        raise FixtureError(
+            f"{where}: missing key {missing[0]!r}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+        )
 
 
 def read_manifest(root) -> dict:
@@ -440,7 +459,9 @@ def read_manifest(root) -> dict:
     try:
         text = _Folder(root).read("manifest.json")
     except _FileProblem as exc:
-        raise FixtureError(f"{exc} (a fixture folder holds manifest.json: `samspec fixtures generate --out DIR`)") from None
+        raise FixtureError(
+            f"{exc} (a fixture folder holds manifest.json: `samspec fixtures generate --out DIR`)"
+        ) from None
     try:
         manifest = json.loads(bytes(text).decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
@@ -454,7 +475,9 @@ def read_manifest(root) -> dict:
     for relative, digest in hashes.items():
         check_entry(relative, f"{path}: 'sha256'")
         if not isinstance(digest, str) or not re.fullmatch(r"[0-9a-f]{64}", digest):
-            raise FixtureError(f"{path}: 'sha256'[{relative!r}]: expected 64 lowercase hex digits; found {_short(digest)}")
+            raise FixtureError(
+                f"{path}: 'sha256'[{relative!r}]: expected 64 lowercase hex digits; found {_short(digest)}"
+            )
 
     def listed(relative, where):
         check_entry(relative, where)
@@ -569,9 +592,17 @@ def _load_case(reader: _Reader, manifest: dict, entry: dict, with_stages: bool) 
     config = dict(entry["config"])
     for key in ("image_embedding_size", "input_image_size"):
         config[key] = tuple(config[key])
-    case = FixtureCase(id=entry["id"], description=entry["description"], sections=entry["sections"], config=config,
-                       params={}, inputs={}, expected={}, tolerance=entry["tolerance"],
-                       semantics=entry.get("semantics", "sam"))
+    case = FixtureCase(
+        id=entry["id"],
+        description=entry["description"],
+        sections=entry["sections"],
+        config=config,
+        params={},
+        inputs={},
+        expected={},
+        tolerance=entry["tolerance"],
+        semantics=entry.get("semantics", "sam"),
+    )
     try:
         files = manifest["params"][entry["params"]]["files"]
         case.params = {k: reader.array(f, ("<f8",)) for k, f in files.items()}
@@ -579,15 +610,23 @@ def _load_case(reader: _Reader, manifest: dict, entry: dict, with_stages: bool) 
         tables = {table: {k: v for k, v in entry[table].items()} for table in ("expected", "stages")}
         paths = {k: os.path.join(reader.folder.root, v["file"]) for t in tables.values() for k, v in t.items()}
         case.expected = {k: reader.array(v["file"], ("<f8",), v["shape"], True) for k, v in tables["expected"].items()}
-        case.stages = {k: reader.array(v["file"], ("<f8", "<i8"), v["shape"], True) for k, v in tables["stages"].items()}
+        case.stages = {
+            k: reader.array(v["file"], ("<f8", "<i8"), v["shape"], True) for k, v in tables["stages"].items()
+        }
         _check_size(config, case.inputs)
         try:
             encoder = SAMPromptEncoder(**config, params=case.params, dtype="float64", profile=case.semantics)
-            case.reference = {k: np.asarray(v) for k, v in encoder(**case.inputs).items()}  # what ports are compared with
+            case.reference = {
+                k: np.asarray(v) for k, v in encoder(**case.inputs).items()
+            }  # what ports are compared with
             trace = encoder.trace(**case.inputs) if with_stages else {}
         except (ValueError, TypeError) as exc:
-            raise _FileProblem(f"the reference refuses its configuration, parameters or inputs: {_one_line(exc)}") from None
-        _compare(case.id, dict(trace, **case.reference), dict(case.expected, **(case.stages if with_stages else {})), paths)
+            raise _FileProblem(
+                f"the reference refuses its configuration, parameters or inputs: {_one_line(exc)}"
+            ) from None
+        _compare(
+            case.id, dict(trace, **case.reference), dict(case.expected, **(case.stages if with_stages else {})), paths
+        )
     except _FileProblem as exc:
         case.fixture_error = f"case {case.id!r}: {exc}"
     return case
@@ -614,8 +653,11 @@ def load_cases(root=None, pattern=None, with_stages: bool = False, strict: bool 
     manifest = read_manifest(root)
     regex = re.compile(pattern) if pattern else None
     reader = _Reader(root, manifest)
-    cases = [_load_case(reader, manifest, entry, with_stages) for entry in manifest["cases"]
-             if not regex or regex.search(entry["id"])]
+    cases = [
+        _load_case(reader, manifest, entry, with_stages)
+        for entry in manifest["cases"]
+        if not regex or regex.search(entry["id"])
+    ]
     broken = [case.fixture_error for case in cases if case.fixture_error]
     if strict and broken:
         raise FixtureError(broken[0] + (f" (and {len(broken) - 1} more cases)" if len(broken) > 1 else ""))

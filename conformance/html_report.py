@@ -26,8 +26,11 @@ from pathlib import Path
 SPEC = Path(__file__).resolve().parents[1] / "docs" / "spec.md"
 ORDER = ("error", "fail", "xpass", "xfail", "n/a", "pass")  # the table: failures first
 SPELLED = ("pass", "fail", "error", "n/a", "xfail", "xpass")  # the summary, as the terminal spells it
-SHORT = {"prompt_sparse_embeddings": "sparse", "prompt_dense_embeddings": "dense",
-         "prompt_dense_positional_embeddings": "dense_pe"}
+SHORT = {
+    "prompt_sparse_embeddings": "sparse",
+    "prompt_dense_embeddings": "dense",
+    "prompt_dense_positional_embeddings": "dense_pe",
+}
 PNG = b"\x89PNG\r\n\x1a\n"
 
 CSS = """
@@ -105,12 +108,19 @@ def _verdict(verdict) -> str:
 
 
 def _header(document) -> list:
-    fixtures = document.get("fixtures") if isinstance(document.get("fixtures"), dict) else {"path": document.get("fixtures")}
+    fixtures = (
+        document.get("fixtures") if isinstance(document.get("fixtures"), dict) else {"path": document.get("fixtures")}
+    )
     rows = [
-        ("port", document.get("port")), ("adapter", document.get("adapter")), ("profile", document.get("profile")),
+        ("port", document.get("port")),
+        ("adapter", document.get("adapter")),
+        ("profile", document.get("profile")),
         ("k", document.get("k")),
-        ("fixtures", f"{fixtures.get('path', '?')} (manifest sha256 {str(fixtures.get('manifest_sha256', '?'))[:16]}…, "
-                     f"samspec {fixtures.get('samspec_version', '?')})"),
+        (
+            "fixtures",
+            f"{fixtures.get('path', '?')} (manifest sha256 {str(fixtures.get('manifest_sha256', '?'))[:16]}…, "
+            f"samspec {fixtures.get('samspec_version', '?')})",
+        ),
         ("started", document.get("started")),
         ("duration", None if document.get("duration_s") is None else f"{document['duration_s']:.2f} s"),
     ]
@@ -120,16 +130,19 @@ def _header(document) -> list:
     counts = document.get("summary") or {}
     total = sum(v for v in counts.values() if isinstance(v, int))
     spelled = "".join(f"<span>{_verdict(k)} {_e(counts[k])}</span>" for k in SPELLED if counts.get(k))
-    out.append(f'<h2 id="summary">Summary</h2><p class="summary">{spelled} <span class="note">({total} '
-               f'outputs)</span></p>')
+    out.append(
+        f'<h2 id="summary">Summary</h2><p class="summary">{spelled} <span class="note">({total} outputs)</span></p>'
+    )
     if document.get("interrupted"):
         out.append('<p class="diagnosis">The run was interrupted: the results are partial.</p>')
     overall = document.get("diagnosis")
     if isinstance(overall, dict) and overall.get("summary"):
         out.append(f'<p class="diagnosis">{_e(overall["summary"])}</p>')
     for count, message, first in _identical_errors(document.get("results") or []):
-        out.append(f'<p class="diagnosis">{count} errors are one exception (first at <code>{_e(first)}</code>): '
-                   f"{_e(message)}</p>")
+        out.append(
+            f'<p class="diagnosis">{count} errors are one exception (first at <code>{_e(first)}</code>): '
+            f"{_e(message)}</p>"
+        )
     return out
 
 
@@ -140,15 +153,24 @@ def _identical_errors(rows) -> list:
 
     from .report import collapsed_errors
 
-    results = [SimpleNamespace(verdict=r.get("verdict"), message=str(r.get("message") or ""),
-                               test_id=r.get("id") or f"{r.get('case')}::{r.get('output')}")
-               for r in rows if isinstance(r, dict)]
+    results = [
+        SimpleNamespace(
+            verdict=r.get("verdict"),
+            message=str(r.get("message") or ""),
+            test_id=r.get("id") or f"{r.get('case')}::{r.get('output')}",
+        )
+        for r in rows
+        if isinstance(r, dict)
+    ]
     return [group for group in collapsed_errors(results) if group[0] > 1]
 
 
 def _table(rows) -> list:
-    out = ['<h2 id="results">Verdicts</h2>', "<table><tr><th>verdict</th><th>case</th><th>output</th><th>dtype</th>"
-           "<th>max|err|</th><th>budget</th><th>ratio</th><th>note</th></tr>"]
+    out = [
+        '<h2 id="results">Verdicts</h2>',
+        "<table><tr><th>verdict</th><th>case</th><th>output</th><th>dtype</th>"
+        "<th>max|err|</th><th>budget</th><th>ratio</th><th>note</th></tr>",
+    ]
     for index, row in rows:
         diagnosis = row.get("diagnosis") or {}
         note = diagnosis.get("summary") or row.get("message") or ""
@@ -157,7 +179,8 @@ def _table(rows) -> list:
             case = f'<a href="#{_anchor(row, index)}">{case}</a>'
         out.append(
             f"<tr><td>{_verdict(row.get('verdict'))}</td><td class=mono>{case}</td>"
-            f"<td class=mono>{_e(SHORT.get(row.get('output'), row.get('output')))}</td><td class=mono>{_e(row.get('dtype') or '-')}</td>"
+            f"<td class=mono>{_e(SHORT.get(row.get('output'), row.get('output')))}</td><td "
+            f"class=mono>{_e(row.get('dtype') or '-')}</td>"
             f"<td class=num>{_num(row.get('error'), '.2e')}</td><td class=num>{_num(row.get('budget'), '.2e')}</td>"
             f"<td class=num>{_num(row.get('ratio'))}</td><td>{_e(note[:300])}{'…' if len(note) > 300 else ''}</td></tr>"
         )
@@ -169,8 +192,10 @@ def _trace_table(trace) -> str:
     """The stage-by-stage comparison (`check --trace`): a table when it is a list or dict of stages."""
     stages = trace.get("stages", trace) if isinstance(trace, dict) else trace
     if isinstance(stages, dict):
-        stages = [dict(value, stage=key) if isinstance(value, dict) else {"stage": key, "value": value}
-                  for key, value in stages.items()]
+        stages = [
+            dict(value, stage=key) if isinstance(value, dict) else {"stage": key, "value": value}
+            for key, value in stages.items()
+        ]
     if not isinstance(stages, list) or not all(isinstance(s, dict) for s in stages):
         return f"<pre>{_e(trace)}</pre>"
     columns = list(dict.fromkeys(k for s in stages for k in s))
@@ -183,11 +208,20 @@ def _trace_table(trace) -> str:
 def _detail(index, row, heatmaps, known, base, can_draw) -> list:
     key = f"{row.get('case')}::{row.get('output')}"
     out = [f'<div class="detail" id="{_anchor(row, index)}"><h3>{_verdict(row.get("verdict"))} {_e(key)}</h3>']
-    facts = [("dtype judged", row.get("dtype")), ("max|err|", _num(row.get("error"), ".3e")),
-             ("budget", _num(row.get("budget"), ".3e")), ("ratio", _num(row.get("ratio"), ".4g"))]
+    facts = [
+        ("dtype judged", row.get("dtype")),
+        ("max|err|", _num(row.get("error"), ".3e")),
+        ("budget", _num(row.get("budget"), ".3e")),
+        ("ratio", _num(row.get("ratio"), ".4g")),
+    ]
     if row.get("worst_index") is not None:
-        facts.append(("worst at", f"{tuple(row['worst_index'])}: got {_num(row.get('got_at_worst'), '.6g')}, "
-                                  f"want {_num(row.get('expected_at_worst'), '.6g')}"))
+        facts.append(
+            (
+                "worst at",
+                f"{tuple(row['worst_index'])}: got {_num(row.get('got_at_worst'), '.6g')}, "
+                f"want {_num(row.get('expected_at_worst'), '.6g')}",
+            )
+        )
     facts.append(("spec", None))
     out.append('<table class="meta">')
     for name, value in facts:
@@ -201,8 +235,11 @@ def _detail(index, row, heatmaps, known, base, can_draw) -> list:
         data = base64.b64encode(bytes(png)).decode("ascii")
         out.append(f'<p><img alt="error / budget heat map of {_e(key)}" src="data:image/png;base64,{data}"></p>')
     elif row.get("verdict") == "fail":
-        why = ("no heat map was drawn for this output" if can_draw else
-               "heat maps need matplotlib: pip install 'samspec[figures]'")
+        why = (
+            "no heat map was drawn for this output"
+            if can_draw
+            else "heat maps need matplotlib: pip install 'samspec[figures]'"
+        )
         out.append(f'<p class="note">{_e(why)}</p>')
     diagnosis = row.get("diagnosis")
     if isinstance(diagnosis, dict) and diagnosis.get("summary"):
@@ -212,8 +249,12 @@ def _detail(index, row, heatmaps, known, base, can_draw) -> list:
         candidates = diagnosis.get("candidates") or []
         if candidates:
             out.append("<table><tr><th>variant tried</th><th>max|err| against it</th><th>ratio of budget</th></tr>")
-            out += [f"<tr><td class=mono>{_e(c.get('variant'))}</td><td class=num>{_num(c.get('error'), '.2e')}</td>"
-                    f"<td class=num>{_num(c.get('ratio'))}</td></tr>" for c in candidates[:8] if isinstance(c, dict)]
+            out += [
+                f"<tr><td class=mono>{_e(c.get('variant'))}</td><td class=num>{_num(c.get('error'), '.2e')}</td>"
+                f"<td class=num>{_num(c.get('ratio'))}</td></tr>"
+                for c in candidates[:8]
+                if isinstance(c, dict)
+            ]
             out.append("</table>")
         for line in diagnosis.get("localisation") or ():
             out.append(f"<p>{_e(line)}</p>")
@@ -233,9 +274,12 @@ def render_html(document: dict, heatmaps: dict | None = None) -> str:
     results = [r for r in document.get("results") or [] if isinstance(r, dict)]
     rank = {v: i for i, v in enumerate(ORDER)}
     rows = sorted(enumerate(results), key=lambda item: (rank.get(item[1].get("verdict"), 0), item[0]))
-    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-           '<meta name="viewport" content="width=device-width, initial-scale=1">',
-           f"<title>samspec check {_e(document.get('port'))}</title><style>{CSS}</style></head><body>"]
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>samspec check {_e(document.get('port'))}</title><style>{CSS}</style></head><body>",
+    ]
     out += _header(document)
     out += _table(rows)
     failing = [(i, r) for i, r in rows if r.get("verdict") in ("fail", "error")]
@@ -246,24 +290,39 @@ def render_html(document: dict, heatmaps: dict | None = None) -> str:
             if row.get("verdict") == "error":
                 same_error.setdefault(" ".join(str(row.get("message") or "").split()), []).append((index, row))
         for index, row in failing:
-            group = same_error.get(" ".join(str(row.get("message") or "").split())) if row.get("verdict") == "error" else None
+            group = (
+                same_error.get(" ".join(str(row.get("message") or "").split()))
+                if row.get("verdict") == "error"
+                else None
+            )
             if group and group[0][0] != index:
                 continue
             out += _detail(index, row, heatmaps, known, base, can_draw)
             if group and len(group) > 1:
-                others = ", ".join(f'<a id="{_anchor(r, i)}"></a><code>{_e(r.get("case"))}::'
-                                   f'{_e(SHORT.get(r.get("output"), r.get("output")))}</code>' for i, r in group[1:])
+                others = ", ".join(
+                    f'<a id="{_anchor(r, i)}"></a><code>{_e(r.get("case"))}::'
+                    f"{_e(SHORT.get(r.get('output'), r.get('output')))}</code>"
+                    for i, r in group[1:]
+                )
                 out.append(f'<p class="note">The same error in {len(group) - 1} more outputs: {others}</p>')
     xfails = document.get("xfails") or []
     if xfails:
-        out.append('<h2 id="xfails">Expected failures file</h2><table><tr><th>line</th><th>pattern</th><th>reason</th>'
-                   "<th>matched</th></tr>")
-        out += [f"<tr><td>{_e(x.get('line'))}</td><td class=mono>{_e(x.get('pattern'))}</td><td>{_e(x.get('reason'))}</td>"
-                f"<td>{'yes' if x.get('used') else 'no: matches nothing'}</td></tr>" for x in xfails if isinstance(x, dict)]
+        out.append(
+            '<h2 id="xfails">Expected failures file</h2><table><tr><th>line</th><th>pattern</th><th>reason</th>'
+            "<th>matched</th></tr>"
+        )
+        out += [
+            f"<tr><td>{_e(x.get('line'))}</td><td class=mono>{_e(x.get('pattern'))}</td><td>{_e(x.get('reason'))}</td>"
+            f"<td>{'yes' if x.get('used') else 'no: matches nothing'}</td></tr>"
+            for x in xfails
+            if isinstance(x, dict)
+        ]
         out.append("</table>")
     environment = document.get("environment") or {}
     out.append('<h2 id="environment">Environment</h2><table class="meta">')
     out += [f"<tr><td>{_e(k)}</td><td class=mono>{_e(v)}</td></tr>" for k, v in environment.items()]
-    out.append(f'</table><p class="note">Spec sections link to {_e(base)} (set SAMSPEC_SPEC_URL to change it). '
-               f"Report schema {_e(document.get('schema'))}.</p></body></html>")
+    out.append(
+        f'</table><p class="note">Spec sections link to {_e(base)} (set SAMSPEC_SPEC_URL to change it). '
+        f"Report schema {_e(document.get('schema'))}.</p></body></html>"
+    )
     return "\n".join(out)

@@ -37,8 +37,10 @@ ROWS = (  # parameter rows a token may consist of, with the words a port author 
     ("no_mask_embed.weight", "no_mask_embed"),
 )
 ROW_OF_NAME = {  # LABEL_ROWS names of the reference's label rule -> parameter
-    "not_a_point": "not_a_point_embed.weight", "background": "point_embeddings.0.weight",
-    "foreground": "point_embeddings.1.weight", "top_left": "point_embeddings.2.weight",
+    "not_a_point": "not_a_point_embed.weight",
+    "background": "point_embeddings.0.weight",
+    "foreground": "point_embeddings.1.weight",
+    "top_left": "point_embeddings.2.weight",
     "bottom_right": "point_embeddings.3.weight",
 }
 
@@ -63,7 +65,7 @@ def _section_of(line: str):
     start = line.rfind("(§")
     if start < 0:
         return None
-    inside = line[start + 1:line.index(")", start)] if ")" in line[start:] else line[start + 1:]
+    inside = line[start + 1 : line.index(")", start)] if ")" in line[start:] else line[start + 1 :]
     return inside.split(",")[0].split(";")[0].split("–")[0].strip()
 
 
@@ -170,16 +172,20 @@ def _sparse(ev):
     difference = got - expected
     bad = np.max(np.abs(difference), axis=2) > tol  # (B, N): per token, over channels
     groups = _group(kinds, bad)
-    lines = [f"sparse tokens that differ: {_spell_groups(groups, True)}"
-             + (f"; that agree: {_spell_groups(groups, False)}" if not bad.all() else "; every token differs")]
+    lines = [
+        f"sparse tokens that differ: {_spell_groups(groups, True)}"
+        + (f"; that agree: {_spell_groups(groups, False)}" if not bad.all() else "; every token differs")
+    ]
     for b in range(got.shape[0]):
         order = _permutation(got[b], expected[b], tol)
         if -1 in order or sorted(order) != list(range(len(order))):
             break
         if order != list(range(len(order))):
             moved = [f"{n}<-{m}" for n, m in enumerate(order) if n != m][:6]
-            lines.append(f"the tokens are the expected ones in another order (position<-expected: {', '.join(moved)}): "
-                         f"the sparse assembly or the token order differs (§7)")
+            lines.append(
+                f"the tokens are the expected ones in another order (position<-expected: {', '.join(moved)}): "
+                f"the sparse assembly or the token order differs (§7)"
+            )
             return lines
     findings = []
     for kind in groups:
@@ -197,20 +203,30 @@ def _sparse(ev):
         box_pe_bad = any(f[2].startswith("box") for f in positional)
         has_points = any(k.startswith("label") for row in kinds for k, _, _ in row)
         if any(f[3] for f in positional) and grid != "pass":  # the port's PE part is no valid sin/cos pair
-            lines.append(f"{names}: the features are not sin/cos pairs of one argument: the sinusoids or their "
-                         f"channel order differ (§4.2)")
+            lines.append(
+                f"{names}: the features are not sin/cos pairs of one argument: the sinusoids or their "
+                f"channel order differ (§4.2)"
+            )
         elif any(f[3] for f in positional):
-            lines.append(f"{names}: what is added to the positional encoding is not a known row: the label "
-                         f"embedding differs (§5.2)")
+            lines.append(
+                f"{names}: what is added to the positional encoding is not a known row: the label "
+                f"embedding differs (§5.2)"
+            )
         elif grid == "pass" and box_pe_bad and not point_pe_bad and has_points:
-            lines.append(f"{names}: the positional encoding of the box corners differs while the points' and the dense "
-                         f"grid's agree: the corners are read or shifted differently (§6.1)")
+            lines.append(
+                f"{names}: the positional encoding of the box corners differs while the points' and the dense "
+                f"grid's agree: the corners are read or shifted differently (§6.1)"
+            )
         elif grid == "pass":
-            lines.append(f"{names}: each token's positional part differs while the dense grid agrees, so the Fourier "
-                         f"features are right and the coordinates fed to them differ: shift or normalisation (§3)")
+            lines.append(
+                f"{names}: each token's positional part differs while the dense grid agrees, so the Fourier "
+                f"features are right and the coordinates fed to them differ: shift or normalisation (§3)"
+            )
         else:
-            lines.append(f"{names}: each token's positional part differs and so does the dense grid: the positional "
-                         f"encoding itself differs (§4)")
+            lines.append(
+                f"{names}: each token's positional part differs and so does the dense grid: the positional "
+                f"encoding itself differs (§4)"
+            )
     for finding in findings:
         if finding[0] == "other":
             lines.append(finding[1])
@@ -239,7 +255,10 @@ def _token_group(ev, kind, members, kinds, difference):
         rows_alone = [ev.expected[bb, nn] - kinds[bb][nn][2] for bb, nn in members]  # the expected row, no PE
         if all(np.max(np.abs(ev.got[bb, nn] - row)) <= 2 * tol for (bb, nn), row in zip(members, rows_alone)):
             section = "§6.2" if kind.startswith("box") else "§5.2"
-            return ("row", f"{kind} equal their embedding row alone: the port drops their positional encoding ({section})")
+            return (
+                "row",
+                f"{kind} equal their embedding row alone: the port drops their positional encoding ({section})",
+            )
         port_pe = np.stack([ev.got[bb, nn] - (ev.expected[bb, nn] - kinds[bb][nn][2]) for bb, nn in members])
         half = port_pe.shape[-1] // 2
         norms = port_pe[..., :half] ** 2 + port_pe[..., half:] ** 2
@@ -247,16 +266,21 @@ def _token_group(ev, kind, members, kinds, difference):
         return ("pe", "", kind, not_sinusoid)
     if not keep:
         used = _which_row(got_token, ev)
-        return ("other", f"{kind} differ token by token although they carry no position; the first equals "
-                         f"{used or 'no known row'} (§5.2)")
+        return (
+            "other",
+            f"{kind} differ token by token although they carry no position; the first equals "
+            f"{used or 'no known row'} (§5.2)",
+        )
     return ("other", f"{kind} differ (§5)")
 
 
 def _sparse_shape(ev):
     got, expected, tol = ev.got, ev.expected, ev.tol
     if got.ndim != 3 or expected.ndim != 3 or got.shape[2] != expected.shape[2]:
-        return [f"the sparse output has shape {got.shape} where {expected.shape} is expected: "
-                f"(batch, tokens, hidden_size) (§7, §11.1)"]
+        return [
+            f"the sparse output has shape {got.shape} where {expected.shape} is expected: "
+            f"(batch, tokens, hidden_size) (§7, §11.1)"
+        ]
     if got.shape[0] != expected.shape[0]:
         return [f"the sparse output has batch {got.shape[0]} where {expected.shape[0]} is expected (§11.1)"]
     kinds = _tokens(ev)[0] if expected.shape[0] else []
@@ -281,30 +305,49 @@ def _sparse_shape(ev):
         parts = []
         for (name, preceding), count in described.items():
             if preceding.startswith("box bottom-right"):
-                parts.append((f"{'one extra token per box' if count > 1 or len(extra) == 1 else f'{count} extra tokens'}"
-                              f" after each box's corners, equal to {name}", "§6"))
+                parts.append(
+                    (
+                        f"{'one extra token per box' if count > 1 or len(extra) == 1 else f'{count} extra tokens'}"
+                        f" after each box's corners, equal to {name}",
+                        "§6",
+                    )
+                )
             elif preceding.startswith("box"):
                 parts.append((f"{count} extra token(s) after {preceding[:-1]} of a box, equal to {name}", "§6"))
-            elif name == "not_a_point_embed" and preceding.startswith(("label", "padding")) and (
-                    after == len(kinds) or not kinds[after][0].startswith(("label", "padding"))):
+            elif (
+                name == "not_a_point_embed"
+                and preceding.startswith(("label", "padding"))
+                and (after == len(kinds) or not kinds[after][0].startswith(("label", "padding")))
+            ):
                 parts.append((f"{count} extra token(s) after the point tokens, equal to {name}", "§5.1"))
             elif after == len(kinds):
                 parts.append((f"{count} extra token(s) after all the expected tokens, equal to {name}", "§7"))
             else:
                 parts.append((f"{count} extra token(s) after {preceding}, equal to {name}", "§7"))
-        return [f"the sparse output has {got.shape[1]} tokens where {expected.shape[1]} are expected: "
-                + "; ".join(f"{text} ({section})" for text, section in parts)]
+        return [
+            f"the sparse output has {got.shape[1]} tokens where {expected.shape[1]} are expected: "
+            + "; ".join(f"{text} ({section})" for text, section in parts)
+        ]
     if got.shape[1] < expected.shape[1]:
         gone = _group([[kinds[n] for n in missing]], np.ones((1, len(missing)), dtype=bool))
-        section = "§5.1" if all(kinds[n][0] == "padding tokens" for n in missing) else (
-            "§6" if all(kinds[n][0].startswith("box") for n in missing) else "§7")
+        section = (
+            "§5.1"
+            if all(kinds[n][0] == "padding tokens" for n in missing)
+            else ("§6" if all(kinds[n][0].startswith("box") for n in missing) else "§7")
+        )
         if len(used) + len(missing) == expected.shape[1] and len(used) == got.shape[1]:
-            return [f"the sparse output has {got.shape[1]} tokens where {expected.shape[1]} are expected: "
-                    f"missing {_spell_groups(gone, True)}; the others agree ({section})"]
-        return [f"the sparse output has {got.shape[1]} tokens where {expected.shape[1]} are expected; "
-                f"the expected tokens {_spell_groups(gone, True)} are not found in order ({section})"]
-    return [f"the sparse output has {got.shape[1]} tokens where {expected.shape[1]} are expected and its tokens "
-            f"differ from the expected ones (§7)"]
+            return [
+                f"the sparse output has {got.shape[1]} tokens where {expected.shape[1]} are expected: "
+                f"missing {_spell_groups(gone, True)}; the others agree ({section})"
+            ]
+        return [
+            f"the sparse output has {got.shape[1]} tokens where {expected.shape[1]} are expected; "
+            f"the expected tokens {_spell_groups(gone, True)} are not found in order ({section})"
+        ]
+    return [
+        f"the sparse output has {got.shape[1]} tokens where {expected.shape[1]} are expected and its tokens "
+        f"differ from the expected ones (§7)"
+    ]
 
 
 # -- dense outputs (§8–§11) -------------------------------------------------------------------------------
@@ -354,12 +397,17 @@ def _dense_shape(ev):
     if got.ndim == expected.ndim == 4:
         if sorted(got.shape) == sorted(expected.shape) and got.shape[1] != expected.shape[1]:
             if got.shape == (expected.shape[0], expected.shape[2], expected.shape[3], expected.shape[1]):
-                return [f"the {what} has shape {got.shape}, channels last, where {expected.shape} (B, C, h, w) is expected (§11.2)"]
+                return [
+                    f"the {what} has shape {got.shape}, channels last, where {expected.shape} (B, C, h, w) is "
+                    "expected (§11.2)"
+                ]
         if got.shape[1:] == expected.shape[1:]:
             return [f"the {what} has batch {got.shape[0]} where {expected.shape[0]} is expected (§11.1)"]
         if got.shape[:2] == expected.shape[:2] and got.shape[2:] == expected.shape[2:][::-1]:
-            return [f"the {what} is (h, w)-transposed: shape {got.shape} where {expected.shape} is expected "
-                    f"({'§8.2' if ev.key == DENSE_PE else '§9.1'})"]
+            return [
+                f"the {what} is (h, w)-transposed: shape {got.shape} where {expected.shape} is expected "
+                f"({'§8.2' if ev.key == DENSE_PE else '§9.1'})"
+            ]
     return [f"the {what} has shape {got.shape} where {expected.shape} is expected (§11.2)"]
 
 
@@ -372,24 +420,32 @@ def _channel_pattern(got, expected, tol):
     lines = []
     if 0 < len(bad) < channels:
         listed = ", ".join(str(int(c)) for c in bad[:8]) + (", ..." if len(bad) > 8 else "")
-        lines.append(f"only {len(bad)} of {channels} channels differ ({listed}): a per-channel pattern, as from a "
-                     f"weight conversion of those output channels")
+        lines.append(
+            f"only {len(bad)} of {channels} channels differ ({listed}): a per-channel pattern, as from a "
+            f"weight conversion of those output channels"
+        )
     e = expected.transpose(1, 0, 2, 3).reshape(channels, -1)
     g = got.transpose(1, 0, 2, 3).reshape(channels, -1)
     if e.shape[1] >= 3 and len(bad):
         offset = g - e
         if np.max(np.abs(offset - offset[:, :1])) <= 2 * tol:
-            lines.append("each channel differs by one constant over every pixel and image: a per-channel offset "
-                         "(a bias not loaded or loaded into the wrong channels)")
+            lines.append(
+                "each channel differs by one constant over every pixel and image: a per-channel offset "
+                "(a bias not loaded or loaded into the wrong channels)"
+            )
         else:
             centred_e = e - e.mean(axis=1, keepdims=True)
             centred_g = g - g.mean(axis=1, keepdims=True)
             denominator = np.sum(centred_e * centred_e, axis=1)
-            scale = np.where(denominator > 0, np.sum(centred_e * centred_g, axis=1) / np.where(denominator > 0, denominator, 1), 1.0)
+            scale = np.where(
+                denominator > 0, np.sum(centred_e * centred_g, axis=1) / np.where(denominator > 0, denominator, 1), 1.0
+            )
             residual = np.max(np.abs(centred_g - scale[:, None] * centred_e))
             if residual <= 4 * tol and np.max(np.abs(scale - 1.0)) > 1e-6:
-                lines.append("each channel is the expected one times its own factor plus its own offset: a per-channel "
-                             "scale (a weight loaded into the wrong channels, or scaled)")
+                lines.append(
+                    "each channel is the expected one times its own factor plus its own offset: a per-channel "
+                    "scale (a weight loaded into the wrong channels, or scaled)"
+                )
     return lines
 
 
@@ -405,15 +461,20 @@ def _dense(ev):
     if not has_mask:
         used = _which_row(got[0, :, 0, 0], ev) if got.size and np.max(np.abs(got - got[:, :, :1, :1])) <= tol else None
         if used:
-            lines.append(f"without a mask the dense output is {used} at every cell where no_mask_embed is expected (§10)")
+            lines.append(
+                f"without a mask the dense output is {used} at every cell where no_mask_embed is expected (§10)"
+            )
         else:
             lines.append("only the no-mask dense output differs: no_mask_embed broadcast to (B, C, h, w) (§10)")
         return lines + [f"{p} (§10)" for p in pattern]
     if pattern:
         return [f"{p} (§9)" for p in pattern] + [
-            "the difference is confined to mask cases: the mask downscaler's weights or their conversion (§9)"]
-    return [f"the difference is confined to {where}: conv 2x2, LayerNorm2d, activation, conv 1x1 "
-            f"(§9; `samspec check --trace` shows the first stage that departs)"]
+            "the difference is confined to mask cases: the mask downscaler's weights or their conversion (§9)"
+        ]
+    return [
+        f"the difference is confined to {where}: conv 2x2, LayerNorm2d, activation, conv 1x1 "
+        f"(§9; `samspec check --trace` shows the first stage that departs)"
+    ]
 
 
 def _grid(ev):
@@ -424,19 +485,26 @@ def _grid(ev):
     half = expected.shape[1] // 2
     permutations = [
         ("with its sine and cosine halves exchanged", np.concatenate([expected[:, half:], expected[:, :half]], axis=1)),
-        ("with sines and cosines interleaved", np.stack([expected[:, :half], expected[:, half:]], axis=2).reshape(expected.shape)),
+        (
+            "with sines and cosines interleaved",
+            np.stack([expected[:, :half], expected[:, half:]], axis=2).reshape(expected.shape),
+        ),
     ]
     for words, candidate in permutations:
         if _same(got, candidate, tol):
             return [f"the dense positional grid is the expected one {words} (§4.2)"]
     norms = got[:, :half] ** 2 + got[:, half:] ** 2
     if np.max(np.abs(norms - 1.0)) > max(1e3 * tol, 1e-3):
-        return ["the grid's channels are not sin/cos pairs of one argument: the sinusoids or their channel order "
-                "differ (§4.2)"]
+        return [
+            "the grid's channels are not sin/cos pairs of one argument: the sinusoids or their channel order "
+            "differ (§4.2)"
+        ]
     sparse = ev.others.get(SPARSE)
     if sparse == "pass":
-        return ["the grid differs while the point and box tokens agree (same Fourier features): the grid's cell "
-                "centres differ (§8.1)"]
+        return [
+            "the grid differs while the point and box tokens agree (same Fourier features): the grid's cell "
+            "centres differ (§8.1)"
+        ]
     if sparse == "fail":
         return ["the grid and the sparse tokens differ together: the positional encoding both share differs (§4)"]
     return ["the grid's positions differ: cell centres (§8.1) or the Fourier features (§4)"]

@@ -74,7 +74,8 @@ class Run:
         """Differing outputs that no exposed divergence predicts (including shared tokens that
         differ where only a missing padding row is predicted)."""
         return [
-            r for r in self.differing()
+            r
+            for r in self.differing()
             if not self.predicted.get((r.case, r.output))
             or (self._shared_tokens(r) == "differ" and not self._values_predicted(r))
         ]
@@ -83,7 +84,8 @@ class Run:
         """Outputs predicted to differ that agree (including shared tokens that agree where a
         change of values is predicted)."""
         return [
-            r for r in self.results
+            r
+            for r in self.results
             if (r.verdict == "pass" and self.predicted.get((r.case, r.output)))
             or (self._shared_tokens(r) == "agree" and self._values_predicted(r))
         ]
@@ -296,11 +298,17 @@ def render(runs, n_cases: int, covered: dict | None = None) -> str:
         ]
         for name, row in covered.items():
             cells = [str(row[s]) if row[s] else "**0**" for s in COVERED_SECTIONS]
-            lines.append(f"| `{name}` | `{PROFILES[name].semantics if name in PROFILES else '?'}` | "
-                         f"{row['cases']} of {n_cases} | " + " | ".join(cells) + " |")
+            lines.append(
+                f"| `{name}` | `{PROFILES[name].semantics if name in PROFILES else '?'}` | "
+                f"{row['cases']} of {n_cases} | " + " | ".join(cells) + " |"
+            )
         gaps = uncovered(covered)
-        lines += ["", "Every profile runs at least one case of every section." if not gaps else
-                  "Sections with no applicable case: " + ", ".join(f"`{p}` §{s}" for p, s in gaps) + "."]
+        lines += [
+            "",
+            "Every profile runs at least one case of every section."
+            if not gaps
+            else "Sections with no applicable case: " + ", ".join(f"`{p}` §{s}" for p, s in gaps) + ".",
+        ]
     used, owner = [], {}
     for run in runs:
         for name in run.profile.known:
@@ -315,6 +323,7 @@ def render(runs, n_cases: int, covered: dict | None = None) -> str:
         "|---|---|---|---|---|---|",
     ]
     for name in used:
+
         def profiles_where(attribute):
             names = []
             for run in runs:
@@ -337,8 +346,11 @@ def render(runs, n_cases: int, covered: dict | None = None) -> str:
         if profile.converted:
             lines.append("Converted: " + ", ".join(f"`{d}`" for d in profile.converted) + ".")
         if profile.computed:
-            lines.append(f"Computed by the reference under semantics `{profile.semantics}`: "
-                         + ", ".join(f"`{d}`" for d in profile.computed) + ".")
+            lines.append(
+                f"Computed by the reference under semantics `{profile.semantics}`: "
+                + ", ".join(f"`{d}`" for d in profile.computed)
+                + "."
+            )
         na = {}
         for r in run.results:
             if r.verdict == "n/a":
@@ -408,10 +420,15 @@ def generate(fixtures=None, log=None) -> tuple:
 def add_arguments(parser) -> None:
     parser.add_argument("--out", metavar="FILE", help=f"write the table here (e.g. {DEFAULT_OUT}); default: print it")
     parser.add_argument(
-        "--check", metavar="FILE", nargs="?", const=DEFAULT_OUT,
+        "--check",
+        metavar="FILE",
+        nargs="?",
+        const=DEFAULT_OUT,
         help=f"regenerate and compare with FILE (default {DEFAULT_OUT}); exit 1 if it is stale",
     )
-    parser.add_argument("--fixtures", metavar="DIR", help="a fixture folder (default: the fixtures shipped with samspec)")
+    parser.add_argument(
+        "--fixtures", metavar="DIR", help="a fixture folder (default: the fixtures shipped with samspec)"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -428,8 +445,10 @@ def run(args) -> int:
                 committed.splitlines(), text.splitlines(), f"{path} (committed)", f"{path} (regenerated)", lineterm=""
             )
             print("\n".join(list(diff)[:80]), file=sys.stderr)
-            print(f"samspec report ports: {path} is stale; regenerate it with `samspec report ports --out {path}`",
-                  file=sys.stderr)
+            print(
+                f"samspec report ports: {path} is stale; regenerate it with `samspec report ports --out {path}`",
+                file=sys.stderr,
+            )
             return 1
         print(f"{path} is up to date")
         return 1 if bad else 0

@@ -165,9 +165,11 @@ DIVERGENCES = {
         Divergence(
             "square_embedding_grid",
             "`image_embedding_size` is one int: the dense grid and the no-mask embedding are (S, S)",
-            lambda i, c: (frozenset({DENSE_PE}) | (frozenset({DENSE}) if i.get("masks") is None else NONE))
-            if _non_square_grid(c)
-            else NONE,
+            lambda i, c: (
+                (frozenset({DENSE_PE}) | (frozenset({DENSE}) if i.get("masks") is None else NONE))
+                if _non_square_grid(c)
+                else NONE
+            ),
         ),
         Divergence(
             "empty_prompt_none",
@@ -227,7 +229,8 @@ class Profile:
 
     name: str
     description: str
-    divergences: tuple = ()  # names from docs/spec.md §12.2, or Divergence objects: handled (converted, excluded or computed)
+    # names from docs/spec.md §12.2, or Divergence objects: handled (converted, excluded or computed)
+    divergences: tuple = ()
     to_port_fn: object = None
     from_port_fn: object = None
     notes: dict = field(default_factory=dict)
@@ -272,8 +275,10 @@ class Profile:
         if self.from_port_fn is not None and not callable(self.from_port_fn):
             raise ValueError(f"Profile {self.name!r} from_port_fn: expected a callable; received {self.from_port_fn!r}")
         if not isinstance(self.semantics, str) or self.semantics not in REFERENCE_CONVENTIONS:
-            raise ValueError(f"Profile {self.name!r} semantics: expected one of {sorted(REFERENCE_CONVENTIONS)} "
-                             f"(samspec.reference.PROFILES); received {self.semantics!r}")
+            raise ValueError(
+                f"Profile {self.name!r} semantics: expected one of {sorted(REFERENCE_CONVENTIONS)} "
+                f"(samspec.reference.PROFILES); received {self.semantics!r}"
+            )
 
     def divergence(self, name: str) -> Divergence:
         """The Divergence of that name: the profile's own, else docs/spec.md §12.2's."""
@@ -449,17 +454,31 @@ _ONNX_NOTES = {
 }
 
 _KERAS_DIVERGENCES = (
-    "channels_last", "corner_boxes", "masks_per_image_axis", "no_padding_point", "labels_2_3_foreground",
+    "channels_last",
+    "corner_boxes",
+    "masks_per_image_axis",
+    "no_padding_point",
+    "labels_2_3_foreground",
     "empty_prompt_crash",
 )
 _HF_DIVERGENCES = (
-    "point_batch_axis", "hf_boxes_on_point_batch", "empty_prompt_none", "square_normalisation",
-    "square_embedding_grid", "hf_minus_10_label",
+    "point_batch_axis",
+    "hf_boxes_on_point_batch",
+    "empty_prompt_none",
+    "square_normalisation",
+    "square_embedding_grid",
+    "hf_minus_10_label",
 )
 _ONNX_DIVERGENCES = ("onnx_mask_blend", "no_padding_point", "corner_labels", "square_normalisation")
 _HF_SAM2_DIVERGENCES = (
-    "point_batch_axis", "hf_boxes_on_point_batch", "empty_prompt_none", "square_normalisation",
-    "square_embedding_grid", "corner_labels", "hf_minus_10_label", "box_not_a_point_token",
+    "point_batch_axis",
+    "hf_boxes_on_point_batch",
+    "empty_prompt_none",
+    "square_normalisation",
+    "square_embedding_grid",
+    "corner_labels",
+    "hf_minus_10_label",
+    "box_not_a_point_token",
 )
 
 
@@ -628,7 +647,9 @@ def resolve_profile(spec, argument: str = "profile") -> Profile:
     if spec in PROFILES:
         return PROFILES[spec]
     if ":" not in spec:
-        raise ValueError(f"{argument}: expected one of {sorted(PROFILES)} or 'module:attr' naming a Profile; received {spec!r}")
+        raise ValueError(
+            f"{argument}: expected one of {sorted(PROFILES)} or 'module:attr' naming a Profile; received {spec!r}"
+        )
     from .registry import load_attribute
 
     try:

@@ -24,10 +24,10 @@ import numpy as np
 
 from samspec.reference import OUTPUT_KEYS, SAMPromptEncoder
 
+from . import strategies as sst
 from .check import Result
 from .profiles import NotApplicable
 from .tolerance import DEFAULT_K, FLOORS, perturb
-from . import strategies as sst
 
 SPARSE, DENSE, DENSE_PE = OUTPUT_KEYS
 
@@ -70,7 +70,10 @@ class PortRunner:
         if copy:
             port_inputs = {k: None if v is None else np.array(v) for k, v in port_inputs.items()}
         raw = self.adapter.run(**port_inputs)
-        return {k: np.asarray(v) for k, v in self.profile.from_port({k: np.asarray(v) for k, v in raw.items()}, config).items()}
+        return {
+            k: np.asarray(v)
+            for k, v in self.profile.from_port({k: np.asarray(v) for k, v in raw.items()}, config).items()
+        }
 
     def to_port(self, config, prompt):
         return self.profile.to_port(prompt, config)
@@ -78,8 +81,12 @@ class PortRunner:
     def reference(self, config, seed, prompt, dtype):
         key = (json.dumps(config, sort_keys=True, default=list), seed, _fingerprint(prompt), dtype)
         if key not in self._reference:
-            encoder = SAMPromptEncoder(**config, params=sst.make_params(config, seed), dtype=dtype,
-                                       profile=getattr(self.profile, "semantics", None) or "sam")
+            encoder = SAMPromptEncoder(
+                **config,
+                params=sst.make_params(config, seed),
+                dtype=dtype,
+                profile=getattr(self.profile, "semantics", None) or "sam",
+            )
             if len(self._reference) > 16:
                 self._reference.clear()
             self._reference[key] = {k: np.asarray(v) for k, v in encoder(**prompt).items()}
@@ -123,9 +130,15 @@ def _close(name, got, want, budget):
     difference = np.abs(got.astype(np.float64) - want.astype(np.float64))
     worst = float(np.max(difference)) if np.all(np.isfinite(difference)) else math.inf
     if not worst <= budget:
-        index = tuple(int(i) for i in np.unravel_index(int(np.nanargmax(np.where(np.isfinite(difference), difference, np.inf))), difference.shape))
+        index = tuple(
+            int(i)
+            for i in np.unravel_index(
+                int(np.nanargmax(np.where(np.isfinite(difference), difference, np.inf))), difference.shape
+            )
+        )
         raise PropertyFailure(
-            f"{name}: differs by {worst:.3g} (allowed {budget:.3g}) at {index}: {float(got[index]):.7g} vs {float(want[index]):.7g}"
+            f"{name}: differs by {worst:.3g} (allowed {budget:.3g}) at {index}: {float(got[index]):.7g} vs "
+            f"{float(want[index]):.7g}"
         )
 
 
@@ -219,14 +232,21 @@ def check_box_equals_corners(runner, config, params_seed, boxes):
     as_points = runner.run(config, params_seed, {"points": corners, "labels": np.ones((batch, 2), dtype=np.int64)})
     dtype = _dtype(as_box)
     budget = runner.budget(config, params_seed, {"boxes": boxes}, SPARSE, dtype) + runner.budget(
-        config, params_seed, {"points": corners, "labels": np.ones((batch, 2), dtype=np.int64)}, SPARSE, dtype)
+        config, params_seed, {"points": corners, "labels": np.ones((batch, 2), dtype=np.int64)}, SPARSE, dtype
+    )
     if as_box[SPARSE].ndim != 3 or as_box[SPARSE].shape[1] < 2 or as_points[SPARSE].shape[1] < 2:
-        raise PropertyFailure(f"sparse shapes {as_box[SPARSE].shape} (box) and {as_points[SPARSE].shape} (corners as points)")
+        raise PropertyFailure(
+            f"sparse shapes {as_box[SPARSE].shape} (box) and {as_points[SPARSE].shape} (corners as points)"
+        )
     for i, corner in enumerate(("top-left", "bottom-right")):
         from_box = as_box[SPARSE][:, i].astype(np.float64) - params[f"point_embeddings.{2 + i}.weight"][0]
         from_point = as_points[SPARSE][:, i].astype(np.float64) - params["point_embeddings.1.weight"][0]
-        _close(f"box token {i} ({corner}) minus its corner embedding vs the corner as a foreground point", from_box,
-               from_point, budget)
+        _close(
+            f"box token {i} ({corner}) minus its corner embedding vs the corner as a foreground point",
+            from_box,
+            from_point,
+            budget,
+        )
 
 
 def draw_grid_prompt_independent(data):
@@ -264,7 +284,12 @@ def check_no_mask_broadcast(runner, config, params_seed, prompt):
         raise PropertyFailure(f"{DENSE}: shape {dense.shape}, expected {(batch, embed.shape[0], h, w)}")
     name = dense.dtype.name if dense.dtype.name in FLOORS else "float32"
     budget = FLOORS[name] * max(1.0, float(np.max(np.abs(embed))))
-    _close(f"{DENSE} without a mask vs no_mask_embed broadcast", dense, np.broadcast_to(embed[None, :, None, None], dense.shape), budget)
+    _close(
+        f"{DENSE} without a mask vs no_mask_embed broadcast",
+        dense,
+        np.broadcast_to(embed[None, :, None, None], dense.shape),
+        budget,
+    )
 
 
 def draw_scale_invariance(data):
@@ -294,7 +319,9 @@ def check_scale_invariance(runner, config, params_seed, prompt, factor):
     big = runner.run(larger, params_seed, _scaled(base, factor))
     dtype = _dtype(small)
     for key in OUTPUT_KEYS:
-        budget = runner.budget(config, params_seed, base, key, dtype) + runner.budget(larger, params_seed, _scaled(base, factor), key, dtype)
+        budget = runner.budget(config, params_seed, base, key, dtype) + runner.budget(
+            larger, params_seed, _scaled(base, factor), key, dtype
+        )
         _close(f"{key} with the image and the coordinates scaled by {factor}", big[key], small[key], budget)
 
 
@@ -322,9 +349,16 @@ def check_point_matches_grid(runner, config, params_seed, cell):
         raise PropertyFailure(f"shapes {out[SPARSE].shape} (sparse) and {out[DENSE_PE].shape} (dense PE)")
     from_point = out[SPARSE][0, 0].astype(np.float64) - params["point_embeddings.1.weight"][0]
     from_grid = out[DENSE_PE][0, :, i, j]
-    budget = runner.budget(config, params_seed, prompt, SPARSE, dtype) + runner.budget(config, params_seed, prompt, DENSE_PE, dtype)
-    _close(f"a foreground point at the centre of cell {(i, j)} minus the foreground embedding vs the dense "
-           f"positional grid there", from_point, from_grid, budget)
+    budget = runner.budget(config, params_seed, prompt, SPARSE, dtype) + runner.budget(
+        config, params_seed, prompt, DENSE_PE, dtype
+    )
+    _close(
+        f"a foreground point at the centre of cell {(i, j)} minus the foreground embedding vs the dense "
+        f"positional grid there",
+        from_point,
+        from_grid,
+        budget,
+    )
 
 
 def draw_padding_rule(data):
@@ -350,8 +384,12 @@ def check_padding_rule(runner, config, params_seed, prompt):
         embed = params["not_a_point_embed.weight"][0]
         name = sparse.dtype.name if sparse.dtype.name in FLOORS else "float32"
         budget = FLOORS[name] * max(1.0, float(np.max(np.abs(embed))))
-        _close(f"{SPARSE} padding token (last row) vs not_a_point_embed", sparse[:, -1],
-               np.broadcast_to(embed, sparse[:, -1].shape), budget)
+        _close(
+            f"{SPARSE} padding token (last row) vs not_a_point_embed",
+            sparse[:, -1],
+            np.broadcast_to(embed, sparse[:, -1].shape),
+            budget,
+        )
 
 
 def draw_any_prompt(data):
@@ -367,7 +405,11 @@ def check_deterministic(runner, config, params_seed, prompt):
     second = runner.run(config, params_seed, base)
     for key in OUTPUT_KEYS:
         if first[key].shape != second[key].shape or not np.array_equal(first[key], second[key], equal_nan=True):
-            difference = np.max(np.abs(first[key].astype(np.float64) - second[key].astype(np.float64))) if first[key].shape == second[key].shape else "shape"
+            difference = (
+                np.max(np.abs(first[key].astype(np.float64) - second[key].astype(np.float64)))
+                if first[key].shape == second[key].shape
+                else "shape"
+            )
             raise PropertyFailure(f"{key}: a repeated call differs ({difference})")
 
 
@@ -419,26 +461,71 @@ def check_float64_inputs(runner, config, params_seed, prompt):
 PROPERTIES = {
     p.name: p
     for p in (
-        Property("permute_points", "permuting the points permutes the sparse rows", ("5", "7"),
-                 draw_permute_points, check_permute_points),
-        Property("batch_independence", "each image of a batch is independent of the others", ("11.1",),
-                 draw_batch_independence, check_batch_independence),
-        Property("box_equals_corners", "a box equals its two corners with the corner embeddings", ("6",),
-                 draw_box_equals_corners, check_box_equals_corners),
-        Property("grid_prompt_independent", "the dense positional grid does not depend on the prompt", ("8.2",),
-                 draw_grid_prompt_independent, check_grid_prompt_independent),
-        Property("no_mask_broadcast", "without a mask, the dense output is no_mask_embed broadcast", ("10",),
-                 draw_no_mask_broadcast, check_no_mask_broadcast),
-        Property("scale_invariance", "scaling the image size with the coordinates changes nothing", ("3",),
-                 draw_scale_invariance, check_scale_invariance),
-        Property("point_matches_grid", "a point at a cell centre is encoded as the dense grid there", ("3", "8"),
-                 draw_point_matches_grid, check_point_matches_grid),
-        Property("padding_rule", "points without boxes get exactly one not-a-point token", ("5.1",),
-                 draw_padding_rule, check_padding_rule),
+        Property(
+            "permute_points",
+            "permuting the points permutes the sparse rows",
+            ("5", "7"),
+            draw_permute_points,
+            check_permute_points,
+        ),
+        Property(
+            "batch_independence",
+            "each image of a batch is independent of the others",
+            ("11.1",),
+            draw_batch_independence,
+            check_batch_independence,
+        ),
+        Property(
+            "box_equals_corners",
+            "a box equals its two corners with the corner embeddings",
+            ("6",),
+            draw_box_equals_corners,
+            check_box_equals_corners,
+        ),
+        Property(
+            "grid_prompt_independent",
+            "the dense positional grid does not depend on the prompt",
+            ("8.2",),
+            draw_grid_prompt_independent,
+            check_grid_prompt_independent,
+        ),
+        Property(
+            "no_mask_broadcast",
+            "without a mask, the dense output is no_mask_embed broadcast",
+            ("10",),
+            draw_no_mask_broadcast,
+            check_no_mask_broadcast,
+        ),
+        Property(
+            "scale_invariance",
+            "scaling the image size with the coordinates changes nothing",
+            ("3",),
+            draw_scale_invariance,
+            check_scale_invariance,
+        ),
+        Property(
+            "point_matches_grid",
+            "a point at a cell centre is encoded as the dense grid there",
+            ("3", "8"),
+            draw_point_matches_grid,
+            check_point_matches_grid,
+        ),
+        Property(
+            "padding_rule",
+            "points without boxes get exactly one not-a-point token",
+            ("5.1",),
+            draw_padding_rule,
+            check_padding_rule,
+        ),
         Property("deterministic", "repeated calls are identical", ("11",), draw_any_prompt, check_deterministic),
         Property("no_input_mutation", "inputs are not modified", ("11.3",), draw_any_prompt, check_no_input_mutation),
-        Property("float64_inputs", "float64 inputs are used at the port's precision or refused clearly", ("11.3",),
-                 draw_any_prompt, check_float64_inputs),
+        Property(
+            "float64_inputs",
+            "float64 inputs are used at the port's precision or refused clearly",
+            ("11.3",),
+            draw_any_prompt,
+            check_float64_inputs,
+        ),
     )
 }
 
@@ -485,8 +572,9 @@ def reproduce(name, port, profile=None, **kwargs):
 # -- running with hypothesis -----------------------------------------------------------------------------------
 
 
-def run_property(name, adapter, profile, max_examples: int = 25, seed: int = 0, database=None, port=None,
-                 k: float = DEFAULT_K) -> PropertyResult:
+def run_property(
+    name, adapter, profile, max_examples: int = 25, seed: int = 0, database=None, port=None, k: float = DEFAULT_K
+) -> PropertyResult:
     """Check one property on ``max_examples`` hypothesis examples; a failing example is shrunk.
     ``database``: None (nothing stored), a hypothesis ``ExampleDatabase`` or a folder for one."""
     from hypothesis import HealthCheck, Phase, Verbosity, given, reject, settings
@@ -504,10 +592,17 @@ def run_property(name, adapter, profile, max_examples: int = 25, seed: int = 0, 
     state = {"ran": 0, "last": None}
     result = PropertyResult(f"property.{name}", "-", "pass", list(prop.sections))
 
-    @settings(max_examples=max_examples, deadline=None, database=database, verbosity=Verbosity.quiet,
-              suppress_health_check=list(HealthCheck), print_blob=False, derandomize=False,
-              report_multiple_bugs=False,
-              phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink))  # no slow "explain" phase
+    @settings(
+        max_examples=max_examples,
+        deadline=None,
+        database=database,
+        verbosity=Verbosity.quiet,
+        suppress_health_check=list(HealthCheck),
+        print_blob=False,
+        derandomize=False,
+        report_multiple_bugs=False,
+        phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink),
+    )  # no slow "explain" phase
     @hypothesis_seed(seed)
     @given(st.data())
     def check(data):
@@ -547,8 +642,9 @@ def run_property(name, adapter, profile, max_examples: int = 25, seed: int = 0, 
     return result
 
 
-def run_properties(adapter, profile, max_examples: int = 25, seed: int = 0, database=None, port=None,
-                   names=None, k: float = DEFAULT_K) -> list:
+def run_properties(
+    adapter, profile, max_examples: int = 25, seed: int = 0, database=None, port=None, names=None, k: float = DEFAULT_K
+) -> list:
     """Every property (or those in ``names``) on one adapter under one profile; a list of PropertyResult."""
     from .progress import progress
 

@@ -23,8 +23,11 @@ import re
 
 import pytest
 
-SHORT = {"prompt_sparse_embeddings": "sparse", "prompt_dense_embeddings": "dense",
-         "prompt_dense_positional_embeddings": "dense_pe"}
+SHORT = {
+    "prompt_sparse_embeddings": "sparse",
+    "prompt_dense_embeddings": "dense",
+    "prompt_dense_positional_embeddings": "dense_pe",
+}
 # a command-line argument that names samspec tests rather than a file: CASE::OUTPUT, CASE or property.NAME
 TEST_ID = re.compile(r"^(property\.\w+|[A-Za-z0-9_]+\.[A-Za-z0-9_.\-]*?(::(sparse|dense|dense_pe))?)$")
 
@@ -37,15 +40,26 @@ def pytest_addoption(parser):
     group.addoption("--samspec-xfail", metavar="FILE", help="expected failures: regex patterns with '# reason'")
     group.addoption("--samspec-cases", metavar="REGEX", help="only fixture cases whose id matches")
     group.addoption("--samspec-properties", action="store_true", help="also one test per property check")
-    group.addoption("--samspec-max-examples", type=int, default=25, metavar="N", help="hypothesis examples per property")
+    group.addoption(
+        "--samspec-max-examples", type=int, default=25, metavar="N", help="hypothesis examples per property"
+    )
     group.addoption("--samspec-seed", type=int, default=0, metavar="N", help="seed of the property examples")
     group.addoption("--samspec-hypothesis-database", metavar="DIR", help="keep failing property examples here")
-    group.addoption("--samspec-timeout", type=float, default=60.0, metavar="S",
-                    help="seconds per case before the port's worker is stopped (default 60)")
+    group.addoption(
+        "--samspec-timeout",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="seconds per case before the port's worker is stopped (default 60)",
+    )
     group.addoption("--samspec-in-process", action="store_true", help="call the adapter in pytest's process")
-    group.addoption("--samspec-select", action="append", default=[], metavar="ID",
-                    help="only these samspec tests (CASE::OUTPUT, CASE or property.NAME); test ids given as "
-                         "arguments land here")
+    group.addoption(
+        "--samspec-select",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="only these samspec tests (CASE::OUTPUT, CASE or property.NAME); test ids given as arguments land here",
+    )
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -54,8 +68,11 @@ def pytest_configure(config):
     `pytest --samspec-port P labels.foreground::sparse` runs that one test and nothing else)."""
     if not config.getoption("samspec_port"):
         return
-    picked = [arg for arg in config.args
-              if TEST_ID.match(arg) and not arg.endswith(".py") and not os.path.exists(arg.split("::")[0])]
+    picked = [
+        arg
+        for arg in config.args
+        if TEST_ID.match(arg) and not arg.endswith(".py") and not os.path.exists(arg.split("::")[0])
+    ]
     if picked:
         config.args[:] = [arg for arg in config.args if arg not in picked]
         config.option.samspec_select = sorted(set(config.option.samspec_select) | set(picked))
@@ -70,10 +87,10 @@ class _State:
 
     def __init__(self, config):
         from .check import Checker, final_diagnosis
-        from .profiles import resolve_profile
         from .diagnosis import make_diagnoser
         from .expectations import read_xfails
         from .fixtures import FixtureError, load_cases
+        from .profiles import resolve_profile
         from .runner import PortLoadError, open_port
 
         self.port_name = config.getoption("samspec_port")
@@ -81,11 +98,15 @@ class _State:
             self.cases = load_cases(config.getoption("samspec_fixtures"), pattern=config.getoption("samspec_cases"))
             xfail = config.getoption("samspec_xfail")
             self.xfails = read_xfails(xfail) if xfail else []
-            self.port = open_port(self.port_name, isolated=not config.getoption("samspec_in_process"),
-                                  timeout=config.getoption("samspec_timeout"),
-                                  profile=config.getoption("samspec_profile"))
-            self.profile = resolve_profile(config.getoption("samspec_profile") or getattr(self.port, "profile", None)
-                                           or "sam", "--samspec-profile")
+            self.port = open_port(
+                self.port_name,
+                isolated=not config.getoption("samspec_in_process"),
+                timeout=config.getoption("samspec_timeout"),
+                profile=config.getoption("samspec_profile"),
+            )
+            self.profile = resolve_profile(
+                config.getoption("samspec_profile") or getattr(self.port, "profile", None) or "sam", "--samspec-profile"
+            )
         except (PortLoadError, FixtureError, ValueError, OSError) as exc:
             raise pytest.UsageError(f"samspec: {exc}") from exc
         self.diagnoser = make_diagnoser(self.profile)
@@ -104,8 +125,10 @@ class _State:
             try:
                 self.results[case.id] = {r.output: r for r in self.checker.run_case(case)}
             except MissingDependency as exc:  # the port's library is not installed: a usage error, not a failure
-                pytest.exit(f"samspec: port {self.port_name!r} cannot be built here: {exc}",
-                            returncode=pytest.ExitCode.USAGE_ERROR)
+                pytest.exit(
+                    f"samspec: port {self.port_name!r} cannot be built here: {exc}",
+                    returncode=pytest.ExitCode.USAGE_ERROR,
+                )
         self.ran.append((case.id, output))
         return self.results[case.id][output]
 
@@ -164,8 +187,15 @@ class SamspecPropertyItem(pytest.Item):
     def runtest(self):
         from .properties import run_property
 
-        result = run_property(self.prop, self.state.port, self.state.profile, max_examples=self.state.max_examples,
-                              seed=self.state.seed, database=self.state.database, port=self.state.port_name)
+        result = run_property(
+            self.prop,
+            self.state.port,
+            self.state.profile,
+            max_examples=self.state.max_examples,
+            seed=self.state.seed,
+            database=self.state.database,
+            port=self.state.port_name,
+        )
         if result.verdict == "n/a":
             pytest.skip(result.message)
         if result.verdict != "pass":
@@ -173,8 +203,10 @@ class SamspecPropertyItem(pytest.Item):
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, SamspecFailure):
-            return (f"samspec property {self.prop} on {self.state.port_name} (profile {self.state.profile.name!r}):"
-                    f"\n{excinfo.value}")
+            return (
+                f"samspec property {self.prop} on {self.state.port_name} (profile {self.state.profile.name!r}):"
+                f"\n{excinfo.value}"
+            )
         return super().repr_failure(excinfo)
 
     def reportinfo(self):
@@ -209,8 +241,10 @@ def pytest_collection_modifyitems(session, config, items):
         try:
             from .properties import PROPERTIES  # imports hypothesis: only when properties are asked for
         except ImportError as exc:
-            raise pytest.UsageError(f"samspec: --samspec-properties needs hypothesis ({exc}): "
-                                    "pip install 'hypothesis>=6.80' (a dependency of samspec)") from None
+            raise pytest.UsageError(
+                f"samspec: --samspec-properties needs hypothesis ({exc}): "
+                "pip install 'hypothesis>=6.80' (a dependency of samspec)"
+            ) from None
 
         for prop in PROPERTIES.values():
             name = f"property.{prop.name}"
@@ -218,11 +252,12 @@ def pytest_collection_modifyitems(session, config, items):
             (added if _selected(name, selection) else deselected).append(item)
     unknown = [s for s in selection if not any(_selected(i.name, [s]) for i in added)]
     if unknown:
-        raise pytest.UsageError(f"samspec: no test {', '.join(map(repr, unknown))} (ids look like "
-                                f"'labels.foreground::sparse', 'masks.random' or 'property.NAME')")
+        raise pytest.UsageError(
+            f"samspec: no test {', '.join(map(repr, unknown))} (ids look like "
+            f"'labels.foreground::sparse', 'masks.random' or 'property.NAME')"
+        )
     # report them as collected, so that -k / --lf / -n count them with the rest
-    config.hook.pytest_collectreport(report=pytest.CollectReport(
-        "samspec", "passed", None, added + deselected))
+    config.hook.pytest_collectreport(report=pytest.CollectReport("samspec", "passed", None, added + deselected))
     if deselected:
         config.hook.pytest_deselected(items=deselected)
     items.extend(added)
@@ -243,7 +278,9 @@ def pytest_sessionfinish(session, exitstatus):
     if hasattr(session.config, "workeroutput"):  # a pytest-xdist worker: hand the summary to the controller
         worker = session.config.workerinput.get("workerid", "worker")
         summary = _port_summary(state)
-        session.config.workeroutput["samspec_summary"] = summary and f"{worker} ({len(set(state.ran))} tests): {summary}"
+        session.config.workeroutput["samspec_summary"] = (
+            summary and f"{worker} ({len(set(state.ran))} tests): {summary}"
+        )
     state.close()
 
 
@@ -267,4 +304,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             terminalreporter.write_line(summary)
     for entry in state.xfails if state is not None else ():
         if not entry.used:
-            terminalreporter.write_line(f"samspec warning: xfail pattern {entry.pattern!r} (line {entry.line}) matched nothing")
+            terminalreporter.write_line(
+                f"samspec warning: xfail pattern {entry.pattern!r} (line {entry.line}) matched nothing"
+            )

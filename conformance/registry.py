@@ -14,6 +14,7 @@ class AdapterError(Exception):
 
 def _builtin(module: str, cls: str, *args):
     """A factory for a built-in adapter, importing its module (and so the port's library) only when called."""
+
     def make():
         return getattr(importlib.import_module(f"{__package__}.adapters.{module}"), cls)(*args)
 
@@ -51,8 +52,9 @@ def load_attribute(spec: str):
         from .runner import describe_exception
 
         why = describe_exception(exc)
-        raise LookupError(f"cannot import {module_name!r} for {spec!r}: "
-                          f"{'SystemExit: ' if isinstance(exc, SystemExit) else ''}{why}") from None
+        raise LookupError(
+            f"cannot import {module_name!r} for {spec!r}: {'SystemExit: ' if isinstance(exc, SystemExit) else ''}{why}"
+        ) from None
     for part in attr.split("."):
         if not part or not hasattr(target, part):
             raise LookupError(f"{module_name!r} has no attribute {attr!r}")

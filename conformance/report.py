@@ -49,8 +49,9 @@ _UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u200b-\u200
 
 def printable(text) -> str:
     """``text`` with every control, surrogate and invisible formatting character shown as an escape."""
-    return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}",
-                            str(text))
+    return _UNPRINTABLE.sub(
+        lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}", str(text)
+    )
 
 
 def _one_line(text: str, limit: int = 240) -> str:
@@ -68,8 +69,10 @@ class Table:
         self.out = out if out is not None else sys.stdout
         self.quiet = quiet
         self.width = max([len(c) for c in case_ids] + [28])
-        self.header = (f"{'verdict':<7} {'case':<{self.width}} {'output':<8} {'dtype':<8} {'max|err|':>9} "
-                       f"{'budget':>9} {'ratio':>7}  worst at / note")
+        self.header = (
+            f"{'verdict':<7} {'case':<{self.width}} {'output':<8} {'dtype':<8} {'max|err|':>9} "
+            f"{'budget':>9} {'ratio':>7}  worst at / note"
+        )
         self._started = False
 
     def _start(self):
@@ -87,9 +90,11 @@ class Table:
             where = f"{tuple(r.worst_index)} got {r.got_at_worst:.6g} want {r.expected_at_worst:.6g}"
         note = "; ".join(x for x in (where, _one_line(r.message)) if x)
         print(
-            f"{r.verdict:<7} {printable(r.case):<{self.width}} {SHORT.get(r.output, r.output):<8} {(r.dtype or '-')[:8]:<8} "
+            f"{r.verdict:<7} {printable(r.case):<{self.width}} {SHORT.get(r.output, r.output):<8} "
+            f"{(r.dtype or '-')[:8]:<8} "
             f"{_fmt(r.error):>9} {_fmt(r.budget):>9} {_ratio(r.ratio):>7}  {note}",
-            file=self.out, flush=True,
+            file=self.out,
+            flush=True,
         )
 
 
@@ -170,8 +175,19 @@ def table(results, out=None) -> None:
 
 def environment() -> dict:
     versions = {"python": platform.python_version(), "platform": platform.platform()}
-    for package in ("samspec", "numpy", "scipy", "torch", "segment-anything", "transformers", "keras", "keras-hub",
-                    "onnxruntime", "sam2", "ultralytics"):
+    for package in (
+        "samspec",
+        "numpy",
+        "scipy",
+        "torch",
+        "segment-anything",
+        "transformers",
+        "keras",
+        "keras-hub",
+        "onnxruntime",
+        "sam2",
+        "ultralytics",
+    ):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
@@ -203,8 +219,22 @@ def _strict(value, path, flags):
     return cap_text(str(value), MESSAGE_LIMIT)
 
 
-def build_document(results, *, port, adapter_name, profile, k, fixtures, xfails=(), started=None, duration=None,
-                   overall=None, interrupted=False, properties=(), error=None) -> dict:
+def build_document(
+    results,
+    *,
+    port,
+    adapter_name,
+    profile,
+    k,
+    fixtures,
+    xfails=(),
+    started=None,
+    duration=None,
+    overall=None,
+    interrupted=False,
+    properties=(),
+    error=None,
+) -> dict:
     """The report document: what the JSON holds and what JUnit and HTML are drawn from. ``error``:
     why the check could not run at all (exit 2, e.g. the port could not be loaded); else None."""
     rows = []
@@ -328,9 +358,13 @@ def junit_xml(document) -> str:
         timestamp=xml_text(document.get("started") or ""),
     )
     for row in rows:
-        case = ET.SubElement(suite, "testcase", classname=xml_text(f"samspec.{row['case']}"),
-                             name=xml_text(SHORT.get(row["output"], row["output"])),
-                             time=f"{row.get('duration_s') or 0.0:.3f}")
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=xml_text(f"samspec.{row['case']}"),
+            name=xml_text(SHORT.get(row["output"], row["output"])),
+            time=f"{row.get('duration_s') or 0.0:.3f}",
+        )
         text = xml_text(failure_text(row) if row["verdict"] == "fail" else row.get("message") or "")
         first = text.split("\n", 1)[0][:500]
         if row["verdict"] == "fail":
@@ -346,7 +380,8 @@ def junit_xml(document) -> str:
     if document.get("error"):  # the check could not run: one errored test, so that no dashboard shows green
         failed = ET.SubElement(suite, "testcase", classname="samspec", name="load", time="0.000")
         ET.SubElement(failed, "error", message=xml_text(document["error"]).split("\n", 1)[0][:500]).text = xml_text(
-            document["error"])
+            document["error"]
+        )
         suite.set("tests", str(len(rows) + 1))
         suite.set("errors", str(counts.get("error", 0) + 1))
     root = ET.Element("testsuites")

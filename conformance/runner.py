@@ -79,7 +79,8 @@ def describe_exception(exc: BaseException) -> str:
     except Exception:
         where = ""
     if isinstance(exc, SystemExit):
-        return f"the adapter called sys.exit({_safe_text(exc.code, 200)}){where}: samspec never takes an exit from adapter code"
+        code = _safe_text(exc.code, 200)
+        return f"the adapter called sys.exit({code}){where}: samspec never takes an exit from adapter code"
     return f"{type(exc).__name__}: {_safe_text(exc)}{where}"
 
 
@@ -104,11 +105,17 @@ def describe_exit(code) -> str:
         return "the worker stopped answering"
     if code < 0:
         name = _signal_name(-code)
-        hint = {"SIGKILL": " (killed; out of memory?)", "SIGSEGV": " (a segmentation fault in native code)",
-                "SIGABRT": " (aborted by native code)", "SIGBUS": " (a bus error in native code)"}.get(name, "")
+        hint = {
+            "SIGKILL": " (killed; out of memory?)",
+            "SIGSEGV": " (a segmentation fault in native code)",
+            "SIGABRT": " (aborted by native code)",
+            "SIGBUS": " (a bus error in native code)",
+        }.get(name, "")
         return f"the worker process was killed by {name}{hint}"
-    return (f"the worker process exited with code {code} (sys.exit or os._exit in adapter or library code); "
-            "samspec never takes an exit from adapter code")
+    return (
+        f"the worker process exited with code {code} (sys.exit or os._exit in adapter or library code); "
+        "samspec never takes an exit from adapter code"
+    )
 
 
 class _InProcessTimeout(BaseException):
@@ -150,7 +157,9 @@ def to_plain_outputs(raw, limit: int | None) -> dict:
     outputs = {}
     for key, value in raw.items():
         if not isinstance(key, str):
-            raise TypeError(f"run() returned a dict with key {key!r} of type {type(key).__name__}; keys are output names")
+            raise TypeError(
+                f"run() returned a dict with key {key!r} of type {type(key).__name__}; keys are output names"
+            )
         if value is None:
             outputs[key] = None
             continue
@@ -168,13 +177,19 @@ def to_plain_outputs(raw, limit: int | None) -> dict:
         try:
             array = np.asarray(value)
         except Exception as exc:  # e.g. a torch tensor that requires grad
-            raise TypeError(f"output {key!r} ({type(value).__name__}) is not convertible to a NumPy array: "
-                            f"{type(exc).__name__}: {exc}") from exc
+            raise TypeError(
+                f"output {key!r} ({type(value).__name__}) is not convertible to a NumPy array: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
         if array.dtype.kind not in _PLAIN_KINDS:
-            raise TypeError(f"output {key!r} has dtype {array.dtype} ({type(value).__name__}); expected a numeric array")
+            raise TypeError(
+                f"output {key!r} has dtype {array.dtype} ({type(value).__name__}); expected a numeric array"
+            )
         if limit is not None and array.size > limit:
-            raise ValueError(f"output {key!r} has shape {array.shape} ({array.size:,} values), more than {limit:,} "
-                             "that this case can need; it was not transferred")
+            raise ValueError(
+                f"output {key!r} has shape {array.shape} ({array.size:,} values), more than {limit:,} "
+                "that this case can need; it was not transferred"
+            )
         outputs[key] = np.ascontiguousarray(array)
     return outputs
 
@@ -188,10 +203,14 @@ class _SafeUnpickler(pickle.Unpickler):
     """Only what the worker legitimately sends: NumPy arrays and dtypes, builtin containers."""
 
     ALLOWED = {
-        ("numpy", "ndarray"), ("numpy", "dtype"),
-        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
-        ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+        ("numpy.core.numeric", "_frombuffer"),
+        ("numpy._core.numeric", "_frombuffer"),
         ("numpy.dtypes", None),  # dtype classes: numpy.dtypes.Float64DType, ...
         ("builtins", "complex"),
     }
@@ -220,8 +239,9 @@ def _receive(connection, largest: int = LARGEST_ANSWER):
     except Exception as exc:  # a forbidden class (named), a truncated or forged pickle
         if str(exc).startswith("the worker sent"):
             raise
-        raise pickle.UnpicklingError(f"the worker sent an answer samspec cannot read ({type(exc).__name__}: "
-                                     f"{_safe_text(exc, 200)})") from None
+        raise pickle.UnpicklingError(
+            f"the worker sent an answer samspec cannot read ({type(exc).__name__}: {_safe_text(exc, 200)})"
+        ) from None
 
 
 # -- the worker (child process) -------------------------------------------------------------------
@@ -235,8 +255,10 @@ def _profile_spec(adapter):
     from .registry import AdapterError
 
     if not callable(getattr(profile, "to_port", None)) or not callable(getattr(profile, "from_port", None)):
-        raise AdapterError(f"the adapter's profile is {_safe_text(repr(profile), 200)} ({type(profile).__name__}); "
-                        "expected a profile name such as 'sam', 'module:attr', or a Profile (docs/profiles.md)")
+        raise AdapterError(
+            f"the adapter's profile is {_safe_text(repr(profile), 200)} ({type(profile).__name__}); "
+            "expected a profile name such as 'sam', 'module:attr', or a Profile (docs/profiles.md)"
+        )
     for module_name in {type(adapter).__module__, getattr(type(profile), "__module__", "")}:
         module = sys.modules.get(module_name)
         for attr, value in vars(module).items() if module else ():
@@ -437,8 +459,11 @@ class IsolatedPort:
         read_end, write_end = os.pipe()
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-u", "-c", code, str(child.fileno())], pass_fds=(child.fileno(),),
-                stdin=subprocess.DEVNULL, stdout=write_end, stderr=write_end,  # -u: prints arrive with their case
+                [sys.executable, "-u", "-c", code, str(child.fileno())],
+                pass_fds=(child.fileno(),),
+                stdin=subprocess.DEVNULL,
+                stdout=write_end,
+                stderr=write_end,  # -u: prints arrive with their case
                 start_new_session=True,  # Ctrl-C in the terminal reaches the parent only
             )
         finally:
@@ -478,7 +503,7 @@ class IsolatedPort:
             self.close()
 
     def _wait(self, deadline: float) -> str:
-        """"answer" when an answer (or the end of the connection) can be read before ``deadline``,
+        """ "answer" when an answer (or the end of the connection) can be read before ``deadline``,
         "exited" when the worker is gone although its connection stays open (a child it started
         holds it), else "timeout". Drains what the worker prints meanwhile."""
         with selectors.DefaultSelector() as selector:
@@ -520,8 +545,9 @@ class IsolatedPort:
             return _receive(connection, largest)
         except _TooLarge:
             self.close()
-            raise PortFailure(f"the worker sent an answer larger than {largest:,} bytes while {doing}; "
-                              "it was not read") from None
+            raise PortFailure(
+                f"the worker sent an answer larger than {largest:,} bytes while {doing}; it was not read"
+            ) from None
         except (EOFError, OSError, ConnectionError):
             try:
                 code = process.wait(5)
@@ -630,6 +656,7 @@ class _Missing(Exception):
 
 def _reraise_missing(method):
     """``method`` with ModuleNotFoundError carried past the in-process error handling as _Missing."""
+
     def call(*args, **kwargs):
         try:
             return method(*args, **kwargs)
@@ -677,7 +704,9 @@ class InProcessPort:
             with guard:
                 return method(*args, **kwargs)
         except _InProcessTimeout:
-            raise PortFailure(f"timed out after {self.timeout:g} s (--timeout; in this process, Python code only)") from None
+            raise PortFailure(
+                f"timed out after {self.timeout:g} s (--timeout; in this process, Python code only)"
+            ) from None
         except (KeyboardInterrupt, _Missing):
             raise
         except BaseException as exc:  # SystemExit, MemoryError, a BaseException subclass of the port

@@ -27,7 +27,6 @@ import sys
 import time
 from pathlib import Path
 
-
 from samspec.reference import OUTPUT_KEYS
 
 from .check import Checker
@@ -152,16 +151,19 @@ def _chunk(task, bar=False):
     """A worker's share: the given cases, every port (module-level so that a process pool can call it)."""
     case_ids, variant_names, novel_names, with_faithful = task
     # grouped by configuration and parameters, so that the variants' encoders are reused case after case
-    cases = sorted((c for c in _WORKER["cases"] if c.id in case_ids),
-                   key=lambda c: (json.dumps(c.config, sort_keys=True, default=list), getattr(c, "params_variant", "")))
+    cases = sorted(
+        (c for c in _WORKER["cases"] if c.id in case_ids),
+        key=lambda c: (json.dumps(c.config, sort_keys=True, default=list), getattr(c, "params_variant", "")),
+    )
     variants = [v for v in _WORKER["variants"] if v.name in variant_names]
     novel = [b for b in _WORKER["novel"] if b.name in novel_names]
     profile = get_profile("sam")
     cache = _WORKER.setdefault("cache", {})  # the encoders of a worker serve all its chunks
     cache["scalars"] = {}
     with _limit_blas():
-        return check_cases(_ports(variants, novel, with_faithful, Diagnoser(profile, cache=cache)), cases, profile,
-                           cache, bar=bar)
+        return check_cases(
+            _ports(variants, novel, with_faithful, Diagnoser(profile, cache=cache)), cases, profile, cache, bar=bar
+        )
 
 
 _WORKER = {}
@@ -214,8 +216,10 @@ def evaluate(cases, log=None, variants=None, novel=None, jobs=1) -> dict:
         context = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
         with ProcessPoolExecutor(jobs, mp_context=context, initializer=_worker_init) as pool:
             futures = [pool.submit(_chunk, (set(g),) + task[1:]) for g in groups]
-            parts = [f.result() for f in progress(as_completed(futures), desc="samspec selftest", total=len(futures),
-                                                  unit="chunk")]
+            parts = [
+                f.result()
+                for f in progress(as_completed(futures), desc="samspec selftest", total=len(futures), unit="chunk")
+            ]
     else:
         parts = [_chunk(task, bar=True)]
     _WORKER.clear()
@@ -233,14 +237,23 @@ def evaluate(cases, log=None, variants=None, novel=None, jobs=1) -> dict:
     cache = {"scalars": scalars}
     catalogue_rows, novel_rows, faithful = [], [], []
     for variant in variants:
-        overall, failing = _reconcile(results[("catalogue", variant.name)], records[("catalogue", variant.name)],
-                                      cases, profile, cache)
+        overall, failing = _reconcile(
+            results[("catalogue", variant.name)], records[("catalogue", variant.name)], cases, profile, cache
+        )
         named = overall["explained"][0]["variant"] if overall and overall["explained"] else None
         row = {
-            "variant": variant.name, "section": variant.section, "group": variant.group, "caught": bool(failing),
-            "cases_failed": len({r.case for r in failing}), "outputs_failed": len(failing),
-            "outputs": len(results[("catalogue", variant.name)]), "diagnosed_as": named, "itself": named == variant.name,
-            "rows_naming_it": sum(1 for r in failing if r.diagnosis and variant.name in (r.diagnosis.get("variant") or "").split("+")),
+            "variant": variant.name,
+            "section": variant.section,
+            "group": variant.group,
+            "caught": bool(failing),
+            "cases_failed": len({r.case for r in failing}),
+            "outputs_failed": len(failing),
+            "outputs": len(results[("catalogue", variant.name)]),
+            "diagnosed_as": named,
+            "itself": named == variant.name,
+            "rows_naming_it": sum(
+                1 for r in failing if r.diagnosis and variant.name in (r.diagnosis.get("variant") or "").split("+")
+            ),
         }
         catalogue_rows.append(row)
         if log:
@@ -251,9 +264,16 @@ def evaluate(cases, log=None, variants=None, novel=None, jobs=1) -> dict:
         closest = [e["variant"] for e in overall["in_part"] + overall["partly"]] if overall else []
         section = overall["section"] if overall else None
         row = {
-            "bug": bug.name, "section": bug.section, "group": bug.group, "what": bug.explanation,
-            "caught": bool(failing), "cases_failed": len({r.case for r in failing}), "outputs_failed": len(failing),
-            "named": named, "closest": closest, "localised_to": section,
+            "bug": bug.name,
+            "section": bug.section,
+            "group": bug.group,
+            "what": bug.explanation,
+            "caught": bool(failing),
+            "cases_failed": len({r.case for r in failing}),
+            "outputs_failed": len(failing),
+            "named": named,
+            "closest": closest,
+            "localised_to": section,
             "right_section": bool(section) and _top(section) == _top(bug.section),
             "localisation": (overall.get("localisation") or [""])[0] if overall else "",
         }
@@ -262,8 +282,13 @@ def evaluate(cases, log=None, variants=None, novel=None, jobs=1) -> dict:
             log(f"{bug.name}: caught {row['caught']}, localised to {section}, named {named or '-'}")
     for dtype in ("float32", "float16"):
         rows = results[("faithful", dtype)]
-        faithful.append({"port": f"reference-f{dtype[5:]}", "outputs": sum(r.verdict != "n/a" for r in rows),
-                         "false_alarms": sum(r.verdict in ("fail", "error") for r in rows)})
+        faithful.append(
+            {
+                "port": f"reference-f{dtype[5:]}",
+                "outputs": sum(r.verdict != "n/a" for r in rows),
+                "false_alarms": sum(r.verdict in ("fail", "error") for r in rows),
+            }
+        )
     return {"rows": catalogue_rows, "novel": novel_rows, "faithful": faithful, "cases": len(cases)}
 
 
@@ -289,8 +314,12 @@ def _reconcile(results, records, cases, profile, cache):
 
 def novel_totals(evaluation) -> dict:
     rows = evaluation.get("novel", [])
-    return {"bugs": len(rows), "caught": sum(r["caught"] for r in rows), "right": sum(r["right_section"] for r in rows),
-            "wrong_names": sum(bool(r["named"]) for r in rows)}
+    return {
+        "bugs": len(rows),
+        "caught": sum(r["caught"] for r in rows),
+        "right": sum(r["right_section"] for r in rows),
+        "wrong_names": sum(bool(r["named"]) for r in rows),
+    }
 
 
 def render(evaluation) -> str:
@@ -316,8 +345,10 @@ def render(evaluation) -> str:
         t = novel_totals(evaluation)
         lines.append("")
         lines.append(NOVEL_TEXT)
-        lines.append(f"**{t['caught']} of {t['bugs']} caught; {t['right']} of {t['bugs']} localised to the right section; "
-                     f"{t['wrong_names']} wrong names.**\n")
+        lines.append(
+            f"**{t['caught']} of {t['bugs']} caught; {t['right']} of {t['bugs']} localised to the right section; "
+            f"{t['wrong_names']} wrong names.**\n"
+        )
         lines.append("| bug | spec | group | caught | outputs failed | localised to | named | closest hint |")
         lines.append("|---|---|---|---|---|---|---|---|")
         for r in novel:
@@ -353,8 +384,10 @@ def problems_of(evaluation) -> list:
             problems.append(f"bug {r['bug']} (outside the catalogue) is named as {', '.join(r['named'])}")
     t = novel_totals(evaluation)
     if t["bugs"] and t["right"] < TARGET_SECTION * t["bugs"]:
-        problems.append(f"only {t['right']} of {t['bugs']} bugs outside the catalogue are localised to the right section "
-                        f"(target {TARGET_SECTION:.0%})")
+        problems.append(
+            f"only {t['right']} of {t['bugs']} bugs outside the catalogue are localised to the right section "
+            f"(target {TARGET_SECTION:.0%})"
+        )
     for f in evaluation["faithful"]:
         if f["false_alarms"]:
             problems.append(f"faithful port {f['port']} fails {f['false_alarms']} outputs")
@@ -375,11 +408,19 @@ def _positive(text: str) -> int:
 
 def add_arguments(parser) -> None:
     parser.add_argument("--out", metavar="FILE.md", help="write the table there (default: write nothing)")
-    parser.add_argument("--check", action="store_true",
-                        help="do not write: fail if the repository's docs/selftest.md (or --out) differs from a fresh run")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="do not write: fail if the repository's docs/selftest.md (or --out) differs from a fresh run",
+    )
     parser.add_argument("--fixtures", metavar="DIR", help="a fixture folder (default: the shipped fixtures)")
-    parser.add_argument("--jobs", type=_positive, default=None, metavar="N",
-                        help="worker processes over the cases (default: the CPUs, at most 2)")
+    parser.add_argument(
+        "--jobs",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="worker processes over the cases (default: the CPUs, at most 2)",
+    )
     parser.add_argument("--quiet", action="store_true")
 
 
@@ -398,8 +439,10 @@ def run(args) -> int:
         target = out or repository_table()
         current = target.read_text(encoding="utf-8") if target.is_file() else None
         if current != text:
-            print(f"samspec selftest: {target} is out of date; run `samspec selftest --out {target}` and commit it",
-                  file=sys.stderr)
+            print(
+                f"samspec selftest: {target} is out of date; run `samspec selftest --out {target}` and commit it",
+                file=sys.stderr,
+            )
             status = 1
     elif out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -410,10 +453,14 @@ def run(args) -> int:
             print(f"wrote {out}")
     rows = evaluation["rows"]
     t = novel_totals(evaluation)
-    print(f"{sum(r['caught'] for r in rows)} of {len(rows)} variants caught, "
-          f"{sum(r['itself'] for r in rows)} diagnosed as themselves")
-    print(f"{t['caught']} of {t['bugs']} bugs outside the catalogue caught, {t['right']} localised to the right section, "
-          f"{t['wrong_names']} wrong names")
+    print(
+        f"{sum(r['caught'] for r in rows)} of {len(rows)} variants caught, "
+        f"{sum(r['itself'] for r in rows)} diagnosed as themselves"
+    )
+    print(
+        f"{t['caught']} of {t['bugs']} bugs outside the catalogue caught, {t['right']} localised to the right section, "
+        f"{t['wrong_names']} wrong names"
+    )
     if not quiet:
         print(f"({len(cases)} cases, {jobs} job(s), {time.perf_counter() - started:.1f} s)")
     for problem in problems_of(evaluation):

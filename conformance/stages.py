@@ -27,12 +27,27 @@ from samspec.reference import SAMPromptEncoder
 from .tolerance import DEFAULT_K, FLOORS, perturb
 
 SECTIONS = {  # stage name (or its last part) -> the spec section that defines it
-    "shifted": "§3.1", "normalised": "§3.2", "fourier_argument": "§4.1", "positional_encoding": "§4.2",
-    "points.labels": "§5.1", "points.tokens": "§5.2", "boxes.shifted": "§6.1", "boxes.tokens": "§6.2",
-    "dense_pe.cell_centres": "§8.1", "dense_pe.grid": "§8.2",
-    "mask.input": "§9", "mask.conv1": "§9.1", "mask.conv2": "§9.1", "mask.norm1": "§9.2", "mask.norm2": "§9.2",
-    "mask.act1": "§9.3", "mask.act2": "§9.3", "mask.conv3": "§9.4",
-    "prompt_sparse_embeddings": "§7", "prompt_dense_embeddings": "§9, §10", "prompt_dense_positional_embeddings": "§8.2",
+    "shifted": "§3.1",
+    "normalised": "§3.2",
+    "fourier_argument": "§4.1",
+    "positional_encoding": "§4.2",
+    "points.labels": "§5.1",
+    "points.tokens": "§5.2",
+    "boxes.shifted": "§6.1",
+    "boxes.tokens": "§6.2",
+    "dense_pe.cell_centres": "§8.1",
+    "dense_pe.grid": "§8.2",
+    "mask.input": "§9",
+    "mask.conv1": "§9.1",
+    "mask.conv2": "§9.1",
+    "mask.norm1": "§9.2",
+    "mask.norm2": "§9.2",
+    "mask.act1": "§9.3",
+    "mask.act2": "§9.3",
+    "mask.conv3": "§9.4",
+    "prompt_sparse_embeddings": "§7",
+    "prompt_dense_embeddings": "§9, §10",
+    "prompt_dense_positional_embeddings": "§8.2",
 }
 
 
@@ -85,16 +100,29 @@ def compare_trace(case, port_stages, semantics: str = "sam", k=DEFAULT_K, dtype:
     if isinstance(k, str):  # compare_trace(case, stages, semantics, dtype, k)
         k, dtype = (dtype if isinstance(dtype, (int, float)) else DEFAULT_K), k
     if not isinstance(port_stages, dict):
-        return {"summary": f"trace() returned {type(port_stages).__name__}, expected a dict of stage arrays",
-                "first_departing": None, "section": None, "rows": [], "ignored": [], "dtype": None}
+        return {
+            "summary": f"trace() returned {type(port_stages).__name__}, expected a dict of stage arrays",
+            "first_departing": None,
+            "section": None,
+            "rows": [],
+            "ignored": [],
+            "dtype": None,
+        }
     dtype = dtype if dtype in FLOORS else _port_dtype(port_stages)
     reference, faithful = _traces(case, semantics, dtype)
     rows, first = [], None
     for stage, expected in reference.items():
         if stage not in port_stages or stage == "points.labels":
             continue
-        row = {"stage": stage, "section": section_of(stage), "verdict": "fail", "error": None, "budget": None,
-               "ratio": None, "message": ""}
+        row = {
+            "stage": stage,
+            "section": section_of(stage),
+            "verdict": "fail",
+            "error": None,
+            "budget": None,
+            "ratio": None,
+            "message": "",
+        }
         got, problem = _align(port_stages[stage], expected.shape)
         if problem:
             row["message"] = problem
@@ -103,29 +131,46 @@ def compare_trace(case, port_stages, semantics: str = "sam", k=DEFAULT_K, dtype:
             with np.errstate(all="ignore"):
                 error = float(np.max(np.abs(got - expected))) if got.size else 0.0
                 runs = [np.asarray(run[stage], dtype=np.float64) for run in faithful if stage in run]
-                own = max((float(np.max(np.abs(r - expected))) for r in runs if r.shape == expected.shape and r.size), default=0.0)
+                own = max(
+                    (float(np.max(np.abs(r - expected))) for r in runs if r.shape == expected.shape and r.size),
+                    default=0.0,
+                )
                 scale = max(1.0, float(np.max(np.abs(expected)))) if expected.size else 1.0
             budget = k * own + FLOORS[dtype] * scale
-            row.update(error=error if math.isfinite(error) else None, budget=budget,
-                       ratio=error / budget if budget and math.isfinite(error) else None,
-                       verdict="pass" if math.isfinite(error) and error <= budget else "fail",
-                       message="" if math.isfinite(error) else "NaN or inf values")
+            row.update(
+                error=error if math.isfinite(error) else None,
+                budget=budget,
+                ratio=error / budget if budget and math.isfinite(error) else None,
+                verdict="pass" if math.isfinite(error) and error <= budget else "fail",
+                message="" if math.isfinite(error) else "NaN or inf values",
+            )
         rows.append(row)
         if row["verdict"] == "fail" and first is None:
             first = row
     ignored = sorted(str(name) for name in port_stages if name not in reference)
     compared = len(rows)
     if not compared:
-        summary = (f"trace: none of the port's {len(port_stages)} stages has a reference stage name "
-                   f"(docs/fixtures.md lists them; got {', '.join(ignored[:6])})")
+        summary = (
+            f"trace: none of the port's {len(port_stages)} stages has a reference stage name "
+            f"(docs/fixtures.md lists them; got {', '.join(ignored[:6])})"
+        )
     elif first is None:
         summary = f"trace: every stage the port traced agrees with the reference ({compared} stages, {dtype})"
     else:
-        agreeing = [r["stage"] for r in rows[:rows.index(first)] if r["verdict"] == "pass"]
-        numbers = (f"max|err| {first['error']:.2g}, budget {first['budget']:.2g}" if first["error"] is not None
-                   else first["message"])
-        summary = (f"trace: the first stage that departs is {first['stage']} ({first['section']}): {numbers}"
-                   + (f"; before it, {', '.join(agreeing[-3:])} agree" if agreeing else ""))
-    return {"summary": summary, "first_departing": first["stage"] if first else None,
-            "section": first["section"] if first else None, "rows": rows, "ignored": ignored, "dtype": dtype}
-
+        agreeing = [r["stage"] for r in rows[: rows.index(first)] if r["verdict"] == "pass"]
+        numbers = (
+            f"max|err| {first['error']:.2g}, budget {first['budget']:.2g}"
+            if first["error"] is not None
+            else first["message"]
+        )
+        summary = f"trace: the first stage that departs is {first['stage']} ({first['section']}): {numbers}" + (
+            f"; before it, {', '.join(agreeing[-3:])} agree" if agreeing else ""
+        )
+    return {
+        "summary": summary,
+        "first_departing": first["stage"] if first else None,
+        "section": first["section"] if first else None,
+        "rows": rows,
+        "ignored": ignored,
+        "dtype": dtype,
+    }

@@ -141,8 +141,18 @@ def materialise(config: dict, spec: dict) -> dict:
 
 
 @st.composite
-def prompt_specs(draw, config: dict, batch=None, max_batch: int = 3, max_points: int = 5,
-                 points=None, boxes=None, masks=None, label_values=LABELS, min_prompts: int = 0):
+def prompt_specs(
+    draw,
+    config: dict,
+    batch=None,
+    max_batch: int = 3,
+    max_points: int = 5,
+    points=None,
+    boxes=None,
+    masks=None,
+    label_values=LABELS,
+    min_prompts: int = 0,
+):
     """Prompt specs: like ``prompts`` but a mask is its recipe (see ``make_masks``).
 
     ``points``, ``boxes``, ``masks``: True (always), False (never) or None (drawn);

@@ -77,8 +77,11 @@ def compare(got, expected, faithful, k: float = DEFAULT_K) -> Comparison:
     if not finite.all():
         index = tuple(int(i) for i in np.argwhere(~finite)[0])
         return Comparison(
-            "fail", worst_index=index, got_at_worst=float(got64[index]),
-            expected_at_worst=float(expected[index]), message=f"{int((~finite).sum())} NaN/inf value(s)",
+            "fail",
+            worst_index=index,
+            got_at_worst=float(got64[index]),
+            expected_at_worst=float(expected[index]),
+            message=f"{int((~finite).sum())} NaN/inf value(s)",
         )
     difference = np.abs(got64 - expected)
     flat = int(np.argmax(difference))

@@ -84,8 +84,11 @@ def meta_trace(encoder, points=None, labels=None, boxes=None, masks=None) -> dic
         encoder._embed_boxes = wrap("_embed_boxes", "boxes")
         hooks.append(pe_layer.register_forward_pre_hook(lambda module, inputs: context.append("dense_pe")))
         hooks.append(pe_layer.register_forward_hook(lambda module, inputs, output: context.pop() and None))
-        hooks.append(encoder.mask_downscaling.register_forward_pre_hook(
-            lambda module, inputs: stages.__setitem__("mask.input", _numpy(inputs[0])[:, 0])))
+        hooks.append(
+            encoder.mask_downscaling.register_forward_pre_hook(
+                lambda module, inputs: stages.__setitem__("mask.input", _numpy(inputs[0])[:, 0])
+            )
+        )
         for index, stage in enumerate(MASK_STAGES):
             hooks.append(encoder.mask_downscaling[index].register_forward_hook(record_mask(stage)))
         with torch.no_grad():
@@ -104,6 +107,9 @@ def meta_trace(encoder, points=None, labels=None, boxes=None, masks=None) -> dic
         stages["boxes.normalised"] = stages["boxes.normalised"].reshape(batch, -1, 2, 2)
         pe = stages["boxes.positional_encoding"]
         stages["boxes.positional_encoding"] = pe.reshape(batch, -1, 2, pe.shape[-1])
-    stages.update(prompt_sparse_embeddings=_numpy(sparse), prompt_dense_embeddings=_numpy(dense),
-                  prompt_dense_positional_embeddings=_numpy(dense_pe))
+    stages.update(
+        prompt_sparse_embeddings=_numpy(sparse),
+        prompt_dense_embeddings=_numpy(dense),
+        prompt_dense_positional_embeddings=_numpy(dense_pe),
+    )
     return stages

@@ -105,8 +105,9 @@ ACTIVATIONS = {
 
 def fast_activation(name: str, dtype, xp):
     """The activation the encoder's fast composition (reference/fast.py) evaluates: the same
-    function, computed faster where that pays. Only NumPy's GELU is replaced (``gelu_from_upper_tail``): NumPy has no erf and
-    SciPy's is a scalar loop (~10 ns a value, 20 times the rest of the mask path's arithmetic);
+    function, computed faster where that pays. Only NumPy's GELU is replaced (``gelu_from_upper_tail``):
+    NumPy has no erf and SciPy's is a scalar loop (~10 ns a value, 20 times the rest of the mask
+    path's arithmetic);
     CuPy's and torch's erf are vectorised kernels, and other dtypes keep the definition.
     """
     activation = get_activation(name)

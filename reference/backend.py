@@ -35,9 +35,7 @@ def resolve_namespace(xp=None) -> ModuleType:
             ) from exc
     for needed in ("asarray", "matmul", "concat", "permute_dims", "take", "isdtype"):
         if not hasattr(xp, needed):
-            raise TypeError(
-                f"xp: expected an array-API namespace (with {needed!r}); received {xp!r}"
-            )
+            raise TypeError(f"xp: expected an array-API namespace (with {needed!r}); received {xp!r}")
     return xp
 
 
@@ -57,9 +55,7 @@ def float_dtype(xp, dtype: str):
     try:
         xp.zeros((1,), dtype=found)
     except Exception as exc:  # array_api_strict lists no float16, for instance
-        raise TypeError(
-            f"dtype: the namespace {namespace_name(xp)!r} does not support {dtype}: {exc}"
-        ) from exc
+        raise TypeError(f"dtype: the namespace {namespace_name(xp)!r} does not support {dtype}: {exc}") from exc
     return found
 
 

@@ -200,7 +200,9 @@ def _read_torch(path) -> dict:
                 raise
             loaded = torch.load(path, map_location="cpu", weights_only=True)  # the legacy (non-zip) format
     except Exception as exc:
-        raise CheckpointError(f"{path}: not a readable torch checkpoint ({type(exc).__name__}: {_first_line(exc)})") from exc
+        raise CheckpointError(
+            f"{path}: not a readable torch checkpoint ({type(exc).__name__}: {_first_line(exc)})"
+        ) from exc
     if isinstance(loaded, dict) and not any(hasattr(v, "shape") for v in loaded.values()):
         for wrapper in ("model", "state_dict", "model_state_dict"):  # training checkpoints wrap the state dict
             if isinstance(loaded.get(wrapper), dict):
@@ -222,12 +224,17 @@ def _read_safetensors(path) -> dict:
         with safetensors.safe_open(str(path), framework="np") as handle:
             headers = {key: handle.get_slice(key) for key in handle.keys()}
             return {
-                key: _Tensor(item.get_shape(), SAFETENSORS_DTYPES.get(item.get_dtype(), item.get_dtype()),
-                             lambda key=key: _safetensor_values(path, key))
+                key: _Tensor(
+                    item.get_shape(),
+                    SAFETENSORS_DTYPES.get(item.get_dtype(), item.get_dtype()),
+                    lambda key=key: _safetensor_values(path, key),
+                )
                 for key, item in headers.items()
             }
     except Exception as exc:
-        raise CheckpointError(f"{path}: not a readable .safetensors file ({type(exc).__name__}: {_first_line(exc)})") from exc
+        raise CheckpointError(
+            f"{path}: not a readable .safetensors file ({type(exc).__name__}: {_first_line(exc)})"
+        ) from exc
 
 
 def _safetensor_values(path, key):
@@ -268,13 +275,19 @@ def _read_sharded(folder: Path, index: Path) -> dict:
     import json
 
     if index.stat().st_size > INDEX_LIMIT_BYTES:
-        raise CheckpointError(f"{index}: {index.stat().st_size} bytes; a safetensors index holds at most {INDEX_LIMIT_BYTES}")
+        raise CheckpointError(
+            f"{index}: {index.stat().st_size} bytes; a safetensors index holds at most {INDEX_LIMIT_BYTES}"
+        )
     try:
         weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
     except (ValueError, KeyError, TypeError, RecursionError) as exc:
-        raise CheckpointError(f"{index}: not a readable safetensors index ({type(exc).__name__}: {_first_line(exc)})") from exc
+        raise CheckpointError(
+            f"{index}: not a readable safetensors index ({type(exc).__name__}: {_first_line(exc)})"
+        ) from exc
     if not isinstance(weight_map, dict):
-        raise CheckpointError(f"{index}: 'weight_map': expected an object (tensor name -> shard file); found {type(weight_map).__name__}")
+        raise CheckpointError(
+            f"{index}: 'weight_map': expected an object (tensor name -> shard file); found {type(weight_map).__name__}"
+        )
     shards = {}
     for key, shard in weight_map.items():
         where = f"{index}: 'weight_map'[{key!r}]"
@@ -311,7 +324,8 @@ def _scheme(path, tensors):
     if not found:
         raise CheckpointError(
             f"{path}: no prompt-encoder weights found (expected keys such as "
-            f"'prompt_encoder.point_embeddings.0.weight' (Meta) or 'prompt_encoder.point_embed.0.weight' (transformers))"
+            "'prompt_encoder.point_embeddings.0.weight' (Meta) or 'prompt_encoder.point_embed.0.weight' "
+            "(transformers))"
         )
     if len(found) > 1:
         raise CheckpointError(f"{path}: the prompt-encoder keys mix Meta's and transformers' names")
@@ -331,7 +345,9 @@ def _from_flat(path, tensors) -> dict:
         namespace.discard(tied)
     missing = [key for key in names.values() if key not in tensors]
     if missing:
-        raise CheckpointError(f"{path}: missing key {missing[0]!r}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+        raise CheckpointError(
+            f"{path}: missing key {missing[0]!r}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+        )
     unexpected = sorted(namespace - set(names.values()))
     if unexpected:
         raise CheckpointError(
@@ -343,7 +359,11 @@ def _from_flat(path, tensors) -> dict:
     pe = "pe_layer.positional_encoding_gaussian_matrix"
     if scheme == "hf" and tied in tensors and names[pe] != tied:
         copy = tensors[tied]  # header first: the same shape and a floating dtype, then the values
-        if copy.shape != entries[pe].shape or copy.dtype not in FLOAT_DTYPES or not np.array_equal(copy.read(), params[pe]):
+        if (
+            copy.shape != entries[pe].shape
+            or copy.dtype not in FLOAT_DTYPES
+            or not np.array_equal(copy.read(), params[pe])
+        ):
             raise CheckpointError(f"{path}: {tied!r} differs from {HF_SHARED_PE!r} (the two are tied in SamModel)")
     return params
 
@@ -377,11 +397,17 @@ def _from_keras(path) -> dict:
         group.visititems(lambda name, obj: present.append(name) if isinstance(obj, h5py.Dataset) else None)
         missing = [names[ref] for ref, (inner, _) in KERAS.items() if inner not in present]
         if missing:
-            raise CheckpointError(f"{path}: missing key {missing[0]!r}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+            raise CheckpointError(
+                f"{path}: missing key {missing[0]!r}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+            )
         unexpected = sorted(set(present) - expected)
         if unexpected:
-            raise CheckpointError(f"{path}: unexpected key {groups[0] + '/' + unexpected[0]!r} in the SAMPromptEncoder group")
-        entries = {ref: _h5_tensor(path, group[inner], names[ref], is_kernel) for ref, (inner, is_kernel) in KERAS.items()}
+            raise CheckpointError(
+                f"{path}: unexpected key {groups[0] + '/' + unexpected[0]!r} in the SAMPromptEncoder group"
+            )
+        entries = {
+            ref: _h5_tensor(path, group[inner], names[ref], is_kernel) for ref, (inner, is_kernel) in KERAS.items()
+        }
         return _verified(path, entries, names)
 
 
@@ -446,17 +472,26 @@ def _implied_config(shapes) -> tuple:
             return None
 
     hidden = [dim(f"point_embeddings.{i}.weight", -1) for i in range(4)] + [
-        dim("not_a_point_embed.weight", -1), dim("no_mask_embed.weight", -1),
+        dim("not_a_point_embed.weight", -1),
+        dim("no_mask_embed.weight", -1),
         dim("pe_layer.positional_encoding_gaussian_matrix", -1, 2),
-        dim("mask_downscaling.6.weight", 0), dim("mask_downscaling.6.bias", 0),
+        dim("mask_downscaling.6.weight", 0),
+        dim("mask_downscaling.6.bias", 0),
     ]
     mask = [
-        dim("mask_downscaling.3.weight", 0), dim("mask_downscaling.3.bias", 0), dim("mask_downscaling.4.weight", 0),
-        dim("mask_downscaling.4.bias", 0), dim("mask_downscaling.6.weight", 1),
-        dim("mask_downscaling.0.weight", 0, 4), dim("mask_downscaling.0.bias", 0, 4), dim("mask_downscaling.1.weight", 0, 4),
+        dim("mask_downscaling.3.weight", 0),
+        dim("mask_downscaling.3.bias", 0),
+        dim("mask_downscaling.4.weight", 0),
+        dim("mask_downscaling.4.bias", 0),
+        dim("mask_downscaling.6.weight", 1),
+        dim("mask_downscaling.0.weight", 0, 4),
+        dim("mask_downscaling.0.bias", 0, 4),
+        dim("mask_downscaling.1.weight", 0, 4),
         dim("mask_downscaling.1.bias", 0, 4),
     ]
-    vote = lambda values: Counter(v for v in values if v is not None).most_common(1)[0][0] if any(v is not None for v in values) else 0  # noqa: E731
+    vote = lambda values: (
+        Counter(v for v in values if v is not None).most_common(1)[0][0] if any(v is not None for v in values) else 0
+    )  # noqa: E731
     return int(vote(hidden)), int(vote(mask))
 
 
@@ -495,7 +530,9 @@ def _verified(path, entries, names) -> dict:
     for ref, entry in entries.items():
         value = np.asarray(entry.read())
         if value.dtype.kind != "f" or value.shape != entry.shape:  # the header promised otherwise
-            raise CheckpointError(f"{path}: {names[ref]!r} holds {value.dtype} {value.shape}, not what its header declares")
+            raise CheckpointError(
+                f"{path}: {names[ref]!r} holds {value.dtype} {value.shape}, not what its header declares"
+            )
         if not np.all(np.isfinite(value)):
             raise CheckpointError(f"{path}: {names[ref]!r} holds NaN or infinite values")
         params[ref] = np.ascontiguousarray(value)

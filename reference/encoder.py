@@ -54,7 +54,11 @@ STAGES = {
 }
 
 
-PARTS = ("sparse_tokens", "positional_grid", "dense_embedding")  # the composition's three parts (spec §3–§7, §8, §9–§10)
+PARTS = (
+    "sparse_tokens",
+    "positional_grid",
+    "dense_embedding",
+)  # the composition's three parts (spec §3–§7, §8, §9–§10)
 
 
 def _check_size_pair(name, value):
@@ -119,7 +123,11 @@ class SAMPromptEncoder:
             raise ValueError(f"stages: expected names among {sorted(STAGES)}; received {unknown}")
         for name, stage in (stages or {}).items():
             if not callable(stage):
-                raise TypeError(f"stages[{name!r}]: expected a function like {name}; received {type(stage).__name__} {stage!r}"[:300])
+                raise TypeError(
+                    f"stages[{name!r}]: expected a function like {name}; received {type(stage).__name__} {stage!r}"[
+                        :300
+                    ]
+                )
         if not isinstance(fast, bool):
             raise TypeError(f"fast: expected True or False; received {fast!r}")
         self.stages = SimpleNamespace(**dict(STAGES, **(stages or {})))
@@ -200,7 +208,8 @@ class SAMPromptEncoder:
         if boxes is not None:
             corners = record("boxes.shifted", S.shift_to_pixel_centres(boxes, xp))  # §6.1, §3.1
             pe = self.positional_encoding("boxes", corners, record)  # §3.2, §4
-            box_tokens = S.embed_box_corners(pe, p["point_embeddings.2.weight"], p["point_embeddings.3.weight"], xp)  # §6.2
+            corners = p["point_embeddings.2.weight"], p["point_embeddings.3.weight"]
+            box_tokens = S.embed_box_corners(pe, *corners, xp)  # §6.2
             if self.conventions.box_trailing_not_a_point:
                 box_tokens = S.append_box_not_a_point(box_tokens, p["not_a_point_embed.weight"], xp)  # §6.3
             record("boxes.tokens", box_tokens)
@@ -216,7 +225,9 @@ class SAMPromptEncoder:
     def positional_grid(self, trace=None):
         """Spec §8: the positional encoding of every cell centre of the embedding grid, (h, w, C)."""
         S, G, record = self.stages, self.params["pe_layer.positional_encoding_gaussian_matrix"], _recorder(trace)
-        centres = record("dense_pe.cell_centres", S.grid_cell_centres(self.image_embedding_size, self.dtype, self.xp))  # §8.1
+        centres = record(
+            "dense_pe.cell_centres", S.grid_cell_centres(self.image_embedding_size, self.dtype, self.xp)
+        )  # §8.1
         argument = record("dense_pe.fourier_argument", S.fourier_argument(centres, G, self.xp))  # §4.1
         return record("dense_pe.grid", S.sinusoids(argument, self.xp))  # §8.2
 
@@ -262,18 +273,27 @@ class SAMPromptEncoder:
             h, w = self.image_embedding_size
             masks = check.as_array("masks", masks, xp)
             if conv.masks_layout == "nchw":
-                check.check_rank_and_shape("masks", masks, (None, 1, 4 * h, 4 * w), f"(batch, 1, 4h, 4w) for image_embedding_size {(h, w)}")
+                check.check_rank_and_shape(
+                    "masks", masks, (None, 1, 4 * h, 4 * w), f"(batch, 1, 4h, 4w) for image_embedding_size {(h, w)}"
+                )
                 batch["masks"] = masks.shape[0]
                 masks = masks[:, 0, :, :]
             else:
-                check.check_rank_and_shape("masks", masks, (None, None, 4 * h, 4 * w, 1), f"(batch, masks, 4h, 4w, 1) for image_embedding_size {(h, w)}")
+                check.check_rank_and_shape(
+                    "masks",
+                    masks,
+                    (None, None, 4 * h, 4 * w, 1),
+                    f"(batch, masks, 4h, 4w, 1) for image_embedding_size {(h, w)}",
+                )
                 batch["masks"] = masks.shape[0]
                 # keras-hub: M = 0 masks means "no mask" (no_mask_embed at batch B), not an empty batch
                 masks = xp.reshape(masks, (masks.shape[0] * masks.shape[1], 4 * h, 4 * w)) if masks.shape[1] else None
             if masks is not None:
                 check.check_finite("masks", masks, xp)
                 masks = check.cast_finite("masks", masks, self.dtype, xp)
-                check.check_convolution_range(masks, self.params["mask_downscaling.0.weight"], self.params["mask_downscaling.0.bias"], xp)
+                check.check_convolution_range(
+                    masks, self.params["mask_downscaling.0.weight"], self.params["mask_downscaling.0.bias"], xp
+                )
         size = check.check_batch_sizes(batch)
         if size is None:
             size = conv.empty_prompt_batch

@@ -33,8 +33,15 @@ from .sparse import append_padding_point, assemble_sparse
 # part (encoder.PARTS) -> the stages its teaching composition calls; a replaced one sends the part there
 PART_STAGES = {
     "sparse_tokens": {
-        "shift_to_pixel_centres", "append_padding_point", "normalise_coordinates", "fourier_argument", "sinusoids",
-        "embed_point_labels", "embed_box_corners", "append_box_not_a_point", "assemble_sparse",
+        "shift_to_pixel_centres",
+        "append_padding_point",
+        "normalise_coordinates",
+        "fourier_argument",
+        "sinusoids",
+        "embed_point_labels",
+        "embed_box_corners",
+        "append_box_not_a_point",
+        "assemble_sparse",
     },
     "positional_grid": {"grid_cell_centres", "fourier_argument", "sinusoids"},
     "dense_embedding": {"downscale_mask", "no_mask_embedding"},
@@ -69,13 +76,28 @@ def sparse_tokens(enc, points, labels, boxes, batch):
     if boxes is not None:
         corners = shift_to_pixel_centres(boxes, xp)  # §6.1, §3.1
     return sparse_embeddings(
-        coords, labels, corners, *enc._token_table, conv.labels, enc.params["pe_layer.positional_encoding_gaussian_matrix"],
-        enc.input_image_size, xp, box_trailing_not_a_point=conv.box_trailing_not_a_point,
+        coords,
+        labels,
+        corners,
+        *enc._token_table,
+        conv.labels,
+        enc.params["pe_layer.positional_encoding_gaussian_matrix"],
+        enc.input_image_size,
+        xp,
+        box_trailing_not_a_point=conv.box_trailing_not_a_point,
     )
 
 
 def sparse_embeddings(
-    point_coords, labels, box_corners, keep_table, embed_table, rule, gaussian_matrix, input_image_size, xp,
+    point_coords,
+    labels,
+    box_corners,
+    keep_table,
+    embed_table,
+    rule,
+    gaussian_matrix,
+    input_image_size,
+    xp,
     box_trailing_not_a_point=False,
 ):
     """Spec §3.2–§7 for every token at once: the sparse embeddings.
@@ -138,8 +160,11 @@ def positional_grid(enc):
     gets every channel from h + w sines and cosines by the angle-addition formulas (its
     docstring; ~1e-14 in float64). Channels first, it is already §11.2's (1, C, h, w) layout.
     """
-    grid = fourier_features_on_grid(*grid_axes(enc.image_embedding_size, enc.dtype, enc.xp),
-                                    enc.params["pe_layer.positional_encoding_gaussian_matrix"], enc.xp)
+    grid = fourier_features_on_grid(
+        *grid_axes(enc.image_embedding_size, enc.dtype, enc.xp),
+        enc.params["pe_layer.positional_encoding_gaussian_matrix"],
+        enc.xp,
+    )
     return enc.xp.permute_dims(grid, (1, 2, 0))
 
 
@@ -251,7 +276,10 @@ def worker_pool():
             from threadpoolctl import ThreadpoolController
         except ImportError:
             return None
-        _POOL.update(pid=os.getpid(), blas=ThreadpoolController(),
-                     pool=ThreadPoolExecutor(max_workers=usable_cores(), thread_name_prefix="samspec-chunks"),
-                     lane=ThreadPoolExecutor(max_workers=1, thread_name_prefix="samspec-lane"))
+        _POOL.update(
+            pid=os.getpid(),
+            blas=ThreadpoolController(),
+            pool=ThreadPoolExecutor(max_workers=usable_cores(), thread_name_prefix="samspec-chunks"),
+            lane=ThreadPoolExecutor(max_workers=1, thread_name_prefix="samspec-lane"),
+        )
     return _POOL["pool"], _POOL["blas"], _POOL["lane"]

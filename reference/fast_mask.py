@@ -20,7 +20,8 @@ core's cache. LayerNorm's centring is deliberately not folded into the convoluti
 (x - mean_c x = (W - mean_o W) z + (b - mean_o b), exact too, and one pass fewer): in float32 it
 would avoid the cancellation of a large common mode and so be far more accurate than the spec's
 order on a near-constant mask (masks.near_zero_variance: 3e-7 against 4e-5), and the tolerance
-model takes this code's float32 error as the error a faithful float32 port makes. ``tests/test_fast_paths.py`` checks the result against
+model takes this code's float32 error as the error a faithful float32 port makes.
+``tests/test_fast_paths.py`` checks the result against
 ``downscale_mask_literal`` (float64, 1e-12) and against the teaching composition.
 """
 
@@ -36,9 +37,10 @@ CHUNK_BYTES = 2**19  # images per chunk: about this many bytes of first-layer ac
 
 
 def window_order(masks, out):
-    """Spec §9.1 twice, the gather: out[(di1, dj1), (di2, dj2), image, i, j] = masks[image, 4i + 2di2 + di1, 4j + 2dj2 + dj1].
+    """Spec §9.1 twice, the gather:
+    out[(di1, dj1), (di2, dj2), image, i, j] = masks[image, 4i + 2di2 + di1, 4j + 2dj2 + dj1].
 
-        masks: (n, 4h, 4w) -> out: (2, 2, 2, 2, n, h, w), written in place
+    masks: (n, 4h, 4w) -> out: (2, 2, 2, 2, n, h, w), written in place
     """
     n, height, width = masks.shape
     h, w = height // 4, width // 4
@@ -103,8 +105,12 @@ class MaskDownscaler:
         self.masks, self.activation, self.eps = masks, activation, eps
         self.dtype = np.result_type(masks, *p.values())
         self.kernels = [
-            kernel_with_bias(p["mask_downscaling.0.weight"], p["mask_downscaling.0.bias"], np).astype(self.dtype),  # (Cm/4, 5)
-            kernel_with_bias(p["mask_downscaling.3.weight"], p["mask_downscaling.3.bias"], np).astype(self.dtype),  # (Cm, Cm + 1)
+            kernel_with_bias(p["mask_downscaling.0.weight"], p["mask_downscaling.0.bias"], np).astype(
+                self.dtype
+            ),  # (Cm/4, 5)
+            kernel_with_bias(p["mask_downscaling.3.weight"], p["mask_downscaling.3.bias"], np).astype(
+                self.dtype
+            ),  # (Cm, Cm + 1)
         ]
         self.norms = [(p[f"mask_downscaling.{i}.weight"], p[f"mask_downscaling.{i}.bias"]) for i in (1, 4)]
         weight = p["mask_downscaling.6.weight"]
@@ -115,7 +121,9 @@ class MaskDownscaler:
         self.chunks = image_chunks(batch, max(1, CHUNK_BYTES // first_layer_bytes))
         self.channels_last = self.dtype == np.float32
         cells = self.h * self.w
-        self.output = np.empty((batch, cells, self.hidden) if self.channels_last else (batch, self.hidden, cells), self.dtype)
+        self.output = np.empty(
+            (batch, cells, self.hidden) if self.channels_last else (batch, self.hidden, cells), self.dtype
+        )
 
     def first_layer(self, chunk):
         """Stage 1 for the chunk of images ``chunk`` (a slice): -> (4 * Cm/4 + 1, n*h*w), rows
@@ -156,7 +164,11 @@ class MaskDownscaler:
             np.matmul(features.T, self.projection.T, out=np.reshape(self.output[chunk], (n * cells, self.hidden)))
         else:
             for image in range(n):
-                np.matmul(self.projection, features[:, image * cells:(image + 1) * cells], out=self.output[chunk.start + image])
+                np.matmul(
+                    self.projection,
+                    features[:, image * cells : (image + 1) * cells],
+                    out=self.output[chunk.start + image],
+                )
 
     def dense(self):
         """The output as (B, h, w, C) (a view)."""

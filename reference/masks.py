@@ -74,8 +74,8 @@ def conv2x2_stride2_channels_first(x, weight, bias, xp):
 def conv1x1(x, weight, bias, xp):
     """Spec §9.4, a 1x1 convolution: a matrix product over the channel axis.
 
-        y[b, i, j, o] = bias[o] + sum_c x[b, i, j, c] * weight[o, c, 0, 0]
-        x: (B, h, w, Cin), weight: (Cout, Cin, 1, 1) -> (B, h, w, Cout)
+    y[b, i, j, o] = bias[o] + sum_c x[b, i, j, c] * weight[o, c, 0, 0]
+    x: (B, h, w, Cin), weight: (Cout, Cin, 1, 1) -> (B, h, w, Cout)
     """
     kernel = xp.permute_dims(xp.reshape(weight, (weight.shape[0], weight.shape[1])), (1, 0))
     return xp.matmul(x, kernel) + bias
@@ -143,7 +143,9 @@ def normalised_without_overflow(centred, eps, axis, xp):
     scale = xp.maximum(xp.max(xp.abs(centred), axis=axis, keepdims=True), xp.ones((), dtype=centred.dtype))
     unit = centred / scale
     variance = xp.mean(unit * unit, axis=axis, keepdims=True)
-    if namespace_name(xp) == "numpy" and not bool(xp.all(xp.isfinite(variance))):  # (SAMPromptEncoder refuses such masks first)
+    if namespace_name(xp) == "numpy" and not bool(
+        xp.all(xp.isfinite(variance))
+    ):  # (SAMPromptEncoder refuses such masks first)
         largest = float(xp.finfo(centred.dtype).max)
         raise ValueError(
             f"masks: expected values whose §9.1 convolutions are representable in {xp.finfo(centred.dtype).dtype} "
@@ -174,7 +176,7 @@ def layer_norm_channels_first(x, weight, bias, eps, xp):
 def downscale_mask_literal(mask, params, activation, xp, eps=1e-6, trace=None):
     """Spec §9.5 as written, the definition: the composition of the literal stages, channels last.
 
-        mask: (B, 4h, 4w) -> (B, h, w, C)
+    mask: (B, 4h, 4w) -> (B, h, w, C)
     """
     p = params
 
@@ -236,16 +238,20 @@ def mask_features(x, params, activation, xp, eps, trace=None):
         x = record(f"norm{name}", xp.reshape(layer_norm_channels_first(flat, weight, bias, eps, xp), shape))
         return record(f"act{name}", activation(x, xp))
 
-    x = record("conv1", conv2x2_stride2_channels_first(x, p["mask_downscaling.0.weight"], p["mask_downscaling.0.bias"], xp))
+    x = record(
+        "conv1", conv2x2_stride2_channels_first(x, p["mask_downscaling.0.weight"], p["mask_downscaling.0.bias"], xp)
+    )
     x = norm_act(x, "1", 1)
-    x = record("conv2", conv2x2_stride2_channels_first(x, p["mask_downscaling.3.weight"], p["mask_downscaling.3.bias"], xp))
+    x = record(
+        "conv2", conv2x2_stride2_channels_first(x, p["mask_downscaling.3.weight"], p["mask_downscaling.3.bias"], xp)
+    )
     return norm_act(x, "2", 4)
 
 
 def no_mask_embedding(no_mask_embed, batch, image_embedding_size, xp):
     """Spec §10, the dense embedding when no mask is given: one learned vector at every cell.
 
-        D[b, i, j, :] = no_mask_embed[0, :]       no_mask_embed: (1, C) -> (B, h, w, C)
+    D[b, i, j, :] = no_mask_embed[0, :]       no_mask_embed: (1, C) -> (B, h, w, C)
     """
     h, w = image_embedding_size
     channels = no_mask_embed.shape[1]

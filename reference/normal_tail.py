@@ -71,7 +71,7 @@ def scaled_upper_tail(a: float) -> float:
     return total / (a * math.sqrt(2.0 * math.pi))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def upper_tail_polynomial(degree: int, k: float) -> tuple:
     """The monomial coefficients of P in s, lowest first, as Python floats (see the module docstring).
 
@@ -122,7 +122,7 @@ def upper_tail_by_polynomial(a, xp):
     return q
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def upper_tail_table():
     """Q(n * TABLE_STEP) for n = 0 .. TABLE_END / TABLE_STEP, from math.erfc: a read-only NumPy
     float64 array (81 921 values, 640 KiB; made in about 30 ms at first use)."""

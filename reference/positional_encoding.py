@@ -66,7 +66,7 @@ def sin_and_cos(angle, xp):
 def fourier_features(unit_coords, gaussian_matrix, xp):
     """Spec §4, random Fourier features of points in the unit square.
 
-        PE(u) = [sin(A), cos(A)],  A = 2*pi * (2u - 1) @ G          u: (..., 2) -> PE: (..., C)
+    PE(u) = [sin(A), cos(A)],  A = 2*pi * (2u - 1) @ G          u: (..., 2) -> PE: (..., C)
     """
     return sinusoids(fourier_argument(unit_coords, gaussian_matrix, xp), xp)
 
@@ -74,7 +74,7 @@ def fourier_features(unit_coords, gaussian_matrix, xp):
 def grid_axes(image_embedding_size, dtype, xp):
     """Spec §8.1 along each axis: x = (j + 0.5) / w for j < w and y = (i + 0.5) / h for i < h.
 
-        -> x: (w,), y: (h,)
+    -> x: (w,), y: (h,)
     """
     h, w = image_embedding_size
     x = (xp.arange(w, dtype=dtype) + 0.5) / float(w)
@@ -137,7 +137,7 @@ def fourier_features_on_grid(x, y, gaussian_matrix, xp):
 def dense_positional_grid_literal(image_embedding_size, gaussian_matrix, xp):
     """Spec §8.2 as written, the definition: PE (§4) of every cell centre (§8.1).
 
-        P[i, j, :] = PE(u[i, j])                          -> (h, w, C), channels last
+    P[i, j, :] = PE(u[i, j])                          -> (h, w, C), channels last
     """
     centres = grid_cell_centres(image_embedding_size, gaussian_matrix.dtype, xp)
     return fourier_features(centres, gaussian_matrix, xp)

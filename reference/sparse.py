@@ -103,9 +103,9 @@ def token_table(table, rule: LabelRule, xp):
 def embed_box_corners(corner_pe, top_left, bottom_right, xp):
     """Spec §6.2, box tokens: each corner's PE plus its corner embedding.
 
-        token[b, 2m]   = PE(top-left of box m)     + E_top_left
-        token[b, 2m+1] = PE(bottom-right of box m) + E_bottom_right
-        corner_pe: (B, M, 2, C), top_left / bottom_right: (1, C) -> (B, 2M, C)
+    token[b, 2m]   = PE(top-left of box m)     + E_top_left
+    token[b, 2m+1] = PE(bottom-right of box m) + E_bottom_right
+    corner_pe: (B, M, 2, C), top_left / bottom_right: (1, C) -> (B, 2M, C)
     """
     corner_table = xp.concat([top_left, bottom_right], axis=0)  # (2, C)
     tokens = corner_pe + corner_table
@@ -131,7 +131,7 @@ def append_box_not_a_point(box_tokens, not_a_point, xp):
 def assemble_sparse(point_tokens, box_tokens, batch, hidden_size, dtype, xp):
     """Spec §7, the sparse embeddings: point tokens, then box tokens, along the token axis.
 
-        (B, N', C) ++ (B, KM, C) -> (B, N' + KM, C), K = 2 (or 3, §6.3); no prompt gives (B, 0, C).
+    (B, N', C) ++ (B, KM, C) -> (B, N' + KM, C), K = 2 (or 3, §6.3); no prompt gives (B, 0, C).
     """
     parts = [t for t in (point_tokens, box_tokens) if t is not None]
     if not parts:

@@ -49,7 +49,8 @@ def cast_finite(name: str, array, dtype, xp):
     if cast.dtype != array.dtype and not bool(xp.all(xp.isfinite(cast))):  # (the same dtype: checked already)
         largest = float(xp.max(xp.abs(xp.astype(array, xp.float64))))
         raise ValueError(
-            f"{name}: expected values representable in {xp.finfo(dtype).dtype} (|value| <= {float(xp.finfo(dtype).max):.6g}); "
+            f"{name}: expected values representable in {xp.finfo(dtype).dtype} (|value| <= "
+            f"{float(xp.finfo(dtype).max):.6g}); "
             f"received values up to {largest:.6g}"
         )
     return cast
@@ -69,7 +70,9 @@ def check_labels(labels, allowed: tuple, profile: str | None, xp) -> None:
     if not bool(xp.all(ok)):
         unknown = sorted({int(v) for v in xp.unique_values(labels[~ok])})
         where = f"under profile {profile!r}" if profile is not None else "(the label rule's allowed values)"
-        raise ValueError(f"labels: expected values in {list(allowed)} {where}; received unknown label value(s) {unknown}")
+        raise ValueError(
+            f"labels: expected values in {list(allowed)} {where}; received unknown label value(s) {unknown}"
+        )
 
 
 def check_positive_finite(name: str, value) -> float:
@@ -110,7 +113,8 @@ def check_fourier_range(gaussian, dtype, xp) -> None:
     if not bound <= largest:
         raise ValueError(
             f"params['pe_layer.positional_encoding_gaussian_matrix']: expected 2*pi*(|G[0, j]| + |G[1, j]|) <= "
-            f"{largest:.6g} so that §4.1's argument is representable in {xp.finfo(dtype).dtype}; received a bound of {bound:.6g}"
+            f"{largest:.6g} so that §4.1's argument is representable in {xp.finfo(dtype).dtype}; received a "
+            f"bound of {bound:.6g}"
         )
 
 

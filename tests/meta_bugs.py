@@ -376,8 +376,10 @@ BUGS = {
     "SwapXY": (port(after_load=_pe_layer(lambda s: (s[1], s[0]))), {"swapped_xy_normalisation"}),
     "Square": (port(after_load=_pe_layer(lambda s: (max(s), max(s)))), {"square_normalisation"}),
     "SquareHeight": (port(after_load=_pe_layer(lambda s: (s[0], s[0]))), {"square_normalisation_height"}),
-    "SquareMin": (port(after_load=_pe_layer(lambda s: (min(s), min(s)))),
-                  {"square_normalisation_width", "square_normalisation_height"}),
+    "SquareMin": (
+        port(after_load=_pe_layer(lambda s: (min(s), min(s)))),
+        {"square_normalisation_width", "square_normalisation_height"},
+    ),
     "Fixed1024": (port(after_load=_pe_layer(lambda s: (1024, 1024))), {"fixed_1024_normalisation"}),
     "PointsYX": (port(_YXPoints), {"coordinates_yx"}),
     "PiNot2Pi": (port(after_load=_swap_pe(_PiPE)), {"pi_not_2pi"}),
@@ -409,11 +411,15 @@ BUGS = {
     "Unbiased": (port(after_load=_replace_norms(UnbiasedLayerNorm2d)), {"layer_norm_unbiased"}),
     "EpsOnStd": (port(after_load=_replace_norms(StdEpsLayerNorm2d)), {"layer_norm_eps_outside_sqrt"}),
     "GroupNorm": (port(after_load=_replace_norms(lambda c: nn.GroupNorm(1, c, eps=1e-6))), {"layer_norm_all_axes"}),
-    "InstanceNorm": (port(after_load=_replace_norms(lambda c: nn.InstanceNorm2d(c, affine=True, eps=1e-6))),
-                     {"layer_norm_spatial"}),
+    "InstanceNorm": (
+        port(after_load=_replace_norms(lambda c: nn.InstanceNorm2d(c, affine=True, eps=1e-6))),
+        {"layer_norm_spatial"},
+    ),
     "GroupNormDefaultEps": (port(after_load=_replace_norms(lambda c: nn.GroupNorm(1, c))), {"layer_norm_all_axes"}),
-    "InstanceNormDefaultEps": (port(after_load=_replace_norms(lambda c: nn.InstanceNorm2d(c, affine=True))),
-                               {"layer_norm_spatial"}),
+    "InstanceNormDefaultEps": (
+        port(after_load=_replace_norms(lambda c: nn.InstanceNorm2d(c, affine=True))),
+        {"layer_norm_spatial"},
+    ),
     "Eps1e3": (port(after_load=_eps(1e-3)), {"layer_norm_eps_1e-3"}),
     "NoEps": (port(after_load=_eps(0.0)), {"layer_norm_no_eps"}),
     "Eps1e8": (port(after_load=_eps(1e-8)), {"layer_norm_eps_1e-12"}),  # not in the catalogue: the nearest
@@ -426,13 +432,16 @@ BUGS = {
     "ChannelsLastReshaped": (port(run=_nhwc(reshape=True)), {"channels_last_reshaped"}),
 }
 
+
 class _NoShiftTanh(_NoShiftEncoder):
     pass
 
 
 TWO_BUGS = {  # two bugs at once: the whole-run diagnosis must name both
-    "NoShiftAndTanhGELU": (port(_NoShiftTanh, after_load=_set_activation(nn.GELU(approximate="tanh"))),
-                           ["no_pixel_shift_points", "tanh_gelu"]),
+    "NoShiftAndTanhGELU": (
+        port(_NoShiftTanh, after_load=_set_activation(nn.GELU(approximate="tanh"))),
+        ["no_pixel_shift_points", "tanh_gelu"],
+    ),
     "FgBgAndNoPad": (port(_NoPad, after_load=_swap_embeddings(0, 1)), ["no_padding_point", "labels_swapped"]),
 }
 

@@ -9,8 +9,8 @@ import zlib
 
 import numpy as np
 import pytest
-
 from conftest import require
+
 from samspec.reference import SAMPromptEncoder, init_params
 
 CONFIGS = {

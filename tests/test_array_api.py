@@ -3,8 +3,8 @@ NumPy-only call and implicit conversion) and other namespaces it must match NumP
 
 import numpy as np
 import pytest
-
 from conftest import require, require_cupy_gpu
+
 from samspec.reference import SAMPromptEncoder, init_params
 
 CONFIG = dict(hidden_size=32, image_embedding_size=(4, 6), input_image_size=(64, 96), mask_in_channels=8)

@@ -9,8 +9,8 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import require, require_cupy_gpu
+
 from samspec.conformance import bench, bench_gpu
 from samspec.conformance.cli import main
 
@@ -37,8 +37,9 @@ def stand_in(namespace):
 
 def test_time_calls_waits_for_the_device_after_every_timed_call():
     events = []
-    timing = bench.time_calls(lambda: events.append("call"), repeat=3, warmup=2, min_seconds=0.0,
-                              synchronize=lambda: events.append("sync"))
+    timing = bench.time_calls(
+        lambda: events.append("call"), repeat=3, warmup=2, min_seconds=0.0, synchronize=lambda: events.append("sync")
+    )
     assert timing["calls"] == 3
     assert events == ["call", "sync"] * 5, "each call (2 warm-up, 3 timed) must be followed by the device's wait"
 
@@ -113,8 +114,11 @@ def test_w4_sweep_encodes_every_chunk_whether_on_one_core_or_several(serial, mon
 
     seen = []
     real = positional_encoding.fourier_features_on_grid
-    monkeypatch.setattr(positional_encoding, "fourier_features_on_grid",
-                        lambda x, y, G, xp: seen.append(y.shape[0]) or real(x, y[:1], G, xp))
+    monkeypatch.setattr(
+        positional_encoding,
+        "fourier_features_on_grid",
+        lambda x, y, G, xp: seen.append(y.shape[0]) or real(x, y[:1], G, xp),
+    )
     if serial:
         monkeypatch.setattr(fast, "chunk_map", lambda xp, images: map)
     from samspec.reference import SAMPromptEncoder
@@ -127,9 +131,14 @@ def test_w4_sweep_encodes_every_chunk_whether_on_one_core_or_several(serial, mon
 
 def test_w2_float32_target_under_the_steady_allocator_is_1_5x():
     """Issue 17: W2 float32 >= 1.5x torch under the steady allocator, 2x elsewhere; float64 >= 1x."""
-    rows = {"W2": {"torch_f32": {"best_ms": 15.0}, "ref_f32": {"best_ms": 9.0}, "ref_f64": {"best_ms": 16.0}},
-            "W3": {"torch_f32": {"best_ms": 15.0}, "ref_f32": {"best_ms": 9.0}}}
-    steady = {(v["workload"], v["implementation"]): v for v in bench.verdicts(rows, overrides=bench.TARGET_OVERRIDES["steady"])}
+    rows = {
+        "W2": {"torch_f32": {"best_ms": 15.0}, "ref_f32": {"best_ms": 9.0}, "ref_f64": {"best_ms": 16.0}},
+        "W3": {"torch_f32": {"best_ms": 15.0}, "ref_f32": {"best_ms": 9.0}},
+    }
+    steady = {
+        (v["workload"], v["implementation"]): v
+        for v in bench.verdicts(rows, overrides=bench.TARGET_OVERRIDES["steady"])
+    }
     default = {(v["workload"], v["implementation"]): v for v in bench.verdicts(rows)}
     assert steady[("W2", "ref_f32")]["target"] == 1.5 and steady[("W2", "ref_f32")]["met"]
     assert default[("W2", "ref_f32")]["target"] == 2.0 and not default[("W2", "ref_f32")]["met"]

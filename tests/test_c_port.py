@@ -12,11 +12,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_outputs import judge
 
 from samspec.conformance.adapters.outputs import run_exec
 from samspec.conformance.fixtures import default_dir, load_cases
-
-from test_outputs import judge
 
 PORT = Path(__file__).resolve().parents[1] / "ports" / "c"
 
@@ -104,10 +103,24 @@ def test_usage_without_arguments(tmp_path):
 
 def test_samspec_check_exec_judges_the_c_port(tmp_path):
     program = build(tmp_path)
-    ok = subprocess.run([sys.executable, "-m", "samspec.conformance.cli", "check", "--exec",
-                         f"{program} {{fixtures}} {{out}}"], capture_output=True, text=True, check=False)
+    ok = subprocess.run(
+        [sys.executable, "-m", "samspec.conformance.cli", "check", "--exec", f"{program} {{fixtures}} {{out}}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    buggy = subprocess.run([sys.executable, "-m", "samspec.conformance.cli", "check", "--exec",
-                            f"{build(tmp_path, 'no_pixel_shift')} {{fixtures}} {{out}}"],
-                           capture_output=True, text=True, check=False)
+    buggy = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "samspec.conformance.cli",
+            "check",
+            "--exec",
+            f"{build(tmp_path, 'no_pixel_shift')} {{fixtures}} {{out}}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert buggy.returncode == 1 and "no_pixel_shift" in buggy.stdout

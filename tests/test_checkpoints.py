@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import require
 
 from samspec.reference import init_params, load_params
 from samspec.reference.checkpoints import CheckpointError
-
-from conftest import require
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword")
 
@@ -38,7 +37,10 @@ def assert_identical(loaded, params):
 def write_meta_sam(path, params):
     """A full Meta `Sam` (tiny image encoder and mask decoder), saved as SAM's checkpoints are: its state_dict."""
     torch = require("torch")
-    require("segment_anything", lambda: __import__("samspec.conformance.adapters.segment_anything", fromlist=["x"]).load_prompt_encoder_class())
+    require(
+        "segment_anything",
+        lambda: __import__("samspec.conformance.adapters.segment_anything", fromlist=["x"]).load_prompt_encoder_class(),
+    )
     from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
 
     prompt_encoder = PromptEncoder(
@@ -61,11 +63,10 @@ def write_meta_sam(path, params):
 def write_transformers(directory, params):
     require("torch")
     require("transformers")
+    import torch
     from transformers import SamModel
 
     from samspec.conformance.adapters.transformers import PARAM_NAMES, TIED_PE, sam_config
-
-    import torch
 
     model = SamModel(sam_config(HIDDEN, IMAGE[0], GRID[0], MASK_CHANNELS))
     state = {PARAM_NAMES[k]: torch.as_tensor(v) for k, v in params.items()}
@@ -100,12 +101,25 @@ def write_keras_backbone(path, params):
 
     prompt_encoder = keras_prompt_encoder(params)
     image_encoder = keras_hub.models.ViTDetBackbone(
-        hidden_size=16, num_layers=1, intermediate_dim=16, num_heads=2, global_attention_layer_indices=[0],
-        patch_size=16, num_output_channels=HIDDEN, window_size=2, image_shape=(64, 64, 3),
+        hidden_size=16,
+        num_layers=1,
+        intermediate_dim=16,
+        num_heads=2,
+        global_attention_layer_indices=[0],
+        patch_size=16,
+        num_output_channels=HIDDEN,
+        window_size=2,
+        image_shape=(64, 64, 3),
     )
     mask_decoder = keras_hub.layers.SAMMaskDecoder(
-        num_layers=1, hidden_size=HIDDEN, intermediate_dim=16, num_heads=2, embedding_dim=HIDDEN,
-        num_multimask_outputs=3, iou_head_depth=1, iou_head_hidden_dim=16,
+        num_layers=1,
+        hidden_size=HIDDEN,
+        intermediate_dim=16,
+        num_heads=2,
+        embedding_dim=HIDDEN,
+        num_multimask_outputs=3,
+        iou_head_depth=1,
+        iou_head_hidden_dim=16,
     )
     backbone = keras_hub.models.SAMBackbone(
         image_encoder=image_encoder, prompt_encoder=prompt_encoder, mask_decoder=mask_decoder
@@ -179,7 +193,9 @@ def test_loaded_params_drive_the_reference_like_the_library(tmp_path, params32):
     labels = np.array([[1, 0]])
     ours = SAMPromptEncoder(HIDDEN, GRID, IMAGE, MASK_CHANNELS, params=loaded)(points=points, labels=labels)
     with torch.no_grad():
-        sparse, _ = sam.prompt_encoder(points=(torch.tensor(points, dtype=torch.float32), torch.tensor(labels)), boxes=None, masks=None)
+        sparse, _ = sam.prompt_encoder(
+            points=(torch.tensor(points, dtype=torch.float32), torch.tensor(labels)), boxes=None, masks=None
+        )
     assert np.allclose(ours["prompt_sparse_embeddings"], sparse.numpy(), atol=1e-5)
 
 
@@ -334,6 +350,8 @@ def test_cases_with_weights_keeps_fixture_errors(params32):
     from samspec.conformance.weights import cases_with_weights
 
     case = load_cases(pattern=r"^labels\.foreground$")[0]
-    broken = dataclasses.replace(case, inputs={}, reference={}, fixture_error="case 'labels.foreground': x.npy: missing")
+    broken = dataclasses.replace(
+        case, inputs={}, reference={}, fixture_error="case 'labels.foreground': x.npy: missing"
+    )
     out, _ = cases_with_weights([broken, case], params32)
     assert out[0] is broken and out[1].fixture_error is None and out[1].reference

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import require
+
 from samspec.conformance.check import Checker
 from samspec.conformance.cli import main
 from samspec.conformance.diagnosis import Diagnoser, make_diagnoser
@@ -19,11 +19,31 @@ from samspec.reference import OUTPUT_KEYS, STAGES
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 SAM = get_profile("sam")
 ISSUE_LIST = {  # the divergences the catalogue must hold at least (one name per item of the issue)
-    "no_pixel_shift", "no_pixel_shift_points", "no_pixel_shift_boxes", "swapped_xy_normalisation",
-    "square_normalisation", "cos_sin_order", "no_centring", "pi_not_2pi", "grid_no_half_cell", "grid_transposed",
-    "gaussian_transposed", "conv_kernel_transposed", "tanh_gelu", "sigmoid_gelu", "relu_activation",
-    "layer_norm_eps_1e-5", "layer_norm_spatial", "layer_norm_unbiased", "no_padding_point", "padding_point_always",
-    "not_a_point_keeps_pe", "labels_swapped", "box_corners_swapped", "channels_last", "channels_last_reshaped",
+    "no_pixel_shift",
+    "no_pixel_shift_points",
+    "no_pixel_shift_boxes",
+    "swapped_xy_normalisation",
+    "square_normalisation",
+    "cos_sin_order",
+    "no_centring",
+    "pi_not_2pi",
+    "grid_no_half_cell",
+    "grid_transposed",
+    "gaussian_transposed",
+    "conv_kernel_transposed",
+    "tanh_gelu",
+    "sigmoid_gelu",
+    "relu_activation",
+    "layer_norm_eps_1e-5",
+    "layer_norm_spatial",
+    "layer_norm_unbiased",
+    "no_padding_point",
+    "padding_point_always",
+    "not_a_point_keeps_pe",
+    "labels_swapped",
+    "box_corners_swapped",
+    "channels_last",
+    "channels_last_reshaped",
     "pe_float16",
 }
 
@@ -98,7 +118,9 @@ def test_no_known_variant(cases):
         def run(self, points, labels, boxes, masks):
             out = super().run(points, labels, boxes, masks)
             rng = np.random.default_rng(0)
-            out["prompt_dense_positional_embeddings"] = rng.normal(size=out["prompt_dense_positional_embeddings"].shape).astype(np.float32)
+            out["prompt_dense_positional_embeddings"] = rng.normal(
+                size=out["prompt_dense_positional_embeddings"].shape
+            ).astype(np.float32)
             return out
 
     results, _, overall = check(Garbage("tanh_gelu"), [c for c in cases if c.id == "labels.foreground"])
@@ -170,7 +192,9 @@ def test_every_meta_bug_fails_and_is_named(meta_bugs, cases):
     for name, (cls, expected) in meta_bugs.BUGS.items():
         results, overall = checked[name]
         failed = sum(r.verdict in ("fail", "error") for r in results)
-        named = (overall["explained"] or overall["in_part"]) if overall else []  # in_part: the port does it for some inputs
+        named = (
+            (overall["explained"] or overall["in_part"]) if overall else []
+        )  # in_part: the port does it for some inputs
         first = named[0]["variant"] if named else None
         outcomes[name] = (failed, first, bool(first) and bool(set(first.split("+")) & expected))
     escaped = [n for n, (failed, _, _) in outcomes.items() if not failed]
@@ -210,13 +234,16 @@ def _case(cases, case_id):
     return next(c for c in cases if c.id == case_id)
 
 
-@pytest.mark.parametrize("got, words", [
-    ("a string", "is a str, not an array"),
-    (np.array(["a", "b"]), "not real numbers"),
-    (np.array([None, 1.0], dtype=object), "not real numbers"),
-    (np.ones((3, 2), dtype=np.complex64), "not real numbers"),
-    (np.zeros((64, 64, 64), dtype=np.float32), "too large to diagnose"),
-])
+@pytest.mark.parametrize(
+    "got, words",
+    [
+        ("a string", "is a str, not an array"),
+        (np.array(["a", "b"]), "not real numbers"),
+        (np.array([None, 1.0], dtype=object), "not real numbers"),
+        (np.ones((3, 2), dtype=np.complex64), "not real numbers"),
+        (np.zeros((64, 64, 64), dtype=np.float32), "too large to diagnose"),
+    ],
+)
 def test_a_hostile_output_is_reported_before_any_conversion(cases, got, words):
     diagnosis = Diagnoser(SAM)(_case(cases, "labels.foreground"), "prompt_sparse_embeddings", got)
     assert words in diagnosis["summary"] and diagnosis["verdict"] == "not diagnosed"
@@ -314,7 +341,10 @@ def test_a_shape_mismatch_says_what_the_extra_tokens_are(cases):
             self.encoder = SAMPromptEncoder(**config, params=params, dtype="float32", profile="hf_sam2")
 
         def run(self, points, labels, boxes, masks):
-            return {k: np.asarray(v) for k, v in self.encoder(points=points, labels=labels, boxes=boxes, masks=masks).items()}
+            return {
+                k: np.asarray(v)
+                for k, v in self.encoder(points=points, labels=labels, boxes=boxes, masks=masks).items()
+            }
 
     subset = [c for c in cases if c.id.startswith(("boxes.", "labels.corner_2"))]
     results, _, overall = check(HFSam2("tanh_gelu"), subset)
@@ -322,7 +352,10 @@ def test_a_shape_mismatch_says_what_the_extra_tokens_are(cases):
     assert "padding_point_always" not in overall["summary"]
     row = next(r for r in results if r.verdict == "fail" and r.case == "boxes.only")
     assert row.diagnosis["variant"] == "box_not_a_point_token"
-    assert "one extra token per box after each box's corners, equal to not_a_point_embed (§6)" in row.diagnosis["localisation"][0]
+    assert (
+        "one extra token per box after each box's corners, equal to not_a_point_embed (§6)"
+        in row.diagnosis["localisation"][0]
+    )
     # without the catalogue entry, the localisation alone says the same
     unnamed = Diagnoser(SAM, variants=[v for v in CATALOGUE if v.name != "box_not_a_point_token"])
     results = Checker(HFSam2("tanh_gelu"), SAM, diagnose=unnamed).run(subset)
@@ -348,7 +381,10 @@ def test_compare_trace_finds_the_first_departing_stage(cases):
     from samspec.reference import SAMPromptEncoder
 
     case = _case(cases, "all.points_boxes_masks")
-    trace = {k: np.asarray(v) for k, v in SAMPromptEncoder(**case.config, params=case.params, dtype="float32").trace(**case.inputs).items()}
+    trace = {
+        k: np.asarray(v)
+        for k, v in SAMPromptEncoder(**case.config, params=case.params, dtype="float32").trace(**case.inputs).items()
+    }
     clean = compare_trace(case, trace, "sam")
     assert clean["first_departing"] is None and clean["summary"].startswith("trace: every stage")
     trace["mask.norm1"] = trace["mask.norm1"] * np.float32(1.01)
@@ -370,9 +406,15 @@ def test_meta_trace_agrees_with_the_reference_and_locates_meta_bugs(meta_bugs, c
     adapter.build(case.config, case.params)
     faithful = compare_trace(case, adapter.trace(**case.inputs), "sam")
     assert faithful["first_departing"] is None and len(faithful["rows"]) >= 15, faithful["summary"]
-    expected = {"TanhGELU": "mask.act1", "Unbiased": "mask.norm1", "KernelFlipped": "mask.conv1",
-                "CosSin": "points.positional_encoding", "Square": "points.normalised", "FgBg": "points.tokens",
-                "CornerEmbeddingsSwapped": "boxes.tokens"}
+    expected = {
+        "TanhGELU": "mask.act1",
+        "Unbiased": "mask.norm1",
+        "KernelFlipped": "mask.conv1",
+        "CosSin": "points.positional_encoding",
+        "Square": "points.normalised",
+        "FgBg": "points.tokens",
+        "CornerEmbeddingsSwapped": "boxes.tokens",
+    }
     for name, stage in expected.items():
         port = meta_bugs.BUGS[name][0]()
         port.build(case.config, case.params)
@@ -399,7 +441,11 @@ def test_a_variant_changes_no_output_outside_what_it_touches(cases):
             for key in untouched:
                 scale = max(1.0, float(np.max(np.abs(truth[key])))) if truth[key].size else 1.0
                 assert outputs[key].shape == truth[key].shape, (variant.name, case.id, key)
-                assert np.max(np.abs(outputs[key] - truth[key]), initial=0.0) <= 1e-12 * scale, (variant.name, case.id, key)
+                assert np.max(np.abs(outputs[key] - truth[key]), initial=0.0) <= 1e-12 * scale, (
+                    variant.name,
+                    case.id,
+                    key,
+                )
 
 
 def test_variants_follow_the_profile_semantics_even_a_users_conventions(cases):

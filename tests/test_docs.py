@@ -36,7 +36,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
 from conftest import require
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,7 +71,7 @@ def blocks(doc: Path) -> list:
             continue
         indent, language = match.group(1), match.group(2)
         end = next(j for j in range(i + 1, len(lines)) if lines[j].strip() == "```")
-        body = [line[len(indent):] if line.startswith(indent) else line.lstrip() for line in lines[i + 1:end]]
+        body = [line[len(indent) :] if line.startswith(indent) else line.lstrip() for line in lines[i + 1 : end]]
         markers, k = {}, i - 1
         while k >= 0 and (not lines[k].strip() or MARKER.match(lines[k])):
             marker = MARKER.match(lines[k])
@@ -112,8 +111,9 @@ def environment(folder: Path) -> dict:
 
 
 def shell(command: str, cwd: Path, env: dict, expected: int, where: str) -> subprocess.CompletedProcess:
-    done = subprocess.run(["bash", "-c", command], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=TIMEOUT, check=False)
+    done = subprocess.run(
+        ["bash", "-c", command], cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT, check=False
+    )
     assert done.returncode == expected, (
         f"{where}: `{command}` exited {done.returncode}, the doc says {expected}\n"
         f"--- stdout (tail)\n{done.stdout[-3000:]}\n--- stderr (tail)\n{done.stderr[-3000:]}"
@@ -141,7 +141,8 @@ def run_python(block: Block, cwd: Path, env: dict) -> None:
         printed = printed_comments(block.text)
         if printed is not None:  # every print(...) says what it prints: it must print that
             assert [" ".join(line.split()) for line in done.stdout.splitlines()] == printed, (
-                f"{block.where}: the block prints\n{done.stdout}but its comments say\n" + "\n".join(printed))
+                f"{block.where}: the block prints\n{done.stdout}but its comments say\n" + "\n".join(printed)
+            )
 
 
 def printed_comments(code: str):
@@ -229,17 +230,23 @@ def test_every_example_runs(doc, tmp_path):
 
 def test_markers_fences_and_exit_comments_are_read(tmp_path):
     doc = tmp_path / "x.md"
-    doc.write_text("text\n\n<!-- illustrative: a sketch -->\n\n```python\nclass A: ...\n```\n\n"
-                   "<!-- requires: numpy -->\n1. step\n\n   ```bash\n   samspec --version   # exit 0\n   ```\n")
+    doc.write_text(
+        "text\n\n<!-- illustrative: a sketch -->\n\n```python\nclass A: ...\n```\n\n"
+        "<!-- requires: numpy -->\n1. step\n\n   ```bash\n   samspec --version   # exit 0\n   ```\n"
+    )
     first, second = blocks(doc)
     assert first.markers == {"illustrative": "a sketch"} and first.language == "python"
     assert second.markers == {} and second.text == "samspec --version   # exit 0\n"  # a marker must be right before
-    assert commands("samspec check a:B   # exit 1: fails\nsamspec check a:B --xfail f \\\n  --junit j\n# exit 0: xfail\n") \
-        == [("samspec check a:B   # exit 1: fails", 1), ("samspec check a:B --xfail f --junit j", 0)]
-    assert workflow_steps("env:\n  PORT: a:B   # edit\njobs:\n  - run: samspec check \"$PORT\"\n  run: >\n    pip x\n") \
-        == ({"PORT": "a:B"}, ['samspec check "$PORT"'])
-    assert tox_commands("[testenv:x]\ncommands =\n    samspec a\n    samspec b {envtmpdir}/x\nother = 1\n") \
-        == ["samspec a", "samspec b {envtmpdir}/x"]
+    assert commands(
+        "samspec check a:B   # exit 1: fails\nsamspec check a:B --xfail f \\\n  --junit j\n# exit 0: xfail\n"
+    ) == [("samspec check a:B   # exit 1: fails", 1), ("samspec check a:B --xfail f --junit j", 0)]
+    assert workflow_steps(
+        'env:\n  PORT: a:B   # edit\njobs:\n  - run: samspec check "$PORT"\n  run: >\n    pip x\n'
+    ) == ({"PORT": "a:B"}, ['samspec check "$PORT"'])
+    assert tox_commands("[testenv:x]\ncommands =\n    samspec a\n    samspec b {envtmpdir}/x\nother = 1\n") == [
+        "samspec a",
+        "samspec b {envtmpdir}/x",
+    ]
 
 
 def test_a_wrong_exit_status_fails_with_the_doc_line(tmp_path):

@@ -24,8 +24,29 @@ def test_json_to_stdout_is_the_json_alone_and_summarised(capsys):
 
 def test_full_writes_every_value_to_a_file(tmp_path, capsys):
     path = tmp_path / "trace.json"
-    assert main(["explain", "--points", "10,20", "--labels", "0", "--hidden-size", "8", "--image-embedding-size", "4,4",
-                 "--input-image-size", "64,64", "--mask-in-channels", "4", "--json", str(path), "--full"]) == 0
+    assert (
+        main(
+            [
+                "explain",
+                "--points",
+                "10,20",
+                "--labels",
+                "0",
+                "--hidden-size",
+                "8",
+                "--image-embedding-size",
+                "4,4",
+                "--input-image-size",
+                "64,64",
+                "--mask-in-channels",
+                "4",
+                "--json",
+                str(path),
+                "--full",
+            ]
+        )
+        == 0
+    )
     document = json.loads(path.read_text())
     grid = next(s for s in document["stages"] if s["name"] == "dense_pe.grid")
     assert document["full"] and len(grid["values"]) == 4 and len(grid["values"][0][0]) == 8
@@ -33,7 +54,11 @@ def test_full_writes_every_value_to_a_file(tmp_path, capsys):
 
 
 def test_points_without_labels_is_a_usage_error_naming_the_flag():
-    done = subprocess.run([sys.executable, "-m", "samspec.conformance.cli", "explain", "--points", "500,375"],
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "samspec.conformance.cli", "explain", "--points", "500,375"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 2 and done.stdout == ""
     assert "--points: expected --labels as well" in done.stderr and "Traceback" not in done.stderr

@@ -10,18 +10,17 @@ import math
 
 import numpy as np
 import pytest
+from conftest import require, require_cupy_gpu
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import require, require_cupy_gpu
-from samspec.reference import STAGES, SAMPromptEncoder, get_activation, init_params
-from samspec.reference.conventions import KERAS_HUB_LABELS, SAM_LABELS
-from samspec.reference import fast_mask
+from samspec.reference import STAGES, SAMPromptEncoder, fast_mask, get_activation, init_params
 from samspec.reference.activations import fast_activation, gelu, gelu_from_upper_tail
+from samspec.reference.conventions import KERAS_HUB_LABELS, SAM_LABELS
+from samspec.reference.fast import PART_STAGES, sparse_embeddings
 from samspec.reference.masks import (
     conv1x1,
     conv1x1_channels_first,
-    with_ones_channel,
     conv2x2_stride2,
     conv2x2_stride2_channels_first,
     conv2x2_stride2_literal,
@@ -29,6 +28,7 @@ from samspec.reference.masks import (
     downscale_mask_literal,
     layer_norm_channels,
     layer_norm_channels_first,
+    with_ones_channel,
 )
 from samspec.reference.normal_tail import (
     TABLE_END,
@@ -55,7 +55,6 @@ from samspec.reference.sparse import (
     label_embedding_table,
     token_table,
 )
-from samspec.reference.fast import PART_STAGES, sparse_embeddings
 
 EXACT = 1e-12  # float64: fast form vs definition, max abs
 
@@ -147,7 +146,9 @@ def test_spec5_2_label_lookup_equals_masks_and_where(rule, shape):
     assert max_abs(fast, literal) <= EXACT
     if shape[1]:
         not_a_point = labels == -1
-        assert np.array_equal(literal[not_a_point], np.broadcast_to(params["not_a_point_embed.weight"], literal[not_a_point].shape))
+        assert np.array_equal(
+            literal[not_a_point], np.broadcast_to(params["not_a_point_embed.weight"], literal[not_a_point].shape)
+        )
 
 
 def literal_sparse(coords, labels, corners, params, rule, G, image_size):
@@ -169,8 +170,15 @@ def literal_sparse(coords, labels, corners, params, rule, G, image_size):
 @pytest.mark.parametrize("rule", [SAM_LABELS, KERAS_HUB_LABELS], ids=["sam", "keras_hub"])
 @pytest.mark.parametrize(
     "batch, points, boxes, image_size",
-    [(1, 1, None, (1024, 1024)), (4, 5, 1, (1024, 1024)), (3, None, 1, (96, 128)), (2, 7, 3, (96, 128)),
-     (2, 0, 0, (64, 64)), (64, 32, 1, (1024, 1024)), (2, 3, 0, (48, 80))],
+    [
+        (1, 1, None, (1024, 1024)),
+        (4, 5, 1, (1024, 1024)),
+        (3, None, 1, (96, 128)),
+        (2, 7, 3, (96, 128)),
+        (2, 0, 0, (64, 64)),
+        (64, 32, 1, (1024, 1024)),
+        (2, 3, 0, (48, 80)),
+    ],
 )
 def test_spec7_sparse_embeddings_equal_the_stages(rule, batch, points, boxes, image_size):
     rng = np.random.default_rng(batch * 31 + (points or 0))
@@ -224,7 +232,9 @@ def test_spec9_1_conv2x2_literal_is_the_textbook_sum():
                 for o in range(5):
                     expected[b, i, j, o] = bias[o] + sum(
                         x[b, 2 * i + di, 2 * j + dj, c] * weight[o, c, di, dj]
-                        for di in (0, 1) for dj in (0, 1) for c in range(3)
+                        for di in (0, 1)
+                        for dj in (0, 1)
+                        for c in range(3)
                     )
     assert max_abs(conv2x2_stride2_literal(x, weight, bias, np), expected) <= EXACT
 
@@ -411,7 +421,9 @@ def test_spec9_5_fast_mask_path_equals_literal_composition(monkeypatch, chunk_by
     assert fast_downscale(mask.astype(np.float32), params, act).dtype == np.float64
 
 
-@pytest.mark.parametrize("batch, h, w, cm, hidden", [(1, 1, 1, 4, 8), (2, 3, 5, 8, 32), (1, 64, 64, 16, 256), (40, 3, 9, 16, 64)])
+@pytest.mark.parametrize(
+    "batch, h, w, cm, hidden", [(1, 1, 1, 4, 8), (2, 3, 5, 8, 32), (1, 64, 64, 16, 256), (40, 3, 9, 16, 64)]
+)
 def test_spec9_5_fast_mask_path_shapes(batch, h, w, cm, hidden):
     """Square and not, one cell and 64 x 64, mask_in_channels 4 to 16: the output layout is
     (B, h*w, C) in float32 and (B, C, h*w) in float64, and both views equal the definition."""
@@ -509,18 +521,28 @@ CONFIG = dict(hidden_size=64, image_embedding_size=(6, 4), input_image_size=(96,
 def prompts(rng, profile):
     if profile == "sam":
         yield {"points": rng.uniform(-5, 100, (3, 5, 2)), "labels": rng.integers(-1, 4, (3, 5))}
-        yield {"points": rng.uniform(0, 60, (2, 3, 2)), "labels": rng.integers(-1, 4, (2, 3)),
-               "boxes": np.array([[1.0, 2.0, 50.0, 40.0], [10.0, 0.0, 63.0, 95.0]]),
-               "masks": rng.normal(0, 3, (2, 1, 24, 16))}
+        yield {
+            "points": rng.uniform(0, 60, (2, 3, 2)),
+            "labels": rng.integers(-1, 4, (2, 3)),
+            "boxes": np.array([[1.0, 2.0, 50.0, 40.0], [10.0, 0.0, 63.0, 95.0]]),
+            "masks": rng.normal(0, 3, (2, 1, 24, 16)),
+        }
         yield {"boxes": np.array([[1.0, 2.0, 50.0, 40.0]])}
         yield {"masks": rng.normal(0, 3, (4, 1, 24, 16))}
         yield {}
     else:
-        yield {"points": rng.uniform(-5, 100, (2, 4, 2)), "labels": rng.integers(-1, 4, (2, 4)),
-               "boxes": rng.uniform(0, 60, (2, 3, 2, 2)), "masks": rng.normal(0, 3, (2, 2, 24, 16, 1))}
+        yield {
+            "points": rng.uniform(-5, 100, (2, 4, 2)),
+            "labels": rng.integers(-1, 4, (2, 4)),
+            "boxes": rng.uniform(0, 60, (2, 3, 2, 2)),
+            "masks": rng.normal(0, 3, (2, 2, 24, 16, 1)),
+        }
         yield {"boxes": rng.uniform(0, 60, (2, 0, 2, 2))}
-        yield {"points": rng.uniform(-5, 100, (1, 0, 2)), "labels": np.zeros((1, 0), dtype=np.int64),
-               "boxes": rng.uniform(0, 60, (1, 2, 2, 2))}
+        yield {
+            "points": rng.uniform(-5, 100, (1, 0, 2)),
+            "labels": np.zeros((1, 0), dtype=np.int64),
+            "boxes": rng.uniform(0, 60, (1, 2, 2, 2)),
+        }
 
 
 def assert_compositions_equal(fast, teaching, inputs, where):
@@ -593,8 +615,11 @@ def test_spec11_a_replaced_stage_sends_only_its_parts_to_the_teaching_compositio
     for part, stages in PART_STAGES.items():
         assert isinstance(getattr(encoder._parts, part), functools.partial) == (replaced not in stages), part
     rng = np.random.default_rng(5)
-    inputs = {"points": rng.uniform(0, 60, (2, 3, 2)), "labels": rng.integers(-1, 4, (2, 3)),
-              "masks": rng.normal(0, 3, (2, 1, 24, 16))}
+    inputs = {
+        "points": rng.uniform(0, 60, (2, 3, 2)),
+        "labels": rng.integers(-1, 4, (2, 3)),
+        "masks": rng.normal(0, 3, (2, 1, 24, 16)),
+    }
     inputs_with_box = dict(inputs, boxes=np.array([[1.0, 2.0, 50.0, 40.0], [10.0, 0.0, 63.0, 95.0]]))
     encoder(**inputs)
     encoder(**inputs_with_box)
@@ -636,9 +661,12 @@ def test_spec1_3_fast_paths_never_read_an_array_back_to_the_host(monkeypatch):
     params = init_params(64, 8, seed=8)
     encoder = SAMPromptEncoder(**CONFIG, params=params, xp=xps)
     rng = np.random.default_rng(3)
-    raw = {"points": rng.uniform(0, 60, (2, 3, 2)), "labels": rng.integers(-1, 4, (2, 3)),
-           "boxes": np.array([[1.0, 2.0, 50.0, 40.0], [10.0, 0.0, 63.0, 95.0]]),
-           "masks": rng.normal(0, 3, (2, 1, 24, 16))}
+    raw = {
+        "points": rng.uniform(0, 60, (2, 3, 2)),
+        "labels": rng.integers(-1, 4, (2, 3)),
+        "boxes": np.array([[1.0, 2.0, 50.0, 40.0], [10.0, 0.0, 63.0, 95.0]]),
+        "masks": rng.normal(0, 3, (2, 1, 24, 16)),
+    }
     inputs = {k: xps.asarray(v) for k, v in raw.items()}
     prepared = encoder._prepare_inputs(inputs["points"], inputs["labels"], inputs["boxes"], inputs["masks"])
 

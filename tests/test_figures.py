@@ -11,15 +11,21 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import require
+
 from samspec.conformance import figures
 from samspec.conformance.html_report import github_slug  # the anchors the HTML report links to
 
 ROOT = Path(__file__).resolve().parents[1]
 IMG = ROOT / "docs" / "img"
-DOCS = [ROOT / "README.md", ROOT / "docs" / "guide.md", ROOT / "docs" / "ci.md", ROOT / "docs" / "adapters.md",
-        ROOT / "docs" / "other-languages.md", ROOT / "ports" / "c" / "README.md"]
+DOCS = [
+    ROOT / "README.md",
+    ROOT / "docs" / "guide.md",
+    ROOT / "docs" / "ci.md",
+    ROOT / "docs" / "adapters.md",
+    ROOT / "docs" / "other-languages.md",
+    ROOT / "ports" / "c" / "README.md",
+]
 MAX_BYTES = 200 * 1024
 
 
@@ -51,7 +57,9 @@ def test_report_png_from_a_check_report(tmp_path):
     from samspec.conformance.cli import main
 
     report = tmp_path / "report.json"
-    assert main(["check", "reference-f32", "--cases", r"^(labels\.foreground|masks\.cm4)$", "--report", str(report)]) == 0
+    assert (
+        main(["check", "reference-f32", "--cases", r"^(labels\.foreground|masks\.cm4)$", "--report", str(report)]) == 0
+    )
     assert run_figures("--out", tmp_path / "img", "--report", report) == 0
     assert [p.name for p in (tmp_path / "img").iterdir()] == ["report.png"]  # --report alone draws only it
     png_size(tmp_path / "img" / "report.png")

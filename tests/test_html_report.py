@@ -10,8 +10,8 @@ import sys
 from html.parser import HTMLParser
 
 import pytest
-
 from conftest import require
+
 from samspec.conformance import html_report
 from samspec.conformance.html_report import render_html
 
@@ -48,33 +48,62 @@ class Page(HTMLParser):
 
 
 def row(case, output, verdict, **extra):
-    base = {"case": case, "output": output, "verdict": verdict, "sections": ["3.1", "5.2"], "error": 0.1,
-            "budget": 1e-5, "ratio": 1e4, "worst_index": [0, 1, 2], "expected_at_worst": 0.5, "got_at_worst": 0.6,
-            "dtype": "float32", "message": "", "diagnosis": None, "captured": "", "duration_s": 0.01}
+    base = {
+        "case": case,
+        "output": output,
+        "verdict": verdict,
+        "sections": ["3.1", "5.2"],
+        "error": 0.1,
+        "budget": 1e-5,
+        "ratio": 1e4,
+        "worst_index": [0, 1, 2],
+        "expected_at_worst": 0.5,
+        "got_at_worst": 0.6,
+        "dtype": "float32",
+        "message": "",
+        "diagnosis": None,
+        "captured": "",
+        "duration_s": 0.01,
+    }
     base.update(extra)
     return base
 
 
 def document(results, **extra):
-    doc = {"schema": "samspec-report/2", "port": "my_port:MyPort", "adapter": "my-port", "profile": "sam", "k": 4.0,
-           "fixtures": {"path": "/fixtures", "manifest_sha256": "ab" * 32, "samspec_version": "0.1.0"},
-           "started": "2026-11-27T12:00:00+00:00", "duration_s": 1.5,
-           "summary": {}, "diagnosis": {"summary": "all failures are explained by variant `no_pixel_shift`"},
-           "xfails": [], "environment": {"python": "3.11", "numpy": "2.0"}, "results": results}
+    doc = {
+        "schema": "samspec-report/2",
+        "port": "my_port:MyPort",
+        "adapter": "my-port",
+        "profile": "sam",
+        "k": 4.0,
+        "fixtures": {"path": "/fixtures", "manifest_sha256": "ab" * 32, "samspec_version": "0.1.0"},
+        "started": "2026-11-27T12:00:00+00:00",
+        "duration_s": 1.5,
+        "summary": {},
+        "diagnosis": {"summary": "all failures are explained by variant `no_pixel_shift`"},
+        "xfails": [],
+        "environment": {"python": "3.11", "numpy": "2.0"},
+        "results": results,
+    }
     for r in results:
         doc["summary"][r["verdict"]] = doc["summary"].get(r["verdict"], 0) + 1
     doc.update(extra)
     return doc
 
 
-DIAGNOSIS = {"summary": "matches variant `no_pixel_shift` (ratio 0.2 of budget): your port does not add 0.5 (§3.1)",
-             "section": "§3.1", "candidates": [{"variant": "no_pixel_shift", "error": 1e-6, "ratio": 0.2}]}
+DIAGNOSIS = {
+    "summary": "matches variant `no_pixel_shift` (ratio 0.2 of budget): your port does not add 0.5 (§3.1)",
+    "section": "§3.1",
+    "candidates": [{"variant": "no_pixel_shift", "error": 1e-6, "ratio": 0.2}],
+}
 
 
 def test_summary_failures_first_heat_map_diagnosis_and_spec_links():
-    results = [row("labels.foreground", "prompt_dense_embeddings", "pass", ratio=0.1),
-               row("labels.foreground", "prompt_sparse_embeddings", "fail", diagnosis=DIAGNOSIS),
-               row("masks.random", "prompt_dense_embeddings", "error", message="adapter run failed: boom")]
+    results = [
+        row("labels.foreground", "prompt_dense_embeddings", "pass", ratio=0.1),
+        row("labels.foreground", "prompt_sparse_embeddings", "fail", diagnosis=DIAGNOSIS),
+        row("masks.random", "prompt_dense_embeddings", "error", message="adapter run failed: boom"),
+    ]
     page = Page(render_html(document(results), {"labels.foreground::prompt_sparse_embeddings": PNG}))
     text = page.all_text()
     assert "samspec check my_port:MyPort" in text and "(3 outputs)" in text
@@ -101,8 +130,16 @@ def test_every_spec_section_a_fixture_cites_has_an_anchor():
 
 
 def test_hostile_text_is_escaped_and_nothing_is_loaded_or_run():
-    results = [row("c" + HOSTILE, "prompt_sparse_embeddings", "fail", message=HOSTILE, captured=HOSTILE,
-                   diagnosis={"summary": HOSTILE, "localisation": [HOSTILE]})]
+    results = [
+        row(
+            "c" + HOSTILE,
+            "prompt_sparse_embeddings",
+            "fail",
+            message=HOSTILE,
+            captured=HOSTILE,
+            diagnosis={"summary": HOSTILE, "localisation": [HOSTILE]},
+        )
+    ]
     page_text = render_html(document(results, port=HOSTILE, environment={HOSTILE: HOSTILE}))
     page = Page(page_text)
     assert not [tag for tag, _ in page.tags if tag in ("script", "link", "iframe", "object", "embed")]
@@ -146,11 +183,27 @@ def test_samspec_check_html_on_a_broken_port(tmp_path):
     """The whole path: `samspec check --html` on a port with a known bug."""
     (tmp_path / "buggy_port.py").write_text(
         "from samspec.conformance.variants import VariantAdapter\n\n"
-        "def NoShift():\n    return VariantAdapter('no_pixel_shift')\n")
+        "def NoShift():\n    return VariantAdapter('no_pixel_shift')\n"
+    )
     out = tmp_path / "r.html"
-    done = subprocess.run([sys.executable, "-m", "samspec.conformance.cli", "check", "buggy_port:NoShift",
-                           "--cases", r"^(labels\.foreground|masks\.random)$", "--html", str(out), "-q"],
-                          cwd=tmp_path, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "samspec.conformance.cli",
+            "check",
+            "buggy_port:NoShift",
+            "--cases",
+            r"^(labels\.foreground|masks\.random)$",
+            "--html",
+            str(out),
+            "-q",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 1, done.stdout + done.stderr
     page = Page(out.read_text(encoding="utf-8"))
     text = page.all_text()
@@ -165,8 +218,11 @@ def test_samspec_check_html_on_a_broken_port(tmp_path):
 
 def test_identical_errors_are_summarised_once():
     boom = "adapter build failed: ModuleNotFoundError: No module named 'my_sam'"
-    results = [row(case, output, "error", message=boom) for case in ("a.one", "b.two")
-               for output in ("prompt_sparse_embeddings", "prompt_dense_embeddings")]
+    results = [
+        row(case, output, "error", message=boom)
+        for case in ("a.one", "b.two")
+        for output in ("prompt_sparse_embeddings", "prompt_dense_embeddings")
+    ]
     page = Page(render_html(document(results)))
     said = [t for t in page.text if "errors are one exception" in t]
     assert said == ["4 errors are one exception (first at "]

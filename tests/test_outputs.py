@@ -89,17 +89,30 @@ def test_a_symlink_out_of_the_folder_is_refused(tmp_path, cases):
     assert "leads out of the outputs folder" in results[0].message
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"not a numpy file at all", "no \\x93NUMPY magic"),
-    (b"\x93NUMPY\x01\x00" + (70).to_bytes(2, "little") + b"{'descr': '|O', 'fortran_order': False, 'shape': (3,), }".ljust(70),
-     "is not numeric"),
-    (b"\x93NUMPY\x01\x00" + (70).to_bytes(2, "little")
-     + b"{'descr': '<f8', 'fortran_order': False, 'shape': (4000000000000,), }".ljust(70) + b"\0" * 16,
-     "the header says shape (4000000000000,)"),
-    (b"\x93NUMPY\x01\x00" + (70).to_bytes(2, "little") + b"__import__('os').system('true')".ljust(70),
-     "unreadable .npy header"),
-    (b"\x93NUMPY\x09\x00\x10\x00", "format version 9.0"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"not a numpy file at all", "no \\x93NUMPY magic"),
+        (
+            b"\x93NUMPY\x01\x00"
+            + (70).to_bytes(2, "little")
+            + b"{'descr': '|O', 'fortran_order': False, 'shape': (3,), }".ljust(70),
+            "is not numeric",
+        ),
+        (
+            b"\x93NUMPY\x01\x00"
+            + (70).to_bytes(2, "little")
+            + b"{'descr': '<f8', 'fortran_order': False, 'shape': (4000000000000,), }".ljust(70)
+            + b"\0" * 16,
+            "the header says shape (4000000000000,)",
+        ),
+        (
+            b"\x93NUMPY\x01\x00" + (70).to_bytes(2, "little") + b"__import__('os').system('true')".ljust(70),
+            "unreadable .npy header",
+        ),
+        (b"\x93NUMPY\x09\x00\x10\x00", "format version 9.0"),
+    ],
+)
 def test_hostile_npy_files_are_refused_before_allocating(tmp_path, content, message):
     path = tmp_path / "x.npy"
     path.write_bytes(content)
@@ -109,8 +122,12 @@ def test_hostile_npy_files_are_refused_before_allocating(tmp_path, content, mess
 
 
 def test_npy_round_trip_keeps_dtype_shape_and_order(tmp_path):
-    for array in (np.arange(24, dtype="<f4").reshape(2, 3, 4), np.asfortranarray(np.eye(3)), np.zeros((1, 0, 8)),
-                  np.arange(6, dtype=">f8").reshape(3, 2)):
+    for array in (
+        np.arange(24, dtype="<f4").reshape(2, 3, 4),
+        np.asfortranarray(np.eye(3)),
+        np.zeros((1, 0, 8)),
+        np.arange(6, dtype=">f8").reshape(3, 2),
+    ):
         np.save(tmp_path / "a.npy", array)
         back = read_npy(tmp_path / "a.npy")
         assert back.dtype == array.dtype and back.shape == array.shape and np.array_equal(back, array)
@@ -118,7 +135,9 @@ def test_npy_round_trip_keeps_dtype_shape_and_order(tmp_path):
 
 def test_a_hostile_file_in_a_case_is_an_error_verdict_not_a_crash(tmp_path, cases):
     write_reference_outputs(tmp_path, cases)
-    np.save(tmp_path / "masks.random" / "prompt_dense_embeddings.npy", np.array([object()], dtype=object), allow_pickle=True)
+    np.save(
+        tmp_path / "masks.random" / "prompt_dense_embeddings.npy", np.array([object()], dtype=object), allow_pickle=True
+    )
     results = [r for r in judge(tmp_path, cases) if r.case == "masks.random"]
     assert {r.verdict for r in results} == {"error"}
     assert "is not numeric" in results[0].message
@@ -151,8 +170,10 @@ def test_run_exec_reports_a_missing_program_a_failure_and_a_timeout(tmp_path):
     assert rc == 124 and "still running after 1 s" in captured
 
 
-@pytest.mark.parametrize("template, message", [("", "empty command"), ("prog {fixtures}", "no {out}"),
-                                               ('prog "unclosed {out}', "No closing quotation")])
+@pytest.mark.parametrize(
+    "template, message",
+    [("", "empty command"), ("prog {fixtures}", "no {out}"), ('prog "unclosed {out}', "No closing quotation")],
+)
 def test_run_exec_refuses_a_bad_template(tmp_path, template, message):
     with pytest.raises(ValueError, match=message):
         run_exec(template, "f", tmp_path)

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import require
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,7 +50,11 @@ LIBRARIES = {
     "transformers-sam2": lambda: require("transformers"),
 }
 OWN = {
-    "transformers": "hf", "keras-hub": "keras_hub", "onnxruntime": "sam_onnx", "sam2": "sam2", "ultralytics": "sam2",
+    "transformers": "hf",
+    "keras-hub": "keras_hub",
+    "onnxruntime": "sam_onnx",
+    "sam2": "sam2",
+    "ultralytics": "sam2",
     "transformers-sam2": "hf_sam2",
 }
 LAYOUT = {port: profile + "_layout" for port, profile in OWN.items()}
@@ -118,11 +121,15 @@ def test_the_divergences_each_layout_profile_shows(report):
     assert "agree" in detail("keras-hub", "keras_hub_layout", "labels.foreground")
     assert "labels_2_3_foreground" in predicted("keras-hub", "keras_hub_layout", "labels.corner_2")
     assert "differ" in detail("keras-hub", "keras_hub_layout", "labels.corner_2")
-    verdicts = {r.output: r.verdict for r in run[("keras-hub", "keras_hub_layout")].results if r.case == "empty.portrait"}
+    verdicts = {
+        r.output: r.verdict for r in run[("keras-hub", "keras_hub_layout")].results if r.case == "empty.portrait"
+    }
     assert set(verdicts.values()) == {"error"}  # empty_prompt_crash
     # transformers: square-only sizes, and None for a prompt without points or boxes
     assert predicted("transformers", "hf_layout", "masks.binary") == ["empty_prompt_none"]
-    assert "square_embedding_grid" in predicted("transformers", "hf_layout", "masks.random", "prompt_dense_positional_embeddings")
+    assert "square_embedding_grid" in predicted(
+        "transformers", "hf_layout", "masks.random", "prompt_dense_positional_embeddings"
+    )
     # onnx: box corners are labelled points (boxes pass on a square image), the caller pads
     passing = {r.case for r in run[("onnxruntime", "sam_onnx_layout")].results if r.verdict == "pass"}
     assert {"seed.boxes", "seed.points_boxes", "masks.random"} <= passing
@@ -133,16 +140,20 @@ def test_the_divergences_each_layout_profile_shows(report):
     # sam2 and ultralytics: labels 2/3 only (corner embeddings), on every image size
     for port in ("sam2", "ultralytics"):
         failing = {r.case for r in run[(port, "sam2_layout")].differing()}
-        assert failing == {f"labels.{name}{suffix}" for name in ("corner_2", "corner_3", "all_values")
-                           for suffix in ("", ".square")}, (port, failing)
+        assert failing == {
+            f"labels.{name}{suffix}" for name in ("corner_2", "corner_3", "all_values") for suffix in ("", ".square")
+        }, (port, failing)
         assert predicted(port, "sam2_layout", "labels.corner_2") == ["corner_labels"]
     # transformers SAM 2: one extra not_a_point token per box (the tokens SAM v1 also gives agree),
     # corner labels in value, label -10 checked under hf_sam2 and n/a without its semantics
     assert predicted("transformers-sam2", "hf_sam2_layout", "boxes.only.square") == ["box_not_a_point_token"]
     assert "agree" in detail("transformers-sam2", "hf_sam2_layout", "boxes.only.square")
     assert predicted("transformers-sam2", "hf_sam2_layout", "labels.corner_3.square") == ["corner_labels"]
-    corner = [r for r in run[("transformers-sam2", "hf_sam2_layout")].results
-              if (r.case, r.output) == ("labels.corner_3.square", "prompt_sparse_embeddings")]
+    corner = [
+        r
+        for r in run[("transformers-sam2", "hf_sam2_layout")].results
+        if (r.case, r.output) == ("labels.corner_3.square", "prompt_sparse_embeddings")
+    ]
     assert corner[0].verdict == "fail" and corner[0].error > 0.1, corner  # same shape, other values
     for profile, verdict in (("hf_sam2", {"pass"}), ("hf_sam2_layout", {"n/a"})):
         verdicts = {r.verdict for r in run[("transformers-sam2", profile)].results if r.case == "labels.minus_10_box"}
@@ -227,7 +238,9 @@ def test_check_with_weights_from_a_transformers_checkpoint(port, tmp_path, all_l
     cases, notes = cases_with_weights(load_cases(pattern=pattern), load_params(tmp_path / "sam"))
     assert notes and all(c.config["hidden_size"] == 16 for c in cases)
     results = Checker(resolve_adapter(port), get_profile(OWN[port])).run(cases)
-    assert exit_code(results) == 0, [(r.case, r.output, r.verdict, r.message) for r in results if r.verdict in ("fail", "error")]
+    assert exit_code(results) == 0, [
+        (r.case, r.output, r.verdict, r.message) for r in results if r.verdict in ("fail", "error")
+    ]
 
 
 @pytest.mark.parametrize("port, absent", [("sam2", ("hydra", "torchvision")), ("ultralytics", ("torchvision",))])
@@ -265,10 +278,19 @@ def test_torch_adapters_trace_every_stage_under_their_own_profile(port, all_libr
 
     own = get_profile(OWN.get(port, "sam"))
     adapter = resolve_adapter(port)
-    cases = {c.id: c for c in load_cases(pattern=r"^(all\.points_boxes_masks\.square|labels\.corner_2\.square|seed\.boxes)$")}
+    cases = {
+        c.id: c for c in load_cases(pattern=r"^(all\.points_boxes_masks\.square|labels\.corner_2\.square|seed\.boxes)$")
+    }
     expected_stages = {
-        "all.points_boxes_masks.square": {"points.tokens", "boxes.tokens", "mask.conv1", "mask.act2", "mask.conv3",
-                                          "dense_pe.grid", "points.positional_encoding"},
+        "all.points_boxes_masks.square": {
+            "points.tokens",
+            "boxes.tokens",
+            "mask.conv1",
+            "mask.act2",
+            "mask.conv3",
+            "dense_pe.grid",
+            "points.positional_encoding",
+        },
         "labels.corner_2.square": {"points.tokens", "dense_pe.grid"},
         "seed.boxes": {"boxes.tokens", "boxes.positional_encoding"},
     }
@@ -292,7 +314,9 @@ def test_torch_adapters_trace_every_stage_under_their_own_profile(port, all_libr
         assert compared["first_departing"] == "boxes.tokens", compared["summary"]
 
 
-@pytest.mark.parametrize("adapter_name", ["EdgeTamAdapter", "Sam2VideoAdapter", "Sam3TrackerAdapter", "Sam3TrackerVideoAdapter"])
+@pytest.mark.parametrize(
+    "adapter_name", ["EdgeTamAdapter", "Sam2VideoAdapter", "Sam3TrackerAdapter", "Sam3TrackerVideoAdapter"]
+)
 def test_the_rest_of_the_transformers_sam2_family_passes_under_hf_sam2(adapter_name, all_libraries):
     """EdgeTAM, SAM 2 video and the SAM 3 trackers share Sam2PromptEncoder's code: under hf_sam2 they
     pass every case they can express (no false alarm), labels 2/3, -10 and boxes included."""
@@ -301,7 +325,9 @@ def test_the_rest_of_the_transformers_sam2_family_passes_under_hf_sam2(adapter_n
     from samspec.conformance.fixtures import load_cases
     from samspec.conformance.profiles import get_profile
 
-    cases = load_cases(pattern=r"^(labels\..*\.square|labels\.minus_10.*|boxes\.with_points\.square|all\.tiny\.square|seed\.boxes)$")
+    cases = load_cases(
+        pattern=r"^(labels\..*\.square|labels\.minus_10.*|boxes\.with_points\.square|all\.tiny\.square|seed\.boxes)$"
+    )
     results = Checker(getattr(transformers_sam2, adapter_name)(), get_profile("hf_sam2")).run(cases)
     assert exit_code(results) == 0 and summarise(results).get("pass") == 3 * len(cases), summarise(results)
 
@@ -321,8 +347,10 @@ def test_hf_no_longer_hides_the_sam2_family_differences(all_libraries):
     results = Checker(resolve_adapter("transformers-sam2"), hf).run(cases)
     failing = {r.case for r in results if r.verdict in ("fail", "error")}
     sam2_only = {
-        c.id for c in cases if applicable(hf, c) is None
+        c.id
+        for c in cases
+        if applicable(hf, c) is None
         and any(DIVERGENCES[d].outputs(c.inputs, c.config) for d in ("corner_labels", "box_not_a_point_token"))
     }
-    assert failing == sam2_only and len(failing) >= 10, (sorted(failing ^ sam2_only))
+    assert failing == sam2_only and len(failing) >= 10, sorted(failing ^ sam2_only)
     assert {r.verdict for r in results if r.case == "labels.minus_10"} == {"pass"}

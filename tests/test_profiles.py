@@ -74,13 +74,23 @@ def test_every_profile_is_documented():
     for name, (_, _, converted, excluded, exposed) in rows.items():
         profile = PROFILES[name]
         assert (names(converted), names(excluded), names(exposed)) == (
-            profile.converted, profile.excluded, profile.exposed), name
+            profile.converted,
+            profile.excluded,
+            profile.exposed,
+        ), name
     documented = set()
     for line in text.splitlines():  # the semantics table
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 3 and cells[0].startswith("`") and names(cells[1]) and names(cells[1])[0] in REFERENCE_PROFILES:
+        if (
+            len(cells) == 3
+            and cells[0].startswith("`")
+            and names(cells[1])
+            and names(cells[1])[0] in REFERENCE_PROFILES
+        ):
             for name in names(cells[0]):
-                assert PROFILES[name].semantics == names(cells[1])[0] and PROFILES[name].computed == names(cells[2]), name
+                assert PROFILES[name].semantics == names(cells[1])[0] and PROFILES[name].computed == names(cells[2]), (
+                    name
+                )
                 documented.add(name)
     assert {p.name for p in PROFILES.values() if p.semantics != "sam"} <= documented
 
@@ -111,7 +121,9 @@ def test_keras_hub_conversion():
     assert np.array_equal(out["boxes"], BOXES.reshape(2, 1, 2, 2))
     layout = get_profile("keras_hub_layout").to_port(prompt(POINTS, LABELS), PORTRAIT)
     assert np.array_equal(layout["points"], POINTS) and np.array_equal(layout["labels"], LABELS)
-    back = get_profile("keras_hub").from_port({DENSE: np.zeros((2, 8, 6, 32)), DENSE_PE: np.zeros((1, 8, 6, 32))}, PORTRAIT)
+    back = get_profile("keras_hub").from_port(
+        {DENSE: np.zeros((2, 8, 6, 32)), DENSE_PE: np.zeros((1, 8, 6, 32))}, PORTRAIT
+    )
     assert back[DENSE].shape == (2, 32, 8, 6) and back[DENSE_PE].shape == (1, 32, 8, 6)
 
 
@@ -149,12 +161,20 @@ def test_hf_conversion():
     assert out["input_points"].shape == (2, 1, 2, 2) and out["input_labels"].shape == (2, 1, 2)
     assert out["input_boxes"].shape == (2, 1, 4) and out["input_masks"].shape == (2, 1, 64, 64)
     back = hf.from_port(
-        {"sparse_embeddings": np.ones((2, 1, 4, 32)), "dense_embeddings": np.zeros((2, 32, 16, 16)),
-         "image_positional_embeddings": np.zeros((1, 32, 16, 16))}, SQUARE)
+        {
+            "sparse_embeddings": np.ones((2, 1, 4, 32)),
+            "dense_embeddings": np.zeros((2, 32, 16, 16)),
+            "image_positional_embeddings": np.zeros((1, 32, 16, 16)),
+        },
+        SQUARE,
+    )
     assert back[SPARSE].shape == (2, 4, 32) and back[DENSE_PE].shape == (1, 32, 16, 16)
     # empty_prompt_none: None -> (B, 0, C) under hf, left alone under hf_layout
-    raw = {"sparse_embeddings": np.asarray(None), "dense_embeddings": np.zeros((3, 32, 16, 16), np.float32),
-           "image_positional_embeddings": np.zeros((1, 32, 16, 16))}
+    raw = {
+        "sparse_embeddings": np.asarray(None),
+        "dense_embeddings": np.zeros((3, 32, 16, 16), np.float32),
+        "image_positional_embeddings": np.zeros((1, 32, 16, 16)),
+    }
     empty = hf.from_port(raw, SQUARE)[SPARSE]
     assert empty.shape == (3, 0, 32) and empty.dtype == np.float32
     assert get_profile("hf_layout").from_port(raw, SQUARE)[SPARSE].dtype == object
@@ -169,7 +189,10 @@ def test_sam_onnx_conversion():
     assert out["has_mask_input"].tolist() == [0.0] and out["mask_input"].shape == (2, 1, 64, 64)
     out = onnx.to_port(prompt(POINTS, LABELS), SQUARE)
     assert out["point_labels"].tolist() == [[1, 0, -1], [0, -1, -1]]  # padding appended explicitly
-    assert get_profile("sam_onnx_layout").to_port(prompt(POINTS, LABELS), SQUARE)["point_labels"].tolist() == LABELS.tolist()
+    assert (
+        get_profile("sam_onnx_layout").to_port(prompt(POINTS, LABELS), SQUARE)["point_labels"].tolist()
+        == LABELS.tolist()
+    )
     out = onnx.to_port(prompt(masks=np.ones((1, 1, 64, 64))), SQUARE)
     assert out["point_coords"].shape == (1, 0, 2) and out["has_mask_input"].tolist() == [1.0]
     out = onnx.to_port(prompt(), SQUARE)
@@ -281,8 +304,12 @@ def test_every_built_in_profile_runs_every_section_of_3_to_10(cases):
     assert set(table) == set(PROFILES)
     assert not uncovered(table), uncovered(table)
     assert table["hf"]["cases"] >= 25 and table["hf_sam2"]["cases"] >= 27, {k: v["cases"] for k, v in table.items()}
-    square_only = [c for c in cases if c.config["input_image_size"][0] == c.config["input_image_size"][1]
-                   and c.config["image_embedding_size"][0] == c.config["image_embedding_size"][1]]
+    square_only = [
+        c
+        for c in cases
+        if c.config["input_image_size"][0] == c.config["input_image_size"][1]
+        and c.config["image_embedding_size"][0] == c.config["image_embedding_size"][1]
+    ]
     for case in cases:  # every case class (prefix) exists on a square configuration
         assert any(s.id.split(".")[0] == case.id.split(".")[0] for s in square_only), case.id
     for case in cases:
@@ -372,7 +399,9 @@ def test_the_user_profile_of_docs_profiles_md_runs(cases, tmp_path, monkeypatch,
     results = Checker(module.MyNHWCPort(), profile).run(cases)
     counts = summarise(results)
     empty = [c.id for c in cases if all(c.inputs.get(k) is None for k in ("points", "boxes", "masks"))]
-    minus_10 = [c.id for c in cases if c.inputs.get("labels") is not None and (np.asarray(c.inputs["labels"]) == -10).any()]
+    minus_10 = [
+        c.id for c in cases if c.inputs.get("labels") is not None and (np.asarray(c.inputs["labels"]) == -10).any()
+    ]
     na = {r.case for r in results if r.verdict == "n/a"}
     assert exit_code(results) == 0 and na == set(empty) | set(minus_10) and empty and minus_10, counts
     assert exit_code(Checker(module.MyNHWCPort(), get_profile("sam")).run(cases[:3])) == 1
@@ -393,8 +422,10 @@ def test_a_user_profile_whose_functions_fail_gives_error_verdicts(cases):
     def broken(*args):
         raise KeyError("my conversion")
 
-    for profile in (Profile(name="bad_in", description="", to_port_fn=broken),
-                    Profile(name="bad_out", description="", from_port_fn=broken)):
+    for profile in (
+        Profile(name="bad_in", description="", to_port_fn=broken),
+        Profile(name="bad_out", description="", from_port_fn=broken),
+    ):
         results = Checker(ReferenceAdapter("float32"), profile).run(cases[:2])
         assert {r.verdict for r in results} == {"error"} and exit_code(results) == 1, profile.name
         assert all(profile.name in r.message and "my conversion" in r.message for r in results), results[0].message

@@ -6,10 +6,10 @@ breaks its rule; a failure comes with a repro that reproduces it.
 
 import numpy as np
 import pytest
+from conftest import require
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import require
 from samspec.conformance import strategies as sst
 from samspec.conformance.profiles import get_profile
 from samspec.conformance.properties import PROPERTIES, PropertyFailure, reproduce, run_properties, run_property
@@ -29,7 +29,9 @@ class Reference32:
         self.encoder = SAMPromptEncoder(**config, params=params, dtype="float32")
 
     def run(self, points, labels, boxes, masks):
-        return {k: np.asarray(v) for k, v in self.encoder(points=points, labels=labels, boxes=boxes, masks=masks).items()}
+        return {
+            k: np.asarray(v) for k, v in self.encoder(points=points, labels=labels, boxes=boxes, masks=masks).items()
+        }
 
 
 class GridFollowsPrompt(Reference32):
@@ -38,7 +40,9 @@ class GridFollowsPrompt(Reference32):
     def run(self, points, labels, boxes, masks):
         out = super().run(points, labels, boxes, masks)
         if points is not None and points.shape[1]:
-            out["prompt_dense_positional_embeddings"] = out["prompt_dense_positional_embeddings"] + 1e-3 * float(points[0, 0, 0] > 0)
+            out["prompt_dense_positional_embeddings"] = out["prompt_dense_positional_embeddings"] + 1e-3 * float(
+                points[0, 0, 0] > 0
+            )
         return out
 
 
@@ -96,13 +100,22 @@ class ClearRefusal(Reference32):
 
 def test_properties_cover_the_issue_list():
     assert set(PROPERTIES) >= {
-        "permute_points", "batch_independence", "box_equals_corners", "grid_prompt_independent",
-        "no_mask_broadcast", "scale_invariance", "padding_rule", "deterministic", "no_input_mutation",
+        "permute_points",
+        "batch_independence",
+        "box_equals_corners",
+        "grid_prompt_independent",
+        "no_mask_broadcast",
+        "scale_invariance",
+        "padding_rule",
+        "deterministic",
+        "no_input_mutation",
         "float64_inputs",
     }
 
 
-@pytest.mark.parametrize("port, profile", [("reference-f32", "sam"), ("reference-f16", "sam"), ("reference-f32", "keras_hub")])
+@pytest.mark.parametrize(
+    "port, profile", [("reference-f32", "sam"), ("reference-f16", "sam"), ("reference-f32", "keras_hub")]
+)
 def test_faithful_reference_ports_pass_every_property(port, profile):
     adapter = resolve_adapter(port)
     adapter.profile = profile
@@ -157,13 +170,17 @@ def test_the_repro_reproduces_the_failure(monkeypatch, tmp_path):
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.chdir(tmp_path)
-    result = run_property("scale_invariance", VariantAdapter("no_pixel_shift"), SAM, max_examples=25,
-                          port="repro_port:NoShift")
+    result = run_property(
+        "scale_invariance", VariantAdapter("no_pixel_shift"), SAM, max_examples=25, port="repro_port:NoShift"
+    )
     assert result.verdict == "fail"
     with pytest.raises(PropertyFailure, match="scaled by"):
         exec(result.repro, {})
     # and the same example passes on a faithful port
-    namespace = {"reproduce": lambda name, port, profile, **kw: reproduce(name, "reference-f32", profile, **kw), "np": np}
+    namespace = {
+        "reproduce": lambda name, port, profile, **kw: reproduce(name, "reference-f32", profile, **kw),
+        "np": np,
+    }
     exec(result.repro.split("\n", 2)[2], namespace)
 
 

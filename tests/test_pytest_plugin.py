@@ -1,12 +1,13 @@
 """The pytest plugin (samspec.conformance.pytest_plugin): `pytest --samspec-port PORT`."""
 
-import pytest
+import hypothesis  # noqa: F401
 
 # In-process pytester runs restore sys.modules afterwards; extension modules (NumPy, SciPy) cannot
 # be imported twice in one process, so everything the plugin imports is imported here first.
 import numpy  # noqa: F401
+import pytest
 import scipy.special  # noqa: F401
-import hypothesis  # noqa: F401
+
 import samspec.conformance.adapters.reference  # noqa: F401
 import samspec.conformance.cli  # noqa: F401
 import samspec.conformance.properties  # noqa: F401
@@ -15,8 +16,14 @@ import samspec.conformance.report  # noqa: F401
 
 pytest_plugins = ["pytester"]
 
-PLUGIN = ("-p", "samspec.conformance.pytest_plugin", "-p", "no:cacheprovider",
-          "-W", "ignore::pytest.PytestAssertRewriteWarning")
+PLUGIN = (
+    "-p",
+    "samspec.conformance.pytest_plugin",
+    "-p",
+    "no:cacheprovider",
+    "-W",
+    "ignore::pytest.PytestAssertRewriteWarning",
+)
 
 BUGGY = """
 from samspec.conformance.variants import VariantAdapter
@@ -49,26 +56,45 @@ def test_buggy_port_fails_with_the_row_and_the_diagnosis(run, pytester):
     pytester.makepyfile(buggy_port=BUGGY)
     result = run("--samspec-port", "buggy_port:NoShift", "--samspec-cases", r"^(labels\.foreground|boxes\.only)$")
     result.assert_outcomes(passed=4, failed=2)  # the sparse outputs; the dense ones have no shift to forget
-    result.stdout.fnmatch_lines([
-        "*samspec check buggy_port:NoShift (profile 'sam'):",
-        "verdict case *",
-        "*",
-        "fail    labels.foreground            sparse*",
-        "diagnosis: matches variant `no_pixel_shift`*",
-        "*samspec diagnosis of buggy_port:NoShift*",
-        "*all failures are explained by variant `no_pixel_shift` (2 of 2)*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*samspec check buggy_port:NoShift (profile 'sam'):",
+            "verdict case *",
+            "*",
+            "fail    labels.foreground            sparse*",
+            "diagnosis: matches variant `no_pixel_shift`*",
+            "*samspec diagnosis of buggy_port:NoShift*",
+            "*all failures are explained by variant `no_pixel_shift` (2 of 2)*",
+        ]
+    )
     result.stdout.fnmatch_lines(["FAILED boxes.only::sparse*"])
 
 
 def test_xfail_entries_become_xfail_and_na_becomes_skip(run, pytester):
     pytester.makepyfile(buggy_port=BUGGY)
-    xfail = pytester.makefile(".txt", xfails="labels\\..*sparse  # forgot the pixel-centre shift\nboxes  # not a failure\n")
-    result = run("--samspec-port", "buggy_port:NoShift", "--samspec-cases", r"^(labels\.foreground|boxes\.only)$",
-                 "--samspec-xfail", str(xfail), "-rxX")
+    xfail = pytester.makefile(
+        ".txt", xfails="labels\\..*sparse  # forgot the pixel-centre shift\nboxes  # not a failure\n"
+    )
+    result = run(
+        "--samspec-port",
+        "buggy_port:NoShift",
+        "--samspec-cases",
+        r"^(labels\.foreground|boxes\.only)$",
+        "--samspec-xfail",
+        str(xfail),
+        "-rxX",
+    )
     result.assert_outcomes(passed=2, xfailed=2, xpassed=2)  # "boxes" also covers the outputs that pass: XPASS
     result.stdout.fnmatch_lines(["*forgot the pixel-centre shift*"])
-    skipped = run("--samspec-port", "reference-f32", "--samspec-profile", "keras_hub", "--samspec-cases", r"^(empty\.tiny)$", "-rs")
+    skipped = run(
+        "--samspec-port",
+        "reference-f32",
+        "--samspec-profile",
+        "keras_hub",
+        "--samspec-cases",
+        r"^(empty\.tiny)$",
+        "-rs",
+    )
     skipped.assert_outcomes(skipped=3)
     skipped.stdout.fnmatch_lines(["*keras-hub needs at least one prompt*"])
 
@@ -76,14 +102,31 @@ def test_xfail_entries_become_xfail_and_na_becomes_skip(run, pytester):
 def test_properties_are_one_test_each(run, pytester):
     from samspec.conformance.properties import PROPERTIES
 
-    result = run("--samspec-port", "reference-f32", "--samspec-cases", r"^(empty\.tiny)$", "--samspec-properties",
-                 "--samspec-max-examples", "5")
+    result = run(
+        "--samspec-port",
+        "reference-f32",
+        "--samspec-cases",
+        r"^(empty\.tiny)$",
+        "--samspec-properties",
+        "--samspec-max-examples",
+        "5",
+    )
     result.assert_outcomes(passed=3 + len(PROPERTIES))
     pytester.makepyfile(buggy_port=BUGGY)
-    result = run("--samspec-port", "buggy_port:NoShift", "--samspec-cases", r"^(empty\.tiny)$", "--samspec-properties",
-                 "--samspec-max-examples", "10", "property.scale_invariance")
+    result = run(
+        "--samspec-port",
+        "buggy_port:NoShift",
+        "--samspec-cases",
+        r"^(empty\.tiny)$",
+        "--samspec-properties",
+        "--samspec-max-examples",
+        "10",
+        "property.scale_invariance",
+    )
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*samspec property scale_invariance on buggy_port:NoShift*", "*reproduce('scale_invariance'*"])
+    result.stdout.fnmatch_lines(
+        ["*samspec property scale_invariance on buggy_port:NoShift*", "*reproduce('scale_invariance'*"]
+    )
 
 
 def test_without_a_port_the_plugin_adds_nothing(run, pytester):
@@ -112,8 +155,14 @@ def test_a_test_id_as_argument_runs_that_test_alone(run, pytester):
 
 
 def test_k_counts_every_test_and_never_goes_negative(run):
-    result = run("--samspec-port", "reference-f32", "--samspec-cases", r"^(labels\.foreground|masks\.random)$",
-                 "-k", "foreground and not dense_pe")
+    result = run(
+        "--samspec-port",
+        "reference-f32",
+        "--samspec-cases",
+        r"^(labels\.foreground|masks\.random)$",
+        "-k",
+        "foreground and not dense_pe",
+    )
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["collected 6 items / 4 deselected / 2 selected"])
     assert "-4 selected" not in result.stdout.str()
@@ -122,8 +171,16 @@ def test_k_counts_every_test_and_never_goes_negative(run):
 def test_last_failed_reruns_only_the_failures(pytester, monkeypatch):
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     pytester.makepyfile(buggy_port=BUGGY)
-    args = ("-p", "samspec.conformance.pytest_plugin", "-p", "cacheprovider", "--samspec-port", "buggy_port:NoShift",
-            "--samspec-cases", r"^(labels\.foreground|boxes\.only)$")
+    args = (
+        "-p",
+        "samspec.conformance.pytest_plugin",
+        "-p",
+        "cacheprovider",
+        "--samspec-port",
+        "buggy_port:NoShift",
+        "--samspec-cases",
+        r"^(labels\.foreground|boxes\.only)$",
+    )
     pytester.runpytest_subprocess(*args).assert_outcomes(passed=4, failed=2)
     again = pytester.runpytest_subprocess(*args, "--lf", "-v")
     again.assert_outcomes(failed=2, deselected=4)
@@ -133,9 +190,18 @@ def test_last_failed_reruns_only_the_failures(pytester, monkeypatch):
 def test_under_xdist_with_two_workers(pytester, monkeypatch):
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     pytester.makepyfile(buggy_port=BUGGY)
-    result = pytester.runpytest_subprocess("-p", "samspec.conformance.pytest_plugin", "-p", "xdist.plugin", "-n", "2",
-                                           "--samspec-port", "buggy_port:NoShift",
-                                           "--samspec-cases", r"^(labels\.foreground|boxes\.only|masks\.random)$")
+    result = pytester.runpytest_subprocess(
+        "-p",
+        "samspec.conformance.pytest_plugin",
+        "-p",
+        "xdist.plugin",
+        "-n",
+        "2",
+        "--samspec-port",
+        "buggy_port:NoShift",
+        "--samspec-cases",
+        r"^(labels\.foreground|boxes\.only|masks\.random)$",
+    )
     result.assert_outcomes(passed=7, failed=2)
     result.stdout.fnmatch_lines(["*samspec diagnosis of buggy_port:NoShift*", "*no_pixel_shift*"])
 
@@ -148,8 +214,15 @@ import sys
 def pytest_sessionfinish(session):
     print("hypothesis imported:", any(m == "hypothesis" or m.startswith("hypothesis.") for m in sys.modules))
 """)
-    result = pytester.runpytest_subprocess("-p", "samspec.conformance.pytest_plugin", "--samspec-port", "reference-f32",
-                                           "--samspec-cases", r"^(empty\.tiny)$", "-s")
+    result = pytester.runpytest_subprocess(
+        "-p",
+        "samspec.conformance.pytest_plugin",
+        "--samspec-port",
+        "reference-f32",
+        "--samspec-cases",
+        r"^(empty\.tiny)$",
+        "-s",
+    )
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(["*hypothesis imported: False*"])
 
@@ -157,8 +230,15 @@ def pytest_sessionfinish(session):
 def test_properties_without_hypothesis_are_a_usage_error_naming_the_install(pytester, monkeypatch):
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     pytester.makeconftest("import sys\nsys.modules['hypothesis'] = None  # as if it were not installed\n")
-    result = pytester.runpytest_subprocess("-p", "samspec.conformance.pytest_plugin", "--samspec-port", "reference-f32",
-                                           "--samspec-cases", "^empty\\.tiny$", "--samspec-properties")
+    result = pytester.runpytest_subprocess(
+        "-p",
+        "samspec.conformance.pytest_plugin",
+        "--samspec-port",
+        "reference-f32",
+        "--samspec-cases",
+        "^empty\\.tiny$",
+        "--samspec-properties",
+    )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--samspec-properties needs hypothesis*pip install*"])
     assert "Traceback" not in result.stderr.str() and "INTERNALERROR" not in result.stdout.str()

@@ -24,8 +24,11 @@ def test_committed_table_is_current_and_both_sets_meet_their_targets(capsys):
     assert status == 0, captured.err
     n = len(CATALOGUE)
     assert f"{n} of {n} variants caught, {n} diagnosed as themselves" in captured.out
-    found = re.search(r"(\d+) of (\d+) bugs outside the catalogue caught, (\d+) localised to the right section, "
-                      r"(\d+) wrong names", captured.out)
+    found = re.search(
+        r"(\d+) of (\d+) bugs outside the catalogue caught, (\d+) localised to the right section, "
+        r"(\d+) wrong names",
+        captured.out,
+    )
     caught, total, right, wrong = map(int, found.groups())
     assert total == len(NOVEL) >= 20
     assert caught == total  # 100% caught
@@ -47,8 +50,11 @@ def test_the_second_set_is_outside_the_catalogue_and_spans_every_section():
 def test_a_variant_the_fixtures_cannot_see_is_reported():
     """With only the empty-prompt cases, a point-only bug escapes: the self-test says so."""
     cases = [c for c in load_cases() if c.id.startswith("empty.")]
-    evaluation = selftest.evaluate(cases, variants=[VARIANTS["no_pixel_shift"], VARIANTS["channels_last"]],
-                                   novel=[NOVEL_BUGS["no_mask_negated"], NOVEL_BUGS["shift_by_one"]])
+    evaluation = selftest.evaluate(
+        cases,
+        variants=[VARIANTS["no_pixel_shift"], VARIANTS["channels_last"]],
+        novel=[NOVEL_BUGS["no_mask_negated"], NOVEL_BUGS["shift_by_one"]],
+    )
     problems = selftest.problems_of(evaluation)
     assert "variant no_pixel_shift passes samspec check: extend the fixtures (conformance/cases.py)" in problems
     assert "bug shift_by_one (outside the catalogue) passes samspec check: extend the fixtures" in problems

@@ -23,9 +23,16 @@ EMBEDDINGS = {
 }
 # the order of `mask_downscaler.set_weights`: conv1 kernel, bias, ln1 gamma, beta, conv2 ..., conv3 ...
 MASK_DOWNSCALER = (
-    "mask_downscaling.0.weight", "mask_downscaling.0.bias", "mask_downscaling.1.weight", "mask_downscaling.1.bias",
-    "mask_downscaling.3.weight", "mask_downscaling.3.bias", "mask_downscaling.4.weight", "mask_downscaling.4.bias",
-    "mask_downscaling.6.weight", "mask_downscaling.6.bias",
+    "mask_downscaling.0.weight",
+    "mask_downscaling.0.bias",
+    "mask_downscaling.1.weight",
+    "mask_downscaling.1.bias",
+    "mask_downscaling.3.weight",
+    "mask_downscaling.3.bias",
+    "mask_downscaling.4.weight",
+    "mask_downscaling.4.bias",
+    "mask_downscaling.6.weight",
+    "mask_downscaling.6.bias",
 )
 
 
@@ -75,13 +82,18 @@ class KerasHubAdapter:
         for name, attribute in EMBEDDINGS.items():
             getattr(layer, attribute).set_weights([cast(name)])
         layer.mask_downscaler.set_weights(
-            [conv_kernel_to_keras(cast(n)) if n.endswith("weight") and cast(n).ndim == 4 else cast(n) for n in MASK_DOWNSCALER]
+            [
+                conv_kernel_to_keras(cast(n)) if n.endswith("weight") and cast(n).ndim == 4 else cast(n)
+                for n in MASK_DOWNSCALER
+            ]
         )
         self.layer = layer
 
     def run(self, points, labels, boxes, masks):
         ops = self.keras.ops
-        as_input = lambda value: None if value is None else ops.convert_to_tensor(np.asarray(value, dtype=self.dtype_name))  # noqa: E731
+        as_input = lambda value: (
+            None if value is None else ops.convert_to_tensor(np.asarray(value, dtype=self.dtype_name))
+        )  # noqa: E731
         outputs = self.layer(
             points=as_input(points),
             labels=None if labels is None else ops.convert_to_tensor(np.asarray(labels, dtype=np.int64)),

@@ -85,9 +85,15 @@ def export_prompt_encoder(encoder, img_size: int) -> bytes:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TracerWarning and the TorchScript exporter's deprecation notice
         torch.onnx.export(
-            PromptEncoderGraph().eval(), example, buffer, input_names=list(INPUT_NAMES),
-            output_names=list(OUTPUT_NAMES), dynamic_axes=dynamic_axes, opset_version=OPSET,
-            do_constant_folding=True, dynamo=False,
+            PromptEncoderGraph().eval(),
+            example,
+            buffer,
+            input_names=list(INPUT_NAMES),
+            output_names=list(OUTPUT_NAMES),
+            dynamic_axes=dynamic_axes,
+            opset_version=OPSET,
+            do_constant_folding=True,
+            dynamo=False,
         )
     return buffer.getvalue()
 

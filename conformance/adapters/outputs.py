@@ -77,8 +77,10 @@ def read_npy(path: Path) -> np.ndarray:
             raise OutputsError(f"{path}: unknown dtype {descr!r}") from None
         if dtype.kind not in ALLOWED_KINDS or dtype.hasobject:
             raise OutputsError(f"{path}: dtype {descr!r} is not numeric; expected '<f8', '<f4' or '<f2'")
-        if not isinstance(fortran, bool) or not isinstance(shape, tuple) or not all(
-            isinstance(d, int) and d >= 0 for d in shape
+        if (
+            not isinstance(fortran, bool)
+            or not isinstance(shape, tuple)
+            or not all(isinstance(d, int) and d >= 0 for d in shape)
         ):
             raise OutputsError(f"{path}: bad shape {shape!r} or fortran_order {fortran!r} in the .npy header")
         count = int(np.prod(shape, dtype=np.int64)) if shape else 1
@@ -131,13 +133,19 @@ def run_exec(template: str, fixtures_dir, out_dir, timeout: float | None = None)
     except ValueError as exc:
         raise ValueError(f"--exec {template!r}: {exc}") from None
     if not words:
-        raise ValueError("--exec: empty command; expected e.g. \"ports/c/samspec_c {fixtures} {out}\"")
+        raise ValueError('--exec: empty command; expected e.g. "ports/c/samspec_c {fixtures} {out}"')
     if not any("{out}" in word for word in words):
         raise ValueError(f"--exec {template!r}: no {{out}} in the command; the program must be told where to write")
     argv = [word.replace("{fixtures}", str(fixtures_dir)).replace("{out}", str(out_dir)) for word in words]
     try:
-        done = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout,
-                              stdin=subprocess.DEVNULL, check=False)
+        done = subprocess.run(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
     except FileNotFoundError:
         return 127, f"cannot run {argv[0]!r}: no such program"
     except PermissionError:

@@ -25,8 +25,13 @@ PARAM_NAMES = {name: key if key == HF_SHARED_PE else f"prompt_encoder.{key}" for
 TIED_PE = f"prompt_encoder.{HF_TIED_PE}"
 
 
-HF_MASK_MODULES = (("conv1", "conv1"), ("layer_norm1", "norm1"), ("conv2", "conv2"), ("layer_norm2", "norm2"),
-                   ("conv3", "conv3"))  # mask_embed submodule -> the reference's stage (activation: act1, act2)
+HF_MASK_MODULES = (
+    ("conv1", "conv1"),
+    ("layer_norm1", "norm1"),
+    ("conv2", "conv2"),
+    ("layer_norm2", "norm2"),
+    ("conv3", "conv3"),
+)  # mask_embed submodule -> the reference's stage (activation: act1, act2)
 
 
 def trace_hf_encoder(encoder, positional_modules, call) -> dict:
@@ -66,7 +71,11 @@ def trace_hf_encoder(encoder, positional_modules, call) -> dict:
         encoder._embed_boxes = token_recorder(encoder, "_embed_boxes", "boxes", context, stages)
         for module in {id(m): m for m in positional_modules}.values():
             hooks.append(module.register_forward_hook(record_pe))
-        hooks.append(mask.register_forward_pre_hook(lambda module, inputs: stages.__setitem__("mask.input", numpy(inputs[0])[:, 0])))
+        hooks.append(
+            mask.register_forward_pre_hook(
+                lambda module, inputs: stages.__setitem__("mask.input", numpy(inputs[0])[:, 0])
+            )
+        )
         for name, stage in HF_MASK_MODULES:
             hooks.append(getattr(mask, name).register_forward_hook(record_mask(stage)))
         hooks.append(mask.activation.register_forward_hook(record_activation))
@@ -99,15 +108,31 @@ def sam_config(hidden_size, image_size, image_embedding_size, mask_in_channels, 
     )
 
     vision = SamVisionConfig(
-        hidden_size=8, output_channels=hidden_size, num_hidden_layers=1, num_attention_heads=1, mlp_dim=8,
-        image_size=32, patch_size=16, global_attn_indexes=[0], window_size=2, num_pos_feats=hidden_size // 2,
+        hidden_size=8,
+        output_channels=hidden_size,
+        num_hidden_layers=1,
+        num_attention_heads=1,
+        mlp_dim=8,
+        image_size=32,
+        patch_size=16,
+        global_attn_indexes=[0],
+        window_size=2,
+        num_pos_feats=hidden_size // 2,
     )
     prompt = SamPromptEncoderConfig(
-        hidden_size=hidden_size, image_size=image_size, patch_size=max(1, image_size // image_embedding_size),
-        mask_input_channels=mask_in_channels, hidden_act=activation, layer_norm_eps=1e-6,
+        hidden_size=hidden_size,
+        image_size=image_size,
+        patch_size=max(1, image_size // image_embedding_size),
+        mask_input_channels=mask_in_channels,
+        hidden_act=activation,
+        layer_norm_eps=1e-6,
     )
     decoder = SamMaskDecoderConfig(
-        hidden_size=hidden_size, num_hidden_layers=1, num_attention_heads=1, mlp_dim=8, iou_head_hidden_dim=8,
+        hidden_size=hidden_size,
+        num_hidden_layers=1,
+        num_attention_heads=1,
+        mlp_dim=8,
+        iou_head_hidden_dim=8,
     )
     config = SamConfig(vision_config=vision, prompt_encoder_config=prompt, mask_decoder_config=decoder)
     config.prompt_encoder_config.image_embedding_size = image_embedding_size  # image_size // patch_size otherwise
@@ -125,7 +150,9 @@ class TransformersAdapter(TorchAdapter):
         image_size = max(config["input_image_size"])  # one int: square only (see the module docstring)
         grid = max(config["image_embedding_size"])
         model = SamModel(
-            sam_config(config["hidden_size"], image_size, grid, config["mask_in_channels"], config.get("activation", "gelu"))
+            sam_config(
+                config["hidden_size"], image_size, grid, config["mask_in_channels"], config.get("activation", "gelu")
+            )
         )
         state = {PARAM_NAMES[name]: torch.as_tensor(np.asarray(value)) for name, value in params.items()}
         state[TIED_PE] = state["shared_image_embedding.positional_embedding"]
@@ -139,7 +166,9 @@ class TransformersAdapter(TorchAdapter):
         """The stages of one call (`samspec check --trace`): ``trace_hf_encoder`` around ``run``."""
         encoder = self.model.prompt_encoder
         positional = (encoder.shared_embedding, self.model.shared_image_embedding)
-        return trace_hf_encoder(encoder, positional, lambda: self.run(input_points, input_labels, input_boxes, input_masks))
+        return trace_hf_encoder(
+            encoder, positional, lambda: self.run(input_points, input_labels, input_boxes, input_masks)
+        )
 
     def run(self, input_points, input_labels, input_boxes, input_masks):
         torch = self.torch

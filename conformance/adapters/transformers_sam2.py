@@ -32,7 +32,10 @@ POINT_EMBED = "point_embed.weight"
 # transformers' SAM 2 family: model folder -> class-name prefix. They share Sam2PromptEncoder's code
 # ("Copied from" / modular): EdgeTAM, SAM 2 video, SAM 3 tracker (image and video).
 FAMILY = {
-    "sam2": "Sam2", "sam2_video": "Sam2Video", "edgetam": "EdgeTam", "sam3_tracker": "Sam3Tracker",
+    "sam2": "Sam2",
+    "sam2_video": "Sam2Video",
+    "edgetam": "EdgeTam",
+    "sam3_tracker": "Sam3Tracker",
     "sam3_tracker_video": "Sam3TrackerVideo",
 }
 
@@ -48,8 +51,11 @@ def family_class(family: str, kind: str, suffix: str):
     return getattr(module, f"{FAMILY[family]}{suffix}")
 
 
-def sam2_prompt_config(hidden_size, image_size, image_embedding_size, mask_in_channels, activation="gelu", family="sam2"):
-    """A ``Sam2PromptEncoderConfig`` (or the family's) whose grid is ``image_embedding_size`` (= image_size // patch_size)."""
+def sam2_prompt_config(
+    hidden_size, image_size, image_embedding_size, mask_in_channels, activation="gelu", family="sam2"
+):
+    """A ``Sam2PromptEncoderConfig`` (or the family's) whose grid is ``image_embedding_size``
+    (= image_size // patch_size)."""
     Sam2PromptEncoderConfig = family_class(family, "configuration", "PromptEncoderConfig")
 
     patch_size = max(1, image_size // image_embedding_size)
@@ -59,8 +65,12 @@ def sam2_prompt_config(hidden_size, image_size, image_embedding_size, mask_in_ch
             f"{image_embedding_size}; image_size {image_size} gives {image_size // patch_size}"
         )
     return Sam2PromptEncoderConfig(
-        hidden_size=hidden_size, image_size=image_size, patch_size=patch_size, mask_input_channels=mask_in_channels,
-        hidden_act=activation, layer_norm_eps=1e-6,
+        hidden_size=hidden_size,
+        image_size=image_size,
+        patch_size=patch_size,
+        mask_input_channels=mask_in_channels,
+        hidden_act=activation,
+        layer_norm_eps=1e-6,
     )
 
 
@@ -81,8 +91,12 @@ class TransformersSam2Adapter(TorchAdapter):
     def build(self, config, params):
         torch = self._load_torch()
         prompt_config = sam2_prompt_config(
-            config["hidden_size"], max(config["input_image_size"]), max(config["image_embedding_size"]),
-            config["mask_in_channels"], config.get("activation", "gelu"), self.family,
+            config["hidden_size"],
+            max(config["input_image_size"]),
+            max(config["image_embedding_size"]),
+            config["mask_in_channels"],
+            config.get("activation", "gelu"),
+            self.family,
         )
         encoder = family_class(self.family, "modeling", "PromptEncoder")(prompt_config)
         state = {k: torch.as_tensor(v) for k, v in sam2_state_dict(params).items()}

@@ -58,11 +58,11 @@ def test_adapter_problems_fail_the_case_not_the_run(port, verdict, text, capsys)
 def test_a_port_that_mutates_its_inputs_cannot_corrupt_the_fixtures():
     """The port gets copies: in-place writes to its inputs never reach the loaded fixtures."""
     import numpy as np
+    from toy_ports import MutatesInputs
 
     from samspec.conformance.check import Checker
     from samspec.conformance.fixtures import load_cases
     from samspec.conformance.profiles import get_profile
-    from toy_ports import MutatesInputs
 
     cases = load_cases(pattern="points")
     before = {c.id: np.array(c.inputs["points"]) for c in cases}

@@ -41,15 +41,31 @@ def test_committed_set_is_small_and_complete():
     for case in manifest["cases"]:
         assert case["sections"], case["id"]
         assert set(case["expected"]) == {
-            "prompt_sparse_embeddings", "prompt_dense_embeddings", "prompt_dense_positional_embeddings"}
+            "prompt_sparse_embeddings",
+            "prompt_dense_embeddings",
+            "prompt_dense_positional_embeddings",
+        }
 
 
 def test_catalogue_covers_the_edges():
     """Every label alone, batches, many points, boxes, masks, empty prompts, borders, non-square."""
     ids = {c.id for c in CASES}
-    for needed in ("labels.foreground", "labels.background", "labels.not_a_point", "labels.corner_2",
-                   "labels.corner_3", "points.many", "boxes.only", "boxes.with_points", "masks.random",
-                   "masks.constant", "empty.portrait", "points.border", "points.outside", "seed.points"):
+    for needed in (
+        "labels.foreground",
+        "labels.background",
+        "labels.not_a_point",
+        "labels.corner_2",
+        "labels.corner_3",
+        "points.many",
+        "boxes.only",
+        "boxes.with_points",
+        "masks.random",
+        "masks.constant",
+        "empty.portrait",
+        "points.border",
+        "points.outside",
+        "seed.points",
+    ):
         assert needed in ids
     configs = {c.config for c in CASES}
     assert {"seed", "portrait", "landscape", "tiny", "cm4"} <= configs

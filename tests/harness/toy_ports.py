@@ -15,15 +15,18 @@ class Faithful32:
         self.encoder = SAMPromptEncoder(**config, params=params, dtype="float32")
 
     def run(self, points, labels, boxes, masks):
-        return {k: np.asarray(v) for k, v in self.encoder(points=points, labels=labels, boxes=boxes, masks=masks).items()}
+        return {
+            k: np.asarray(v) for k, v in self.encoder(points=points, labels=labels, boxes=boxes, masks=masks).items()
+        }
 
 
 class NoShift(Faithful32):
     """Forgets the +0.5 pixel-centre shift (spec §3.1)."""
 
     def build(self, config, params):
-        self.encoder = SAMPromptEncoder(**config, params=params, dtype="float32",
-                                        stages={"shift_to_pixel_centres": lambda coords, xp: coords})
+        self.encoder = SAMPromptEncoder(
+            **config, params=params, dtype="float32", stages={"shift_to_pixel_centres": lambda coords, xp: coords}
+        )
 
 
 class Crashes(Faithful32):

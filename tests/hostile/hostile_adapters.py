@@ -698,7 +698,9 @@ def _exit_in_to_port(inputs, config):
     sys.exit(0)
 
 
-EXIT_FROM_PORT = Profile(name="exit_from_port", description="from_port calls sys.exit(0)", from_port_fn=_exit_in_from_port)
+EXIT_FROM_PORT = Profile(
+    name="exit_from_port", description="from_port calls sys.exit(0)", from_port_fn=_exit_in_from_port
+)
 EXIT_TO_PORT = Profile(name="exit_to_port", description="to_port calls sys.exit(0)", to_port_fn=_exit_in_to_port)
 GARBAGE_TO_PORT = Profile(name="garbage_to_port", description="to_port returns a list", to_port_fn=_garbage_to_port)
 

@@ -27,7 +27,6 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-
 from conftest import require
 
 HERE = Path(__file__).resolve().parent
@@ -88,8 +87,15 @@ def samspec(*args, tmp_path, cwd=HERE, env=None, reports=True, timeout=120) -> R
     if reports:
         report, junit = tmp_path / "report.json", tmp_path / "report.xml"
         command += ["--report", str(report), "--junit", str(junit)]
-    completed = subprocess.run(command, cwd=cwd, capture_output=True, text=True, errors="replace", timeout=timeout,
-                               env={**os.environ, **(env or {})})
+    completed = subprocess.run(
+        command,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
     run = Run(completed, report, junit)
     run.assert_clean()
     return run
@@ -102,8 +108,17 @@ def check(name, *extra, tmp_path, timeout="2", **kwargs) -> Run:
     """`samspec check hostile_adapters:NAME` over the three cases."""
     key = (name, extra, timeout, repr(sorted(kwargs.items())))
     if key not in _RUNS:
-        _RUNS[key] = samspec("check", f"hostile_adapters:{name}", "--cases", H.CASES, "--timeout", timeout, *extra,
-                             tmp_path=tmp_path, **kwargs)
+        _RUNS[key] = samspec(
+            "check",
+            f"hostile_adapters:{name}",
+            "--cases",
+            H.CASES,
+            "--timeout",
+            timeout,
+            *extra,
+            tmp_path=tmp_path,
+            **kwargs,
+        )
     return _RUNS[key]
 
 
@@ -216,8 +231,10 @@ def test_fresh_worker_cannot_load_the_port(tmp_path):
     assert run.rc == 1
     assert_verdicts(run, {**{(H.BAD, key): "error" for key in KEYS}, **{(H.LAST, key): "error" for key in KEYS}})
     assert "SIGSEGV" in run.result(H.BAD)["message"]
-    assert re.search(r"a fresh worker could not load the port again: .*RuntimeError: the device is still held",
-                     run.result(H.LAST)["message"])
+    assert re.search(
+        r"a fresh worker could not load the port again: .*RuntimeError: the device is still held",
+        run.result(H.LAST)["message"],
+    )
 
 
 def _alive(pid: int) -> bool:
@@ -229,10 +246,13 @@ def _alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
-@pytest.mark.parametrize("name, pattern", [
-    ("ForksThenExits", r"the worker process exited with code 0"),
-    ("SpawnsHangingProgram", r"timed out after 2 s while running the port"),
-])
+@pytest.mark.parametrize(
+    "name, pattern",
+    [
+        ("ForksThenExits", r"the worker process exited with code 0"),
+        ("SpawnsHangingProgram", r"timed out after 2 s while running the port"),
+    ],
+)
 def test_processes_the_port_started_end_with_it(name, pattern, tmp_path):
     """A child the port forked keeps samspec's connection open after the worker exits; a program it
     started never ends. Either way the case's verdict comes (at once for the exit), and no process
@@ -356,8 +376,11 @@ def test_huge_output_is_refused_without_memory(tmp_path):
     run.assert_clean()
     assert run.rc == 1
     assert_verdicts(run, {(H.BAD, key): "error" for key in KEYS})
-    assert re.search(r"shape \(256, 1024, 1024\) \(268,435,456 values\), more than [\d,]+ that this case can need; "
-                     r"it was not transferred", run.result(H.BAD)["message"])
+    assert re.search(
+        r"shape \(256, 1024, 1024\) \(268,435,456 values\), more than [\d,]+ that this case can need; "
+        r"it was not transferred",
+        run.result(H.BAD)["message"],
+    )
 
 
 # -- input and parameter mutation -------------------------------------------------------------------------
@@ -418,8 +441,10 @@ IMPORT_TIME = {
 @pytest.mark.parametrize("statement", sorted(IMPORT_TIME))
 def test_import_misbehaves(statement, mode, tmp_path):
     if mode and any(word in statement for word in ("_exit", "string_at", "os.kill", "KeyboardInterrupt")):
-        pytest.skip("in this process an exit or a signal at import ends samspec itself, and KeyboardInterrupt "
-                    "is Ctrl-C (exit 130): that is what the worker process is for")
+        pytest.skip(
+            "in this process an exit or a signal at import ends samspec itself, and KeyboardInterrupt "
+            "is Ctrl-C (exit 130): that is what the worker process is for"
+        )
     (tmp_path / "hostile_import.py").write_text(f"import os, sys\n{statement}\n\nclass Adapter:\n    pass\n")
     run = samspec("check", "hostile_import:Adapter", "--cases", H.CASES, *mode, tmp_path=tmp_path, cwd=tmp_path)
     assert_one_line_error(run, IMPORT_TIME[statement])
@@ -428,11 +453,21 @@ def test_import_misbehaves(statement, mode, tmp_path):
 
 # -- a user's profile (--profile module:attr) runs in samspec's own process: still no exit, no traceback
 
-@pytest.mark.parametrize("profile, pattern", [
-    ("EXIT_FROM_PORT", r"the port's outputs do not convert under profile 'exit_from_port': the adapter called sys\.exit\(0\)"),
-    ("EXIT_TO_PORT", r"the case's inputs do not convert under profile 'exit_to_port': the adapter called sys\.exit\(0\)"),
-    ("GARBAGE_TO_PORT", r"to_port returned list, expected a dict of inputs"),
-])
+
+@pytest.mark.parametrize(
+    "profile, pattern",
+    [
+        (
+            "EXIT_FROM_PORT",
+            r"the port's outputs do not convert under profile 'exit_from_port': the adapter called sys\.exit\(0\)",
+        ),
+        (
+            "EXIT_TO_PORT",
+            r"the case's inputs do not convert under profile 'exit_to_port': the adapter called sys\.exit\(0\)",
+        ),
+        ("GARBAGE_TO_PORT", r"to_port returned list, expected a dict of inputs"),
+    ],
+)
 def test_hostile_profile(profile, pattern, tmp_path):
     run = check("Good", "--profile", f"hostile_adapters:{profile}", "--no-diagnosis", tmp_path=tmp_path)
     assert run.rc == 1
@@ -489,9 +524,23 @@ def test_in_process_captures_python_output(tmp_path):
 def test_ctrl_c_exits_130_with_a_report_of_what_ran(tmp_path):
     report, junit = tmp_path / "report.json", tmp_path / "report.xml"
     process = subprocess.Popen(
-        [sys.executable, "-m", "samspec.conformance.cli", "check", "hostile_adapters:SlowEveryCase",
-         "--no-diagnosis", "--report", str(report), "--junit", str(junit)],
-        cwd=HERE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "samspec.conformance.cli",
+            "check",
+            "hostile_adapters:SlowEveryCase",
+            "--no-diagnosis",
+            "--report",
+            str(report),
+            "--junit",
+            str(junit),
+        ],
+        cwd=HERE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     for line in process.stdout:  # rows stream: the first one arrives long before the run ends
         if line.startswith("pass "):
             break
@@ -520,6 +569,7 @@ def test_report_write_is_atomic(tmp_path):
         reports.write_atomic(target, "half a report, then \ud800")
     original = os.replace
     try:
+
         def interrupted(*args):
             raise KeyboardInterrupt
 
@@ -571,8 +621,9 @@ def main_exit(*args, capsys) -> tuple[int, str, str]:
 
 
 def marker_check(*args, capsys):
-    return main_exit("check", "hostile_adapters:WritesMarker", "--cases", H.CASES, "--no-diagnosis", *args,
-                     capsys=capsys)
+    return main_exit(
+        "check", "hostile_adapters:WritesMarker", "--cases", H.CASES, "--no-diagnosis", *args, capsys=capsys
+    )
 
 
 def assert_usage_error(code, out, err, pattern):
@@ -590,8 +641,12 @@ def test_marker_port_runs(marker, capsys):
 @pytest.mark.parametrize("flag", ["--report", "--junit", "--html"])
 @pytest.mark.parametrize("where", ["folder", "missing folder", "under a file", "proc"])
 def test_unwritable_report_exits_2_before_the_port_runs(flag, where, marker, tmp_path, capsys):
-    path = {"folder": tmp_path, "missing folder": tmp_path / "missing" / "r.out",
-            "under a file": Path(__file__) / "r.out", "proc": Path("/proc/samspec-report.out")}[where]
+    path = {
+        "folder": tmp_path,
+        "missing folder": tmp_path / "missing" / "r.out",
+        "under a file": Path(__file__) / "r.out",
+        "proc": Path("/proc/samspec-report.out"),
+    }[where]
     assert_usage_error(*marker_check(flag, str(path), capsys=capsys), re.escape(f"{flag} {path}"))
     assert not marker.exists(), "the port ran although the report could not be written"
 
@@ -608,8 +663,10 @@ USAGE = {
     "--max-examples x": (["--max-examples", "x"], r"--max-examples expects a whole number"),
     "--fixtures missing": (["--fixtures", "/no/such/fixtures"], r"/no/such/fixtures: no such fixture folder"),
     "--fixtures a file": (["--fixtures", __file__], r"test_hostile_adapters\.py"),
-    "--hypothesis-database /proc": (["--properties", "--hypothesis-database", "/proc/samspec/db"],
-                                    r"--hypothesis-database /proc/samspec/db: cannot write"),
+    "--hypothesis-database /proc": (
+        ["--properties", "--hypothesis-database", "/proc/samspec/db"],
+        r"--hypothesis-database /proc/samspec/db: cannot write",
+    ),
     "--hypothesis-database a file": (["--properties", "--hypothesis-database", __file__], r"is not a folder"),
     "PORT and --outputs": (["--outputs", "."], r"give a PORT, or --outputs DIR, or --exec CMD \(exactly one\)"),
     "--cases matching nothing": (["--cases", "^no-such-case$"], r"matches no case"),
@@ -624,13 +681,17 @@ def test_usage_error(name, marker, capsys):
     assert not marker.exists(), "the port ran despite the usage error"
 
 
-@pytest.mark.parametrize("content, pattern", [
-    (b"labels\\.background \xff\xfe # not UTF-8\n", r"--xfail .*xfail\.txt: not UTF-8 text"),
-    (b".* # hides everything\n", r"pattern '\.\*' matches every output; it would hide everything"),
-    (b"labels|. # hides everything too\n", r"matches every output"),
-    (b"( # bad regex\n", r"invalid regex"),
-    (b"labels\\.background\n", r"needs a reason"),
-], ids=["not-utf8", "dot-star", "alternation", "bad-regex", "no-reason"])
+@pytest.mark.parametrize(
+    "content, pattern",
+    [
+        (b"labels\\.background \xff\xfe # not UTF-8\n", r"--xfail .*xfail\.txt: not UTF-8 text"),
+        (b".* # hides everything\n", r"pattern '\.\*' matches every output; it would hide everything"),
+        (b"labels|. # hides everything too\n", r"matches every output"),
+        (b"( # bad regex\n", r"invalid regex"),
+        (b"labels\\.background\n", r"needs a reason"),
+    ],
+    ids=["not-utf8", "dot-star", "alternation", "bad-regex", "no-reason"],
+)
 def test_bad_xfail_file(content, pattern, marker, tmp_path, capsys):
     xfail = tmp_path / "xfail.txt"
     xfail.write_bytes(content)
@@ -646,7 +707,13 @@ def test_missing_fixtures_in_other_commands(command, tmp_path, capsys):
 
 def test_suite_size():
     """Issue 14 asks for at least 40 hostile adapters."""
-    adapters = (set(RUN_ERRORS) | set(BUILD_ERRORS) | set(OUTPUT_VERDICTS) | set(LOAD_ERRORS) | set(TRACE_NOTES)
-                | {"MutatesInputs", "MutatesParams", "TorchRequiresGrad"})
+    adapters = (
+        set(RUN_ERRORS)
+        | set(BUILD_ERRORS)
+        | set(OUTPUT_VERDICTS)
+        | set(LOAD_ERRORS)
+        | set(TRACE_NOTES)
+        | {"MutatesInputs", "MutatesParams", "TorchRequiresGrad"}
+    )
     assert len(adapters) + len(IMPORT_TIME) >= 40
     assert all(hasattr(H, name) for name in adapters - {"NoSuchAttribute"})

@@ -15,11 +15,10 @@ import struct
 
 import numpy as np
 import pytest
+from conftest import require
 
 from samspec.reference import init_params, load_params
 from samspec.reference.checkpoints import HF, HF_SHARED_PE, KERAS, CheckpointError
-
-from conftest import require
 
 pytestmark = pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # torch on the hand-made pickles
 
@@ -133,8 +132,9 @@ def test_h5_filter_that_would_load_a_plugin(tmp_path, params32, h5py):
     ref = "point_embeddings.0.weight"
     path = write_keras(tmp_path / "plugin.weights.h5", params32, h5py, skip={ref})
     with h5py.File(path, "a") as handle:
-        handle.create_dataset(keras_key(ref), data=params32[ref], chunks=(1, HIDDEN), compression=307,
-                              allow_unknown_filter=True)
+        handle.create_dataset(
+            keras_key(ref), data=params32[ref], chunks=(1, HIDDEN), compression=307, allow_unknown_filter=True
+        )
     refused(path, keras_key(ref), "HDF5 filter 307", "plugin")
     path = write_keras(tmp_path / "gzip.weights.h5", params32, h5py, skip={ref})
     with h5py.File(path, "a") as handle:  # the built-in filters are fine

@@ -211,14 +211,26 @@ FOLDER_LEVEL = [
     ("case without expected", delete_key("@case", "expected"), f"case '{CASE}': missing key 'expected'"),
     ("inputs a list", set_key([], "@case", "inputs"), f"case '{CASE}': 'inputs': expected dict; found list"),
     ("unknown input name", set_key({"prompts": "cases/x.npy"}, "@case", "inputs"), "unknown key 'prompts'"),
-    ("expected lacks an output", edit(lambda m: case_entry(m)["expected"].pop("prompt_dense_embeddings")),
-     "'expected': missing key 'prompt_dense_embeddings'"),
-    ("expected item without shape", edit(lambda m: case_entry(m)["expected"]["prompt_sparse_embeddings"].pop("shape")),
-     "'expected'['prompt_sparse_embeddings']: missing key 'shape'"),
-    ("negative shape", edit(lambda m: case_entry(m)["expected"]["prompt_sparse_embeddings"].update(shape=[1, -4, 32])),
-     "expected a list of non-negative ints"),
-    ("shape of strings", edit(lambda m: case_entry(m)["stages"][next(iter(case_entry(m)["stages"]))].update(shape="1,2")),
-     "['shape']: expected list; found str"),
+    (
+        "expected lacks an output",
+        edit(lambda m: case_entry(m)["expected"].pop("prompt_dense_embeddings")),
+        "'expected': missing key 'prompt_dense_embeddings'",
+    ),
+    (
+        "expected item without shape",
+        edit(lambda m: case_entry(m)["expected"]["prompt_sparse_embeddings"].pop("shape")),
+        "'expected'['prompt_sparse_embeddings']: missing key 'shape'",
+    ),
+    (
+        "negative shape",
+        edit(lambda m: case_entry(m)["expected"]["prompt_sparse_embeddings"].update(shape=[1, -4, 32])),
+        "expected a list of non-negative ints",
+    ),
+    (
+        "shape of strings",
+        edit(lambda m: case_entry(m)["stages"][next(iter(case_entry(m)["stages"]))].update(shape="1,2")),
+        "['shape']: expected list; found str",
+    ),
     ("config without hidden_size", delete_key("@case", "config", "hidden_size"), "'config': missing key 'hidden_size'"),
     ("hidden_size a string", set_key("32", "@case", "config", "hidden_size"), "'config'['hidden_size']: expected int"),
     ("image size of three", set_key([8, 6, 1], "@case", "config", "image_embedding_size"), "expected two ints"),
@@ -485,17 +497,26 @@ CASE_LEVEL = [
     ("missing file", delete_file, "missing"),
     ("expected all NaN", rewrite_expected(lambda a: np.full_like(a, np.nan)), "holds NaN or infinite values"),
     ("expected with inf", rewrite_expected(with_value(np.inf)), "holds NaN or infinite values"),
-    ("dense expected with -inf", rewrite_expected(with_value(-np.inf), "prompt_dense_embeddings"),
-     "holds NaN or infinite values"),
+    (
+        "dense expected with -inf",
+        rewrite_expected(with_value(-np.inf), "prompt_dense_embeddings"),
+        "holds NaN or infinite values",
+    ),
     ("stage with NaN", rewrite_stage(with_value(np.nan)), "holds NaN or infinite values"),
     ("stale expected: all zeros", rewrite_expected(np.zeros_like), "differs from the float64 reference"),
     ("stale expected: 1e-6 off", rewrite_expected(lambda a: a + 1e-6), "differs from the float64 reference"),
     ("stale expected: scaled", rewrite_expected(lambda a: a * 1.5), "differs from the float64 reference"),
-    ("stale positional grid", rewrite_expected(lambda a: a[..., ::-1, :], "prompt_dense_positional_embeddings"),
-     "differs from the float64 reference"),
+    (
+        "stale positional grid",
+        rewrite_expected(lambda a: a[..., ::-1, :], "prompt_dense_positional_embeddings"),
+        "differs from the float64 reference",
+    ),
     ("stale stage", rewrite_stage(lambda a: a + 1.0), "differs from the float64 reference"),
-    ("fortran order", raw_expected(lambda a: raw_npy(np.ascontiguousarray(a[0].T).T[None] if a.ndim == 3 else a, True)),
-     "Fortran order"),
+    (
+        "fortran order",
+        raw_expected(lambda a: raw_npy(np.ascontiguousarray(a[0].T).T[None] if a.ndim == 3 else a, True)),
+        "Fortran order",
+    ),
     ("big-endian >f8", raw_expected(lambda a: raw_npy(a.astype(">f8"))), "dtype '>f8'"),
     ("float32 <f4", raw_expected(lambda a: raw_npy(a.astype("<f4"))), "dtype '<f4'"),
     ("int expected", raw_expected(lambda a: raw_npy(a.astype("<i8"))), "dtype '<i8'"),
@@ -509,8 +530,11 @@ CASE_LEVEL = [
     ("huge declared shape", raw_expected(huge_declared), "the manifest says"),
     ("huge declared input", raw_input("points", huge_declared), "its header declares (1000000000000,)"),
     ("labels as float", raw_input("labels", lambda a: raw_npy(a.astype("<f8"))), "dtype '<f8'; expected '<i8'"),
-    ("label the reference refuses", raw_input("labels", lambda a: raw_npy(np.full_like(a, 7))),
-     "the reference refuses"),
+    (
+        "label the reference refuses",
+        raw_input("labels", lambda a: raw_npy(np.full_like(a, 7))),
+        "the reference refuses",
+    ),
     ("NaN point", raw_input("points", lambda a: raw_npy(np.full_like(a, np.nan))), "the reference refuses"),
     ("points of the wrong rank", raw_input("points", lambda a: raw_npy(a[0])), "the reference refuses"),
     ("NaN parameter", nan_parameter, "the reference refuses"),
@@ -544,8 +568,9 @@ def test_case_level_problem(folder, capsys, name, mutate, needle):
     captured = capsys.readouterr()
     assert needle in captured.err and "Traceback" not in captured.err and captured.out == "", captured
     report = folder.parent / "report.json"
-    code = main(["check", "reference-f32", "--fixtures", str(folder), "--in-process", "--no-diagnosis",
-                 "--report", str(report)])
+    code = main(
+        ["check", "reference-f32", "--fixtures", str(folder), "--in-process", "--no-diagnosis", "--report", str(report)]
+    )
     checked = capsys.readouterr()
     if with_stages:  # no port is judged on stored stages: check runs (verify above is what refuses them)
         assert code == 0 and "Traceback" not in checked.err, checked

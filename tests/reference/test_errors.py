@@ -67,39 +67,131 @@ def with_inf(array, index):
 #  exception type, pattern naming the argument, pattern for what was received)
 CASES = [
     # -- points and labels ------------------------------------------------------------------
-    ("points_rank_2", {}, dict(points=np.zeros((2, 2)), labels=L1), ValueError, r"^points:", r"received shape \(2, 2\)"),
-    ("points_last_dim_3", {}, dict(points=np.zeros((1, 2, 3)), labels=L1), ValueError, r"^points:", r"received shape \(1, 2, 3\)"),
-    ("labels_shape_mismatch", {}, dict(points=P1, labels=np.array([[1, 0, 1]])), ValueError, r"^labels:", r"received shape \(1, 3\)"),
+    (
+        "points_rank_2",
+        {},
+        dict(points=np.zeros((2, 2)), labels=L1),
+        ValueError,
+        r"^points:",
+        r"received shape \(2, 2\)",
+    ),
+    (
+        "points_last_dim_3",
+        {},
+        dict(points=np.zeros((1, 2, 3)), labels=L1),
+        ValueError,
+        r"^points:",
+        r"received shape \(1, 2, 3\)",
+    ),
+    (
+        "labels_shape_mismatch",
+        {},
+        dict(points=P1, labels=np.array([[1, 0, 1]])),
+        ValueError,
+        r"^labels:",
+        r"received shape \(1, 3\)",
+    ),
     ("labels_float_dtype", {}, dict(points=P1, labels=np.array([[1.0, 0.0]])), TypeError, r"^labels:", r"float64"),
     ("labels_bool_dtype", {}, dict(points=P1, labels=np.array([[True, False]])), TypeError, r"^labels:", r"bool"),
     ("labels_unknown_7", {}, dict(points=P1, labels=np.array([[1, 7]])), ValueError, r"^labels:", r"\[7\]"),
     ("labels_minus_2", {}, dict(points=P1, labels=np.array([[-2, 0]])), ValueError, r"^labels:", r"\[-2\]"),
-    ("labels_4_keras_hub", {"profile": "keras_hub"}, dict(points=P1, labels=np.array([[4, 0]])), ValueError, r"^labels:.*keras_hub", r"\[4\]"),
+    (
+        "labels_4_keras_hub",
+        {"profile": "keras_hub"},
+        dict(points=P1, labels=np.array([[4, 0]])),
+        ValueError,
+        r"^labels:.*keras_hub",
+        r"\[4\]",
+    ),
     ("points_nan", {}, dict(points=with_nan(P1, (0, 1, 0)), labels=L1), ValueError, r"^points:", r"1 NaN or inf"),
     ("points_inf", {}, dict(points=with_inf(P1, (0, 0, 1)), labels=L1), ValueError, r"^points:", r"1 NaN or inf"),
     ("points_bool", {}, dict(points=np.zeros((1, 2, 2), dtype=bool), labels=L1), TypeError, r"^points:", r"dtype bool"),
-    ("points_complex", {}, dict(points=np.zeros((1, 2, 2), dtype=complex), labels=L1), TypeError, r"^points:", r"complex"),
+    (
+        "points_complex",
+        {},
+        dict(points=np.zeros((1, 2, 2), dtype=complex), labels=L1),
+        TypeError,
+        r"^points:",
+        r"complex",
+    ),
     ("points_strings", {}, dict(points=[[["a", "b"]]], labels=[[1]]), TypeError, r"^points:", r"<U1"),
     ("points_without_labels", {}, dict(points=P1), ValueError, r"^labels:", r"received points alone"),
     ("labels_without_points", {}, dict(labels=L1), ValueError, r"^points:", r"received labels alone"),
     # -- boxes --------------------------------------------------------------------------------
     ("boxes_nan", {}, dict(boxes=with_nan(BOX1, (0, 2))), ValueError, r"^boxes:", r"1 NaN or inf"),
-    ("boxes_corners_under_sam", {}, dict(boxes=np.zeros((1, 2, 2))), ValueError, r"^boxes:", r"received shape \(1, 2, 2\)"),
-    ("boxes_xyxy_under_keras_hub", {"profile": "keras_hub"}, dict(boxes=BOX1), ValueError, r"^boxes:", r"received shape \(1, 4\)"),
+    (
+        "boxes_corners_under_sam",
+        {},
+        dict(boxes=np.zeros((1, 2, 2))),
+        ValueError,
+        r"^boxes:",
+        r"received shape \(1, 2, 2\)",
+    ),
+    (
+        "boxes_xyxy_under_keras_hub",
+        {"profile": "keras_hub"},
+        dict(boxes=BOX1),
+        ValueError,
+        r"^boxes:",
+        r"received shape \(1, 4\)",
+    ),
     # -- masks --------------------------------------------------------------------------------
-    ("masks_1024_for_64x64", {"hidden_size": 256, "mask_in_channels": 16, "image_embedding_size": (64, 64),
-                              "input_image_size": (1024, 1024)},
-     dict(masks=np.zeros((1, 1, 1024, 1024))), ValueError, r"^masks:.*\(\*, 1, 256, 256\)", r"received shape \(1, 1, 1024, 1024\)"),
-    ("masks_two_channels", {}, dict(masks=np.zeros((1, 2, 16, 16))), ValueError, r"^masks:", r"received shape \(1, 2, 16, 16\)"),
+    (
+        "masks_1024_for_64x64",
+        {
+            "hidden_size": 256,
+            "mask_in_channels": 16,
+            "image_embedding_size": (64, 64),
+            "input_image_size": (1024, 1024),
+        },
+        dict(masks=np.zeros((1, 1, 1024, 1024))),
+        ValueError,
+        r"^masks:.*\(\*, 1, 256, 256\)",
+        r"received shape \(1, 1, 1024, 1024\)",
+    ),
+    (
+        "masks_two_channels",
+        {},
+        dict(masks=np.zeros((1, 2, 16, 16))),
+        ValueError,
+        r"^masks:",
+        r"received shape \(1, 2, 16, 16\)",
+    ),
     ("masks_rank_3", {}, dict(masks=np.zeros((1, 16, 16))), ValueError, r"^masks:", r"received shape \(1, 16, 16\)"),
     ("masks_nan", {}, dict(masks=with_nan(MASK1, (0, 0, 3, 5))), ValueError, r"^masks:", r"1 NaN or inf"),
-    ("masks_keras_hub_no_trailing_1", {"profile": "keras_hub"}, dict(masks=np.zeros((1, 1, 16, 16))), ValueError, r"^masks:", r"received shape \(1, 1, 16, 16\)"),
+    (
+        "masks_keras_hub_no_trailing_1",
+        {"profile": "keras_hub"},
+        dict(masks=np.zeros((1, 1, 16, 16))),
+        ValueError,
+        r"^masks:",
+        r"received shape \(1, 1, 16, 16\)",
+    ),
     # -- batch sizes --------------------------------------------------------------------------
-    ("batch_points_vs_boxes", {}, dict(points=np.zeros((2, 1, 2)), labels=np.ones((2, 1), dtype=int), boxes=np.zeros((3, 4))),
-     ValueError, r"^batch size:", r"points has 2, boxes has 3"),
-    ("batch_points_vs_masks", {}, dict(points=P1, labels=L1, masks=np.zeros((2, 1, 16, 16))),
-     ValueError, r"^batch size:", r"points has 1, masks has 2"),
-    ("keras_hub_no_prompt", {"profile": "keras_hub"}, dict(), ValueError, r"^points, labels, boxes, masks:.*keras_hub", r"received none"),
+    (
+        "batch_points_vs_boxes",
+        {},
+        dict(points=np.zeros((2, 1, 2)), labels=np.ones((2, 1), dtype=int), boxes=np.zeros((3, 4))),
+        ValueError,
+        r"^batch size:",
+        r"points has 2, boxes has 3",
+    ),
+    (
+        "batch_points_vs_masks",
+        {},
+        dict(points=P1, labels=L1, masks=np.zeros((2, 1, 16, 16))),
+        ValueError,
+        r"^batch size:",
+        r"points has 1, masks has 2",
+    ),
+    (
+        "keras_hub_no_prompt",
+        {"profile": "keras_hub"},
+        dict(),
+        ValueError,
+        r"^points, labels, boxes, masks:.*keras_hub",
+        r"received none",
+    ),
     # -- configuration ------------------------------------------------------------------------
     ("hidden_size_odd", {"hidden_size": 7}, None, ValueError, r"^hidden_size:", r"received 7"),
     ("hidden_size_float", {"hidden_size": 8.0}, None, TypeError, r"^hidden_size:", r"received 8\.0"),
@@ -107,32 +199,126 @@ CASES = [
     ("profile_unknown", {"profile": "tensorflow"}, None, ValueError, r"^profile:", r"received 'tensorflow'"),
     ("dtype_bfloat16", {"dtype": "bfloat16"}, None, ValueError, r"^dtype:", r"received 'bfloat16'"),
     ("activation_unknown", {"activation": "gelu2"}, None, ValueError, r"^activation:", r"received 'gelu2'"),
-    ("image_embedding_size_not_pair", {"image_embedding_size": (4,)}, None, ValueError, r"^image_embedding_size:", r"received \(4,\)"),
-    ("input_image_size_zero", {"input_image_size": (0, 16)}, None, ValueError, r"^input_image_size:", r"received \(0, 16\)"),
-    ("layer_norm_eps_zero", {"layer_norm_eps": 0.0}, None, ValueError, r"^layer_norm_eps:.*finite number > 0", r"received 0\.0"),
+    (
+        "image_embedding_size_not_pair",
+        {"image_embedding_size": (4,)},
+        None,
+        ValueError,
+        r"^image_embedding_size:",
+        r"received \(4,\)",
+    ),
+    (
+        "input_image_size_zero",
+        {"input_image_size": (0, 16)},
+        None,
+        ValueError,
+        r"^input_image_size:",
+        r"received \(0, 16\)",
+    ),
+    (
+        "layer_norm_eps_zero",
+        {"layer_norm_eps": 0.0},
+        None,
+        ValueError,
+        r"^layer_norm_eps:.*finite number > 0",
+        r"received 0\.0",
+    ),
     ("layer_norm_eps_negative", {"layer_norm_eps": -1e-6}, None, ValueError, r"^layer_norm_eps:", r"received -1e-06"),
     ("layer_norm_eps_nan", {"layer_norm_eps": float("nan")}, None, ValueError, r"^layer_norm_eps:", r"received nan"),
     ("layer_norm_eps_inf", {"layer_norm_eps": float("inf")}, None, ValueError, r"^layer_norm_eps:", r"received inf"),
     ("layer_norm_eps_string", {"layer_norm_eps": "1e-6"}, None, TypeError, r"^layer_norm_eps:", r"str '1e-6'"),
     ("layer_norm_eps_bool", {"layer_norm_eps": True}, None, TypeError, r"^layer_norm_eps:", r"bool True"),
-    ("stages_not_callable", {"stages": {"sinusoids": 3}}, None, TypeError, r"^stages\['sinusoids'\]:", r"received int 3"),
+    (
+        "stages_not_callable",
+        {"stages": {"sinusoids": 3}},
+        None,
+        TypeError,
+        r"^stages\['sinusoids'\]:",
+        r"received int 3",
+    ),
     ("stages_not_a_dict", {"stages": ["sinusoids"]}, None, TypeError, r"^stages: expected a dict", r"received list"),
     ("fast_not_bool", {"fast": "yes"}, None, TypeError, r"^fast: expected True or False", r"received 'yes'"),
-    ("stages_none_value", {"stages": {"downscale_mask": None}}, None, TypeError, r"^stages\['downscale_mask'\]:", r"NoneType"),
-    ("float16_input_image_size_70000", {"dtype": "float16", "input_image_size": (70000, 70000)}, None, ValueError,
-     r"^input_image_size:.*float16", r"received \(70000, 70000\)"),
-    ("float16_image_embedding_size_70000", {"dtype": "float16", "image_embedding_size": (70000, 1)}, None, ValueError,
-     r"^image_embedding_size:.*float16", r"received \(70000, 1\)"),
-    ("float16_gaussian_overflows_fourier_argument", {"dtype": "float16", "params": params_with(_big_gaussian)}, None,
-     ValueError, r"^params\['pe_layer\.positional_encoding_gaussian_matrix'\]:.*float16", r"received a bound of"),
+    (
+        "stages_none_value",
+        {"stages": {"downscale_mask": None}},
+        None,
+        TypeError,
+        r"^stages\['downscale_mask'\]:",
+        r"NoneType",
+    ),
+    (
+        "float16_input_image_size_70000",
+        {"dtype": "float16", "input_image_size": (70000, 70000)},
+        None,
+        ValueError,
+        r"^input_image_size:.*float16",
+        r"received \(70000, 70000\)",
+    ),
+    (
+        "float16_image_embedding_size_70000",
+        {"dtype": "float16", "image_embedding_size": (70000, 1)},
+        None,
+        ValueError,
+        r"^image_embedding_size:.*float16",
+        r"received \(70000, 1\)",
+    ),
+    (
+        "float16_gaussian_overflows_fourier_argument",
+        {"dtype": "float16", "params": params_with(_big_gaussian)},
+        None,
+        ValueError,
+        r"^params\['pe_layer\.positional_encoding_gaussian_matrix'\]:.*float16",
+        r"received a bound of",
+    ),
     # -- parameters ---------------------------------------------------------------------------
-    ("params_missing_key", {"params": params_with(_drop)}, None, ValueError, r"^params:", r"missing keys \['point_embeddings\.1\.weight'\]"),
-    ("params_extra_key", {"params": params_with(_extra)}, None, ValueError, r"^params:", r"unexpected keys \['point_embeddings\.4\.weight'\]"),
-    ("params_wrong_shape", {"params": params_with(_reshape)}, None, ValueError, r"^params\['no_mask_embed\.weight'\]:", r"received \(8,\)"),
-    ("params_nan", {"params": params_with(_nan)}, None, ValueError, r"^params\['mask_downscaling\.3\.bias'\]:", r"1 NaN or inf"),
-    ("params_int_dtype", {"params": params_with(_int_dtype)}, None, TypeError, r"^params\['not_a_point_embed\.weight'\]:", r"int64"),
-    ("params_overflow_float16", {"params": params_with(_overflow), "dtype": "float16"}, None, ValueError,
-     r"^params\['point_embeddings\.0\.weight'\]:", r"1 NaN or inf"),
+    (
+        "params_missing_key",
+        {"params": params_with(_drop)},
+        None,
+        ValueError,
+        r"^params:",
+        r"missing keys \['point_embeddings\.1\.weight'\]",
+    ),
+    (
+        "params_extra_key",
+        {"params": params_with(_extra)},
+        None,
+        ValueError,
+        r"^params:",
+        r"unexpected keys \['point_embeddings\.4\.weight'\]",
+    ),
+    (
+        "params_wrong_shape",
+        {"params": params_with(_reshape)},
+        None,
+        ValueError,
+        r"^params\['no_mask_embed\.weight'\]:",
+        r"received \(8,\)",
+    ),
+    (
+        "params_nan",
+        {"params": params_with(_nan)},
+        None,
+        ValueError,
+        r"^params\['mask_downscaling\.3\.bias'\]:",
+        r"1 NaN or inf",
+    ),
+    (
+        "params_int_dtype",
+        {"params": params_with(_int_dtype)},
+        None,
+        TypeError,
+        r"^params\['not_a_point_embed\.weight'\]:",
+        r"int64",
+    ),
+    (
+        "params_overflow_float16",
+        {"params": params_with(_overflow), "dtype": "float16"},
+        None,
+        ValueError,
+        r"^params\['point_embeddings\.0\.weight'\]:",
+        r"1 NaN or inf",
+    ),
     ("params_not_a_dict", {"params": [1, 2]}, None, TypeError, r"^params:", r"list"),
 ]
 
@@ -196,15 +382,38 @@ def test_spec13_unsigned_labels_accepted_or_refused_clearly(profile):
 
 RNG = np.random.default_rng(0)
 VALID_CALLS = [
-    pytest.param("sam", dict(points=RNG.uniform(0, 16, (2, 3, 2)), labels=np.array([[1, 0, 2], [3, 1, -1]])), id="sam-points"),
-    pytest.param("sam", dict(points=RNG.uniform(0, 16, (1, 2, 2)), labels=np.array([[1, 0]], dtype=np.int32),
-                             boxes=np.array([[1.0, 2.0, 9.0, 7.0]])), id="sam-points-boxes"),
-    pytest.param("sam", dict(points=RNG.uniform(0, 16, (1, 1, 2)).astype(np.float32), labels=np.array([[0]]),
-                             masks=RNG.standard_normal((1, 1, 16, 16))), id="sam-points-masks"),
+    pytest.param(
+        "sam", dict(points=RNG.uniform(0, 16, (2, 3, 2)), labels=np.array([[1, 0, 2], [3, 1, -1]])), id="sam-points"
+    ),
+    pytest.param(
+        "sam",
+        dict(
+            points=RNG.uniform(0, 16, (1, 2, 2)),
+            labels=np.array([[1, 0]], dtype=np.int32),
+            boxes=np.array([[1.0, 2.0, 9.0, 7.0]]),
+        ),
+        id="sam-points-boxes",
+    ),
+    pytest.param(
+        "sam",
+        dict(
+            points=RNG.uniform(0, 16, (1, 1, 2)).astype(np.float32),
+            labels=np.array([[0]]),
+            masks=RNG.standard_normal((1, 1, 16, 16)),
+        ),
+        id="sam-points-masks",
+    ),
     pytest.param("sam", dict(points=np.array([[[3, 4]]], dtype=np.int64), labels=np.array([[1]])), id="sam-int-points"),
-    pytest.param("keras_hub", dict(points=RNG.uniform(0, 16, (2, 2, 2)), labels=np.array([[1, 0], [2, -1]]),
-                                   boxes=RNG.uniform(0, 16, (2, 3, 2, 2)),
-                                   masks=RNG.standard_normal((2, 2, 16, 16, 1))), id="keras_hub-all"),
+    pytest.param(
+        "keras_hub",
+        dict(
+            points=RNG.uniform(0, 16, (2, 2, 2)),
+            labels=np.array([[1, 0], [2, -1]]),
+            boxes=RNG.uniform(0, 16, (2, 3, 2, 2)),
+            masks=RNG.standard_normal((2, 2, 16, 16, 1)),
+        ),
+        id="keras_hub-all",
+    ),
 ]
 
 
@@ -247,8 +456,9 @@ def test_spec13_labels_unchanged_after_padding():
 )
 def test_spec13_values_overflowing_the_compute_dtype_are_refused(dtype, kwargs, name):
     """§13: a finite input that becomes inf in the compute dtype is refused, never turned into NaN outputs."""
-    enc = SAMPromptEncoder(hidden_size=8, image_embedding_size=(4, 4), input_image_size=(64, 64),
-                           mask_in_channels=4, dtype=dtype)
+    enc = SAMPromptEncoder(
+        hidden_size=8, image_embedding_size=(4, 4), input_image_size=(64, 64), mask_in_channels=4, dtype=dtype
+    )
     with pytest.raises(ValueError, match=rf"^{name}: expected values representable in {dtype}.*received values up to"):
         enc(**kwargs)
 
@@ -265,8 +475,10 @@ def test_spec2_2_init_params_refuses_a_seed_that_is_not_an_int(seed):
 
 def test_spec2_2_init_params_accepts_numpy_integer_seeds():
     """§2.2 init_params: a NumPy integer seed is the same seed as the Python int."""
-    assert all(np.array_equal(a, b) for a, b in zip(init_params(8, 4, seed=np.int64(5)).values(),
-                                                     init_params(8, 4, seed=5).values()))
+    assert all(
+        np.array_equal(a, b)
+        for a, b in zip(init_params(8, 4, seed=np.int64(5)).values(), init_params(8, 4, seed=5).values())
+    )
 
 
 def _label_stage_calls():
@@ -281,9 +493,16 @@ def _label_stage_calls():
     table = label_embedding_table(params, np.float64, np)
     calls = []
     for rule_name, rule in (("sam", SAM_LABELS), ("keras_hub", KERAS_HUB_LABELS)):
-        for name, stage in (("embed_point_labels", embed_point_labels), ("embed_point_labels_literal", embed_point_labels_literal)):
-            calls.append(pytest.param(lambda labels, s=stage, r=rule: s(np.zeros(labels.shape + (8,)), labels, table, r, np),
-                                      id=f"{name}-{rule_name}"))
+        for name, stage in (
+            ("embed_point_labels", embed_point_labels),
+            ("embed_point_labels_literal", embed_point_labels_literal),
+        ):
+            calls.append(
+                pytest.param(
+                    lambda labels, s=stage, r=rule: s(np.zeros(labels.shape + (8,)), labels, table, r, np),
+                    id=f"{name}-{rule_name}",
+                )
+            )
     return calls
 
 
@@ -292,7 +511,10 @@ def _label_stage_calls():
 def test_spec5_2_stage_functions_refuse_labels_outside_the_rule(call, bad):
     """§5.2 embed_point_labels (fast and literal): a label outside the rule is a
     ValueError naming labels, the allowed values and what was received, never another row's token."""
-    with pytest.raises(ValueError, match=rf"^labels: expected values in \[-1, 0, 1, 2, 3\].*received unknown label value\(s\) \[{bad}\]"):
+    with pytest.raises(
+        ValueError,
+        match=rf"^labels: expected values in \[-1, 0, 1, 2, 3\].*received unknown label value\(s\) \[{bad}\]",
+    ):
         call(np.array([[1, bad]]))
 
 
@@ -305,8 +527,10 @@ def _unit_masks():
 
 
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
-@pytest.mark.parametrize("dtype, factor, tolerance", [("float32", 1e20, 1e-6), ("float32", 1e36, 1e-6), ("float16", 300.0, 5e-3),
-                                                      ("float16", 20000.0, 5e-3)])
+@pytest.mark.parametrize(
+    "dtype, factor, tolerance",
+    [("float32", 1e20, 1e-6), ("float32", 1e36, 1e-6), ("float16", 300.0, 5e-3), ("float16", 20000.0, 5e-3)],
+)
 @pytest.mark.parametrize("route", ["call", "trace"])
 def test_spec9_2_layer_norm_of_large_finite_masks_does_not_overflow(dtype, factor, tolerance, route):
     """§9.2 layer_norm_channels (trace) and layer_norm_channels_first (call): masks whose §9.1 output
@@ -320,7 +544,9 @@ def test_spec9_2_layer_norm_of_large_finite_masks_does_not_overflow(dtype, facto
     assert error <= tolerance, f"§9.2 LayerNorm2d, {dtype} masks x {factor:g}: relative error {error:.3g}"
 
 
-@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning", "ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.filterwarnings(
+    "ignore:overflow encountered:RuntimeWarning", "ignore:invalid value encountered:RuntimeWarning"
+)
 @pytest.mark.parametrize("dtype, factor", [("float32", 3e38), ("float16", 60000.0)])
 @pytest.mark.parametrize("route", ["call", "trace"])
 def test_spec9_2_masks_whose_convolution_overflows_are_refused(dtype, factor, route):
@@ -328,7 +554,9 @@ def test_spec9_2_masks_whose_convolution_overflows_are_refused(dtype, factor, ro
     params = init_params(32, 16, seed=0)
     params["mask_downscaling.0.weight"][:] = 10.0
     enc = SAMPromptEncoder(**MASK_CONFIG, params=params, dtype=dtype)
-    with pytest.raises(ValueError, match=rf"^masks: expected values whose §9.1 convolutions are representable in {dtype}"):
+    with pytest.raises(
+        ValueError, match=rf"^masks: expected values whose §9.1 convolutions are representable in {dtype}"
+    ):
         (enc.trace if route == "trace" else enc)(masks=_unit_masks() * factor)
 
 
@@ -338,7 +566,7 @@ def test_spec9_2_rescaled_layer_norm_equals_the_definition():
 
     x = np.random.default_rng(1).standard_normal((3, 5, 7, 4)) * np.array([1e-3, 1.0, 50.0, 1e3])[None, None, None, :]
     centred = x - x.mean(axis=-1, keepdims=True)
-    want = centred / np.sqrt((centred ** 2).mean(axis=-1, keepdims=True) + 1e-6)
+    want = centred / np.sqrt((centred**2).mean(axis=-1, keepdims=True) + 1e-6)
     np.testing.assert_allclose(normalised_without_overflow(centred, 1e-6, -1, np), want, rtol=1e-13, atol=1e-15)
 
 

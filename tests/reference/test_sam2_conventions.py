@@ -38,8 +38,14 @@ class TestSpec5_2_Sam2Labels:
         labels = np.array([[0, 1, 2, 3, -1, 2]])
         tokens = encoder("sam2", literal)(POINTS, labels)["prompt_sparse_embeddings"]
         pe = sam_pe(POINTS)  # (1, 7, C): the six points and the padding point
-        rows = ["point_embeddings.0.weight", "point_embeddings.1.weight", "point_embeddings.2.weight",
-                "point_embeddings.3.weight", None, "point_embeddings.2.weight"]
+        rows = [
+            "point_embeddings.0.weight",
+            "point_embeddings.1.weight",
+            "point_embeddings.2.weight",
+            "point_embeddings.3.weight",
+            None,
+            "point_embeddings.2.weight",
+        ]
         for n, name in enumerate(rows):
             want = row("not_a_point_embed.weight") if name is None else pe[0, n] + row(name)
             np.testing.assert_allclose(tokens[0, n], want, rtol=0, atol=1e-15, err_msg=f"§5.2 sam2 token {n}")
@@ -56,7 +62,9 @@ class TestSpec5_2_Sam2Labels:
         np.testing.assert_allclose(tokens[0, 3], pe[0, 3] + row("point_embeddings.3.weight"), rtol=0, atol=1e-15)
         np.testing.assert_allclose(tokens[0, 5], pe[0, 5] + row("point_embeddings.0.weight"), rtol=0, atol=1e-15)
 
-    @pytest.mark.parametrize("profile, bad", [("sam2", -10), ("sam2", 4), ("hf_sam2", 4), ("hf_sam2", -2), ("sam", -10)])
+    @pytest.mark.parametrize(
+        "profile, bad", [("sam2", -10), ("sam2", 4), ("hf_sam2", 4), ("hf_sam2", -2), ("sam", -10)]
+    )
     def test_spec13_label_outside_the_rule_names_labels_allowed_and_profile(self, literal, profile, bad):
         """§13 labels outside a profile's rule are a ValueError naming labels, the allowed values and the profile."""
         with pytest.raises(ValueError) as info:
@@ -73,9 +81,15 @@ class TestSpec6_3_TrailingNotAPoint:
         tokens = encoder("hf_sam2", literal)(boxes=BOX)["prompt_sparse_embeddings"]
         corners = encoder("sam").trace(boxes=BOX)["boxes.positional_encoding"]  # (1, 1, 2, C)
         assert tokens.shape == (1, 3, 8)
-        np.testing.assert_allclose(tokens[0, 0], corners[0, 0, 0] + row("point_embeddings.2.weight"), rtol=0, atol=1e-15)
-        np.testing.assert_allclose(tokens[0, 1], corners[0, 0, 1] + row("point_embeddings.3.weight"), rtol=0, atol=1e-15)
-        assert np.array_equal(tokens[0, 2], row("not_a_point_embed.weight")), "§6.3: the trailing token is not_a_point_embed exactly"
+        np.testing.assert_allclose(
+            tokens[0, 0], corners[0, 0, 0] + row("point_embeddings.2.weight"), rtol=0, atol=1e-15
+        )
+        np.testing.assert_allclose(
+            tokens[0, 1], corners[0, 0, 1] + row("point_embeddings.3.weight"), rtol=0, atol=1e-15
+        )
+        assert np.array_equal(tokens[0, 2], row("not_a_point_embed.weight")), (
+            "§6.3: the trailing token is not_a_point_embed exactly"
+        )
 
     def test_spec6_3_hf_sam2_points_then_box_tokens(self, literal):
         """§6.3 and §7 assemble_sparse, profile hf_sam2: points (unpadded, a box is given), then tl, br, nap."""
@@ -117,9 +131,13 @@ def test_spec12_1_sam2_profiles_share_sam_layouts_and_padding():
     sam = PROFILES["sam"]
     for name, rule, trailing in (("sam2", SAM2_LABELS, False), ("hf_sam2", HF_SAM2_LABELS, True)):
         profile = PROFILES[name]
-        assert (profile.boxes_layout, profile.masks_layout, profile.channels_last, profile.pad_points,
-                profile.empty_prompt_batch) == (sam.boxes_layout, sam.masks_layout, sam.channels_last,
-                                                 sam.pad_points, sam.empty_prompt_batch)
+        assert (
+            profile.boxes_layout,
+            profile.masks_layout,
+            profile.channels_last,
+            profile.pad_points,
+            profile.empty_prompt_batch,
+        ) == (sam.boxes_layout, sam.masks_layout, sam.channels_last, sam.pad_points, sam.empty_prompt_batch)
         assert profile.labels == rule and profile.box_trailing_not_a_point is trailing
     assert SAM2_LABELS.allowed == (-1, 0, 1, 2, 3) and HF_SAM2_LABELS.allowed == (-10, -1, 0, 1, 2, 3)
 

@@ -188,7 +188,8 @@ class TestSpec4_1_FourierArgument:
         assert A[1, 0] == pytest.approx(math.pi, abs=1e-15)
 
     def test_spec4_1_second_row_of_G_multiplies_y(self):
-        """§4.1 fourier argument: G = [[0], [1]], u = (x, 0.25) -> 2*pi*(-0.5) = -pi; G = [[0.25], [0]] at u=(0,.)->-pi/2."""
+        """§4.1 fourier argument: G = [[0], [1]], u = (x, 0.25) -> 2*pi*(-0.5) = -pi;
+        G = [[0.25], [0]] at u=(0,.)->-pi/2."""
         A = fourier_argument(np.array([[0.9, 0.25]]), np.array([[0.0], [1.0]]), xp)
         assert A[0, 0] == pytest.approx(-math.pi, abs=1e-15)
         A = fourier_argument(np.array([[0.0, 0.3]]), np.array([[0.25], [0.0]]), xp)
@@ -324,17 +325,26 @@ class TestSpec5_2_LabelEmbeddings:
     def test_spec5_2_rule_tables_as_documented(self):
         """§5.2: the profiles' label rules, spelled out."""
         assert PROFILES["sam"].labels.entries == {
-            -1: (0, "not_a_point"), 0: (1, "background"), 1: (1, "foreground"), 2: (1, "none"), 3: (1, "none"),
+            -1: (0, "not_a_point"),
+            0: (1, "background"),
+            1: (1, "foreground"),
+            2: (1, "none"),
+            3: (1, "none"),
         }
         assert PROFILES["keras_hub"].labels.entries == {
-            -1: (0, "not_a_point"), 0: (1, "background"), 1: (1, "foreground"),
-            2: (1, "foreground"), 3: (1, "foreground"),
+            -1: (0, "not_a_point"),
+            0: (1, "background"),
+            1: (1, "foreground"),
+            2: (1, "foreground"),
+            3: (1, "foreground"),
         }
 
     def test_spec5_2_end_to_end_centre_point(self):
         """§3-§5 end to end (sam): the pixel whose centre is the image centre has PE [0..0, 1..1],
         so its token is that plus the foreground embedding; the padding token is not_a_point."""
-        enc = SAMPromptEncoder(hidden_size=8, image_embedding_size=(2, 2), input_image_size=(128, 96), mask_in_channels=4)
+        enc = SAMPromptEncoder(
+            hidden_size=8, image_embedding_size=(2, 2), input_image_size=(128, 96), mask_in_channels=4
+        )
         out = enc(np.array([[[47.5, 63.5]]]), np.array([[1]]))
         sparse = out["prompt_sparse_embeddings"]
         assert sparse.shape == (1, 2, 8)
@@ -364,8 +374,9 @@ class TestSpec6_BoxCorners:
         box (-0.5, -0.5, 47.5, 63.5) -> corners (0, 0), (48, 64) after the shift -> u = (0, 0), (0.5, 0.5)
         -> A = (-pi/2, -pi/2), (0, 0) -> PE = [-1, -1, 0, 0], [0, 0, 1, 1]; plus E_tl, E_br."""
         params = params_with_gaussian(4, 4, [[0.25, 0.0], [0.0, 0.25]])
-        enc = SAMPromptEncoder(hidden_size=4, image_embedding_size=(2, 2), input_image_size=(128, 96),
-                               mask_in_channels=4, params=params)
+        enc = SAMPromptEncoder(
+            hidden_size=4, image_embedding_size=(2, 2), input_image_size=(128, 96), mask_in_channels=4, params=params
+        )
         sparse = enc(boxes=np.array([[-0.5, -0.5, 47.5, 63.5]]))["prompt_sparse_embeddings"]
         assert sparse.shape == (1, 2, 4)
         tl, br = params["point_embeddings.2.weight"][0], params["point_embeddings.3.weight"][0]
@@ -450,7 +461,9 @@ class TestSpec8_DenseGrid:
         """§8.2 / §11: dense PE is (1, C, h, w) under sam, (1, h, w, C) under keras_hub, and never
         depends on the prompt."""
         params = params_with_gaussian(2, 4, [[1.0], [0.0]])
-        kw = dict(hidden_size=2, image_embedding_size=(2, 4), input_image_size=(8, 16), mask_in_channels=4, params=params)
+        kw = dict(
+            hidden_size=2, image_embedding_size=(2, 4), input_image_size=(8, 16), mask_in_channels=4, params=params
+        )
         enc = SAMPromptEncoder(**kw)
         outs = [
             enc()["prompt_dense_positional_embeddings"],
@@ -619,7 +632,9 @@ class TestSpec9_3_Activations:
         x = np.array([-3.0, 0.0, 5.5])
         assert np.array_equal(self.act("linear", x), x)
 
-    @pytest.mark.parametrize("name", ["gelu", "gelu_tanh", "relu", "sigmoid", "tanh", "silu", "softplus", "mish", "elu"])
+    @pytest.mark.parametrize(
+        "name", ["gelu", "gelu_tanh", "relu", "sigmoid", "tanh", "silu", "softplus", "mish", "elu"]
+    )
     @pytest.mark.parametrize("dtype", [np.float32, np.float16])
     def test_spec9_3_dtype_preserved(self, name, dtype):
         """§9.3 activations are computed in their input's dtype."""
@@ -678,7 +693,8 @@ class TestSpec9_5_DownscaleMask:
         assert np.array_equal(trace["mask.conv3"], out)
 
     def test_spec9_5_against_literal_chain(self):
-        """§9.5 downscale_mask equals conv(loop) -> LN(loop) -> gelu(math.erf) -> conv -> LN -> gelu -> conv1x1(loop)."""
+        """§9.5 downscale_mask equals conv(loop) -> LN(loop) -> gelu(math.erf) -> conv -> LN -> gelu
+        -> conv1x1(loop)."""
         C, Cm = 8, 8
         params = init_params(C, Cm, seed=4)
         mask = np.random.default_rng(4).standard_normal((2, 8, 12))
@@ -745,7 +761,9 @@ class TestSpec11_OutputsAndBatchRule:
     def test_spec11_output_keys(self):
         """§11 outputs: exactly the three named outputs."""
         assert OUTPUT_KEYS == (
-            "prompt_sparse_embeddings", "prompt_dense_embeddings", "prompt_dense_positional_embeddings",
+            "prompt_sparse_embeddings",
+            "prompt_dense_embeddings",
+            "prompt_dense_positional_embeddings",
         )
         assert tuple(small_encoder()()) == OUTPUT_KEYS
 
@@ -821,11 +839,29 @@ class TestSpec11_OutputsAndBatchRule:
         trace = enc.trace(points, labels, boxes, masks)
         out = enc(points, labels, boxes, masks)
         expected_keys = {
-            "points.shifted", "points.labels", "points.normalised", "points.fourier_argument",
-            "points.positional_encoding", "points.tokens", "boxes.shifted", "boxes.normalised",
-            "boxes.fourier_argument", "boxes.positional_encoding", "boxes.tokens", "dense_pe.cell_centres",
-            "dense_pe.fourier_argument", "dense_pe.grid", "mask.input", "mask.conv1", "mask.norm1", "mask.act1",
-            "mask.conv2", "mask.norm2", "mask.act2", "mask.conv3", *OUTPUT_KEYS,
+            "points.shifted",
+            "points.labels",
+            "points.normalised",
+            "points.fourier_argument",
+            "points.positional_encoding",
+            "points.tokens",
+            "boxes.shifted",
+            "boxes.normalised",
+            "boxes.fourier_argument",
+            "boxes.positional_encoding",
+            "boxes.tokens",
+            "dense_pe.cell_centres",
+            "dense_pe.fourier_argument",
+            "dense_pe.grid",
+            "mask.input",
+            "mask.conv1",
+            "mask.norm1",
+            "mask.act1",
+            "mask.conv2",
+            "mask.norm2",
+            "mask.act2",
+            "mask.conv3",
+            *OUTPUT_KEYS,
         }
         assert expected_keys <= set(trace)
         for key in OUTPUT_KEYS:
