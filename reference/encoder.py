@@ -225,9 +225,8 @@ class SAMPromptEncoder:
     def positional_grid(self, trace=None):
         """Spec §8: the positional encoding of every cell centre of the embedding grid, (h, w, C)."""
         S, G, record = self.stages, self.params["pe_layer.positional_encoding_gaussian_matrix"], _recorder(trace)
-        centres = record(
-            "dense_pe.cell_centres", S.grid_cell_centres(self.image_embedding_size, self.dtype, self.xp)
-        )  # §8.1
+        size = self.image_embedding_size
+        centres = record("dense_pe.cell_centres", S.grid_cell_centres(size, self.dtype, self.xp))  # §8.1
         argument = record("dense_pe.fourier_argument", S.fourier_argument(centres, G, self.xp))  # §4.1
         return record("dense_pe.grid", S.sinusoids(argument, self.xp))  # §8.2
 
