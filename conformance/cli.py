@@ -13,7 +13,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import explain
+from .teaching import explain
 
 
 class UsageError(Exception):
@@ -57,7 +57,7 @@ def _load_xfails(path, cases):
     """The xfail file's entries; exit 2 for an unreadable file or a pattern that hides every output."""
     from samspec.reference import OUTPUT_KEYS
 
-    from .expectations import read_xfails
+    from .harness.xfail import read_xfails
 
     try:
         entries = read_xfails(path)
@@ -78,7 +78,7 @@ def _load_xfails(path, cases):
 def _open_port(args):
     """The port to check: --outputs / --exec (files written by any program), else an adapter run in a
     worker process (or in this one with --in-process)."""
-    from .runner import open_port
+    from .harness.runner import open_port
 
     if args.outputs or args.exec:
         from .adapters.outputs import OutputsAdapter
@@ -88,7 +88,7 @@ def _open_port(args):
 
 
 def _fixture_identity(folder) -> dict:
-    from .fixtures import default_dir, samspec_version
+    from .cases.store import default_dir, samspec_version
 
     root = Path(folder) if folder else default_dir()
     try:
@@ -121,7 +121,7 @@ def _check_database(database: Path) -> None:
 
 def _check_arguments(args) -> None:
     """Everything about the command line that can be refused before anything runs (exit 2)."""
-    from .report import check_writable
+    from .reports.document import check_writable
 
     if args.outputs and args.exec:
         raise UsageError("--outputs and --exec are alternatives: --exec writes the outputs it judges")
@@ -141,7 +141,7 @@ def _check_arguments(args) -> None:
 
 def _load_check_cases(args):
     """The fixture cases (with a checkpoint's parameters under --weights) and the xfail entries."""
-    from .fixtures import FixtureError, load_cases
+    from .cases.store import FixtureError, load_cases
 
     try:
         cases = load_cases(args.fixtures, pattern=args.cases)
@@ -152,7 +152,7 @@ def _load_check_cases(args):
     if args.weights:
         from samspec.reference import CheckpointError, load_params
 
-        from .weights import cases_with_weights
+        from .cases.weights import cases_with_weights
 
         try:
             cases, notes = cases_with_weights(cases, load_params(args.weights), source=args.weights)
@@ -180,10 +180,10 @@ def _run_exec(args, cases) -> None:
 
 def cmd_check(args) -> int:
     """`samspec check`: refuse what can be refused, load the cases, open the port, run, report."""
-    from .check import Checker, exit_code, final_diagnosis
-    from .profiles import resolve_profile
-    from .report import Table, build_document, print_details, print_summary, printable
-    from .runner import MissingDependency, PortLoadError
+    from .harness.check import Checker, exit_code, final_diagnosis
+    from .harness.runner import MissingDependency, PortLoadError
+    from .profiles.profile import resolve_profile
+    from .reports.document import Table, build_document, print_details, print_summary, printable
 
     for stream in (sys.stdout, sys.stderr):  # a terminal that cannot show a character gets an escape, not an abort
         with contextlib.suppress(AttributeError, ValueError):
@@ -222,7 +222,7 @@ def cmd_check(args) -> int:
             ) from exc
         diagnose = None
         if not args.no_diagnosis:
-            from .diagnosis import make_diagnoser
+            from .diagnosis.diagnoser import make_diagnoser
 
             diagnose = make_diagnoser(profile, k=args.k)
         heatmaps = {}
@@ -263,7 +263,7 @@ def cmd_check(args) -> int:
             if diagnose is not None and not interrupted:
                 overall = final_diagnosis(diagnose, results, cases)
             if args.properties and not interrupted:
-                from .properties import report_properties, run_properties
+                from .properties.checks import report_properties, run_properties
 
                 found = run_properties(
                     port,
@@ -309,7 +309,8 @@ def cmd_check(args) -> int:
 
 
 def _write_reports(args, document, heatmaps=None) -> None:
-    from .report import write_html, write_json, write_junit
+    from .reports.document import write_json, write_junit
+    from .reports.html import write_html
 
     if args.report:
         write_json(document, args.report)
@@ -324,7 +325,7 @@ def _heatmap_collector(heatmaps):
 
     def collect(case, key, got, expected, result):
         try:
-            from .figures import heatmap_png
+            from .teaching.figures import heatmap_png
         except ImportError:
             return
         try:
@@ -338,7 +339,7 @@ def _heatmap_collector(heatmaps):
 def cmd_fixtures(args) -> int:
     """`fixtures generate --out DIR [--force]` and `fixtures verify [DIR]` (docs/fixtures.md): exit 2
     when the folder cannot be used (one line), 1 when verify finds a problem in the set's files."""
-    from . import fixtures
+    from .cases import store as fixtures
 
     say = (lambda line: None) if args.quiet else print
     try:
@@ -363,7 +364,7 @@ def cmd_fixtures(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .fixtures import samspec_version
+    from .cases.store import samspec_version
 
     parser = _Parser(prog="samspec", description="Reference and conformance suite for SAM's prompt encoder")
     parser.add_argument("--version", action="version", version=f"samspec {samspec_version()}")
@@ -430,13 +431,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--hypothesis-database", metavar="DIR", help="keep failing property examples here and replay them first"
     )
 
-    from . import selftest
+    from .selftest import suite as selftest
 
     selftest.add_arguments(
         commands.add_parser("selftest", help="check that every known bug variant is caught and diagnosed")
     )
 
-    from . import bench, figures, ports_report
+    from .bench import command as bench
+    from .reports import ports_table as ports_report
+    from .teaching import figures
 
     bench.add_arguments(commands.add_parser("bench", help="time the reference against Meta's torch PromptEncoder"))
 
@@ -459,19 +462,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_selftest(args) -> int:
-    from . import selftest
+    from .selftest import suite as selftest
 
     return selftest.run(args)
 
 
 def cmd_figures(args) -> int:
-    from . import figures
+    from .teaching import figures
 
     return figures.run(args)
 
 
 def cmd_bench(args) -> int:
-    from . import bench
+    from .bench import command as bench
 
     return bench.run(args)
 
@@ -492,7 +495,7 @@ HANDLERS = {
 
 
 def main(argv=None) -> int:
-    from .fixtures import FixtureError
+    from .cases.store import FixtureError
 
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -86,12 +86,12 @@ class _State:
     """The port (in its worker), its profile, the cases and one Checker for this pytest process."""
 
     def __init__(self, config):
-        from .check import Checker, final_diagnosis
-        from .diagnosis import make_diagnoser
-        from .expectations import read_xfails
-        from .fixtures import FixtureError, load_cases
-        from .profiles import resolve_profile
-        from .runner import PortLoadError, open_port
+        from .cases.store import FixtureError, load_cases
+        from .diagnosis.diagnoser import make_diagnoser
+        from .harness.check import Checker, final_diagnosis
+        from .harness.runner import PortLoadError, open_port
+        from .harness.xfail import read_xfails
+        from .profiles.profile import resolve_profile
 
         self.port_name = config.getoption("samspec_port")
         try:
@@ -119,7 +119,7 @@ class _State:
         self.database = config.getoption("samspec_hypothesis_database")
 
     def result(self, case, output):
-        from .runner import MissingDependency
+        from .harness.runner import MissingDependency
 
         if case.id not in self.results:
             try:
@@ -143,7 +143,7 @@ class SamspecFailure(Exception):
 
 
 def _row(result) -> str:
-    from .report import table
+    from .reports.document import table
 
     buffer = io.StringIO()
     table([result], out=buffer)
@@ -185,7 +185,7 @@ class SamspecPropertyItem(pytest.Item):
         self.state, self.prop = state, prop
 
     def runtest(self):
-        from .properties import run_property
+        from .properties.checks import run_property
 
         result = run_property(
             self.prop,
@@ -223,7 +223,7 @@ def pytest_collection_modifyitems(session, config, items):
         return
     from samspec.reference import OUTPUT_KEYS
 
-    from .expectations import match
+    from .harness.xfail import match
 
     state = _State(config)
     config._samspec_state = state
@@ -239,7 +239,7 @@ def pytest_collection_modifyitems(session, config, items):
             (added if _selected(name, selection) else deselected).append(item)
     if config.getoption("samspec_properties"):
         try:
-            from .properties import PROPERTIES  # imports hypothesis: only when properties are asked for
+            from .properties.checks import PROPERTIES  # imports hypothesis: only when properties are asked for
         except ImportError as exc:
             raise pytest.UsageError(
                 f"samspec: --samspec-properties needs hypothesis ({exc}): "

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from conftest import require, require_cupy_gpu
 
-from samspec.conformance import bench, bench_gpu
+from samspec.conformance.bench import cpu as bench
+from samspec.conformance.bench import gpu as bench_gpu
 from samspec.conformance.cli import main
 
 

@@ -15,7 +15,7 @@ import pytest
 from test_outputs import judge
 
 from samspec.conformance.adapters.outputs import run_exec
-from samspec.conformance.fixtures import default_dir, load_cases
+from samspec.conformance.cases.store import default_dir, load_cases
 
 PORT = Path(__file__).resolve().parents[1] / "ports" / "c"
 

@@ -1,6 +1,6 @@
 """`samspec.reference.load_params`: checkpoints written by the real libraries (small configurations,
 nothing downloaded) read back to the same parameters, bit for bit; broken files fail in one line
-naming the key; `samspec check PORT --weights FILE` support (conformance/weights.py)."""
+naming the key; `samspec check PORT --weights FILE` support (conformance/cases/weights.py)."""
 
 from __future__ import annotations
 
@@ -322,8 +322,8 @@ def test_not_a_checkpoint(tmp_path):
 
 
 def test_cases_with_weights_recomputes_every_case(params32):
-    from samspec.conformance.fixtures import load_cases
-    from samspec.conformance.weights import cases_with_weights
+    from samspec.conformance.cases.store import load_cases
+    from samspec.conformance.cases.weights import cases_with_weights
     from samspec.reference import SAMPromptEncoder
 
     cases = load_cases()
@@ -346,8 +346,8 @@ def test_cases_with_weights_keeps_fixture_errors(params32):
     inputs cannot be trusted, so nothing is recomputed from them."""
     import dataclasses
 
-    from samspec.conformance.fixtures import load_cases
-    from samspec.conformance.weights import cases_with_weights
+    from samspec.conformance.cases.store import load_cases
+    from samspec.conformance.cases.weights import cases_with_weights
 
     case = load_cases(pattern=r"^labels\.foreground$")[0]
     broken = dataclasses.replace(

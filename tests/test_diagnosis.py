@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from conftest import require
 
-from samspec.conformance.check import Checker
+from samspec.conformance.cases.store import load_cases
 from samspec.conformance.cli import main
-from samspec.conformance.diagnosis import Diagnoser, make_diagnoser
-from samspec.conformance.fixtures import load_cases
-from samspec.conformance.profiles import get_profile
-from samspec.conformance.variants import CATALOGUE, VARIANTS, VariantAdapter, compose
+from samspec.conformance.diagnosis.diagnoser import Diagnoser, make_diagnoser
+from samspec.conformance.diagnosis.variants import CATALOGUE, VARIANTS, VariantAdapter, compose
+from samspec.conformance.harness.check import Checker
+from samspec.conformance.profiles.profile import get_profile
 from samspec.reference import OUTPUT_KEYS, STAGES
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -183,7 +183,7 @@ def meta_bugs():
 def test_every_meta_bug_fails_and_is_named(meta_bugs, cases):
     import warnings
 
-    from samspec.conformance.selftest import check_ports
+    from samspec.conformance.selftest.suite import check_ports
 
     outcomes = {}
     with warnings.catch_warnings():
@@ -204,7 +204,7 @@ def test_every_meta_bug_fails_and_is_named(meta_bugs, cases):
 
 
 def test_meta_ports_with_two_bugs_name_both(meta_bugs, cases):
-    from samspec.conformance.selftest import check_ports
+    from samspec.conformance.selftest.suite import check_ports
 
     checked = check_ports({name: cls() for name, (cls, _) in meta_bugs.TWO_BUGS.items()}, cases, SAM)
     for name, (cls, expected) in meta_bugs.TWO_BUGS.items():
@@ -220,7 +220,7 @@ def test_faithful_meta_rewrites_pass(meta_bugs, cases, name):
 
 
 def test_segment_anything_has_no_false_alarm(meta_bugs, cases):
-    from samspec.conformance.registry import resolve_adapter
+    from samspec.conformance.adapters.registry import resolve_adapter
 
     results = Checker(resolve_adapter("segment-anything"), SAM, diagnose=make_diagnoser(SAM)).run(cases)
     assert [r.test_id for r in results if r.verdict not in ("pass", "n/a")] == []
@@ -318,7 +318,7 @@ def test_every_failing_row_carries_the_whole_run_diagnosis(cases, shared_cache):
 def test_a_bug_outside_the_catalogue_is_localised_not_misnamed(cases):
     """The issue's example: background points get the foreground embedding. `labels_swapped` matches
     the label-0-only outputs but would fail the label-1 outputs the port passes: it is not named."""
-    from samspec.conformance.novel_bugs import NOVEL_BUGS
+    from samspec.conformance.selftest.novel_bugs import NOVEL_BUGS
 
     results, _, overall = check(VariantAdapter(NOVEL_BUGS["background_gets_foreground"]), cases)
     assert overall["explained"] == [] and overall["in_part"] == [] and overall["partly"] == []
@@ -377,7 +377,7 @@ def test_two_divergences_each_explaining_part_are_tried_as_a_pair(cases):
 
 
 def test_compare_trace_finds_the_first_departing_stage(cases):
-    from samspec.conformance.stages import compare_trace
+    from samspec.conformance.harness.stages import compare_trace
     from samspec.reference import SAMPromptEncoder
 
     case = _case(cases, "all.points_boxes_masks")
@@ -398,8 +398,8 @@ def test_compare_trace_finds_the_first_departing_stage(cases):
 
 
 def test_meta_trace_agrees_with_the_reference_and_locates_meta_bugs(meta_bugs, cases):
-    from samspec.conformance.registry import resolve_adapter
-    from samspec.conformance.stages import compare_trace
+    from samspec.conformance.adapters.registry import resolve_adapter
+    from samspec.conformance.harness.stages import compare_trace
 
     case = _case(cases, "all.points_boxes_masks")
     adapter = resolve_adapter("segment-anything")
@@ -425,8 +425,8 @@ def test_a_variant_changes_no_output_outside_what_it_touches(cases):
     """The diagnosis skips, without running it, a variant on an output outside ``Variant.touches``:
     there the variant must equal the reference, for every variant (and bug outside the catalogue) on
     every case (up to float64 rounding: a replaced stage switches the encoder to the literal composition)."""
-    from samspec.conformance.novel_bugs import NOVEL
-    from samspec.conformance.variants import Variant
+    from samspec.conformance.diagnosis.variants import Variant
+    from samspec.conformance.selftest.novel_bugs import NOVEL
 
     reference = Variant("reference", "", "", "")
     for case in cases:
@@ -462,7 +462,7 @@ def test_variants_follow_the_profile_semantics_even_a_users_conventions(cases):
     corner = _case(cases, "labels.corner_2")
     sam2 = Diagnoser(semantics="sam2")
     assert VARIANTS["corner_labels"].conventions("sam2").labels == PROFILES["sam2"].labels
-    from samspec.conformance.diagnosis import REFERENCE
+    from samspec.conformance.diagnosis.diagnoser import REFERENCE
 
     sparse = "prompt_sparse_embeddings"
     assert sam2.distance(corner, VARIANTS["corner_labels"], REFERENCE, sparse) == 0.0

@@ -1,4 +1,4 @@
-"""`samspec explain` (conformance/explain.py): the trace of one prompt, stage by stage (spec §3-§11)."""
+"""`samspec explain` (conformance/teaching/explain.py): the trace of one prompt, stage by stage (spec §3-§11)."""
 
 import json
 import subprocess

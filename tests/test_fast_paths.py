@@ -569,7 +569,7 @@ def test_spec11_fast_compositions_equal_the_teaching_composition(profile):
 
 
 def fixture_cases():
-    from samspec.conformance.fixtures import load_cases
+    from samspec.conformance.cases.store import load_cases
 
     return [pytest.param(case, id=case.id) for case in load_cases()]
 
@@ -589,7 +589,7 @@ def test_spec11_fast_compositions_equal_the_teaching_composition_on_every_fixtur
 def test_spec11_fast_compositions_equal_the_teaching_composition_on_generated_prompts(data):
     """reference/fast.py against the teaching composition on hypothesis prompts (every profile, labels
     of the profile's rule), float64, 1e-12 of scale."""
-    from samspec.conformance import strategies as sst
+    from samspec.conformance.properties import strategies as sst
     from samspec.reference import PROFILES
 
     profile = data.draw(st.sampled_from(["sam", "sam2", "hf_sam2"]), label="profile")

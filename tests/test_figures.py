@@ -1,4 +1,4 @@
-"""`samspec figures` (conformance/figures.py) and the teaching docs that show its PNGs.
+"""`samspec figures` (conformance/teaching/figures.py) and the teaching docs that show its PNGs.
 
 The drawing tests need matplotlib (the `figures` extra): they skip without it, except where
 SAMSPEC_REQUIRE names matplotlib. The checks of the committed PNGs and of the docs' links do not.
@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from conftest import require
 
-from samspec.conformance import figures
-from samspec.conformance.html_report import github_slug  # the anchors the HTML report links to
+from samspec.conformance.reports.html import github_slug  # the anchors the HTML report links to
+from samspec.conformance.teaching import figures
 
 ROOT = Path(__file__).resolve().parents[1]
 IMG = ROOT / "docs" / "img"
@@ -67,9 +67,9 @@ def test_report_png_from_a_check_report(tmp_path):
 
 def test_failing_port_is_a_real_failure():
     """The broken ports of failing_port.png fail the outputs the guide says they fail."""
-    from samspec.conformance.check import Checker
-    from samspec.conformance.fixtures import load_cases
-    from samspec.conformance.profiles import get_profile
+    from samspec.conformance.cases.store import load_cases
+    from samspec.conformance.harness.check import Checker
+    from samspec.conformance.profiles.profile import get_profile
 
     cases = load_cases(pattern=r"^(seed\.points|masks\.binary)$")
     ports = dict(figures.demo_ports())

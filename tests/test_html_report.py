@@ -1,4 +1,4 @@
-"""`samspec check --html` (conformance/html_report.py): one self-contained page, parsed here with
+"""`samspec check --html` (conformance/reports/html.py): one self-contained page, parsed here with
 html.parser. Failures come first, each failing output has its heat map (or says which extra draws
 it), its diagnosis and links to the spec sections it checks; whatever the port wrote is escaped;
 nothing is loaded from the network and no script runs.
@@ -12,8 +12,8 @@ from html.parser import HTMLParser
 import pytest
 from conftest import require
 
-from samspec.conformance import html_report
-from samspec.conformance.html_report import render_html
+from samspec.conformance.reports import html as html_report
+from samspec.conformance.reports.html import render_html
 
 HOSTILE = '<script>alert("x")</script><img src=http://evil.example/x.png onerror=alert(1)>'
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 16
@@ -121,7 +121,7 @@ def test_summary_failures_first_heat_map_diagnosis_and_spec_links():
 
 
 def test_every_spec_section_a_fixture_cites_has_an_anchor():
-    from samspec.conformance.fixtures import load_cases
+    from samspec.conformance.cases.store import load_cases
 
     known = html_report.spec_sections()
     cited = {s for case in load_cases() for s in case.sections}
@@ -168,7 +168,7 @@ def test_heatmap_png_draws_a_sparse_and_a_dense_output():
     require("matplotlib")
     import numpy as np
 
-    from samspec.conformance.figures import heatmap_png
+    from samspec.conformance.teaching.figures import heatmap_png
 
     rng = np.random.default_rng(0)
     for shape in ((2, 4, 32), (1, 32, 8, 6)):
@@ -182,7 +182,7 @@ def test_heatmap_png_draws_a_sparse_and_a_dense_output():
 def test_samspec_check_html_on_a_broken_port(tmp_path):
     """The whole path: `samspec check --html` on a port with a known bug."""
     (tmp_path / "buggy_port.py").write_text(
-        "from samspec.conformance.variants import VariantAdapter\n\n"
+        "from samspec.conformance.diagnosis.variants import VariantAdapter\n\n"
         "def NoShift():\n    return VariantAdapter('no_pixel_shift')\n"
     )
     out = tmp_path / "r.html"

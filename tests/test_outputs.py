@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from samspec.conformance.adapters.outputs import OutputsAdapter, OutputsError, read_npy, run_exec
-from samspec.conformance.check import Checker
-from samspec.conformance.diagnosis import make_diagnoser
-from samspec.conformance.fixtures import load_cases
-from samspec.conformance.profiles import get_profile
+from samspec.conformance.cases.store import load_cases
+from samspec.conformance.diagnosis.diagnoser import make_diagnoser
+from samspec.conformance.harness.check import Checker
+from samspec.conformance.profiles.profile import get_profile
 from samspec.reference import OUTPUT_KEYS, SAMPromptEncoder
 
 CASES = r"^(labels\.foreground|boxes\.only|masks\.random|empty\.tiny)$"

@@ -71,7 +71,7 @@ def all_libraries():
 @pytest.fixture(scope="module")
 def report(all_libraries):
     """Every built-in port under every profile of docs/ports.md, run once for this module."""
-    from samspec.conformance import ports_report
+    from samspec.conformance.reports import ports_table as ports_report
 
     return ports_report.generate()
 
@@ -87,7 +87,7 @@ def test_port_passes_under_its_own_profile(port, capsys):
 
 
 def test_adapters_carry_their_default_profile():
-    from samspec.conformance.registry import BUILTINS
+    from samspec.conformance.adapters.registry import BUILTINS
 
     for port, profile in OWN.items():
         assert BUILTINS[port]().profile == profile
@@ -170,7 +170,7 @@ def test_report_command_check_mode(report, tmp_path, capsys, monkeypatch):
     """`--check FILE` exits 1 on a stale copy and 0 on a fresh one (the report is not re-run here)."""
     import argparse
 
-    from samspec.conformance import ports_report
+    from samspec.conformance.reports import ports_table as ports_report
 
     monkeypatch.setattr(ports_report, "generate", lambda fixtures=None, log=None: report)
     parser = argparse.ArgumentParser()
@@ -216,12 +216,12 @@ def test_check_with_weights_from_a_transformers_checkpoint(port, tmp_path, all_l
     import torch
     from transformers import SamModel
 
+    from samspec.conformance.adapters.registry import resolve_adapter
     from samspec.conformance.adapters.transformers import PARAM_NAMES, TIED_PE, sam_config
-    from samspec.conformance.check import Checker, exit_code
-    from samspec.conformance.fixtures import load_cases
-    from samspec.conformance.profiles import get_profile
-    from samspec.conformance.registry import resolve_adapter
-    from samspec.conformance.weights import cases_with_weights
+    from samspec.conformance.cases.store import load_cases
+    from samspec.conformance.cases.weights import cases_with_weights
+    from samspec.conformance.harness.check import Checker, exit_code
+    from samspec.conformance.profiles.profile import get_profile
     from samspec.reference import init_params, load_params
 
     params = {k: v.astype(np.float32) for k, v in init_params(16, 8, seed=5).items()}
@@ -251,7 +251,7 @@ def test_sam2_family_adapters_import_without_the_package_init(port, absent, all_
 
     code = (
         "import sys\n"
-        "from samspec.conformance.registry import resolve_adapter\n"
+        "from samspec.conformance.adapters.registry import resolve_adapter\n"
         "from samspec.reference import init_params\n"
         f"adapter = resolve_adapter({port!r})\n"
         "config = dict(hidden_size=8, image_embedding_size=(4, 4), input_image_size=(64, 64), mask_in_channels=4)\n"
@@ -271,10 +271,10 @@ def test_torch_adapters_trace_every_stage_under_their_own_profile(port, all_libr
     """`check --trace`: each built-in torch adapter's stages (hooks) agree with the reference's trace
     under its own profile's semantics, on points, boxes and masks; under the layout twin a label
     2/3 case departs first at the tokens of §5.2, and a box case of the SAM 2 family at §6.3's."""
-    from samspec.conformance.fixtures import load_cases
-    from samspec.conformance.profiles import get_profile
-    from samspec.conformance.registry import resolve_adapter
-    from samspec.conformance.stages import compare_trace
+    from samspec.conformance.adapters.registry import resolve_adapter
+    from samspec.conformance.cases.store import load_cases
+    from samspec.conformance.harness.stages import compare_trace
+    from samspec.conformance.profiles.profile import get_profile
 
     own = get_profile(OWN.get(port, "sam"))
     adapter = resolve_adapter(port)
@@ -321,9 +321,9 @@ def test_the_rest_of_the_transformers_sam2_family_passes_under_hf_sam2(adapter_n
     """EdgeTAM, SAM 2 video and the SAM 3 trackers share Sam2PromptEncoder's code: under hf_sam2 they
     pass every case they can express (no false alarm), labels 2/3, -10 and boxes included."""
     from samspec.conformance.adapters import transformers_sam2
-    from samspec.conformance.check import Checker, exit_code, summarise
-    from samspec.conformance.fixtures import load_cases
-    from samspec.conformance.profiles import get_profile
+    from samspec.conformance.cases.store import load_cases
+    from samspec.conformance.harness.check import Checker, exit_code, summarise
+    from samspec.conformance.profiles.profile import get_profile
 
     cases = load_cases(
         pattern=r"^(labels\..*\.square|labels\.minus_10.*|boxes\.with_points\.square|all\.tiny\.square|seed\.boxes)$"
@@ -336,11 +336,11 @@ def test_hf_no_longer_hides_the_sam2_family_differences(all_libraries):
     """Issue 15: under `hf` (square cases only) transformers' Sam2PromptEncoder used to pass. With
     every case class on a square image it fails on exactly the cases that exercise corner_labels or
     box_not_a_point_token, and passes the rest (label -10 included: both give zeros)."""
-    from samspec.conformance.check import Checker
-    from samspec.conformance.fixtures import load_cases
-    from samspec.conformance.ports_report import applicable
-    from samspec.conformance.profiles import DIVERGENCES, get_profile
-    from samspec.conformance.registry import resolve_adapter
+    from samspec.conformance.adapters.registry import resolve_adapter
+    from samspec.conformance.cases.store import load_cases
+    from samspec.conformance.harness.check import Checker
+    from samspec.conformance.profiles.profile import DIVERGENCES, get_profile
+    from samspec.conformance.reports.ports_table import applicable
 
     hf = get_profile("hf")
     cases = load_cases()

@@ -1,4 +1,4 @@
-"""Convention profiles (conformance/profiles.py, docs/profiles.md): conversions, n/a reasons and the
+"""Convention profiles (conformance/profiles/profile.py, docs/profiles.md): conversions, n/a reasons and the
 divergence predicates. NumPy only: the real ports are exercised in tests/test_ports.py."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from samspec.conformance.adapters.reference import ReferenceAdapter
-from samspec.conformance.check import Checker, exit_code, summarise
-from samspec.conformance.fixtures import load_cases
-from samspec.conformance.profiles import (
+from samspec.conformance.cases.store import load_cases
+from samspec.conformance.harness.check import Checker, exit_code, summarise
+from samspec.conformance.profiles.profile import (
     DENSE,
     DENSE_PE,
     DIVERGENCES,
@@ -279,7 +279,7 @@ def test_a_port_with_hf_sam2_conventions_passes_under_hf_sam2_and_fails_as_predi
 
 
 def test_semantics_decide_which_label_cases_run(cases):
-    from samspec.conformance.ports_report import applicable
+    from samspec.conformance.reports.ports_table import applicable
 
     by_id = {c.id: c for c in cases}
     corner, minus_10 = by_id["labels.corner_2.square"], by_id["labels.minus_10"]
@@ -297,7 +297,7 @@ def test_semantics_decide_which_label_cases_run(cases):
 def test_every_built_in_profile_runs_every_section_of_3_to_10(cases):
     """Square twins and the label -10 cases: no built-in profile leaves a section of §3-§10 without
     an applicable case (the coverage table of docs/ports.md)."""
-    from samspec.conformance.ports_report import COVERED_SECTIONS, coverage, uncovered
+    from samspec.conformance.reports.ports_table import COVERED_SECTIONS, coverage, uncovered
 
     assert COVERED_SECTIONS == ("3", "4", "5", "6", "7", "8", "9", "10")
     table = coverage(cases)
@@ -324,7 +324,7 @@ def test_resolve_profile_takes_a_name_a_profile_or_module_attr(tmp_path, monkeyp
     assert resolve_profile("hf_sam2") is PROFILES["hf_sam2"]
     assert resolve_profile(PROFILES["sam2"]) is PROFILES["sam2"]
     (tmp_path / "user_profiles.py").write_text(
-        "from samspec.conformance.profiles import Profile\n"
+        "from samspec.conformance.profiles.profile import Profile\n"
         "MINE = Profile(name='mine', description='nothing converted')\n"
         "def make():\n    return Profile(name='made', description='from a factory')\n"
         "NOT_A_PROFILE = 3\n"
@@ -339,7 +339,7 @@ def test_resolve_profile_takes_a_name_a_profile_or_module_attr(tmp_path, monkeyp
     for spec, words in [
         ("nope", "expected one of"),
         ("user_profiles:MISSING", "no attribute 'MISSING'"),
-        ("user_profiles:NOT_A_PROFILE", "is a int, expected a samspec.conformance.profiles.Profile"),
+        ("user_profiles:NOT_A_PROFILE", "is a int, expected a samspec.conformance.profiles.profile.Profile"),
         ("no_such_module_here:X", "cannot import 'no_such_module_here'"),
         ("exits_on_import:X", "cannot import 'exits_on_import' for 'exits_on_import:X': SystemExit"),
         ("user_profiles:exits", "calling user_profiles:exits failed: SystemExit"),

@@ -10,11 +10,11 @@ from conftest import require
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from samspec.conformance import strategies as sst
-from samspec.conformance.profiles import get_profile
-from samspec.conformance.properties import PROPERTIES, PropertyFailure, reproduce, run_properties, run_property
-from samspec.conformance.registry import resolve_adapter
-from samspec.conformance.variants import VariantAdapter
+from samspec.conformance.adapters.registry import resolve_adapter
+from samspec.conformance.diagnosis.variants import VariantAdapter
+from samspec.conformance.profiles.profile import get_profile
+from samspec.conformance.properties import strategies as sst
+from samspec.conformance.properties.checks import PROPERTIES, PropertyFailure, reproduce, run_properties, run_property
 from samspec.reference import OUTPUT_KEYS, SAMPromptEncoder
 
 SAM = get_profile("sam")
@@ -165,7 +165,7 @@ def test_a_clear_refusal_of_float64_passes():
 def test_the_repro_reproduces_the_failure(monkeypatch, tmp_path):
     """The printed snippet is runnable as is and raises the same failure."""
     (tmp_path / "repro_port.py").write_text(
-        "from samspec.conformance.variants import VariantAdapter\n"
+        "from samspec.conformance.diagnosis.variants import VariantAdapter\n"
         "def NoShift():\n    return VariantAdapter('no_pixel_shift')\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))

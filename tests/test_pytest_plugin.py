@@ -10,9 +10,9 @@ import scipy.special  # noqa: F401
 
 import samspec.conformance.adapters.reference  # noqa: F401
 import samspec.conformance.cli  # noqa: F401
-import samspec.conformance.properties  # noqa: F401
+import samspec.conformance.properties.checks  # noqa: F401
 import samspec.conformance.pytest_plugin  # noqa: F401
-import samspec.conformance.report  # noqa: F401
+import samspec.conformance.reports.document  # noqa: F401
 
 pytest_plugins = ["pytester"]
 
@@ -26,7 +26,7 @@ PLUGIN = (
 )
 
 BUGGY = """
-from samspec.conformance.variants import VariantAdapter
+from samspec.conformance.diagnosis.variants import VariantAdapter
 
 def NoShift():
     return VariantAdapter("no_pixel_shift")
@@ -100,7 +100,7 @@ def test_xfail_entries_become_xfail_and_na_becomes_skip(run, pytester):
 
 
 def test_properties_are_one_test_each(run, pytester):
-    from samspec.conformance.properties import PROPERTIES
+    from samspec.conformance.properties.checks import PROPERTIES
 
     result = run(
         "--samspec-port",

@@ -1,5 +1,5 @@
 """`samspec selftest`: every catalogue variant is caught and diagnosed as itself; every bug outside the
-catalogue (conformance/novel_bugs.py) is caught, localised to its spec section (>= 80%) and never named
+catalogue (conformance/selftest/novel_bugs.py) is caught, localised to its spec section (>= 80%) and never named
 as a known variant; the committed table (docs/selftest.md) is exactly what a fresh run generates."""
 
 import argparse
@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from samspec.conformance import selftest
-from samspec.conformance.fixtures import load_cases
-from samspec.conformance.novel_bugs import NOVEL, NOVEL_BUGS
-from samspec.conformance.variants import CATALOGUE, VARIANTS
+from samspec.conformance.cases.store import load_cases
+from samspec.conformance.diagnosis.variants import CATALOGUE, VARIANTS
+from samspec.conformance.selftest import suite as selftest
+from samspec.conformance.selftest.novel_bugs import NOVEL, NOVEL_BUGS
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -56,7 +56,9 @@ def test_a_variant_the_fixtures_cannot_see_is_reported():
         novel=[NOVEL_BUGS["no_mask_negated"], NOVEL_BUGS["shift_by_one"]],
     )
     problems = selftest.problems_of(evaluation)
-    assert "variant no_pixel_shift passes samspec check: extend the fixtures (conformance/cases.py)" in problems
+    assert (
+        "variant no_pixel_shift passes samspec check: extend the fixtures (conformance/cases/catalogue.py)" in problems
+    )
     assert "bug shift_by_one (outside the catalogue) passes samspec check: extend the fixtures" in problems
     text = selftest.render(evaluation)
     assert "| `no_pixel_shift` |" in text and "**NO**" in text

@@ -77,7 +77,7 @@ class SegmentAnythingAdapter(TorchAdapter):
 
     def trace(self, points, labels, boxes, masks):
         """{stage name: array} of one call, by forward hooks (`samspec check --trace`, trace_hooks)."""
-        from ..trace_hooks import meta_trace
+        from .trace_hooks import meta_trace
 
         return meta_trace(self.encoder, points, labels, boxes, masks)
 

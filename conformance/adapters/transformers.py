@@ -42,7 +42,7 @@ def trace_hf_encoder(encoder, positional_modules, call) -> dict:
     submodules; ``_embed_points`` and ``_embed_boxes`` are wrapped on the instance while it runs
     (methods, not modules) and restored. Conversion only: the point-batch axis P = 1 is dropped,
     a box's K tokens (2, or 3 for SAM 2) are laid out as (B, K·M, C), NCHW maps become NHWC."""
-    from ..trace_hooks import token_recorder
+    from .trace_hooks import token_recorder
 
     stages, context, hooks, activations = {}, [], [], []
 

@@ -60,9 +60,9 @@ def test_a_port_that_mutates_its_inputs_cannot_corrupt_the_fixtures():
     import numpy as np
     from toy_ports import MutatesInputs
 
-    from samspec.conformance.check import Checker
-    from samspec.conformance.fixtures import load_cases
-    from samspec.conformance.profiles import get_profile
+    from samspec.conformance.cases.store import load_cases
+    from samspec.conformance.harness.check import Checker
+    from samspec.conformance.profiles.profile import get_profile
 
     cases = load_cases(pattern="points")
     before = {c.id: np.array(c.inputs["points"]) for c in cases}

@@ -6,8 +6,8 @@ import shutil
 import numpy as np
 import pytest
 
-from samspec.conformance import fixtures
-from samspec.conformance.cases import CASES
+from samspec.conformance.cases import store as fixtures
+from samspec.conformance.cases.catalogue import CASES
 from samspec.conformance.cli import main
 
 
@@ -235,10 +235,10 @@ def test_generate_never_writes_inside_the_installed_package(tmp_path, monkeypatc
 
 
 def test_generate_regenerates_a_source_checkout_with_force(tmp_path, monkeypatch, capsys):
-    """A developer's checkout (pyproject.toml naming samspec, conformance/cases.py, fixtures/)."""
+    """A developer's checkout (pyproject.toml naming samspec, conformance/cases/catalogue.py, fixtures/)."""
     project = tmp_path / "checkout"
-    (project / "conformance").mkdir(parents=True)
-    (project / "conformance" / "cases.py").write_text("")
+    (project / "conformance" / "cases").mkdir(parents=True)
+    (project / "conformance" / "cases" / "catalogue.py").write_text("")
     (project / "pyproject.toml").write_text('[project]\nname = "samspec"\n')
     shipped = project / "fixtures"
     fixtures.generate(shipped)

@@ -542,7 +542,7 @@ class TooLargeAnswer(Good):
     need about 4 MB: the parent must refuse the answer from its length header, without reading it."""
 
     def hostile_run(self, inputs):
-        from samspec.conformance import runner
+        from samspec.conformance.harness import runner
 
         runner.to_plain_outputs = lambda raw, limit: {k: np.asarray(v) for k, v in raw.items()}
         return _outputs_with(self, inputs, np.ones((8, 1024, 1024), np.float32))
@@ -683,7 +683,7 @@ class ForgesAnswerThenHangs(Good):
 
 # -- hostile profiles (module:attr): their functions run in samspec's own process -------------------
 
-from samspec.conformance.profiles import Profile  # noqa: E402
+from samspec.conformance.profiles.profile import Profile  # noqa: E402
 
 
 def _exit_in_from_port(outputs, config):

@@ -186,7 +186,7 @@ def test_run_misbehaves(name, tmp_path):
         assert message.startswith("adapter run failed: "), message
         assert re.search(RUN_ERRORS[name], message, re.S), message
         assert len(message) < 6000  # capped (RaisesHugeMessage raised 1 MB)
-        assert "conformance/runner.py" not in message  # never points into samspec's own code
+        assert "conformance/harness/runner.py" not in message  # never points into samspec's own code
     assert not (HERE / "forged.txt").exists()  # the forged pickle ran no code
 
 
@@ -561,7 +561,7 @@ def test_ctrl_c_exits_130_with_a_report_of_what_ran(tmp_path):
 def test_report_write_is_atomic(tmp_path):
     """A write that fails (here: text that cannot be encoded; or Ctrl-C before the rename) leaves the
     previous report whole, and no temporary file behind."""
-    from samspec.conformance import report as reports
+    from samspec.conformance.reports import document as reports
 
     target = tmp_path / "report.json"
     target.write_text("the previous report\n")
@@ -585,7 +585,7 @@ def test_report_write_is_atomic(tmp_path):
 def test_report_file_mode(tmp_path):
     """A new report is readable as any file the user makes (not the 0600 of a temporary file); an
     existing report keeps its mode."""
-    from samspec.conformance import report as reports
+    from samspec.conformance.reports import document as reports
 
     umask = os.umask(0o022)
     try:

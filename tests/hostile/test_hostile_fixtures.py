@@ -25,7 +25,7 @@ import shutil
 import numpy as np
 import pytest
 
-from samspec.conformance import fixtures
+from samspec.conformance.cases import store as fixtures
 from samspec.conformance.cli import main
 
 CASE, OTHER = "labels.foreground", "all.tiny"

@@ -2,7 +2,7 @@
 
 1. **The catalogue.** Every variant of ``variants.CATALOGUE``, wrapped as a float32 port, is run
    through the same ``Checker`` as ``samspec check``, with the diagnosis on. A variant must fail
-   (else the fixtures are too weak: add a case to ``conformance/cases.py``) and the whole-run
+   (else the fixtures are too weak: add a case to ``conformance/cases/catalogue.py``) and the whole-run
    diagnosis must name the variant itself.
 2. **Bugs outside the catalogue** (``novel_bugs.NOVEL``). The diagnosis has never heard of them:
    each must fail, no known variant may be named as explaining it, and the error-structure
@@ -29,12 +29,12 @@ from pathlib import Path
 
 from samspec.reference import OUTPUT_KEYS
 
-from .check import Checker
-from .diagnosis import REFERENCE, Diagnoser, _top
+from ..diagnosis.diagnoser import REFERENCE, Diagnoser, _top
+from ..diagnosis.variants import CATALOGUE, VariantAdapter
+from ..harness.check import Checker
+from ..harness.progress import progress
+from ..profiles.profile import get_profile
 from .novel_bugs import NOVEL
-from .profiles import get_profile
-from .progress import progress
-from .variants import CATALOGUE, VariantAdapter
 
 CHUNKS = 3  # chunks of cases per worker process
 TARGET_SECTION = 0.8  # at least this share of the bugs outside the catalogue localised to the right section
@@ -48,14 +48,14 @@ fixtures. *caught*: at least one output fails. Faithful ports must pass every ou
 
 CATALOGUE_TEXT = """## 1. The catalogue: each known bug is named
 
-Each variant of the catalogue (docs/diagnosis.md, `conformance/variants.py`). *diagnosed as*: the
+Each variant of the catalogue (docs/diagnosis.md, `conformance/diagnosis/variants.py`). *diagnosed as*: the
 variant that the whole-run diagnosis names first (it explains the most failing outputs). *rows naming
 it*: failing outputs whose diagnosis (the same in the table, JSON and JUnit) names the variant.
 """
 
 NOVEL_TEXT = """## 2. Bugs outside the catalogue: caught, localised, never misnamed
 
-Bugs the diagnosis has never heard of (`conformance/novel_bugs.py`), built from the reference's stages
+Bugs the diagnosis has never heard of (`conformance/selftest/novel_bugs.py`), built from the reference's stages
 or by mutating parameters, prompts or outputs. *named*: a known variant the whole-run diagnosis claims
 explains failures (must be none). *localised to*: the section the diagnosis points to (a known
 variant's, else the error structure's); *right* when its top-level section is the bug's.
@@ -65,7 +65,7 @@ Targets: 100% caught, at least 80% localised to the right section, 0 wrong names
 
 def repository_table() -> Path:
     """The repository's docs/selftest.md (``--check`` compares with it)."""
-    return Path(__file__).resolve().parent.parent / "docs" / "selftest.md"
+    return Path(__file__).resolve().parents[2] / "docs" / "selftest.md"
 
 
 # -- checking many ports, case by case ---------------------------------------------------------------------
@@ -137,7 +137,7 @@ class SharedRunAdapter(VariantAdapter):
 
 
 def _ports(variants, novel, with_faithful, diagnoser=None):
-    from .adapters.reference import ReferenceAdapter
+    from ..adapters.reference import ReferenceAdapter
 
     make = (lambda v: SharedRunAdapter(v, diagnoser)) if diagnoser is not None else VariantAdapter
     ports = {("catalogue", v.name): make(v) for v in variants}
@@ -374,7 +374,9 @@ def problems_of(evaluation) -> list:
     problems = []
     for r in evaluation["rows"]:
         if not r["caught"]:
-            problems.append(f"variant {r['variant']} passes samspec check: extend the fixtures (conformance/cases.py)")
+            problems.append(
+                f"variant {r['variant']} passes samspec check: extend the fixtures (conformance/cases/catalogue.py)"
+            )
         elif not r["itself"]:
             problems.append(f"variant {r['variant']} is diagnosed as {r['diagnosed_as']}")
     for r in evaluation.get("novel", []):
@@ -425,7 +427,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from .fixtures import load_cases
+    from ..cases.store import load_cases
 
     started = time.perf_counter()
     cases = load_cases(getattr(args, "fixtures", None))

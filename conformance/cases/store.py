@@ -35,7 +35,7 @@ import numpy as np
 from samspec.reference import OUTPUT_KEYS, SAMPromptEncoder
 from samspec.reference.checkpoints import first_symlink, relative_path_problem
 
-from .cases import CASES, CONFIGS, case_inputs, make_params
+from .catalogue import CASES, CONFIGS, case_inputs, make_params
 
 SCHEMA_VERSION = 1
 STAGE_LIMIT_BYTES = 128 * 1024  # per-stage intermediates larger than this are not stored
@@ -86,7 +86,7 @@ class FixtureCase:
     tolerance: dict = field(default_factory=dict)
     reference: dict = field(default_factory=dict)
     fixture_error: str | None = None
-    semantics: str = "sam"  # the reference conventions of the stored expected values (cases.py)
+    semantics: str = "sam"  # the reference conventions of the stored expected values (cases/catalogue.py)
 
 
 # -- arrays on disk -------------------------------------------------------------------------------
@@ -159,7 +159,7 @@ def generate(out, force: bool = False, log=None) -> dict:
     interrupted run leaves the previous set intact. ``out`` must be empty or absent, or (with
     ``force``) hold only a fixture set; it is never inside the installed samspec package, except
     for the source checkout's own ``fixtures/`` with ``force`` (docs/fixtures.md)."""
-    from .progress import progress
+    from ..harness.progress import progress
 
     out = Path(out).absolute()
     check_output_folder(out, force)
@@ -249,7 +249,7 @@ def is_source_checkout(folder: Path) -> bool:
         declares = re.search(r'(?m)^name\s*=\s*"samspec"\s*$', project.read_text(encoding="utf-8"))
     except OSError:
         return False
-    return bool(declares) and (folder.parent / "conformance" / "cases.py").is_file()
+    return bool(declares) and (folder.parent / "conformance" / "cases" / "catalogue.py").is_file()
 
 
 def check_output_folder(out: Path, force: bool) -> None:

@@ -15,19 +15,18 @@ import numpy as np
 
 from samspec.reference import OUTPUT_KEYS, SAMPromptEncoder
 
-from .expectations import match
-from .profiles import NotApplicable
+from ..port_text import cap_text, describe_exception
+from ..profiles.profile import NotApplicable
 from .runner import (
     OUTPUT_FACTOR,
     OUTPUT_SLACK,
     MissingDependency,
     PortFailure,
-    cap_text,
-    describe_exception,
     time_limit,
     wrap_adapter,
 )
 from .tolerance import DEFAULT_K, compare, dtype_name, perturb
+from .xfail import match
 
 SHORT = {
     "prompt_sparse_embeddings": "sparse",

@@ -16,7 +16,7 @@ def _builtin(module: str, cls: str, *args):
     """A factory for a built-in adapter, importing its module (and so the port's library) only when called."""
 
     def make():
-        return getattr(importlib.import_module(f"{__package__}.adapters.{module}"), cls)(*args)
+        return getattr(importlib.import_module(f"{__package__}.{module}"), cls)(*args)
 
     return make
 
@@ -49,7 +49,7 @@ def load_attribute(spec: str):
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # SystemExit included: a module that exits on import is an error, never a pass
-        from .runner import describe_exception
+        from ..port_text import describe_exception
 
         why = describe_exception(exc)
         raise LookupError(

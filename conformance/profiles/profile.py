@@ -650,7 +650,7 @@ def resolve_profile(spec, argument: str = "profile") -> Profile:
         raise ValueError(
             f"{argument}: expected one of {sorted(PROFILES)} or 'module:attr' naming a Profile; received {spec!r}"
         )
-    from .registry import load_attribute
+    from ..adapters.registry import load_attribute
 
     try:
         target = load_attribute(spec)
@@ -665,6 +665,6 @@ def resolve_profile(spec, argument: str = "profile") -> Profile:
             raise ValueError(f"{argument}: calling {spec} failed: {type(exc).__name__}: {exc}") from None
     if not isinstance(target, Profile):
         raise ValueError(
-            f"{argument}: {spec} is a {type(target).__name__}, expected a samspec.conformance.profiles.Profile"
+            f"{argument}: {spec} is a {type(target).__name__}, expected a samspec.conformance.profiles.profile.Profile"
         )
     return target

@@ -23,8 +23,8 @@ from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
 
-from .check import SHORT, summarise
-from .runner import cap_text
+from ..harness.check import SHORT, summarise
+from ..port_text import cap_text
 
 SCHEMA = "samspec-report/2"
 MESSAGE_LIMIT = 4096  # characters of any one message in a report (head and tail kept, the cut counted)
@@ -391,9 +391,3 @@ def junit_xml(document) -> str:
 
 def write_junit(document, path) -> None:
     write_atomic(path, junit_xml(document))
-
-
-def write_html(document, path, heatmaps=None) -> None:
-    from .html_report import render_html
-
-    write_atomic(path, render_html(document, heatmaps or {}))

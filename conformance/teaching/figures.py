@@ -110,7 +110,7 @@ def demo_ports():
 
 def verdict_lines(result) -> str:
     """The header and the row that `samspec check` prints for this result."""
-    from .report import table
+    from ..reports.document import table
 
     buffer = io.StringIO()
     table([result], out=buffer)
@@ -437,8 +437,8 @@ def heatmap_png(got, expected, budget, title: str = "", dpi: int = 80) -> bytes:
 
 
 def figure_failing_port(ctx):
-    from .check import Checker
-    from .profiles import get_profile
+    from ..harness.check import Checker
+    from ..profiles.profile import get_profile
 
     rows = [
         (demo_ports()[1], "seed.points", "prompt_sparse_embeddings"),
@@ -525,8 +525,8 @@ def _ratio_panel(fig, ax, results, title, case_ids, show_cases):
 
 def figure_check_ratios(ctx, reports=None):
     """``reports``: [(title, results as dicts)]; by default the demo ports, checked here."""
-    from .check import Checker, result_dicts
-    from .profiles import get_profile
+    from ..harness.check import Checker, result_dicts
+    from ..profiles.profile import get_profile
 
     if reports is None:
         reports = []
@@ -621,7 +621,7 @@ def run(args) -> int:
     except ImportError:
         print(f"samspec figures: error: {MISSING_MATPLOTLIB}", file=sys.stderr)
         return 2
-    from .fixtures import FixtureError, load_cases
+    from ..cases.store import FixtureError, load_cases
 
     # --report alone draws report.png alone; --only adds the named figures to it
     names = list(args.only or ([] if args.report else FIGURES))

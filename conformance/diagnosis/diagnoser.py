@@ -48,8 +48,8 @@ import numpy as np
 from samspec.reference import OUTPUT_KEYS, SAMPromptEncoder
 from samspec.reference.conventions import PROFILES, Conventions
 
+from ..harness.tolerance import DEFAULT_K, FLOORS
 from .localise import DENSE_PE, SPARSE, Evidence, localise, sample_view
-from .tolerance import DEFAULT_K, FLOORS
 from .variants import CATALOGUE, Variant, compose, conventions_of
 
 REFERENCE = Variant("reference", "the reference itself", "", "none")  # for variants with `rounding`

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from samspec.reference import OUTPUT_KEYS
 
-from .check import SHORT, Checker, summarise
-from .profiles import PROFILES, NotApplicable, get_profile
+from ..harness.check import SHORT, Checker, summarise
+from ..profiles.profile import PROFILES, NotApplicable, get_profile
 
 # (port, profiles) in the order of the table: the port's own profile first, then its layout-only one
 RUNS = (
@@ -126,7 +126,7 @@ def _token_detail(case, key, got, expected, cache, semantics="sam") -> str | Non
 
     from samspec.reference import SAMPromptEncoder
 
-    from .tolerance import compare, dtype_name
+    from ..harness.tolerance import compare, dtype_name
 
     expected = np.asarray(expected[key])
     got = np.asarray(got)
@@ -148,8 +148,8 @@ def _token_detail(case, key, got, expected, cache, semantics="sam") -> str | Non
 
 def run_all(cases, runs=RUNS, log=None) -> list:
     """Every (port, profile) of ``runs`` over ``cases``; a port that cannot be loaded errors on every case."""
-    from .check import expected_outputs
-    from .registry import resolve_adapter
+    from ..adapters.registry import resolve_adapter
+    from ..harness.check import expected_outputs
 
     out = []
     for port, profiles in runs:
@@ -186,7 +186,7 @@ def applicable(profile, case):
     """None when ``case`` runs under ``profile``, else why not: the reference refuses its inputs
     under the profile's semantics (label −10 under `sam`), or an excluded divergence is exercised.
     The same two tests as the checker's, without running a port."""
-    from .check import expected_outputs
+    from ..harness.check import expected_outputs
 
     try:
         expected_outputs(case, profile.semantics)
@@ -405,7 +405,7 @@ def render(runs, n_cases: int, covered: dict | None = None) -> str:
 
 def generate(fixtures=None, log=None) -> tuple:
     """(markdown text, runs) for the fixture set (default: the shipped one)."""
-    from .fixtures import load_cases
+    from ..cases.store import load_cases
 
     cases = load_cases(fixtures, strict=True)
     runs = run_all(cases, log=log)
@@ -461,7 +461,7 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
-    """`python -m samspec.conformance.ports_report [--out FILE | --check [FILE]]` (= `samspec report ports`)."""
+    """`python -m samspec.conformance.reports.ports_table [--out FILE | --check [FILE]]` (= `samspec report ports`)."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="samspec report ports", description=__doc__.splitlines()[0])

@@ -5,7 +5,7 @@ values under the reference's stage names. A port whose module follows Meta's SAM
 ``PromptEncoder`` (``pe_layer`` with ``_pe_encoding``, ``_embed_points``, ``_embed_boxes``,
 ``mask_downscaling`` as a 7-module ``nn.Sequential``, ``get_dense_pe``) gets it from::
 
-    from samspec.conformance.trace_hooks import meta_trace
+    from samspec.conformance.adapters.trace_hooks import meta_trace
 
     class MyAdapter:
         ...

@@ -38,7 +38,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-from .progress import progress
+from ..harness.progress import progress
 
 WORKLOADS = ("W1", "W2", "W3", "W4")
 SEED_CONFIG = dict(hidden_size=256, image_embedding_size=(64, 64), input_image_size=(1024, 1024), mask_in_channels=16)
@@ -64,59 +64,8 @@ DESCRIPTIONS = {
 # -- the command line ------------------------------------------------------------------------------
 
 
-def add_arguments(parser) -> None:
-    parser.add_argument("--json", metavar="FILE", help="also write every measurement as JSON")
-    parser.add_argument("--repeat", type=int, default=7, metavar="N", help="best of N timed calls (default 7)")
-    parser.add_argument(
-        "--workloads", default=",".join(WORKLOADS), metavar="W1,W2,...", help="which workloads (default all)"
-    )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        metavar="T",
-        help="threads for NumPy's BLAS and torch (default: NumPy's BLAS thread count)",
-    )
-    parser.add_argument(
-        "--allocator",
-        choices=["default", "steady", "both"],
-        default="both",
-        help="glibc malloc settings to measure under (default both)",
-    )
-    parser.add_argument("--chunk", type=int, default=65536, metavar="POINTS", help="W4 chunk size, a multiple of 1024")
-    parser.add_argument(
-        "--no-suite", action="store_true", help="skip the whole-suite budgets (samspec check / fixtures generate)"
-    )
-    parser.add_argument(
-        "--strict", action="store_true", help="exit 1 when a target is missed, not only when a check fails"
-    )
-    parser.add_argument(
-        "--gpu",
-        action="store_true",
-        help="on the GPU instead: the reference on CuPy against Meta's PromptEncoder on torch CUDA "
-        "(exit 2 when no GPU is usable)",
-    )
-
-
-def run(args) -> int:
-    workloads = [w.strip().upper() for w in args.workloads.split(",") if w.strip()]
-    unknown = sorted(set(workloads) - set(WORKLOADS))
-    if unknown:
-        raise ValueError(f"--workloads: expected names among {list(WORKLOADS)}; received {unknown}")
-    if args.repeat < 1:
-        raise ValueError(f"--repeat: expected a positive int; received {args.repeat}")
-    if args.chunk <= 0 or args.chunk % 1024:
-        raise ValueError(f"--chunk: expected a positive multiple of 1024 (whole image rows); received {args.chunk}")
-    if args.gpu:
-        from . import bench_gpu
-
-        if args.allocator != "both" or args.threads is not None:
-            raise ValueError(
-                f"--allocator, --threads: settings of the CPU bench, which --gpu does not run; received "
-                f"--gpu with --allocator {args.allocator} and --threads {args.threads}"
-            )
-
-        return bench_gpu.run(args, workloads)
+def run(args, workloads: list[str]) -> int:
+    """The CPU bench of ``workloads`` (validated by bench.command)."""
     threads = args.threads or blas_threads()[0]
     allocators = ["default", "steady"] if args.allocator == "both" else [args.allocator]
 
@@ -286,7 +235,7 @@ def run_child(allocator, workloads, repeat, threads, chunk, check) -> dict:
         command = [
             sys.executable,
             "-m",
-            "samspec.conformance.bench",
+            "samspec.conformance.bench.cpu",
             "--child",
             allocator,
             "--out",
@@ -308,7 +257,7 @@ def run_child(allocator, workloads, repeat, threads, chunk, check) -> dict:
 
 
 def child_main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m samspec.conformance.bench")
+    parser = argparse.ArgumentParser(prog="python -m samspec.conformance.bench.cpu")
     parser.add_argument("--child", required=True, choices=sorted(ALLOCATORS))
     parser.add_argument("--out", required=True)
     parser.add_argument("--workloads", required=True)
@@ -378,7 +327,7 @@ def load_meta(params):
     try:
         import torch  # noqa: F401
 
-        from .adapters.segment_anything import load_prompt_encoder_class
+        from ..adapters.segment_anything import load_prompt_encoder_class
 
         load_prompt_encoder_class()
     except ImportError as exc:
@@ -386,7 +335,7 @@ def load_meta(params):
         return None
     import torch
 
-    from .adapters.segment_anything import build_prompt_encoder
+    from ..adapters.segment_anything import build_prompt_encoder
 
     return build_prompt_encoder(dict(SEED_CONFIG, activation="gelu"), params).to(dtype=torch.float32).eval()
 
@@ -859,16 +808,16 @@ def suite_budgets(timeout_s: float = 900.0, cores: int = 2) -> list:
     subprocesses pinned to ``cores`` cores, against a budget of 60 s each.
 
     A row is 'not available' when the module behind the command is missing
-    (samspec.conformance.check / samspec.conformance.fixtures) or the command exits with 2 as an
+    (samspec.conformance.harness.check / samspec.conformance.cases.store) or the command exits with 2 as an
     unknown command or usage error."""
     rows = []
     print(f"\nwhole-suite budgets ({SUITE_BUDGET_S:g} s each, on {cores} cores):")
     with tempfile.TemporaryDirectory() as tmp:
         commands = [
-            ("samspec check segment-anything", "samspec.conformance.check", ["check", "segment-anything"]),
+            ("samspec check segment-anything", "samspec.conformance.harness.check", ["check", "segment-anything"]),
             (
                 "samspec fixtures generate",
-                "samspec.conformance.fixtures",
+                "samspec.conformance.cases.store",
                 ["fixtures", "generate", "--out", os.path.join(tmp, "fixtures")],
             ),
         ]

@@ -22,8 +22,8 @@ from samspec.reference.masks import downscale_mask, no_mask_embedding
 from samspec.reference.positional_encoding import fourier_argument, grid_cell_centres, sinusoids
 from samspec.reference.sparse import append_box_not_a_point, append_padding_point, assemble_sparse, embed_box_corners
 
-from .variants import DENSE, DENSE_PE, GAUSSIAN, Variant, _downscaler, _labels, _rows
-from .variants import _stages as _no_params
+from ..diagnosis.variants import DENSE, DENSE_PE, GAUSSIAN, Variant, _downscaler, _labels, _rows
+from ..diagnosis.variants import _stages as _no_params
 
 __all__ = ["NOVEL", "NOVEL_BUGS"]
 

@@ -24,10 +24,10 @@ import numpy as np
 
 from samspec.reference import OUTPUT_KEYS, SAMPromptEncoder
 
+from ..harness.check import Result
+from ..harness.tolerance import DEFAULT_K, FLOORS, perturb
+from ..profiles.profile import NotApplicable
 from . import strategies as sst
-from .check import Result
-from .profiles import NotApplicable
-from .tolerance import DEFAULT_K, FLOORS, perturb
 
 SPARSE, DENSE, DENSE_PE = OUTPUT_KEYS
 
@@ -553,7 +553,7 @@ def repro(name, kwargs, port, profile) -> str:
     arguments = ",\n    ".join(f"{k}={_literal(v)}" for k, v in kwargs.items())
     return (
         "import numpy as np\n"
-        "from samspec.conformance.properties import reproduce\n"
+        "from samspec.conformance.properties.checks import reproduce\n"
         f"reproduce({name!r}, port={port!r}, profile={profile!r},\n    {arguments})\n"
     )
 
@@ -561,8 +561,8 @@ def repro(name, kwargs, port, profile) -> str:
 def reproduce(name, port, profile=None, **kwargs):
     """Re-run one example of a property on a port (``samspec check`` names: built-in or module:attr).
     Raises PropertyFailure if the property does not hold."""
-    from .profiles import get_profile
-    from .registry import resolve_adapter
+    from ..adapters.registry import resolve_adapter
+    from ..profiles.profile import get_profile
 
     adapter = resolve_adapter(port)
     profile = get_profile(profile or adapter.profile)
@@ -646,7 +646,7 @@ def run_properties(
     adapter, profile, max_examples: int = 25, seed: int = 0, database=None, port=None, names=None, k: float = DEFAULT_K
 ) -> list:
     """Every property (or those in ``names``) on one adapter under one profile; a list of PropertyResult."""
-    from .progress import progress
+    from ..harness.progress import progress
 
     names = list(names or PROPERTIES)
     return [

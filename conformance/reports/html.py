@@ -23,7 +23,9 @@ import os
 import re
 from pathlib import Path
 
-SPEC = Path(__file__).resolve().parents[1] / "docs" / "spec.md"
+from .document import collapsed_errors, printable, write_atomic
+
+SPEC = Path(__file__).resolve().parents[2] / "docs" / "spec.md"
 ORDER = ("error", "fail", "xpass", "xfail", "n/a", "pass")  # the table: failures first
 SPELLED = ("pass", "fail", "error", "n/a", "xfail", "xpass")  # the summary, as the terminal spells it
 SHORT = {
@@ -54,7 +56,6 @@ img { max-width: 100%; height: auto; border: 1px solid #eee; } .note { color: #6
 
 def _e(value) -> str:
     """Escaped for HTML, with control, bidi and surrogate characters shown as escapes (report.printable)."""
-    from .report import printable
 
     return html.escape(printable("" if value is None else str(value)), quote=True)
 
@@ -150,8 +151,6 @@ def _identical_errors(rows) -> list:
     """The terminal summary's grouping of identical error messages (report.collapsed_errors), for
     groups of more than one."""
     from types import SimpleNamespace
-
-    from .report import collapsed_errors
 
     results = [
         SimpleNamespace(
@@ -326,3 +325,7 @@ def render_html(document: dict, heatmaps: dict | None = None) -> str:
         f"Report schema {_e(document.get('schema'))}.</p></body></html>"
     )
     return "\n".join(out)
+
+
+def write_html(document, path, heatmaps=None) -> None:
+    write_atomic(path, render_html(document, heatmaps or {}))

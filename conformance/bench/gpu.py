@@ -17,7 +17,7 @@ import json
 import platform
 import sys
 
-from . import bench
+from . import cpu as bench
 
 GPU_TARGET = 1.2  # the float32 reference's time at most 1.2 x torch's, on TARGET_WORKLOADS
 TARGET_WORKLOADS = ("W2", "W3", "W4")

@@ -31,14 +31,13 @@ import subprocess
 import sys
 import threading
 import time
-import traceback
 from multiprocessing.connection import Connection
 
 import numpy as np
 
+from ..port_text import CAPTURE_LIMIT, describe_exception, safe_text
+
 DEFAULT_TIMEOUT = 60.0  # seconds per case (build + run)
-CAPTURE_LIMIT = 4000  # bytes of captured output kept per case (head and tail): within a report's message cap
-MESSAGE_LIMIT = 3000  # characters of an exception's message kept (head and tail)
 ANSWER_SLACK = 1 << 20  # bytes of an answer beyond its arrays' values (pickle framing, keys)
 LARGEST_ANSWER = 1 << 30  # bytes: the largest answer without a case limit (build, trace)
 OUTPUT_FACTOR = 8  # an output may hold at most 8x the values the case's expected outputs hold ...
@@ -60,36 +59,6 @@ class MissingDependency(PortFailure):
 
 class PortLoadError(Exception):
     """The adapter could not be loaded at all (import, factory, protocol): a usage error, exit 2."""
-
-
-def _safe_text(thing, limit: int = MESSAGE_LIMIT) -> str:
-    """``str(thing)`` capped to ``limit`` characters; never raises (a ``__str__`` may)."""
-    try:
-        text = str(thing)
-    except Exception as exc:
-        text = f"<unprintable {type(thing).__name__}: its __str__ raised {type(exc).__name__}>"
-    return cap_text(text, limit)
-
-
-def describe_exception(exc: BaseException) -> str:
-    """``Type: message (at file:line)`` of the innermost frame, on one logical line, capped; never raises."""
-    try:
-        frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
-        where = f" (at {frame[0].filename}:{frame[0].lineno})" if frame else ""
-    except Exception:
-        where = ""
-    if isinstance(exc, SystemExit):
-        code = _safe_text(exc.code, 200)
-        return f"the adapter called sys.exit({code}){where}: samspec never takes an exit from adapter code"
-    return f"{type(exc).__name__}: {_safe_text(exc)}{where}"
-
-
-def cap_text(text: str, limit: int = CAPTURE_LIMIT) -> str:
-    """``text`` cut to about ``limit`` characters, keeping its head and tail and saying how much went."""
-    if len(text) <= limit:
-        return text
-    half = limit // 2
-    return f"{text[:half]}\n[... {len(text) - 2 * half:,} characters cut ...]\n{text[-half:]}"
 
 
 def _signal_name(number: int) -> str:
@@ -240,7 +209,7 @@ def _receive(connection, largest: int = LARGEST_ANSWER):
         if str(exc).startswith("the worker sent"):
             raise
         raise pickle.UnpicklingError(
-            f"the worker sent an answer samspec cannot read ({type(exc).__name__}: {_safe_text(exc, 200)})"
+            f"the worker sent an answer samspec cannot read ({type(exc).__name__}: {safe_text(exc, 200)})"
         ) from None
 
 
@@ -252,11 +221,11 @@ def _profile_spec(adapter):
     profile = getattr(adapter, "profile", None)
     if profile is None or isinstance(profile, str):
         return profile
-    from .registry import AdapterError
+    from ..adapters.registry import AdapterError
 
     if not callable(getattr(profile, "to_port", None)) or not callable(getattr(profile, "from_port", None)):
         raise AdapterError(
-            f"the adapter's profile is {_safe_text(repr(profile), 200)} ({type(profile).__name__}); "
+            f"the adapter's profile is {safe_text(repr(profile), 200)} ({type(profile).__name__}); "
             "expected a profile name such as 'sam', 'module:attr', or a Profile (docs/profiles.md)"
         )
     for module_name in {type(adapter).__module__, getattr(type(profile), "__module__", "")}:
@@ -297,13 +266,13 @@ def _serve(connection, port, profile=None):
     def send(message):
         connection.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
 
-    from .registry import AdapterError, resolve_adapter
+    from ..adapters.registry import AdapterError, resolve_adapter
 
     try:
         adapter = resolve_adapter(port)
         _set_profile(adapter, profile)
         meta = {
-            "name": _safe_text(getattr(adapter, "name", "") or port, 200),
+            "name": safe_text(getattr(adapter, "name", "") or port, 200),
             "profile": _profile_spec(adapter),
             "trace": callable(getattr(adapter, "trace", None)),
             "begin_case": callable(getattr(adapter, "begin_case", None)),
@@ -334,7 +303,7 @@ def _serve(connection, port, profile=None):
                 raise ValueError(f"unknown operation {operation!r}")
         except ModuleNotFoundError as exc:  # the port's library is missing here: not a verdict
             status = "missing" if operation == "build" else "error"
-            send((status, describe_exception(exc) if status == "error" else (exc.name or "", _safe_text(exc))))
+            send((status, describe_exception(exc) if status == "error" else (exc.name or "", safe_text(exc))))
             continue
         except BaseException as exc:  # SystemExit, KeyboardInterrupt, MemoryError, ... from adapter code
             send(("error", describe_exception(exc)))
@@ -347,7 +316,7 @@ def _serve(connection, port, profile=None):
             else:
                 answer = None
         except (TypeError, ValueError) as exc:
-            send(("error", _safe_text(exc)))
+            send(("error", safe_text(exc)))
         except BaseException as exc:  # the returned object's own code (__array__, items) failed
             send(("error", describe_exception(exc)))
         else:
@@ -455,7 +424,9 @@ class IsolatedPort:
 
     def _start(self, load=False) -> dict:
         parent, child = socket.socketpair()
-        code = "import sys; from samspec.conformance.runner import _worker_entry; _worker_entry(int(sys.argv[1]))"
+        code = (
+            "import sys; from samspec.conformance.harness.runner import _worker_entry; _worker_entry(int(sys.argv[1]))"
+        )
         read_end, write_end = os.pipe()
         try:
             self._process = subprocess.Popen(
@@ -724,7 +695,7 @@ class InProcessPort:
         try:
             self._call(_reraise_missing(self.adapter.build), config, params)
         except _Missing as missing:
-            raise MissingDependency(_safe_text(missing.error), missing.error.name or "") from None
+            raise MissingDependency(safe_text(missing.error), missing.error.name or "") from None
 
     def run(self, limit=None, **inputs):
         return self._plain(to_plain_outputs, self._call(self.adapter.run, **inputs), limit)
@@ -734,7 +705,7 @@ class InProcessPort:
         try:
             return convert(raw, *limit)
         except (TypeError, ValueError) as exc:
-            raise PortFailure(_safe_text(exc)) from None
+            raise PortFailure(safe_text(exc)) from None
         except KeyboardInterrupt:
             raise
         except BaseException as exc:
@@ -760,7 +731,7 @@ def open_port(port: str, *, isolated: bool = True, timeout: float = DEFAULT_TIME
     PortLoadError (exit 2) when it cannot be loaded."""
     if isolated:
         return IsolatedPort(port, timeout=timeout, profile=profile)
-    from .registry import AdapterError, resolve_adapter
+    from ..adapters.registry import AdapterError, resolve_adapter
 
     try:
         adapter = resolve_adapter(port)
