@@ -6,6 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
+from samspec.conformance.cases import generate as generating
 from samspec.conformance.cases import store as fixtures
 from samspec.conformance.cases.catalogue import CASES
 from samspec.conformance.cli import main
@@ -208,7 +209,7 @@ def test_generate_interrupted_leaves_the_old_set_intact(tmp_path, monkeypatch):
         (root / "manifest.json").write_text("{half")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(fixtures, "_write_set", interrupted)
+    monkeypatch.setattr(generating, "_write_set", interrupted)
     with pytest.raises(KeyboardInterrupt):
         fixtures.generate(out, force=True)
     assert (out / "manifest.json").read_bytes() == before
@@ -223,7 +224,7 @@ def test_generate_never_writes_inside_the_installed_package(tmp_path, monkeypatc
     assert main(["fixtures", "generate", "--out", str(inside), "--force"]) == 2
     assert "inside the installed samspec package" in one_line_error(capsys)
     assert not inside.exists()
-    monkeypatch.setattr(fixtures, "is_source_checkout", lambda folder: False)  # as in site-packages
+    monkeypatch.setattr(generating, "is_source_checkout", lambda folder: False)  # as in site-packages
     assert main(["fixtures", "generate", "--out", str(shipped), "--force"]) == 2
     assert "inside the installed samspec package" in one_line_error(capsys)
     monkeypatch.undo()
@@ -242,8 +243,10 @@ def test_generate_regenerates_a_source_checkout_with_force(tmp_path, monkeypatch
     (project / "pyproject.toml").write_text('[project]\nname = "samspec"\n')
     shipped = project / "fixtures"
     fixtures.generate(shipped)
-    monkeypatch.setattr(fixtures, "default_dir", lambda: shipped)
-    monkeypatch.setattr(fixtures, "_package_folders", lambda: [shipped.resolve(), (project / "conformance").resolve()])
+    monkeypatch.setattr(generating, "default_dir", lambda: shipped)
+    monkeypatch.setattr(
+        generating, "_package_folders", lambda: [shipped.resolve(), (project / "conformance").resolve()]
+    )
     assert main(["fixtures", "generate", "--out", str(shipped), "--quiet"]) == 2
     assert "pass --force to regenerate it" in one_line_error(capsys)
     assert main(["fixtures", "generate", "--out", str(shipped), "--force", "--quiet"]) == 0
