@@ -1,0 +1,233 @@
+"""The built-in profiles, as data (docs/profiles.md): one ``Profile`` per real port's conventions,
+and a layout-only twin (``*_layout``) that converts layout and names only and keeps `sam`'s
+semantics. A new profile is one more entry of ``PROFILES``."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from .conversions import (
+    hf_from_port,
+    hf_layout_from_port,
+    hf_to_port,
+    keras_hub_from_port,
+    keras_hub_to_port,
+    sam_onnx_from_port,
+    sam_onnx_to_port,
+)
+from .model import Profile
+
+_KERAS_NOTES = {
+    "labels_2_3_foreground": (
+        "keras-hub gives labels 2 and 3 the foreground embedding; SAM v1 gives them none, and no "
+        "keras-hub input expresses 'positional encoding only'"
+    ),
+    "empty_prompt_crash": "keras-hub needs at least one prompt to know the batch size (it raises IndexError)",
+}
+_HF_NOTES = {
+    "square_normalisation": (
+        "transformers' SamPromptEncoder divides x and y by one image_size S (square images only); "
+        "this case's image is H != W and its tokens depend on coordinates"
+    ),
+    "square_embedding_grid": (
+        "transformers' image_embedding_size is one int (a square grid); this case's grid is h != w"
+    ),
+}
+_HF_SAM2_NOTES = {
+    "square_normalisation": _HF_NOTES["square_normalisation"].replace("SamPromptEncoder", "Sam2PromptEncoder"),
+    "square_embedding_grid": (
+        "transformers' Sam2PromptEncoder builds a square grid, image_size // patch_size on both sides; this "
+        "case's grid is h != w"
+    ),
+}
+_LAYOUT_NOTES = {
+    "hf_minus_10_label": (
+        "label -10 means 'padding, all zeros' in transformers; SAM v1 gives it no meaning (the reference "
+        "refuses it under sam semantics), so no expected value exists"
+    ),
+}
+_ONNX_NOTES = {
+    "square_normalisation": (
+        "SamOnnxModel divides x and y by one img_size (square images only); this case's image is "
+        "H != W and its tokens depend on coordinates"
+    ),
+}
+
+_KERAS_DIVERGENCES = (
+    "channels_last",
+    "corner_boxes",
+    "masks_per_image_axis",
+    "no_padding_point",
+    "labels_2_3_foreground",
+    "empty_prompt_crash",
+)
+_HF_DIVERGENCES = (
+    "point_batch_axis",
+    "hf_boxes_on_point_batch",
+    "empty_prompt_none",
+    "square_normalisation",
+    "square_embedding_grid",
+    "hf_minus_10_label",
+)
+_ONNX_DIVERGENCES = ("onnx_mask_blend", "no_padding_point", "corner_labels", "square_normalisation")
+_HF_SAM2_DIVERGENCES = (
+    "point_batch_axis",
+    "hf_boxes_on_point_batch",
+    "empty_prompt_none",
+    "square_normalisation",
+    "square_embedding_grid",
+    "corner_labels",
+    "hf_minus_10_label",
+    "box_not_a_point_token",
+)
+
+
+PROFILES = {
+    "sam": Profile(
+        name="sam",
+        description="Meta's SAM v1 PromptEncoder: the fixtures' own conventions; nothing is converted.",
+        port="segment-anything",
+    ),
+    "keras_hub": Profile(
+        name="keras_hub",
+        description=(
+            "keras_hub.layers.SAMPromptEncoder: boxes (B, M, 2, 2), masks (B, M, 4h, 4w, 1), NHWC dense "
+            "outputs; the caller appends SAM's padding point; labels 2/3 cannot be expressed."
+        ),
+        divergences=_KERAS_DIVERGENCES,
+        to_port_fn=keras_hub_to_port,
+        from_port_fn=keras_hub_from_port,
+        notes=_KERAS_NOTES,
+        excluded=("labels_2_3_foreground", "empty_prompt_crash"),
+        port="keras-hub",
+    ),
+    "keras_hub_layout": Profile(
+        name="keras_hub_layout",
+        description=(
+            "keras-hub's layout (boxes (B, 1, 2, 2), masks (B, 1, 4h, 4w, 1), NHWC outputs) with SAM v1's "
+            "semantics: no padding point is added for the port, labels and empty prompts pass through."
+        ),
+        divergences=("channels_last", "corner_boxes", "masks_per_image_axis"),
+        to_port_fn=lambda inputs, config: keras_hub_to_port(inputs, config, explicit_padding=False),
+        from_port_fn=keras_hub_from_port,
+        exposed=("no_padding_point", "labels_2_3_foreground", "empty_prompt_crash"),
+        port="keras-hub",
+        layout_of="keras_hub",
+    ),
+    "hf": Profile(
+        name="hf",
+        description=(
+            "transformers SamPromptEncoder: points (B, 1, N, 2), labels (B, 1, N), boxes (B, 1, 4), masks "
+            "(B, 1, 4h, 4w); sparse (B, 1, N', C) back to (B, N', C) and None back to (B, 0, C); square "
+            "images and grids only; semantics `hf`: SAM v1's, and label -10 gives zeros."
+        ),
+        divergences=_HF_DIVERGENCES,
+        to_port_fn=hf_to_port,
+        from_port_fn=hf_from_port,
+        notes=_HF_NOTES,
+        excluded=("square_normalisation", "square_embedding_grid"),
+        computed=("hf_minus_10_label",),
+        semantics="hf",
+        port="transformers",
+    ),
+    "hf_layout": Profile(
+        name="hf_layout",
+        description=(
+            "transformers' layout (the point-batch axis, boxes (B, 1, 4), output names) with SAM v1's "
+            "semantics: every case SAM v1 can express runs, a None sparse output is not converted; label -10 "
+            "has no SAM v1 meaning (n/a)."
+        ),
+        divergences=("point_batch_axis", "hf_boxes_on_point_batch", "hf_minus_10_label"),
+        to_port_fn=hf_to_port,
+        from_port_fn=hf_layout_from_port,
+        notes=_LAYOUT_NOTES,
+        excluded=("hf_minus_10_label",),
+        exposed=("square_normalisation", "square_embedding_grid", "empty_prompt_none"),
+        port="transformers",
+        layout_of="hf",
+    ),
+    "sam_onnx": Profile(
+        name="sam_onnx",
+        description=(
+            "Meta's ONNX prompt layout (utils/onnx.py): point_coords (B, N, 2) with the box corners appended "
+            "as points labelled 2 and 3, point_labels, mask_input (B, 1, 4h, 4w) and has_mask_input; the "
+            "padding point is appended for the port; square images only. Semantics `sam2`: labels 2 and 3 "
+            "add the corner embeddings."
+        ),
+        divergences=_ONNX_DIVERGENCES,
+        to_port_fn=sam_onnx_to_port,
+        from_port_fn=sam_onnx_from_port,
+        notes=_ONNX_NOTES,
+        excluded=("square_normalisation",),
+        computed=("corner_labels",),
+        semantics="sam2",
+        port="onnxruntime",
+    ),
+    "sam_onnx_layout": Profile(
+        name="sam_onnx_layout",
+        description=(
+            "Meta's ONNX prompt layout with SAM v1's semantics: no padding point is added for the port, "
+            "point labels pass through, every image size runs."
+        ),
+        divergences=("onnx_mask_blend",),
+        to_port_fn=lambda inputs, config: sam_onnx_to_port(inputs, config, explicit_padding=False),
+        from_port_fn=sam_onnx_from_port,
+        exposed=("no_padding_point", "corner_labels", "square_normalisation"),
+        port="onnxruntime",
+        layout_of="sam_onnx",
+    ),
+    "sam2": Profile(
+        name="sam2",
+        description=(
+            "Meta's sam2 1.1.0 PromptEncoder and ultralytics' SAM PromptEncoder: SAM v1's layout and padding; "
+            "semantics `sam2`: labels 2 and 3 add the corner embeddings point_embeddings.2/.3."
+        ),
+        divergences=("corner_labels",),
+        computed=("corner_labels",),
+        semantics="sam2",
+        port="sam2",
+    ),
+    "sam2_layout": Profile(
+        name="sam2_layout",
+        description="sam2's layout (SAM v1's own) with SAM v1's semantics: labels 2 and 3 pass through.",
+        exposed=("corner_labels",),
+        port="sam2",
+        layout_of="sam2",
+    ),
+}
+
+# transformers' SAM 2 family: hf's layout and conversions, its own semantics (§5.2 corner labels, -10 -> zeros,
+# §6.3's third box token); the layout twin keeps hf_layout's handling and exposes those too
+PROFILES["hf_sam2"] = replace(
+    PROFILES["hf"],
+    name="hf_sam2",
+    description=(
+        "transformers Sam2PromptEncoder (and the transformers SAM-family encoders that share its code): "
+        "hf's layout (points (B, 1, N, 2), labels (B, 1, N), boxes (B, 1, 4); sparse (B, 1, N', C) back to "
+        "(B, N', C), None back to (B, 0, C)); square images and grids only; semantics `hf_sam2`: labels 2 "
+        "and 3 add the corner embeddings, label -10 gives zeros, each box gives a third token, not_a_point."
+    ),
+    divergences=_HF_SAM2_DIVERGENCES,
+    notes=_HF_SAM2_NOTES,
+    computed=("corner_labels", "hf_minus_10_label", "box_not_a_point_token"),
+    semantics="hf_sam2",
+    port="transformers-sam2",
+)
+PROFILES["hf_sam2_layout"] = replace(
+    PROFILES["hf_layout"],
+    name="hf_sam2_layout",
+    description=(
+        "transformers' SAM 2 layout (the point-batch axis, boxes (B, 1, 4), output names) with SAM v1's "
+        "semantics: every case SAM v1 can express runs, a None sparse output is not converted; label -10 "
+        "has no SAM v1 meaning (n/a)."
+    ),
+    exposed=PROFILES["hf_layout"].exposed + ("corner_labels", "box_not_a_point_token"),
+    port="transformers-sam2",
+    layout_of="hf_sam2",
+)
+
+
+def get_profile(name: str) -> Profile:
+    if name not in PROFILES:
+        raise ValueError(f"profile: expected one of {sorted(PROFILES)}; received {name!r}")
+    return PROFILES[name]
