@@ -11,8 +11,11 @@ import numpy as np
 import pytest
 from conftest import require, require_cupy_gpu
 
-from samspec.conformance.bench import cpu as bench
 from samspec.conformance.bench import gpu as bench_gpu
+from samspec.conformance.bench import table as bench_table
+from samspec.conformance.bench import timing as bench_timing
+from samspec.conformance.bench import verdicts as bench_verdicts
+from samspec.conformance.bench import workloads as bench_workloads
 from samspec.conformance.cli import main
 
 
@@ -23,7 +26,7 @@ class CountingDevice:
 
     def __init__(self, xp, to_numpy):
         self.events = []
-        self.device = bench.Device("stand-in", xp, "cpu", lambda: self.events.append("sync"), to_numpy)
+        self.device = bench_workloads.Device("stand-in", xp, "cpu", lambda: self.events.append("sync"), to_numpy)
 
 
 def stand_in(namespace):
@@ -38,7 +41,7 @@ def stand_in(namespace):
 
 def test_time_calls_waits_for_the_device_after_every_timed_call():
     events = []
-    timing = bench.time_calls(
+    timing = bench_timing.time_calls(
         lambda: events.append("call"), repeat=3, warmup=2, min_seconds=0.0, synchronize=lambda: events.append("sync")
     )
     assert timing["calls"] == 3
@@ -50,7 +53,7 @@ def test_bench_gpu_measure_runs_every_workload_on_the_device_it_is_given(namespa
     device = stand_in(namespace)
     result = bench_gpu.measure(device.device, ["W1", "W3"], repeat=1, chunk=65536, check=False)
     assert result["device"] == "stand-in"
-    bench.print_table(result, faults=False)
+    bench_table.print_table(result, faults=False)
     table = capsys.readouterr().out
     assert "W1 sparse" in table and "W3 dense grid" in table and "faults" not in table, table
     for workload in ("W1", "W3"):
@@ -124,8 +127,12 @@ def test_w4_sweep_encodes_every_chunk_whether_on_one_core_or_several(serial, mon
         monkeypatch.setattr(fast, "chunk_map", lambda xp, images: map)
     from samspec.reference import SAMPromptEncoder
 
-    encoders = {"ref_f32": SAMPromptEncoder(**bench.SEED_CONFIG, params=bench.seed_params(), dtype="float32")}
-    calls = bench.workload_calls("W4", encoders, None, {}, chunk=65536)
+    encoders = {
+        "ref_f32": SAMPromptEncoder(
+            **bench_workloads.SEED_CONFIG, params=bench_workloads.seed_params(), dtype="float32"
+        )
+    }
+    calls = bench_workloads.workload_calls("W4", encoders, None, {}, chunk=65536)
     calls["ref_f32"]()
     assert seen == [64] * 16
 
@@ -138,9 +145,9 @@ def test_w2_float32_target_under_the_steady_allocator_is_1_5x():
     }
     steady = {
         (v["workload"], v["implementation"]): v
-        for v in bench.verdicts(rows, overrides=bench.TARGET_OVERRIDES["steady"])
+        for v in bench_verdicts.verdicts(rows, overrides=bench_verdicts.TARGET_OVERRIDES["steady"])
     }
-    default = {(v["workload"], v["implementation"]): v for v in bench.verdicts(rows)}
+    default = {(v["workload"], v["implementation"]): v for v in bench_verdicts.verdicts(rows)}
     assert steady[("W2", "ref_f32")]["target"] == 1.5 and steady[("W2", "ref_f32")]["met"]
     assert default[("W2", "ref_f32")]["target"] == 2.0 and not default[("W2", "ref_f32")]["met"]
     assert steady[("W3", "ref_f32")]["target"] == 2.0 and not steady[("W3", "ref_f32")]["met"]

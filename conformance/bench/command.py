@@ -4,7 +4,7 @@ bench (bench.cpu) and the GPU bench (bench.gpu)."""
 from __future__ import annotations
 
 from . import cpu, gpu
-from .cpu import WORKLOADS
+from .workloads import WORKLOADS
 
 
 def add_arguments(parser) -> None:

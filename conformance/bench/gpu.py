@@ -2,7 +2,7 @@
 PromptEncoder on torch CUDA (float32), side by side on one GPU in one run (docs/performance.md,
 "On a GPU").
 
-The workloads are the CPU bench's (``bench.workload_calls`` with a GPU ``Device``): their inputs are
+The workloads are the CPU bench's (``bench.workloads.workload_calls`` with a GPU ``Device``): their inputs are
 put on the GPU before timing, and every timed call ends by waiting for the GPU, so a time is what
 the caller waits for, kernel launches and any host round trip included. Target (issue
 "Performance", item 3): the float32 reference at most 1.2 x torch's time on W2-W4, that is a ratio
@@ -17,7 +17,11 @@ import json
 import platform
 import sys
 
-from . import cpu as bench
+from .machine import cpu_model
+from .table import print_table, print_w4_check
+from .timing import time_calls
+from .verdicts import verdicts, w4_check
+from .workloads import SEED_CONFIG, Device, load_meta, seed_params, workload_calls, workload_inputs
 
 GPU_TARGET = 1.2  # the float32 reference's time at most 1.2 x torch's, on TARGET_WORKLOADS
 TARGET_WORKLOADS = ("W2", "W3", "W4")
@@ -63,40 +67,40 @@ def find_gpu():
         "torch_cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
         "torch_matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
         "python": platform.python_version(),
-        "cpu": bench.cpu_model(),
+        "cpu": cpu_model(),
     }
     from samspec.reference.backend import resolve_namespace
 
     xp = resolve_namespace(cupy)  # CuPy as an array-API namespace (array_api_compat.cupy), as the encoder uses it
-    device = bench.Device(name, xp, "cuda", cupy.cuda.runtime.deviceSynchronize, cupy.asnumpy)
+    device = Device(name, xp, "cuda", cupy.cuda.runtime.deviceSynchronize, cupy.asnumpy)
     return device, facts
 
 
 def measure(device, workloads, repeat, chunk, check, memory=None) -> dict:
-    """Every workload on ``device`` (bench.Device); ``memory`` is a function(encoders, meta, masks)
+    """Every workload on ``device`` (Device); ``memory`` is a function(encoders, meta, masks)
     giving W2's peak memory (``gpu_w2_memory`` on a GPU), or None to skip it."""
     from samspec.reference import SAMPromptEncoder
 
-    params = bench.seed_params()
-    meta = bench.load_meta(params)
+    params = seed_params()
+    meta = load_meta(params)
     if meta is not None:
         meta = meta.to(device.torch_device)
     encoders = {
-        name: SAMPromptEncoder(**bench.SEED_CONFIG, params=params, dtype=dtype, xp=device.xp)
+        name: SAMPromptEncoder(**SEED_CONFIG, params=params, dtype=dtype, xp=device.xp)
         for name, dtype in (("ref_f32", "float32"), ("ref_f64", "float64"))
     }
-    inputs = bench.workload_inputs()
+    inputs = workload_inputs()
     result = {"device": device.name, "rows": {}}
     for workload in workloads:
-        calls = bench.workload_calls(workload, encoders, meta, inputs, chunk, device)
+        calls = workload_calls(workload, encoders, meta, inputs, chunk, device)
         result["rows"][workload] = {
-            name: bench.time_calls(fn, repeat, synchronize=device.synchronize) for name, fn in calls.items()
+            name: time_calls(fn, repeat, synchronize=device.synchronize) for name, fn in calls.items()
         }
         if workload == "W2" and memory is not None:
             result["w2_memory"] = memory(encoders, meta, inputs["W2"]["masks"])
-    result["verdicts"] = bench.verdicts(result["rows"], {"ref_f32": 1.0 / GPU_TARGET}, TARGET_WORKLOADS)
+    result["verdicts"] = verdicts(result["rows"], {"ref_f32": 1.0 / GPU_TARGET}, TARGET_WORKLOADS)
     if check and "W4" in workloads:
-        result["w4_check"] = bench.w4_check(params, meta, chunk, device)
+        result["w4_check"] = w4_check(params, meta, chunk, device)
     return result
 
 
@@ -156,7 +160,7 @@ def print_result(facts, result, repeat) -> None:
         f"time / reference time (target on {', '.join(TARGET_WORKLOADS)}: float32 reference at most {GPU_TARGET:g} x "
         f"torch's time, i.e. ratio >= {1 / GPU_TARGET:.2f}x)"
     )
-    bench.print_table(result, faults=False)
+    print_table(result, faults=False)
     if "w2_memory" in result:
         print("W2 peak GPU memory beyond the inputs (CuPy's pool, torch's caching allocator):")
         for name, entry in result["w2_memory"].items():
@@ -166,7 +170,7 @@ def print_result(facts, result, repeat) -> None:
                 f"= {entry['ratio']:.2f} x output"
             )
     if "w4_check" in result:
-        bench.print_w4_check(result["w4_check"])
+        print_w4_check(result["w4_check"])
 
 
 def run(args, workloads) -> int:
