@@ -22,7 +22,7 @@ The public API, importable from here:
     Profile, Divergence,          profiles.profile: a port's conventions
     get_profile, resolve_profile
     resolve_adapter               adapters.registry: a port by built-in name or module:attr
-    open_port                     harness.runner: a port in its isolated worker
+    open_port                     harness.isolation: a port in its isolated worker
     make_diagnoser                diagnosis.diagnoser
 
 Old module paths (``samspec.conformance.check``, ``.runner``, ``.report``, ...) keep working
@@ -45,7 +45,7 @@ PUBLIC = {
     "get_profile": "profiles.profile",
     "resolve_profile": "profiles.profile",
     "resolve_adapter": "adapters.registry",
-    "open_port": "harness.runner",
+    "open_port": "harness.isolation",
     "make_diagnoser": "diagnosis.diagnoser",
 }
 

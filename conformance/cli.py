@@ -78,7 +78,7 @@ def _load_xfails(path, cases):
 def _open_port(args):
     """The port to check: --outputs / --exec (files written by any program), else an adapter run in a
     worker process (or in this one with --in-process)."""
-    from .harness.runner import open_port
+    from .harness.isolation import open_port
 
     if args.outputs or args.exec:
         from .adapters.outputs import OutputsAdapter
@@ -181,7 +181,7 @@ def _run_exec(args, cases) -> None:
 def cmd_check(args) -> int:
     """`samspec check`: refuse what can be refused, load the cases, open the port, run, report."""
     from .harness.check import Checker, exit_code, final_diagnosis
-    from .harness.runner import MissingDependency, PortLoadError
+    from .harness.isolation import MissingDependency, PortLoadError
     from .profiles.profile import resolve_profile
     from .reports.document import Table, build_document, print_details, print_summary, printable
 

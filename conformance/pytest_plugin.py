@@ -89,7 +89,7 @@ class _State:
         from .cases.store import FixtureError, load_cases
         from .diagnosis.diagnoser import make_diagnoser
         from .harness.check import Checker, final_diagnosis
-        from .harness.runner import PortLoadError, open_port
+        from .harness.isolation import PortLoadError, open_port
         from .harness.xfail import read_xfails
         from .profiles.profile import resolve_profile
 
@@ -119,7 +119,7 @@ class _State:
         self.database = config.getoption("samspec_hypothesis_database")
 
     def result(self, case, output):
-        from .harness.runner import MissingDependency
+        from .harness.isolation import MissingDependency
 
         if case.id not in self.results:
             try:

@@ -17,7 +17,7 @@ from samspec.reference import OUTPUT_KEYS, SAMPromptEncoder
 
 from ..port_text import cap_text, describe_exception
 from ..profiles.profile import NotApplicable
-from .runner import (
+from .isolation import (
     OUTPUT_FACTOR,
     OUTPUT_SLACK,
     MissingDependency,

@@ -1,0 +1,71 @@
+"""Running a port's adapter where it cannot touch the verdict (docs/ci.md, "What samspec guarantees").
+
+`samspec check` and the pytest plugin run the adapter in a **worker process** by default. The parent
+alone compares outputs, decides verdicts and picks the exit code; the worker only imports the adapter,
+calls ``build`` / ``run`` / ``trace`` and sends plain arrays back.
+
+- A worker that exits (any code: ``sys.exit``, ``os._exit``), is killed by a signal (a segfault, the
+  OOM killer) or does not answer within the per-case ``timeout`` raises ``PortFailure`` naming what
+  happened; the next call starts a fresh worker and replays the last ``build``.
+- ``SystemExit`` raised by adapter code is an error of that call, in the worker and in process alike.
+- Everything the adapter writes to stdout/stderr (Python or C level) goes to a capture file, handed
+  back per case by ``take_captured()``, so that it can never interleave with samspec's table.
+- The parent reads the worker's answers with a restricted unpickler: NumPy arrays of plain dtypes,
+  numbers, strings and containers only. An output larger than the case can need is refused in the
+  worker, before it is sent.
+
+``InProcessPort`` is the same interface without the process (``--in-process``, for debuggers).
+"""
+
+from __future__ import annotations
+
+from ...port_text import describe_exception
+from .errors import MissingDependency, PortFailure, PortLoadError, describe_exit
+from .in_process import InProcessPort, time_limit
+from .parent import DEFAULT_TIMEOUT, IsolatedPort
+from .wire import ANSWER_SLACK, LARGEST_ANSWER, OUTPUT_FACTOR, OUTPUT_SLACK, to_plain_outputs, to_plain_trace
+from .worker import set_profile
+
+__all__ = [
+    "ANSWER_SLACK",
+    "DEFAULT_TIMEOUT",
+    "LARGEST_ANSWER",
+    "OUTPUT_FACTOR",
+    "OUTPUT_SLACK",
+    "InProcessPort",
+    "IsolatedPort",
+    "MissingDependency",
+    "PortFailure",
+    "PortLoadError",
+    "describe_exit",
+    "open_port",
+    "time_limit",
+    "to_plain_outputs",
+    "to_plain_trace",
+    "wrap_adapter",
+]
+
+
+def open_port(port: str, *, isolated: bool = True, timeout: float = DEFAULT_TIMEOUT, profile: str | None = None):
+    """The port named on the command line, ready to ``build``/``run``: in a worker process unless
+    ``isolated`` is False. ``profile`` (a --profile name) is also set on the adapter. Raises
+    PortLoadError (exit 2) when it cannot be loaded."""
+    if isolated:
+        return IsolatedPort(port, timeout=timeout, profile=profile)
+    from ...adapters.registry import AdapterError, resolve_adapter
+
+    try:
+        adapter = resolve_adapter(port)
+        set_profile(adapter, profile)
+        return InProcessPort(adapter, timeout=timeout)
+    except AdapterError as exc:
+        raise PortLoadError(str(exc)) from None
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # SystemExit and BaseException subclasses from the adapter's import or factory
+        raise PortLoadError(f"loading port {port!r} failed: {describe_exception(exc)}") from None
+
+
+def wrap_adapter(adapter):
+    """An adapter object already in hand (tests, the self-test, the plugin's in-process mode)."""
+    return adapter if isinstance(adapter, (IsolatedPort, InProcessPort)) else InProcessPort(adapter)

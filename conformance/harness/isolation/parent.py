@@ -1,0 +1,240 @@
+"""samspec's side of the worker: spawning it, waiting with deadlines, killing its process group.
+
+A worker that exits (any code: ``sys.exit``, ``os._exit``), is killed by a signal (a segfault, the OOM killer)
+or does not answer within the per-case ``timeout`` raises ``PortFailure`` naming what happened; the next call
+starts a fresh worker and replays the last ``build``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from multiprocessing.connection import Connection
+
+from .capture import Captured
+from .errors import MissingDependency, PortFailure, PortLoadError, describe_exit
+from .wire import ANSWER_SLACK, LARGEST_ANSWER, TooLarge, receive
+
+DEFAULT_TIMEOUT = 60.0  # seconds per case (build + run)
+
+
+def kill_group(process) -> None:
+    """SIGKILL the worker and every process it started (its session's group), where still alive."""
+    with contextlib.suppress(ProcessLookupError, PermissionError, OSError):
+        os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError, OSError):
+        process.kill()
+
+
+class IsolatedPort:
+    """A port's adapter in a worker process; the same ``build``/``run``/``trace`` interface.
+
+    ``begin_case(case_id)`` starts a case's clock: build and run together get ``timeout`` seconds.
+    """
+
+    isolated = True
+
+    def __init__(self, port: str, timeout: float = DEFAULT_TIMEOUT, profile: str | None = None):
+        self.port = port
+        self.profile_override = profile
+        self.timeout = float(timeout)
+        self._captured = Captured()
+        self._process = None
+        self._connection = None
+        self._last_build = None
+        self._built = False
+        self._deadline = None
+        self._expired = False  # the watchdog killed the worker at the deadline
+        self.meta = self._start(load=True)
+        self.name = self.meta["name"]
+        self.profile = self.meta["profile"]
+
+    # -- process management ------------------------------------------------------------------
+
+    def _start(self, load=False) -> dict:
+        parent, child = socket.socketpair()
+        code = "import sys; from samspec.conformance.harness.isolation.worker import worker_entry; "
+        code += "worker_entry(int(sys.argv[1]))"
+        read_end, write_end = os.pipe()
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-u", "-c", code, str(child.fileno())],
+                pass_fds=(child.fileno(),),
+                stdin=subprocess.DEVNULL,
+                stdout=write_end,
+                stderr=write_end,  # -u: prints arrive with their case
+                start_new_session=True,  # Ctrl-C in the terminal reaches the parent only
+            )
+        finally:
+            os.close(write_end)
+            child.close()
+        self._captured.attach(read_end)
+        self._connection = Connection(parent.detach())
+        self._expired = False
+        self._connection.send_bytes(pickle.dumps((self.port, list(sys.path), os.getcwd(), self.profile_override)))
+        self._built = False
+        try:
+            status, payload = self._answer(self.timeout, "loading the port")
+        except PortFailure as exc:
+            if load:
+                raise PortLoadError(f"loading port {self.port!r} failed: {exc}") from None
+            raise
+        if status == "load_error":
+            self.close()
+            if load:
+                raise PortLoadError(payload)
+            raise PortFailure(f"a fresh worker could not load the port again: {payload}")
+        return payload
+
+    def close(self):
+        process, self._process = self._process, None
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+        if process is not None:
+            kill_group(process)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(5)
+        self._captured.detach()
+
+    def __del__(self):
+        with contextlib.suppress(Exception):
+            self.close()
+
+    def _wait(self, deadline: float) -> str:
+        """ "answer" when an answer (or the end of the connection) can be read before ``deadline``,
+        "exited" when the worker is gone although its connection stays open (a child it started
+        holds it), else "timeout". Drains what the worker prints meanwhile."""
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._connection.fileno(), selectors.EVENT_READ, "answer")
+            while True:
+                if self._captured.fd is not None and self._captured.fd not in selector.get_map():
+                    selector.register(self._captured.fd, selectors.EVENT_READ, "output")
+                remaining = deadline - time.monotonic()
+                events = selector.select(min(max(remaining, 0.0), 0.5))
+                if any(key.data == "answer" for key, _ in events):
+                    return "answer"
+                if events:
+                    fd = self._captured.fd
+                    self._captured.drain()
+                    if self._captured.fd is None:  # end of file: stop watching the closed pipe
+                        selector.unregister(fd)
+                elif self._process.poll() is not None:
+                    return "exited"
+                elif remaining <= 0:
+                    return "timeout"
+
+    def _answer(self, seconds: float, doing: str, largest: int = LARGEST_ANSWER):
+        connection, process = self._connection, self._process
+        deadline = time.monotonic() + max(seconds, 0.0)
+        timed_out = f"timed out after {max(self.timeout, seconds):g} s while {doing} (--timeout); the worker was killed"
+        try:
+            state = self._wait(deadline)
+        except (EOFError, OSError, ValueError):
+            state = "answer"
+        if state == "timeout":
+            self.close()
+            raise PortFailure(timed_out)
+        if state == "exited":
+            code = process.poll()
+            self.close()
+            raise PortFailure(f"{describe_exit(code)} while {doing}")
+        watchdog = self._watchdog(deadline - time.monotonic())  # an answer that starts but never ends
+        try:
+            return receive(connection, largest)
+        except TooLarge:
+            self.close()
+            raise PortFailure(
+                f"the worker sent an answer larger than {largest:,} bytes while {doing}; it was not read"
+            ) from None
+        except (EOFError, OSError, ConnectionError):
+            try:
+                code = process.wait(5)
+            except subprocess.TimeoutExpired:
+                code = None
+            self.close()
+            if self._expired:
+                raise PortFailure(timed_out) from None
+            raise PortFailure(f"{describe_exit(code)} while {doing}") from None
+        except pickle.UnpicklingError as exc:
+            self.close()
+            raise PortFailure(f"{exc} while {doing}") from None
+        finally:
+            watchdog.cancel()
+
+    def _watchdog(self, seconds: float) -> threading.Timer:
+        """Kill the worker after ``seconds`` (at least 1) unless cancelled: a blocking read or write
+        on the connection must not outlive the case's deadline."""
+        process = self._process
+
+        def expire():
+            self._expired = True
+            kill_group(process)
+
+        watchdog = threading.Timer(max(seconds, 1.0), expire)
+        watchdog.daemon = True
+        watchdog.start()
+        return watchdog
+
+    def _call(self, operation, arguments, doing):
+        if self._process is None:  # after a crash or a timeout: a fresh worker, the last build replayed
+            self._start()
+        if operation not in ("build",) and not self._built and self._last_build is not None:
+            self._built = True  # replay once; a failing replay is reported like the original call
+            self._call("build", self._last_build, "building the port again in a fresh worker")
+        remaining = self.timeout if self._deadline is None else self._deadline - time.monotonic()
+        watchdog = self._watchdog(remaining)  # a worker that stopped reading must not block the send
+        try:
+            self._connection.send_bytes(pickle.dumps((operation, arguments), protocol=pickle.HIGHEST_PROTOCOL))
+        except (OSError, ValueError):
+            pass  # a dead worker: _answer says how it died
+        finally:
+            watchdog.cancel()
+        remaining = self.timeout if self._deadline is None else self._deadline - time.monotonic()
+        largest = LARGEST_ANSWER
+        if operation == "run" and arguments[1] is not None:  # the values the case can need, at 16 bytes each
+            largest = 16 * int(arguments[1]) + ANSWER_SLACK
+        status, payload = self._answer(remaining, doing, largest)
+        if status == "missing":
+            module, message = payload
+            raise MissingDependency(str(message), str(module))
+        if status == "error":
+            raise PortFailure(payload)
+        return payload
+
+    # -- the adapter interface ----------------------------------------------------------------
+
+    def begin_case(self, case_id):
+        self._deadline = time.monotonic() + self.timeout
+        if self.meta.get("begin_case"):
+            self._call("begin_case", case_id, f"starting case {case_id!r}")
+
+    def end_case(self):
+        """The case is over: later calls (e.g. the property checks) get ``timeout`` each."""
+        self._deadline = None
+
+    def build(self, config, params):
+        self._last_build = (config, params)
+        self._built = True
+        self._call("build", (config, params), "building the port")
+
+    def run(self, limit=None, **inputs):
+        return self._call("run", (inputs, limit), "running the port")
+
+    @property
+    def has_trace(self) -> bool:
+        return bool(self.meta.get("trace"))
+
+    def trace(self, **inputs):
+        return self._call("trace", inputs, "tracing the port")
+
+    def take_captured(self) -> str:
+        return self._captured.take()
