@@ -10,7 +10,7 @@ from .backend import erf, resolve_namespace
 from .checkpoints import CheckpointError, load_params
 from .conventions import PROFILES, Conventions, LabelRule
 from .coordinates import normalise_coordinates, shift_to_pixel_centres
-from .encoder import OUTPUT_KEYS, STAGES, SAMPromptEncoder
+from .encoder import STAGES, SAMPromptEncoder
 from .masks import conv1x1, conv2x2_stride2, downscale_mask, layer_norm_channels, no_mask_embedding
 from .params import check_params, init_params, param_shapes
 from .positional_encoding import (
@@ -20,6 +20,7 @@ from .positional_encoding import (
     grid_cell_centres,
     sinusoids,
 )
+from .registry import DENSE, DENSE_PE, OUTPUT_KEYS, OUTPUTS, SHORT_NAMES, SPARSE
 from .sparse import (
     append_box_not_a_point,
     append_padding_point,
@@ -30,6 +31,12 @@ from .sparse import (
 )
 
 __all__ = [
+    "CheckpointError",
+    "DENSE",
+    "DENSE_PE",
+    "OUTPUTS",
+    "SHORT_NAMES",
+    "SPARSE",
     "ACTIVATIONS",
     "Conventions",
     "LabelRule",
@@ -55,7 +62,6 @@ __all__ = [
     "init_params",
     "label_embedding_table",
     "layer_norm_channels",
-    "CheckpointError",
     "load_params",
     "no_mask_embedding",
     "normalise_coordinates",

@@ -13,52 +13,19 @@ from types import SimpleNamespace
 import numpy as np
 
 from . import fast as fast_forms
+from . import registry
 from . import validation as check
 from .activations import fast_activation, get_activation
 from .backend import float_dtype, namespace_name, resolve_namespace
 from .conventions import Conventions, get_conventions
-from .coordinates import normalise_coordinates, shift_to_pixel_centres
-from .masks import downscale_mask, no_mask_embedding
 from .params import check_config, check_params, init_params
-from .positional_encoding import fourier_argument, grid_cell_centres, sinusoids
-from .sparse import (
-    append_box_not_a_point,
-    append_padding_point,
-    assemble_sparse,
-    embed_box_corners,
-    embed_point_labels,
-    label_embedding_table,
-    token_table,
-)
+from .registry import OUTPUT_KEYS
+from .sparse import label_embedding_table, token_table
 
-OUTPUT_KEYS = ("prompt_sparse_embeddings", "prompt_dense_embeddings", "prompt_dense_positional_embeddings")
-
-# The stage functions the encoder composes. ``SAMPromptEncoder(stages={...})`` may replace any of
-# them by name (the conformance suite builds its catalogue of known port bugs this way).
-STAGES = {
-    f.__name__: f
-    for f in (
-        shift_to_pixel_centres,
-        normalise_coordinates,
-        fourier_argument,
-        sinusoids,
-        append_padding_point,
-        embed_point_labels,
-        embed_box_corners,
-        append_box_not_a_point,
-        assemble_sparse,
-        grid_cell_centres,
-        downscale_mask,
-        no_mask_embedding,
-    )
-}
-
-
-PARTS = (
-    "sparse_tokens",
-    "positional_grid",
-    "dense_embedding",
-)  # the composition's three parts (spec §3–§7, §8, §9–§10)
+# The stage functions the encoder composes (reference/registry.py). ``SAMPromptEncoder(stages={...})``
+# may replace any of them by name (the conformance suite builds its catalogue of known port bugs this way).
+STAGES = {stage.name: stage.function for stage in registry.STAGES}
+PARTS = registry.PART_NAMES  # the composition's three parts (spec §3–§7, §8, §9–§10)
 
 
 def _check_size_pair(name, value):

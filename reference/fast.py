@@ -23,6 +23,7 @@ from collections import deque
 from functools import partial
 from types import SimpleNamespace
 
+from . import registry
 from .backend import namespace_name
 from .coordinates import normalise_coordinates, shift_to_pixel_centres
 from .fast_mask import MaskDownscaler
@@ -30,22 +31,8 @@ from .masks import downscale_mask, no_mask_embedding
 from .positional_encoding import fourier_argument, fourier_features_on_grid, grid_axes, sin_and_cos
 from .sparse import append_padding_point, assemble_sparse
 
-# part (encoder.PARTS) -> the stages its teaching composition calls; a replaced one sends the part there
-PART_STAGES = {
-    "sparse_tokens": {
-        "shift_to_pixel_centres",
-        "append_padding_point",
-        "normalise_coordinates",
-        "fourier_argument",
-        "sinusoids",
-        "embed_point_labels",
-        "embed_box_corners",
-        "append_box_not_a_point",
-        "assemble_sparse",
-    },
-    "positional_grid": {"grid_cell_centres", "fourier_argument", "sinusoids"},
-    "dense_embedding": {"downscale_mask", "no_mask_embedding"},
-}
+# part -> the stages its teaching composition calls (reference/registry.py); a replaced one sends the part there
+PART_STAGES = {part: {stage.name for stage in registry.STAGES if part in stage.parts} for part in registry.PART_NAMES}
 
 
 def choose(encoder, fast: bool, replaced) -> SimpleNamespace:
