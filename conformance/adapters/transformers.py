@@ -40,61 +40,64 @@ def trace_hf_encoder(encoder, positional_modules, call) -> dict:
     (`samspec check --trace`; spec §11.4). Forward hooks on the positional-embedding modules
     (``positional_modules``: the encoder's and the model's shared one) and on ``mask_embed``'s
     submodules; ``_embed_points`` and ``_embed_boxes`` are wrapped on the instance while it runs
-    (methods, not modules) and restored. Conversion only: the point-batch axis P = 1 is dropped,
-    a box's K tokens (2, or 3 for SAM 2) are laid out as (B, K·M, C), NCHW maps become NHWC."""
-    from .trace_hooks import token_recorder
+    (methods, not modules) and restored exactly (``trace_hooks.InstancePatches``: the port's own
+    instance attributes stay). A port that raises gets a ``TraceFailure`` naming the stage it was
+    computing. Conversion only: the point-batch axis P = 1 is dropped, a box's K tokens (2, or 3 for
+    SAM 2) are laid out as (B, K·M, C), NCHW maps become NHWC; a stage whose layout differs is kept
+    as the port gave it (the comparison names its shape)."""
+    from .trace_hooks import InstancePatches, StageTracker, channels_last, token_recorder
 
-    stages, context, hooks, activations = {}, [], [], []
-
-    def numpy(tensor):
-        return tensor.detach().cpu().clone().numpy()
+    tracker, context, hooks, activations, patches = StageTracker(), [], [], [], InstancePatches()
+    stages = tracker.stages
 
     def record_pe(module, inputs, output):
         prefix = context[-1] if context else "dense_pe"
         if prefix == "dense_pe":
-            stages["dense_pe.cell_centres"], stages["dense_pe.grid"] = numpy(inputs[0]), numpy(output)
+            tracker.record("dense_pe.cell_centres", inputs[0])
+            tracker.record("dense_pe.grid", output)
         else:
-            stages[f"{prefix}.positional_encoding"] = numpy(output)
-
-    def record_mask(stage):
-        def hook(module, inputs, output):
-            stages[f"mask.{stage}"] = np.ascontiguousarray(np.moveaxis(numpy(output), 1, -1))
-
-        return hook
+            tracker.record(f"{prefix}.positional_encoding", output)
 
     def record_activation(module, inputs, output):
-        activations.append(np.ascontiguousarray(np.moveaxis(numpy(output), 1, -1)))
+        try:
+            activations.append(channels_last(output.detach().cpu().clone().numpy()))
+        except Exception:  # not an NCHW tensor: not recorded
+            pass
 
     mask = encoder.mask_embed
     try:
-        encoder._embed_points = token_recorder(encoder, "_embed_points", "points", context, stages)
-        encoder._embed_boxes = token_recorder(encoder, "_embed_boxes", "boxes", context, stages)
+        for name, prefix in (("_embed_points", "points"), ("_embed_boxes", "boxes")):
+            patches.set(encoder, name, token_recorder(encoder, name, prefix, context, stages, tracker))
         for module in {id(m): m for m in positional_modules}.values():
             hooks.append(module.register_forward_hook(record_pe))
-        hooks.append(
-            mask.register_forward_pre_hook(
-                lambda module, inputs: stages.__setitem__("mask.input", numpy(inputs[0])[:, 0])
-            )
-        )
+        tracker.watch_mask_input(mask, hooks)
         for name, stage in HF_MASK_MODULES:
-            hooks.append(getattr(mask, name).register_forward_hook(record_mask(stage)))
+            tracker.watch(getattr(mask, name), f"mask.{stage}", hooks, channels_last)
         hooks.append(mask.activation.register_forward_hook(record_activation))
         call()
+    except Exception as exc:
+        raise tracker.failure(exc) from exc
     finally:
         for hook in hooks:
             hook.remove()
-        for name in ("_embed_points", "_embed_boxes"):
-            encoder.__dict__.pop(name, None)
+        patches.restore()
+    _hf_layout(stages, activations)
+    return stages
+
+
+def _hf_layout(stages, activations):
+    """transformers' traced stages in the reference's layout, in place (see ``trace_hf_encoder``)."""
     for stage, value in zip(("mask.act1", "mask.act2"), activations):
         stages[stage] = value
     for key in ("points.tokens", "points.positional_encoding"):  # (B, P=1, N', ·) -> (B, N', ·)
-        if key in stages:
+        if key in stages and stages[key].ndim >= 3 and stages[key].shape[1] == 1:
             stages[key] = stages[key][:, 0]
-    if "boxes.tokens" in stages:  # (B, nb, K, C) -> (B, K·nb, C); the corners' PE (B, nb, 2, C)
+    if "boxes.tokens" in stages and stages["boxes.tokens"].ndim == 4:  # (B, nb, K, C) -> (B, K·nb, C)
         tokens = stages["boxes.tokens"]
         stages["boxes.tokens"] = tokens.reshape(tokens.shape[0], -1, tokens.shape[-1])
-        stages["boxes.positional_encoding"] = stages["boxes.positional_encoding"][:, :, :2]
-    return stages
+    pe = stages.get("boxes.positional_encoding")
+    if pe is not None and pe.ndim == 4:  # the corners' PE (B, nb, 2, C)
+        stages["boxes.positional_encoding"] = pe[:, :, :2]
 
 
 def sam_config(hidden_size, image_size, image_embedding_size, mask_in_channels, activation="gelu"):

@@ -254,8 +254,10 @@ class Checker:
             from .stages import compare_trace
 
             return compare_trace(case, stages, self.semantics, self.k)
-        except PortFailure as exc:
-            return {"summary": f"trace failed: {exc}"}
+        except PortFailure as exc:  # the verdicts stand; the summary names the stage the port was computing
+            from .stages import trace_failure
+
+            return trace_failure(str(exc))
         except Exception as exc:
             return {"summary": f"trace comparison failed: {describe_exception(exc)}"}
 

@@ -19,6 +19,7 @@ budget is where the port departs; the stages before it agree.
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -86,6 +87,71 @@ def _traces(case, semantics, dtype):
     return reference, faithful
 
 
+def _stage_row(stage, expected, port_value, faithful, k, dtype) -> dict:
+    """One stage's row: the port's value against the reference's within the tolerance model."""
+    row = {"stage": stage, "section": section_of(stage), "verdict": "fail", "error": None, "budget": None}
+    row.update(ratio=None, message="")
+    got, problem = _align(port_value, expected.shape)
+    if problem:
+        row["message"] = problem
+        return row
+    expected = expected.astype(np.float64)
+    with np.errstate(all="ignore"):
+        error = float(np.max(np.abs(got - expected))) if got.size else 0.0
+        runs = [np.asarray(run[stage], dtype=np.float64) for run in faithful if stage in run]
+        own = max(
+            (float(np.max(np.abs(r - expected))) for r in runs if r.shape == expected.shape and r.size),
+            default=0.0,
+        )
+        scale = max(1.0, float(np.max(np.abs(expected)))) if expected.size else 1.0
+    budget = k * own + FLOORS[dtype] * scale
+    finite = math.isfinite(error)
+    row.update(
+        error=error if finite else None,
+        budget=budget,
+        ratio=error / budget if budget and finite else None,
+        verdict="pass" if finite and error <= budget else "fail",
+        message="" if finite else "NaN or inf values",
+    )
+    return row
+
+
+def _summary(rows, first, port_stages, ignored, dtype) -> str:
+    if not rows:
+        return (
+            f"trace: none of the port's {len(port_stages)} stages has a reference stage name "
+            f"(docs/fixtures.md lists them; got {', '.join(ignored[:6])})"
+        )
+    if first is None:
+        return f"trace: every stage the port traced agrees with the reference ({len(rows)} stages, {dtype})"
+    agreeing = [r["stage"] for r in rows[: rows.index(first)] if r["verdict"] == "pass"]
+    numbers = (
+        f"max|err| {first['error']:.2g}, budget {first['budget']:.2g}"
+        if first["error"] is not None
+        else first["message"]
+    )
+    return f"trace: the first stage that departs is {first['stage']} ({first['section']}): {numbers}" + (
+        f"; before it, {', '.join(agreeing[-3:])} agree" if agreeing else ""
+    )
+
+
+def trace_failure(text: str) -> dict:
+    """The comparison's dict for a trace that could not be taken (the verdicts stand): the summary
+    names the stage the port was computing, with its section, when the error says which."""
+    found = re.search(r"stage '([\w.]+)'", text)
+    stage = found.group(1) if found else None
+    where = f" at stage {stage} ({section_of(stage) or 'no section'})" if stage else ""
+    return {
+        "summary": f"trace failed{where}: {text}",
+        "first_departing": None,
+        "section": None,
+        "failed_stage": stage,
+        "rows": [],
+        "ignored": [],
+        "dtype": None,
+    }
+
+
 def compare_trace(case, port_stages, semantics: str = "sam", k=DEFAULT_K, dtype: str | None = None) -> dict:
     """Compare ``port_stages`` ({stage name: array}, from ``adapter.trace``) with the reference's trace
     of ``case`` under ``semantics``, each stage within the tolerance model (see the module docstring).
@@ -100,74 +166,20 @@ def compare_trace(case, port_stages, semantics: str = "sam", k=DEFAULT_K, dtype:
     if isinstance(k, str):  # compare_trace(case, stages, semantics, dtype, k)
         k, dtype = (dtype if isinstance(dtype, (int, float)) else DEFAULT_K), k
     if not isinstance(port_stages, dict):
-        return {
-            "summary": f"trace() returned {type(port_stages).__name__}, expected a dict of stage arrays",
-            "first_departing": None,
-            "section": None,
-            "rows": [],
-            "ignored": [],
-            "dtype": None,
-        }
+        return dict(
+            trace_failure(""), summary=f"trace() returned {type(port_stages).__name__}, expected a dict of stage arrays"
+        )
     dtype = dtype if dtype in FLOORS else _port_dtype(port_stages)
     reference, faithful = _traces(case, semantics, dtype)
-    rows, first = [], None
-    for stage, expected in reference.items():
-        if stage not in port_stages or stage == "points.labels":
-            continue
-        row = {
-            "stage": stage,
-            "section": section_of(stage),
-            "verdict": "fail",
-            "error": None,
-            "budget": None,
-            "ratio": None,
-            "message": "",
-        }
-        got, problem = _align(port_stages[stage], expected.shape)
-        if problem:
-            row["message"] = problem
-        else:
-            expected = expected.astype(np.float64)
-            with np.errstate(all="ignore"):
-                error = float(np.max(np.abs(got - expected))) if got.size else 0.0
-                runs = [np.asarray(run[stage], dtype=np.float64) for run in faithful if stage in run]
-                own = max(
-                    (float(np.max(np.abs(r - expected))) for r in runs if r.shape == expected.shape and r.size),
-                    default=0.0,
-                )
-                scale = max(1.0, float(np.max(np.abs(expected)))) if expected.size else 1.0
-            budget = k * own + FLOORS[dtype] * scale
-            row.update(
-                error=error if math.isfinite(error) else None,
-                budget=budget,
-                ratio=error / budget if budget and math.isfinite(error) else None,
-                verdict="pass" if math.isfinite(error) and error <= budget else "fail",
-                message="" if math.isfinite(error) else "NaN or inf values",
-            )
-        rows.append(row)
-        if row["verdict"] == "fail" and first is None:
-            first = row
+    rows = [
+        _stage_row(stage, expected, port_stages[stage], faithful, k, dtype)
+        for stage, expected in reference.items()
+        if stage in port_stages and stage != "points.labels"
+    ]
+    first = next((row for row in rows if row["verdict"] == "fail"), None)
     ignored = sorted(str(name) for name in port_stages if name not in reference)
-    compared = len(rows)
-    if not compared:
-        summary = (
-            f"trace: none of the port's {len(port_stages)} stages has a reference stage name "
-            f"(docs/fixtures.md lists them; got {', '.join(ignored[:6])})"
-        )
-    elif first is None:
-        summary = f"trace: every stage the port traced agrees with the reference ({compared} stages, {dtype})"
-    else:
-        agreeing = [r["stage"] for r in rows[: rows.index(first)] if r["verdict"] == "pass"]
-        numbers = (
-            f"max|err| {first['error']:.2g}, budget {first['budget']:.2g}"
-            if first["error"] is not None
-            else first["message"]
-        )
-        summary = f"trace: the first stage that departs is {first['stage']} ({first['section']}): {numbers}" + (
-            f"; before it, {', '.join(agreeing[-3:])} agree" if agreeing else ""
-        )
     return {
-        "summary": summary,
+        "summary": _summary(rows, first, port_stages, ignored, dtype),
         "first_departing": first["stage"] if first else None,
         "section": first["section"] if first else None,
         "rows": rows,

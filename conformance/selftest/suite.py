@@ -30,11 +30,12 @@ from pathlib import Path
 from samspec.reference import OUTPUT_KEYS
 
 from ..diagnosis.diagnoser import REFERENCE, Diagnoser, _top
-from ..diagnosis.variants import CATALOGUE, VariantAdapter
+from ..diagnosis.variants import CATALOGUE
 from ..harness.check import Checker
 from ..harness.progress import progress
 from ..profiles.profile import get_profile
 from .novel_bugs import NOVEL
+from .ports import SharedRunAdapter, TracedVariantAdapter
 
 CHUNKS = 3  # chunks of cases per worker process
 TARGET_SECTION = 0.8  # at least this share of the bugs outside the catalogue localised to the right section
@@ -111,35 +112,10 @@ def check_cases(ports, cases, profile, cache=None, diagnose=True, bar=False):
     return results, records, cache.get("scalars", {})
 
 
-class SharedRunAdapter(VariantAdapter):
-    """A variant as a float32 port whose outputs are the diagnosis's own float32 run of the variant on
-    the current case (``case`` is set before each case): the same ``Variant.run`` on the same
-    inputs and parameters as ``VariantAdapter``, computed once per case instead of twice."""
-
-    def __init__(self, variant, diagnoser):
-        super().__init__(variant)
-        self.diagnoser = diagnoser
-        self.case = None
-
-    def build(self, config, params):
-        self.config = dict(config)
-
-    def run(self, points, labels, boxes, masks):
-        outputs = self.diagnoser.variant_outputs(self.case, self.variant, self.dtype)
-        if outputs is None:
-            raise ValueError(f"variant {self.variant.name} cannot run on case {self.case.id}")
-        shared = {}
-        for key, value in outputs.items():  # read-only views: the check never writes into a port's outputs
-            view = value.view()
-            view.flags.writeable = False
-            shared[key] = view
-        return shared
-
-
 def _ports(variants, novel, with_faithful, diagnoser=None):
     from ..adapters.reference import ReferenceAdapter
 
-    make = (lambda v: SharedRunAdapter(v, diagnoser)) if diagnoser is not None else VariantAdapter
+    make = (lambda v: SharedRunAdapter(v, diagnoser)) if diagnoser is not None else TracedVariantAdapter
     ports = {("catalogue", v.name): make(v) for v in variants}
     ports.update({("novel", b.name): make(b) for b in novel})
     if with_faithful:

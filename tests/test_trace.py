@@ -1,0 +1,148 @@
+"""Tracing is read-only (docs/diagnosis.md, issue 23.2): `samspec check` with the trace gives the same
+verdicts as without it, for every catalogue variant, every bug outside the catalogue and Meta-style
+torch ports that set their own instance attributes; the trace hooks restore exactly what was there;
+a port whose trace fails keeps its verdicts and the failure names the stage (spec §11.4)."""
+
+import numpy as np
+import pytest
+from conftest import require
+
+from samspec.conformance.cases.store import load_cases
+from samspec.conformance.diagnosis.variants import CATALOGUE
+from samspec.conformance.harness.check import Checker
+from samspec.conformance.profiles.profile import get_profile
+from samspec.conformance.selftest.novel_bugs import NOVEL
+from samspec.conformance.selftest.ports import TracedVariantAdapter
+
+SAM = get_profile("sam")
+CASES = r"^(all\.tiny|labels\.all_values|points\.mixed_batch|boxes\.with_points|masks\.random)$"
+
+
+@pytest.fixture(scope="module")
+def cases():
+    return load_cases(pattern=CASES)
+
+
+def prompt(case):
+    return {key: case.inputs.get(key) for key in ("points", "labels", "boxes", "masks")}
+
+
+def verdicts(adapter, cases, trace):
+    results = Checker(adapter, SAM, trace=trace).run(cases)
+    return [(r.case, r.output, r.verdict, r.error) for r in results], results
+
+
+def test_spec11_4_every_variant_and_bug_outside_the_catalogue_has_the_same_verdicts_traced(cases):
+    """§11.4 trace stage: tracing each case after its run changes no verdict of a later case."""
+    assert len(cases) == 5
+    for variant in CATALOGUE + NOVEL:
+        plain, _ = verdicts(TracedVariantAdapter(variant), cases, trace=False)
+        traced, results = verdicts(TracedVariantAdapter(variant), cases, trace=True)
+        assert traced == plain, f"§11.4 trace: tracing changed the verdicts of {variant.name}"
+        failing = [r for r in results if r.verdict == "fail"]
+        assert all(r.trace and "summary" in r.trace for r in failing), variant.name
+
+
+@pytest.fixture(scope="module")
+def meta():
+    torch = require("torch")
+    from samspec.conformance.adapters.segment_anything import SegmentAnythingAdapter, load_prompt_encoder_class
+
+    require("segment_anything", load=load_prompt_encoder_class)
+    return torch, SegmentAnythingAdapter
+
+
+def _instance_patched(meta, patch):
+    """A Meta port that sets ``patch(encoder)`` on its own instance after loading."""
+    torch, base = meta
+
+    class Patched(base):
+        def build(self, config, params):
+            super().build(config, params)
+            patch(self.encoder, torch)
+
+    return Patched
+
+
+def _double_box_tokens(encoder, torch):
+    original = encoder._embed_boxes
+    encoder._embed_boxes = lambda boxes: 2 * original(boxes)  # a monkeypatch on the instance
+
+
+def _shifted_pe(encoder, torch):
+    original = encoder.pe_layer._pe_encoding
+    encoder.pe_layer._pe_encoding = lambda coords: original(coords + 0.25)
+
+
+def _compiled_points(encoder, torch):
+    original = encoder._embed_points
+    encoder._embed_points = torch.compile(
+        lambda points, labels, pad: original(points + 1.0, labels, pad), backend="eager"
+    )
+
+
+def test_spec11_4_a_ports_own_instance_attributes_survive_the_trace(meta, cases):
+    """§11.4 trace stage: monkeypatches and torch.compile-wrapped methods on the port's instance stay
+    (the same objects), and its verdicts are those without tracing."""
+    for patch in (_double_box_tokens, _shifted_pe, _compiled_points):
+        port = _instance_patched(meta, patch)()
+        port.build(cases[0].config, cases[0].params)
+        before = dict(vars(port.encoder)), dict(vars(port.encoder.pe_layer))
+        stages = port.trace(**prompt(cases[0]))
+        assert "prompt_sparse_embeddings" in stages
+        after = dict(vars(port.encoder)), dict(vars(port.encoder.pe_layer))
+        for old, new in zip(before, after):
+            assert set(old) == set(new) and all(old[k] is new[k] for k in old), patch.__name__
+        plain, _ = verdicts(_instance_patched(meta, patch)(), cases, trace=False)
+        traced, _ = verdicts(_instance_patched(meta, patch)(), cases, trace=True)
+        assert traced == plain, f"§11.4 trace: tracing changed the verdicts of {patch.__name__}"
+        assert any(v[2] == "fail" for v in plain), patch.__name__
+
+
+def test_spec11_4_a_class_level_port_is_left_without_instance_attributes(meta, cases):
+    """§11.4 trace stage: a port without instance overrides has none after tracing."""
+    torch, base = meta
+    port = base()
+    port.build(cases[0].config, cases[0].params)
+    names = set(vars(port.encoder)), set(vars(port.encoder.pe_layer))
+    port.trace(**prompt(cases[0]))
+    assert (set(vars(port.encoder)), set(vars(port.encoder.pe_layer))) == names
+
+
+def test_spec11_4_a_trace_that_fails_keeps_the_verdicts_and_names_the_stage(meta, cases):
+    """§11.4 trace stage: a port whose mask path raises only while traced keeps its verdicts, and the
+    row's trace says the stage it was computing (mask.conv1, §9.1)."""
+    torch, base = meta
+
+    class FailsTraced(base):
+        def build(self, config, params):
+            super().build(config, params)
+            conv = self.encoder.mask_downscaling[0]
+
+            def refuse(module, inputs):
+                if module._forward_hooks:  # only while the trace's hooks are on
+                    raise ValueError("batch handling differs")
+
+            conv.register_forward_pre_hook(refuse)
+
+    case = [c for c in cases if c.id == "all.tiny"]
+    plain, _ = verdicts(base(), case, trace=False)
+    traced, results = verdicts(FailsTraced(), case, trace=True)
+    assert traced == plain
+    for result in results:
+        assert result.trace["first_departing"] is None
+        assert result.trace["failed_stage"] == "mask.conv1", result.trace["summary"]
+        assert result.trace["summary"].startswith("trace failed at stage mask.conv1 (§9.1): "), result.trace["summary"]
+        assert "ValueError: batch handling differs" in result.trace["summary"]
+
+
+def test_spec11_4_a_stage_in_another_layout_is_compared_not_fatal(meta, cases):
+    """§11.4 trace stage: a box layout the hooks cannot reshape stays as the port gave it; the
+    comparison names its shape instead of failing the whole trace."""
+    from samspec.conformance.adapters.trace_hooks import _reshape_boxes
+
+    stages = {"boxes.normalised": np.zeros((3, 2, 2)), "boxes.positional_encoding": np.zeros((3, 2, 8))}
+    _reshape_boxes(stages, 2)
+    assert stages["boxes.normalised"].shape == (3, 2, 2)
+    _reshape_boxes(stages, 3)
+    assert stages["boxes.positional_encoding"].shape == (3, 1, 2, 8)
