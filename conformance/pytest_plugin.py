@@ -33,26 +33,11 @@ TEST_ID = re.compile(r"^(property\.\w+|[A-Za-z0-9_]+\.[A-Za-z0-9_.\-]*?(::(spars
 
 
 def pytest_addoption(parser):
+    """The options of `samspec check` (harness.options), each as ``--samspec-<name>``, plus the selection."""
+    from .harness.options import add_to_pytest
+
     group = parser.getgroup("samspec", "samspec: SAM prompt-encoder conformance")
-    group.addoption("--samspec-port", metavar="PORT", help="check this port: a built-in name or module:attr")
-    group.addoption("--samspec-profile", metavar="P", help="the port's conventions (default: the adapter's own)")
-    group.addoption("--samspec-fixtures", metavar="DIR", help="fixture folder (default: the shipped one)")
-    group.addoption("--samspec-xfail", metavar="FILE", help="expected failures: regex patterns with '# reason'")
-    group.addoption("--samspec-cases", metavar="REGEX", help="only fixture cases whose id matches")
-    group.addoption("--samspec-properties", action="store_true", help="also one test per property check")
-    group.addoption(
-        "--samspec-max-examples", type=int, default=25, metavar="N", help="hypothesis examples per property"
-    )
-    group.addoption("--samspec-seed", type=int, default=0, metavar="N", help="seed of the property examples")
-    group.addoption("--samspec-hypothesis-database", metavar="DIR", help="keep failing property examples here")
-    group.addoption(
-        "--samspec-timeout",
-        type=float,
-        default=60.0,
-        metavar="S",
-        help="seconds per case before the port's worker is stopped (default 60)",
-    )
-    group.addoption("--samspec-in-process", action="store_true", help="call the adapter in pytest's process")
+    add_to_pytest(group)
     group.addoption(
         "--samspec-select",
         action="append",
@@ -83,40 +68,29 @@ def test_name(case_id: str, output: str) -> str:
 
 
 class _State:
-    """The port (in its worker), its profile, the cases and one Checker for this pytest process."""
+    """The check this pytest process runs (assembled by harness.session, as under `samspec check`):
+    the port in its worker, its profile, the cases and one Checker."""
 
     def __init__(self, config):
-        from .cases.store import FixtureError, load_cases
-        from .diagnosis.diagnoser import make_diagnoser
-        from .harness.check import Checker, final_diagnosis
-        from .harness.isolation import PortLoadError, open_port
-        from .harness.xfail import read_xfails
-        from .profiles.profile import resolve_profile
+        from .harness.check import final_diagnosis
+        from .harness.options import from_pytest
+        from .harness.isolation import PortLoadError
+        from .harness.session import CheckSession, UsageError
 
-        self.port_name = config.getoption("samspec_port")
+        self.settings = from_pytest(config)
+        self.port_name = self.settings.port
         try:
-            self.cases = load_cases(config.getoption("samspec_fixtures"), pattern=config.getoption("samspec_cases"))
-            xfail = config.getoption("samspec_xfail")
-            self.xfails = read_xfails(xfail) if xfail else []
-            self.port = open_port(
-                self.port_name,
-                isolated=not config.getoption("samspec_in_process"),
-                timeout=config.getoption("samspec_timeout"),
-                profile=config.getoption("samspec_profile"),
-            )
-            self.profile = resolve_profile(
-                config.getoption("samspec_profile") or getattr(self.port, "profile", None) or "sam", "--samspec-profile"
-            )
-        except (PortLoadError, FixtureError, ValueError, OSError) as exc:
+            assembly = CheckSession(self.settings, "plugin").assemble()
+        except (UsageError, PortLoadError, ValueError, OSError) as exc:
             raise pytest.UsageError(f"samspec: {exc}") from exc
-        self.diagnoser = make_diagnoser(self.profile)
+        self.cases, self.xfails, self.port = assembly.cases, assembly.xfails, assembly.port
+        self.profile, self.diagnoser, self.checker = assembly.profile, assembly.diagnose, assembly.checker
         self.reconcile = final_diagnosis
-        self.checker = Checker(self.port, self.profile, diagnose=self.diagnoser)
         self.results = {}  # case id -> {output: Result}, one run of the port per case
         self.ran = []  # (case id, output) of the tests this process ran: what its diagnosis summary covers
-        self.max_examples = config.getoption("samspec_max_examples")
-        self.seed = config.getoption("samspec_seed")
-        self.database = config.getoption("samspec_hypothesis_database")
+        self.max_examples = self.settings.max_examples
+        self.seed = self.settings.hypothesis_seed
+        self.database = self.settings.hypothesis_database
 
     def result(self, case, output):
         from .harness.isolation import MissingDependency
@@ -265,13 +239,51 @@ def pytest_collection_modifyitems(session, config, items):
 
 def _port_summary(state) -> str:
     results = [state.results[case][output] for case, output in dict.fromkeys(state.ran)]
-    if not results:
+    if not results or state.diagnoser is None:
         return ""
     overall = state.reconcile(state.diagnoser, results, [c for c in state.cases if c.id in state.results])
     return (overall or {}).get("summary") or ""
 
 
+# the node id of a samspec test: CASE::OUTPUT or property.NAME (never a file's test, which has a path)
+SAMSPEC_NODEID = re.compile(r"^(property\.\w+|[^/\\:]+::(sparse|dense|dense_pe))$")
+
+
+def pytest_runtest_logreport(report):
+    """Count the samspec tests' outcomes (under xdist, in the controller, where every report arrives)."""
+    if report.when != "call" and not (report.when == "setup" and report.skipped):
+        return
+    if not SAMSPEC_NODEID.match(report.nodeid):
+        return
+    if hasattr(report, "wasxfail"):
+        verdict = "xpass" if report.passed else "xfail"
+    else:
+        verdict = {"passed": "pass", "failed": "fail", "skipped": "n/a"}[report.outcome]
+    _COUNTS[verdict] = _COUNTS.get(verdict, 0) + 1
+
+
+_COUNTS: dict = {}  # verdict -> samspec tests with it, in this pytest process
+
+
+def _refuse_nothing_checked(session) -> None:
+    """A run whose samspec tests were all skipped (n/a) or xfailed checked nothing: never green."""
+    from .harness.session import nothing_checked
+
+    if hasattr(session.config, "workeroutput") or not _COUNTS or session.exitstatus != pytest.ExitCode.OK:
+        return
+    why = nothing_checked(_COUNTS)
+    if why:
+        session.config._samspec_nothing_checked = f"samspec: {why} (exit 1, as under `samspec check`)"
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_sessionstart(session):
+    _COUNTS.clear()
+
+
 def pytest_sessionfinish(session, exitstatus):
+    if session.config.getoption("samspec_port"):
+        _refuse_nothing_checked(session)
     state = getattr(session.config, "_samspec_state", None)
     if state is None:
         return
@@ -302,6 +314,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         terminalreporter.write_sep("-", f"samspec diagnosis of {config.getoption('samspec_port')}")
         for summary in summaries:
             terminalreporter.write_line(summary)
+    refused = getattr(config, "_samspec_nothing_checked", None)
+    if refused:
+        terminalreporter.write_line(refused, red=True, bold=True)
     for entry in state.xfails if state is not None else ():
         if not entry.used:
             terminalreporter.write_line(
