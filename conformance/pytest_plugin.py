@@ -73,8 +73,8 @@ class _State:
 
     def __init__(self, config):
         from .harness.check import final_diagnosis
-        from .harness.options import from_pytest
         from .harness.isolation import PortLoadError
+        from .harness.options import from_pytest
         from .harness.session import CheckSession, UsageError
 
         self.settings = from_pytest(config)
