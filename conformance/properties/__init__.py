@@ -1,5 +1,7 @@
-"""Property checks of a port against the reference (checks) and the hypothesis strategies that
-draw their inputs (strategies)."""
+"""Property checks of a port against itself (docs/properties.md): the properties, what each draws
+and what must hold (catalogue), a port run on one drawn example (port_runner), runs with hypothesis
+and their table (running), a failing example as a snippet (repro); the hypothesis strategies that
+draw the inputs (strategies). ``checks`` gathers the public names."""
 
 from .checks import PROPERTIES, PropertyFailure, reproduce, run_properties, run_property
 
