@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-SPARSE, DENSE, DENSE_PE = "prompt_sparse_embeddings", "prompt_dense_embeddings", "prompt_dense_positional_embeddings"
+from samspec.reference import DENSE, DENSE_PE, SPARSE
 
 ROWS = (  # parameter rows a token may consist of, with the words a port author knows them by
     ("point_embeddings.0.weight", "point_embeddings.0 (the background row)"),

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from samspec.reference import PROFILES, LabelRule, SAMPromptEncoder
+from samspec.reference import DENSE, DENSE_PE, PROFILES, SPARSE, LabelRule, SAMPromptEncoder, registry
 from samspec.reference import activations as _activations
 from samspec.reference.conventions import KERAS_HUB_LABELS, Conventions
 from samspec.reference.coordinates import normalise_coordinates, shift_to_pixel_centres
@@ -42,7 +42,6 @@ from samspec.reference.positional_encoding import fourier_argument, grid_cell_ce
 from samspec.reference.sparse import append_box_not_a_point, assemble_sparse, embed_box_corners
 
 GAUSSIAN = "pe_layer.positional_encoding_gaussian_matrix"
-DENSE, DENSE_PE, SPARSE = "prompt_dense_embeddings", "prompt_dense_positional_embeddings", "prompt_sparse_embeddings"
 
 
 def conventions_of(semantics):
@@ -140,19 +139,7 @@ class Variant:
         return outputs
 
 
-STAGE_OUTPUTS = {  # which outputs each replaceable stage feeds (spec §3–§10)
-    "shift_to_pixel_centres": {SPARSE},
-    "normalise_coordinates": {SPARSE},
-    "append_padding_point": {SPARSE},
-    "embed_point_labels": {SPARSE},
-    "embed_box_corners": {SPARSE},
-    "assemble_sparse": {SPARSE},
-    "fourier_argument": {SPARSE, DENSE_PE},
-    "sinusoids": {SPARSE, DENSE_PE},
-    "grid_cell_centres": {DENSE_PE},
-    "downscale_mask": {DENSE},
-    "no_mask_embedding": {DENSE},
-}
+STAGE_OUTPUTS = {stage.name: set(stage.outputs) for stage in registry.STAGES}  # which outputs each stage feeds
 
 
 def PARAM_OUTPUTS(key: str, masks: bool) -> set:

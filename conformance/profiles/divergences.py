@@ -8,12 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SPARSE, DENSE, DENSE_PE = (
-    "prompt_sparse_embeddings",
-    "prompt_dense_embeddings",
-    "prompt_dense_positional_embeddings",
-)
-ALL_OUTPUTS = frozenset((SPARSE, DENSE, DENSE_PE))
+from samspec.reference import DENSE, DENSE_PE, OUTPUT_KEYS, SPARSE
+
+ALL_OUTPUTS = frozenset(OUTPUT_KEYS)
 NONE = frozenset()
 
 

@@ -9,13 +9,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from samspec.reference import OUTPUT_KEYS
+from samspec.reference import DENSE, DENSE_PE, OUTPUT_KEYS, SPARSE
 
 from ..harness.tolerance import FLOORS
 from ..profiles.profile import NotApplicable
 from . import strategies as sst
-
-SPARSE, DENSE, DENSE_PE = OUTPUT_KEYS
 
 
 class PropertyFailure(AssertionError):
