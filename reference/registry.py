@@ -143,10 +143,16 @@ def trace_sections() -> dict:
 
 
 def section_of(name: str) -> str:
-    """The section of a trace entry; a name the registry lacks is looked up by its last part
-    (``"<input>.normalised"`` is §3.2 whatever the input); "" when nothing matches."""
-    sections = {entry: section for entry, (section, _) in trace_sections().items()}
+    """The section of a trace entry. Another name ending in a step that several inputs compute by one
+    stage (``shifted``, ``normalised``, ``fourier_argument``, ``positional_encoding``) gets that
+    stage's section; any other name "".
+    """
+    sections = trace_sections()
     if name in sections:
-        return sections[name]
+        return sections[name][0]
     step = name.split(".")[-1]
-    return next((section for entry, section in sections.items() if entry.split(".")[-1] == step), "")
+    stages = {entry.stage for entry in INTERMEDIATES if entry.name.split(".")[-1] == step}
+    computed_by = [entry for entry in INTERMEDIATES if entry.name.split(".")[-1] == step]
+    if len(computed_by) > 1 and len(stages) == 1:
+        return STAGE_BY_NAME[stages.pop()].section
+    return ""

@@ -23,37 +23,12 @@ import re
 
 import numpy as np
 
-from samspec.reference import SAMPromptEncoder
+from samspec.reference import SAMPromptEncoder, registry
 
 from .tolerance import DEFAULT_K, FLOORS, perturb
 
-SECTIONS = {  # stage name (or its last part) -> the spec section that defines it
-    "shifted": "§3.1",
-    "normalised": "§3.2",
-    "fourier_argument": "§4.1",
-    "positional_encoding": "§4.2",
-    "points.labels": "§5.1",
-    "points.tokens": "§5.2",
-    "boxes.shifted": "§6.1",
-    "boxes.tokens": "§6.2",
-    "dense_pe.cell_centres": "§8.1",
-    "dense_pe.grid": "§8.2",
-    "mask.input": "§9",
-    "mask.conv1": "§9.1",
-    "mask.conv2": "§9.1",
-    "mask.norm1": "§9.2",
-    "mask.norm2": "§9.2",
-    "mask.act1": "§9.3",
-    "mask.act2": "§9.3",
-    "mask.conv3": "§9.4",
-    "prompt_sparse_embeddings": "§7",
-    "prompt_dense_embeddings": "§9, §10",
-    "prompt_dense_positional_embeddings": "§8.2",
-}
-
-
-def section_of(stage: str) -> str:
-    return SECTIONS.get(stage) or SECTIONS.get(stage.split(".")[-1], "")
+SECTIONS = {name: section for name, (section, _) in registry.trace_sections().items()}  # trace entry -> its §
+section_of = registry.section_of  # any stage name -> its §, "" when none
 
 
 def _port_dtype(port_stages) -> str:

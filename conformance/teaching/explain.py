@@ -7,38 +7,11 @@ import sys
 
 import numpy as np
 
-from samspec.reference import SAMPromptEncoder, init_params
+from samspec.reference import SAMPromptEncoder, init_params, registry
 
 SUMMARY_LIMIT = 256  # arrays with more values are summarised in the JSON trace unless --full
 
-# Each trace key, the spec section it implements and one line on what it is.
-STAGES = {
-    "points.shifted": ("§3.1", "points moved to pixel centres: p + 0.5"),
-    "points.labels": ("§5.1", "labels after the padding rule (-1 = not a point)"),
-    "points.normalised": ("§3.2", "u = (x / W, y / H)"),
-    "points.fourier_argument": ("§4.1", "A = 2*pi * (2u - 1) @ G"),
-    "points.positional_encoding": ("§4.2", "[sin A, cos A]"),
-    "points.tokens": ("§5.2", "keep[label] * PE + E[label]"),
-    "boxes.shifted": ("§6.1", "box corners (top-left, bottom-right) + 0.5"),
-    "boxes.normalised": ("§3.2", "u = (x / W, y / H)"),
-    "boxes.fourier_argument": ("§4.1", "A = 2*pi * (2u - 1) @ G"),
-    "boxes.positional_encoding": ("§4.2", "[sin A, cos A]"),
-    "boxes.tokens": ("§6.2", "PE + top-left / bottom-right corner embedding"),
-    "dense_pe.cell_centres": ("§8.1", "((j + 0.5) / w, (i + 0.5) / h)"),
-    "dense_pe.fourier_argument": ("§4.1", "A = 2*pi * (2u - 1) @ G at every cell centre"),
-    "dense_pe.grid": ("§8.2", "[sin A, cos A] at every cell centre"),
-    "mask.input": ("§9.5", "mask logits at 4x the embedding size"),
-    "mask.conv1": ("§9.1", "conv 2x2 stride 2, 1 -> Cm/4 channels"),
-    "mask.norm1": ("§9.2", "LayerNorm over channels, eps 1e-6"),
-    "mask.act1": ("§9.3", "activation"),
-    "mask.conv2": ("§9.1", "conv 2x2 stride 2, Cm/4 -> Cm channels"),
-    "mask.norm2": ("§9.2", "LayerNorm over channels, eps 1e-6"),
-    "mask.act2": ("§9.3", "activation"),
-    "mask.conv3": ("§9.4", "conv 1x1, Cm -> C channels"),
-    "prompt_sparse_embeddings": ("§7", "OUTPUT sparse: point tokens then box tokens"),
-    "prompt_dense_embeddings": ("§9/§10", "OUTPUT dense: downscaled mask, or no_mask_embed everywhere"),
-    "prompt_dense_positional_embeddings": ("§8", "OUTPUT dense positional grid"),
-}
+STAGES = registry.trace_sections()  # trace entry -> (its §, one line of meaning)
 
 
 def _pairs(text: str, size: int, name: str) -> list:

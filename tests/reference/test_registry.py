@@ -103,4 +103,6 @@ def test_spec11_section_of_reads_the_registry():
     assert registry.section_of("mask.input") == "§9.5"
     assert registry.section_of("prompt_dense_positional_embeddings") == "§8.2"
     assert registry.section_of("anything.normalised") == "§3.2"
+    assert registry.section_of("anything.shifted") == "§3.1"
+    assert registry.section_of("anything.tokens") == ""  # §5.2 for points, §6.2 for boxes: no one section
     assert registry.section_of("nothing") == ""
