@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .harness.options import add_to_argparse as add_check_options
-from .harness.session import CheckSession, UsageError, nothing_checked
+from .harness.session import Assembly, CheckSession, UsageError, nothing_checked
 from .teaching import explain
 
 
@@ -86,14 +86,19 @@ def _document(args, results=(), **fields) -> dict:
     return build_document(results, k=args.k, fixtures=_fixture_identity(args.fixtures), **fields)
 
 
-def _header(args, port, profile, cases) -> str:
+def _header(args, port, profile, cases, dtype, declared_by) -> str:
     name = _port_label(args)
     mode = (
         "in this process" if args.in_process or args.outputs else f"worker process, timeout {args.timeout:g} s per case"
     )
+    computes = (
+        f"compute dtype {dtype} (declared by {declared_by})"
+        if dtype
+        else "no compute dtype declared: each output judged in its own dtype"
+    )
     return (
         f"samspec check {name} (adapter {getattr(port, 'name', None) or name!r}, profile {profile.name!r}, "
-        f"{len(cases)} cases × 3 outputs, k = {args.k:g}, {mode})"
+        f"{len(cases)} cases × 3 outputs, k = {args.k:g}, {mode}, {computes})"
     )
 
 
@@ -132,8 +137,9 @@ def cmd_check(args) -> int:
         diagnose, checker = session.make_checker(
             port, profile, xfails, on_failure=_heatmap_collector(heatmaps) if args.html else None
         )
-        print(_header(args, port, profile, cases), flush=True)
-        return _run_check(args, cases, xfails, port, profile, diagnose, checker, heatmaps, cannot_run)
+        print(_header(args, port, profile, cases, checker.dtype, session.dtype_source(port)), flush=True)
+        run = Assembly(cases, xfails, port, profile, diagnose, checker)
+        return _run_check(args, session, run, heatmaps, cannot_run)
     finally:
         close = getattr(port, "close", None)
         if callable(close):
@@ -157,13 +163,14 @@ def _run_cases(args, checker, cases, cannot_run):
     return results, checker.interrupted, clock
 
 
-def _run_check(args, cases, xfails, port, profile, diagnose, checker, heatmaps, cannot_run) -> int:
+def _run_check(args, session, run, heatmaps, cannot_run) -> int:
     """Run, diagnose the whole run, run the properties, print the summary and write the reports."""
     from .harness.check import exit_code, final_diagnosis, summarise
-    from .reports.document import print_details, print_summary, printable
+    from .reports.document import compute_dtype_record, print_details, print_summary, printable
 
+    cases, xfails, port, profile, diagnose = run.cases, run.xfails, run.port, run.profile, run.diagnose
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    results, interrupted, clock = _run_cases(args, checker, cases, cannot_run)
+    results, interrupted, clock = _run_cases(args, run.checker, cases, cannot_run)
     overall = None
     found = []
     try:  # Ctrl-C after the cases (the diagnosis, the properties) still leaves the reports of what ran
@@ -177,7 +184,8 @@ def _run_check(args, cases, xfails, port, profile, diagnose, checker, heatmaps, 
     print_details(results)
     if overall and overall.get("summary"):
         print(printable(overall["summary"]))
-    print_summary(results, properties=found, interrupted=interrupted, duration=duration)
+    computed = compute_dtype_record(results, run.checker.dtype, session.dtype_source(port))
+    print_summary(results, properties=found, interrupted=interrupted, duration=duration, compute_dtype=computed)
     why = None if interrupted else nothing_checked(summarise(results + found))
     if why:
         print(f"samspec check: {why} (exit 1)", file=sys.stderr)
@@ -197,6 +205,7 @@ def _run_check(args, cases, xfails, port, profile, diagnose, checker, heatmaps, 
             overall=overall,
             interrupted=interrupted,
             properties=found,
+            compute_dtype=computed,
         )
         _write_reports(args, document, heatmaps)
     return exit_code(results + found, interrupted=interrupted)
@@ -301,6 +310,11 @@ def build_parser() -> argparse.ArgumentParser:
     reports = report.add_subparsers(dest="report", required=True)
     ports_report.add_arguments(
         reports.add_parser("ports", help="run every built-in port under its profiles: docs/ports.md")
+    )
+    from .reports import dtype_budget
+
+    dtype_budget.add_arguments(
+        reports.add_parser("dtypes", help="how much judging in float16 widens the budget: docs/tolerances.md")
     )
 
     fixtures = commands.add_parser("fixtures", help="generate or verify the golden fixtures")

@@ -79,8 +79,9 @@ class _State:
 
         self.settings = from_pytest(config)
         self.port_name = self.settings.port
+        self.session = CheckSession(self.settings, "plugin")
         try:
-            assembly = CheckSession(self.settings, "plugin").assemble()
+            assembly = self.session.assemble()
         except (UsageError, PortLoadError, ValueError, OSError) as exc:
             raise pytest.UsageError(f"samspec: {exc}") from exc
         self.cases, self.xfails, self.port = assembly.cases, assembly.xfails, assembly.port
@@ -304,6 +305,18 @@ def pytest_testnodedown(node, error):
         node.config._samspec_worker_summaries = getattr(node.config, "_samspec_worker_summaries", []) + [summary]
 
 
+def _dtype_lines(terminalreporter, state) -> None:
+    """The compute dtype declared and the dtypes judged (and the float16 warning), as `samspec check` prints."""
+    from .reports.document import compute_dtype_line, compute_dtype_record
+
+    ran = [state.results[case][output] for case, output in dict.fromkeys(state.ran)]
+    session = state.session
+    record = compute_dtype_record(ran, state.checker.dtype, session.dtype_source(state.port))
+    terminalreporter.write_line(f"samspec: {compute_dtype_line(record)}")
+    if record.get("warning"):
+        terminalreporter.write_line(f"samspec WARNING: {record['warning']}", yellow=True, bold=True)
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     state = getattr(config, "_samspec_state", None)
     summaries = getattr(config, "_samspec_worker_summaries", [])
@@ -314,6 +327,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         terminalreporter.write_sep("-", f"samspec diagnosis of {config.getoption('samspec_port')}")
         for summary in summaries:
             terminalreporter.write_line(summary)
+    if state is not None and state.ran:
+        _dtype_lines(terminalreporter, state)
     refused = getattr(config, "_samspec_nothing_checked", None)
     if refused:
         terminalreporter.write_line(refused, red=True, bold=True)

@@ -13,6 +13,7 @@ class ReferenceAdapter:
     def __init__(self, dtype="float32", profile="sam"):
         self.name = f"reference-f{dtype[5:]}"
         self.dtype = dtype
+        self.compute_dtype = dtype  # declared: outputs in a lower precision are an error (docs/adapters.md)
         self.profile = profile
 
     def build(self, config, params):

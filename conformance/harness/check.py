@@ -25,7 +25,7 @@ from .isolation import (
     time_limit,
     wrap_adapter,
 )
-from .tolerance import DEFAULT_K, compare, dtype_name, perturb
+from .tolerance import DEFAULT_K, compare, dtype_name, lower_precision, perturb
 from .xfail import match
 
 SHORT = {
@@ -54,6 +54,7 @@ class Result:
     duration_s: float = 0.0  # this output's share of the case's time (port, comparison, diagnosis)
     fixture_error: bool = False  # the fixture case itself is broken: the run exits 2
     trace: dict | None = None  # stage by stage comparison (`check --trace`)
+    judged_dtype: str | None = None  # the dtype whose faithful error and floor made the budget
 
     @property
     def test_id(self) -> str:
@@ -122,7 +123,9 @@ class Checker:
 
     DIAGNOSIS_SECONDS = 60.0
 
-    def __init__(self, adapter, profile, k=DEFAULT_K, xfails=(), diagnose=None, trace=False, on_failure=None):
+    def __init__(
+        self, adapter, profile, k=DEFAULT_K, xfails=(), diagnose=None, trace=False, on_failure=None, dtype=None
+    ):
         self.port = wrap_adapter(adapter)
         self.profile = profile
         self.semantics = semantics_of(profile)
@@ -131,6 +134,7 @@ class Checker:
         self.diagnose = diagnose
         self.trace = trace
         self.on_failure = on_failure  # (case, key, got, expected, result): e.g. draw a heat map for --html
+        self.dtype = dtype  # the compute dtype the port declared (None: each output is judged in its own)
         self.interrupted = False
         self._built = None
         self._faithful_cache = {}
@@ -232,9 +236,18 @@ class Checker:
             result.message = f"output {key!r} is {type(got).__name__}, expected an array"
             return result
         dtype = dtype_name(got)
-        faithful = _faithful(case, dtype, self._faithful_cache, self.semantics)[key] if dtype else None
+        if dtype and self.dtype and lower_precision(dtype, self.dtype):
+            result.verdict, result.dtype = "error", str(got.dtype)
+            result.message = (
+                f"the output is {dtype}, a lower precision than the declared compute dtype {self.dtype} "
+                f"(a port that computes in {self.dtype} returns {self.dtype}; judging {dtype} would widen the budget)"
+            )
+            return result
+        judged = self.dtype if dtype and self.dtype else dtype
+        faithful = _faithful(case, judged, self._faithful_cache, self.semantics)[key] if judged else None
         k = case.tolerance.get(key, {}).get("k", self.k)
-        comparison = compare(got, expected[key], faithful, k=k)
+        comparison = compare(got, expected[key], faithful, k=k, judged=judged)
+        result.judged_dtype = judged
         result.verdict = comparison.verdict
         result.error, result.budget, result.ratio = comparison.error, comparison.budget, comparison.ratio
         result.worst_index = list(comparison.worst_index) if comparison.worst_index else None

@@ -130,6 +130,13 @@ OPTIONS = (
     _both("trace", "compare the adapter's trace() stage by stage (docs/diagnosis.md)", switch=True),
     _both("no_diagnosis", "do not look for a known divergence on failure", switch=True),
     _both(
+        "dtype",
+        "the dtype the port computes in (default: the adapter's compute_dtype, else each output's own dtype); "
+        "outputs in a lower precision are an error",
+        parse=dtype,
+        metavar="|".join(DTYPES),
+    ),
+    _both(
         "weights",
         "run the catalogue with a checkpoint's parameters (Meta .pth, transformers directory or .safetensors, "
         "keras .weights.h5); expected outputs are recomputed",

@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .options import did_you_mean, flag_of
+from .options import DTYPES, did_you_mean, flag_of
 
 
 class UsageError(Exception):
@@ -164,6 +164,19 @@ class CheckSession:
                 str(exc) if isinstance(exc, ValueError) else f"the profile could not be loaded: {exc!r}"
             ) from exc
 
+    def declared_dtype(self, port) -> str | None:
+        """The compute dtype: the option, else the adapter's ``compute_dtype``; UsageError if not one of DTYPES."""
+        declared = self.settings.dtype or getattr(port, "compute_dtype", None)
+        if declared is not None and declared not in DTYPES:
+            raise UsageError(f"the adapter's compute_dtype: expected one of {', '.join(DTYPES)}; received {declared!r}")
+        return declared
+
+    def dtype_source(self, port) -> str:
+        """Who declared the compute dtype, for the header and the reports."""
+        if self.settings.dtype:
+            return self.flag("dtype")
+        return "the adapter's compute_dtype" if getattr(port, "compute_dtype", None) else "not declared"
+
     def make_checker(self, port, profile, xfails=(), on_failure=None):
         """The diagnoser (unless ``no_diagnosis``) and the Checker for ``port`` under ``profile``."""
         from .check import Checker
@@ -182,6 +195,7 @@ class CheckSession:
             diagnose=diagnose,
             trace=s.trace,
             on_failure=on_failure,
+            dtype=self.declared_dtype(port),
         )
         return diagnose, checker
 

@@ -47,6 +47,11 @@ def dtype_name(array) -> str | None:
     return dtype.name if dtype.name in FLOORS else None
 
 
+def lower_precision(dtype: str, than: str) -> bool:
+    """Whether ``dtype`` carries fewer significand bits than ``than`` (both names of FLOORS)."""
+    return np.finfo(dtype).nmant < np.finfo(than).nmant
+
+
 def perturb(inputs: dict, relative: float, seed: int = 0) -> dict:
     """Every floating input value times (1 +- relative), the signs from a seeded generator."""
     rng = np.random.default_rng(seed)
@@ -58,9 +63,10 @@ def perturb(inputs: dict, relative: float, seed: int = 0) -> dict:
     return out
 
 
-def compare(got, expected, faithful, k: float = DEFAULT_K) -> Comparison:
+def compare(got, expected, faithful, k: float = DEFAULT_K, judged: str | None = None) -> Comparison:
     """Compare one output of a port with the float64 expectation; ``faithful`` is the reference run
-    in the port's dtype, or a list of such faithful estimates (the largest error counts)."""
+    in the port's dtype, or a list of such faithful estimates (the largest error counts). ``judged``:
+    the dtype whose floor applies (the declared compute dtype), by default the output's own."""
     got = np.asarray(got)
     expected = np.asarray(expected, dtype=np.float64)
     if got.shape != expected.shape:
@@ -68,6 +74,8 @@ def compare(got, expected, faithful, k: float = DEFAULT_K) -> Comparison:
     if got.dtype.kind != "f":
         return Comparison("fail", message=f"dtype {got.dtype}, expected a floating dtype")
     name = dtype_name(got)
+    if name is not None and judged is not None:
+        name = judged
     if name is None:
         return Comparison("fail", message=f"dtype {got.dtype} has no faithful reference (float16/32/64)")
     if expected.size == 0:

@@ -138,20 +138,54 @@ def collapsed_errors(results) -> list:
     return sorted(((n, message, first) for message, (n, first) in groups.items()), key=lambda g: -g[0])
 
 
-def print_summary(results, out=None, *, properties=(), interrupted=False, duration=None) -> None:
+def dtypes_judged(results) -> dict:
+    """{short output name: [dtypes its outputs were judged in]} (the declared compute dtype, else the output's)."""
+    judged = {}
+    for r in results:
+        dtype = getattr(r, "judged_dtype", None)
+        if dtype and r.output in SHORT:
+            judged.setdefault(SHORT[r.output], set()).add(dtype)
+    return {name: sorted(dtypes) for name, dtypes in judged.items()}
+
+
+def compute_dtype_record(results, declared=None, declared_by="not declared") -> dict:
+    """The report's ``compute_dtype``: what was declared, by whom, what each output was judged in, and
+    the warning when float16 outputs were judged as float16 because nothing was declared."""
+    judged = dtypes_judged(results)
+    halves = [name for name, dtypes in judged.items() if "float16" in dtypes]
+    warning = None
+    if declared is None and halves:
+        warning = (
+            f"no compute dtype was declared and the {', '.join(halves)} outputs are float16: they were judged "
+            "as float16, whose budget is far wider than float32's (docs/tolerances.md, 'The compute dtype'). "
+            "If the port computes in float32, declare it: --dtype float32, or compute_dtype = 'float32' on the adapter"
+        )
+    by = declared_by if declared else None
+    return {"declared": declared, "declared_by": by, "judged": judged, "warning": warning}
+
+
+def compute_dtype_line(record) -> str:
+    """One line: the compute dtype declared (and by whom) and the dtypes each output was judged in."""
+    judged = ", ".join(f"{name} {'/'.join(dtypes)}" for name, dtypes in (record.get("judged") or {}).items())
+    declared = record.get("declared")
+    head = "no compute dtype declared"
+    if declared:
+        head = f"compute dtype {declared} (declared by {record.get('declared_by')})"
+    return f"{head}; dtypes judged: {judged or '-'} (each against the reference run in that dtype)"
+
+
+def print_summary(results, out=None, *, properties=(), interrupted=False, duration=None, compute_dtype=None) -> None:
     """Collapsed errors, the dtypes judged, then one line of counts (fixture outputs and properties)."""
     out = out if out is not None else sys.stdout
     counts = summarise(list(results) + list(properties))
     for count, message, first in collapsed_errors(results):
         if count > 1:
             print(f"{count} errors are one exception (first at {first}): {_one_line(message, 400)}", file=out)
-    dtypes = {}
-    for r in results:
-        if r.dtype and r.output in SHORT:
-            dtypes.setdefault(SHORT[r.output], set()).add(r.dtype)
-    if dtypes:
-        judged = ", ".join(f"{out_name} {'/'.join(sorted(d))}" for out_name, d in dtypes.items())
-        print(f"dtypes judged: {judged} (each against the reference run in that dtype)", file=out)
+    record = compute_dtype if compute_dtype is not None else compute_dtype_record(results)
+    if record["judged"]:
+        print(compute_dtype_line(record), file=out)
+    if record.get("warning"):
+        print(f"WARNING: {record['warning']}", file=out)
     spelled = ", ".join(f"{counts[k]} {k}" for k in VERDICTS if counts.get(k)) or "nothing was checked"
     cases = len({r.case for r in results})
     checked = f"{cases} cases × 3 outputs" if len(results) == 3 * cases else f"{len(results)} outputs of {cases} cases"
@@ -234,6 +268,7 @@ def build_document(
     interrupted=False,
     properties=(),
     error=None,
+    compute_dtype=None,
 ) -> dict:
     """The report document: what the JSON holds and what JUnit and HTML are drawn from. ``error``:
     why the check could not run at all (exit 2, e.g. the port could not be loaded); else None."""
@@ -255,6 +290,7 @@ def build_document(
         "error": error,
         "summary": summarise(list(results) + list(properties)),
         "diagnosis": overall,
+        "compute_dtype": compute_dtype if compute_dtype is not None else compute_dtype_record(results),
         "xfails": [{"pattern": e.pattern, "reason": e.reason, "line": e.line, "used": e.used} for e in xfails],
         "environment": environment(),
         "results": rows,
@@ -330,7 +366,8 @@ def failure_text(row) -> str:
     """The one text a failing output shows in every report: numbers, message, diagnosis."""
     parts = [f"max|err| {_fmt(row.get('error'))} budget {_fmt(row.get('budget'))} ratio {_ratio(row.get('ratio'))}"]
     if row.get("dtype"):
-        parts.append(f"dtype {row['dtype']}")
+        judged = row.get("judged_dtype")
+        parts.append(f"dtype {row['dtype']}" + (f" judged as {judged}" if judged and judged != row["dtype"] else ""))
     if row.get("sections"):
         parts.append("spec " + " ".join(f"§{s}" for s in row["sections"]))
     text = ", ".join(parts)
@@ -357,6 +394,11 @@ def junit_xml(document) -> str:
         time=f"{document.get('duration_s') or 0.0:.3f}",
         timestamp=xml_text(document.get("started") or ""),
     )
+    record = document.get("compute_dtype") or {}
+    properties = ET.SubElement(suite, "properties")
+    ET.SubElement(properties, "property", name="samspec.compute_dtype", value=xml_text(compute_dtype_line(record)))
+    if record.get("warning"):
+        ET.SubElement(properties, "property", name="samspec.compute_dtype.warning", value=xml_text(record["warning"]))
     for row in rows:
         case = ET.SubElement(
             suite,

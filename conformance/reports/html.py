@@ -23,7 +23,7 @@ import os
 import re
 from pathlib import Path
 
-from .document import collapsed_errors, printable, write_atomic
+from .document import collapsed_errors, compute_dtype_line, printable, write_atomic
 
 SPEC = Path(__file__).resolve().parents[2] / "docs" / "spec.md"
 ORDER = ("error", "fail", "xpass", "xfail", "n/a", "pass")  # the table: failures first
@@ -108,6 +108,16 @@ def _verdict(verdict) -> str:
     return f'<span class="v v-{_e(verdict)}">{_e(verdict)}</span>'
 
 
+def _dtype_line(record):
+    return compute_dtype_line(record) if isinstance(record, dict) and isinstance(record.get("judged"), dict) else None
+
+
+def _judged(row) -> str:
+    """The output's dtype, and the dtype it was judged in where that differs (a declared compute dtype)."""
+    dtype, judged = row.get("dtype") or "-", row.get("judged_dtype")
+    return f"{dtype} judged as {judged}" if judged and judged != dtype else dtype
+
+
 def _header(document) -> list:
     fixtures = (
         document.get("fixtures") if isinstance(document.get("fixtures"), dict) else {"path": document.get("fixtures")}
@@ -122,6 +132,7 @@ def _header(document) -> list:
             f"{fixtures.get('path', '?')} (manifest sha256 {str(fixtures.get('manifest_sha256', '?'))[:16]}…, "
             f"samspec {fixtures.get('samspec_version', '?')})",
         ),
+        ("compute dtype", _dtype_line(document.get("compute_dtype"))),
         ("started", document.get("started")),
         ("duration", None if document.get("duration_s") is None else f"{document['duration_s']:.2f} s"),
     ]
@@ -136,6 +147,9 @@ def _header(document) -> list:
     )
     if document.get("interrupted"):
         out.append('<p class="diagnosis">The run was interrupted: the results are partial.</p>')
+    record = document.get("compute_dtype")
+    if isinstance(record, dict) and record.get("warning"):
+        out.append(f'<p class="diagnosis"><b>Warning</b>: {_e(record["warning"])}</p>')
     overall = document.get("diagnosis")
     if isinstance(overall, dict) and overall.get("summary"):
         out.append(f'<p class="diagnosis">{_e(overall["summary"])}</p>')
@@ -179,7 +193,7 @@ def _table(rows) -> list:
         out.append(
             f"<tr><td>{_verdict(row.get('verdict'))}</td><td class=mono>{case}</td>"
             f"<td class=mono>{_e(SHORT.get(row.get('output'), row.get('output')))}</td><td "
-            f"class=mono>{_e(row.get('dtype') or '-')}</td>"
+            f"class=mono>{_e(_judged(row))}</td>"
             f"<td class=num>{_num(row.get('error'), '.2e')}</td><td class=num>{_num(row.get('budget'), '.2e')}</td>"
             f"<td class=num>{_num(row.get('ratio'))}</td><td>{_e(note[:300])}{'…' if len(note) > 300 else ''}</td></tr>"
         )
@@ -208,7 +222,7 @@ def _detail(index, row, heatmaps, known, base, can_draw) -> list:
     key = f"{row.get('case')}::{row.get('output')}"
     out = [f'<div class="detail" id="{_anchor(row, index)}"><h3>{_verdict(row.get("verdict"))} {_e(key)}</h3>']
     facts = [
-        ("dtype judged", row.get("dtype")),
+        ("dtype judged", _judged(row)),
         ("max|err|", _num(row.get("error"), ".3e")),
         ("budget", _num(row.get("budget"), ".3e")),
         ("ratio", _num(row.get("ratio"), ".4g")),

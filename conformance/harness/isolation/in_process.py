@@ -71,6 +71,7 @@ class InProcessPort:
         self.adapter = adapter
         self.name = getattr(adapter, "name", None)
         self.profile = getattr(adapter, "profile", None)
+        self.compute_dtype = getattr(adapter, "compute_dtype", None)
         self.timeout = timeout
         self._deadline = None
         self._captured = Captured()

@@ -56,6 +56,7 @@ class IsolatedPort:
         self.meta = self._start(load=True)
         self.name = self.meta["name"]
         self.profile = self.meta["profile"]
+        self.compute_dtype = self.meta.get("compute_dtype")  # the dtype the adapter says its port computes in
 
     # -- process management ------------------------------------------------------------------
 

@@ -76,6 +76,7 @@ def _serve(connection, port, profile=None):
             "profile": _profile_spec(adapter),
             "trace": callable(getattr(adapter, "trace", None)),
             "begin_case": callable(getattr(adapter, "begin_case", None)),
+            "compute_dtype": safe_text(getattr(adapter, "compute_dtype", None) or "", 40) or None,
         }
     except AdapterError as exc:
         send(("load_error", str(exc)))
