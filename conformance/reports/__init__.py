@@ -1,2 +1,4 @@
 """What a run leaves behind: the terminal table and JSON/JUnit document (document), the HTML
-report (html) and the generated ports table of docs/ports.md (ports_table). Data path, step 6."""
+report (html) and the generated ports table of docs/ports.md (ports_table: the ports and profiles
+it runs and the command; port_runs runs them, applicability counts the cases each profile runs,
+ports_markdown writes the Markdown). Data path, step 6."""
