@@ -23,11 +23,6 @@ import re
 
 import pytest
 
-SHORT = {
-    "prompt_sparse_embeddings": "sparse",
-    "prompt_dense_embeddings": "dense",
-    "prompt_dense_positional_embeddings": "dense_pe",
-}
 # a command-line argument that names samspec tests rather than a file: CASE::OUTPUT, CASE or property.NAME
 TEST_ID = re.compile(r"^(property\.\w+|[A-Za-z0-9_]+\.[A-Za-z0-9_.\-]*?(::(sparse|dense|dense_pe))?)$")
 
@@ -64,7 +59,9 @@ def pytest_configure(config):
 
 
 def test_name(case_id: str, output: str) -> str:
-    return f"{case_id}::{SHORT[output]}"
+    from samspec.reference import SHORT_NAMES
+
+    return f"{case_id}::{SHORT_NAMES[output]}"
 
 
 class _State:

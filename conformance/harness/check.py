@@ -28,12 +28,6 @@ from .isolation import (
 from .tolerance import DEFAULT_K, compare, dtype_name, lower_precision, perturb
 from .xfail import match
 
-SHORT = {
-    "prompt_sparse_embeddings": "sparse",
-    "prompt_dense_embeddings": "dense",
-    "prompt_dense_positional_embeddings": "dense_pe",
-}
-
 
 @dataclass
 class Result:

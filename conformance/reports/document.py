@@ -23,7 +23,9 @@ from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
 
-from ..harness.check import SHORT, summarise
+from samspec.reference import SHORT_NAMES as SHORT
+
+from ..harness.check import summarise
 from ..port_text import cap_text
 
 SCHEMA = "samspec-report/2"

@@ -12,8 +12,9 @@ import statistics
 import numpy as np
 
 from samspec.reference import OUTPUT_KEYS
+from samspec.reference import SHORT_NAMES as SHORT
 
-from ..harness.check import SHORT, _faithful, expected_outputs
+from ..harness.check import _faithful, expected_outputs
 from ..harness.tolerance import DEFAULT_K, FLOORS
 
 

@@ -23,16 +23,13 @@ import os
 import re
 from pathlib import Path
 
+from samspec.reference import SHORT_NAMES as SHORT
+
 from .document import collapsed_errors, compute_dtype_line, printable, write_atomic
 
 SPEC = Path(__file__).resolve().parents[2] / "docs" / "spec.md"
 ORDER = ("error", "fail", "xpass", "xfail", "n/a", "pass")  # the table: failures first
 SPELLED = ("pass", "fail", "error", "n/a", "xfail", "xpass")  # the summary, as the terminal spells it
-SHORT = {
-    "prompt_sparse_embeddings": "sparse",
-    "prompt_dense_embeddings": "dense",
-    "prompt_dense_positional_embeddings": "dense_pe",
-}
 PNG = b"\x89PNG\r\n\x1a\n"
 
 CSS = """

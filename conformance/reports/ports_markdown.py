@@ -5,8 +5,8 @@ digits and nothing depends on the time or the machine."""
 from __future__ import annotations
 
 from samspec.reference import OUTPUT_KEYS
+from samspec.reference import SHORT_NAMES as SHORT
 
-from ..harness.check import SHORT
 from ..profiles.profile import PROFILES
 from .applicability import COVERED_SECTIONS, uncovered
 

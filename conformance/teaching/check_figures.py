@@ -11,9 +11,10 @@ import json
 import numpy as np
 
 from samspec.reference import OUTPUT_KEYS
+from samspec.reference import SHORT_NAMES as SHORT
 
 from .drawing import log_ratio, log_ratio_norm, new_figure, ratio_colorbar, save_png
-from .example import SHORT, demo_ports, verdict_lines
+from .example import demo_ports, verdict_lines
 
 # -- 5. a failing port's error, side by side -----------------------------------------------------------
 

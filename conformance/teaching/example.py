@@ -30,11 +30,6 @@ EXAMPLE_PROMPT = argparse.Namespace(  # as `samspec explain` parses its command 
     mask=None,
     demo_mask=True,
 )
-SHORT = {
-    "prompt_sparse_embeddings": "sparse",
-    "prompt_dense_embeddings": "dense",
-    "prompt_dense_positional_embeddings": "dense_pe",
-}
 
 
 def example_trace():
