@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from samspec.reference import OUTPUT_KEYS, SAMPromptEncoder
+from samspec.reference import OUTPUT_KEYS, SHORT_NAMES, SAMPromptEncoder
 
 from ..port_text import cap_text, describe_exception
 from ..profiles.profile import NotApplicable
@@ -27,6 +27,8 @@ from .isolation import (
 )
 from .tolerance import DEFAULT_K, compare, dtype_name, lower_precision, perturb
 from .xfail import match
+
+SHORT = SHORT_NAMES  # the short output names, from samspec.reference (old import path)
 
 
 @dataclass

@@ -9,9 +9,11 @@ import io
 
 import numpy as np
 
-from samspec.reference import SAMPromptEncoder, init_params
+from samspec.reference import SHORT_NAMES, SAMPromptEncoder, init_params
 
 from . import explain
+
+SHORT = SHORT_NAMES  # the short output names, from samspec.reference (old import path)
 
 # The worked example of docs/guide.md: the reference's default configuration and this prompt.
 EXAMPLE_CONFIG = dict(
