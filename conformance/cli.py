@@ -11,6 +11,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .harness.interrupts import catching_signals
 from .harness.options import add_to_argparse as add_check_options
 from .harness.session import Assembly, CheckSession, UsageError, nothing_checked
 from .teaching import explain
@@ -107,21 +108,59 @@ def _port_label(args) -> str:
 
 
 def cmd_check(args) -> int:
-    """`samspec check`: refuse what can be refused, assemble the check (harness.session), run, report."""
-    from .harness.isolation import PortLoadError
-
+    """`samspec check`: refuse what can be refused, replace earlier reports with an "in progress" document,
+    assemble the check (harness.session), run, report. SIGINT/SIGTERM/SIGHUP: exit 130/143/129."""
     for stream in (sys.stdout, sys.stderr):  # a terminal that cannot show a character gets an escape, not an abort
         with contextlib.suppress(AttributeError, ValueError):
             stream.reconfigure(errors="backslashreplace")
     session = CheckSession(args, "cli")
     _check_arguments(args)
     session.refuse()
+    written = {}  # "document": the last report document written (what an interruption marks interrupted)
+    with catching_signals() as received:
+        try:
+            _write_reports(args, _document(args, error=IN_PROGRESS, in_progress=True), written=written)
+            code = _check(args, session, written)
+        except KeyboardInterrupt:
+            return _interrupted(args, received, written)
+        except Exception as exc:  # refused after the start (exit 2): the reports say why, not "in progress"
+            if written["document"].get("in_progress"):
+                _write_reports(args, _document(args, error=str(exc)), written=written)
+            raise
+    if code == 130:
+        print(f"samspec check: interrupted by {received.name}", file=sys.stderr)
+        return received.exit_code()
+    return code
+
+
+IN_PROGRESS = (
+    "this run of samspec check had not finished when this report was read: it is in progress, or it was "
+    "killed before it could write its results"
+)
+
+
+def _interrupted(args, received, written) -> int:
+    """SIGINT, SIGTERM or SIGHUP outside the cases: the reports say `interrupted`, the exit is 128 + signal."""
+    document = written.get("document")
+    if document is None or document.get("in_progress"):
+        document = _document(args, error=f"interrupted by {received.name} before any case ran")
+    document["interrupted"] = True
+    with contextlib.suppress(KeyboardInterrupt):
+        _write_reports(args, document)
+    print(f"samspec check: interrupted by {received.name}", file=sys.stderr)
+    return received.exit_code()
+
+
+def _check(args, session, written) -> int:
+    """Load the cases, open the port (the worker's process group is killed on the way out), run, report."""
+    from .harness.isolation import PortLoadError
+
     cases, xfails = session.load_cases()
     if args.exec:
         _run_exec(args, cases)
 
     def cannot_run(message):  # exit 2; the reports asked for still say why they hold no result
-        _write_reports(args, _document(args, error=message))
+        _write_reports(args, _document(args, error=message), written=written)
         return UsageError(message)
 
     try:
@@ -139,7 +178,7 @@ def cmd_check(args) -> int:
         )
         print(_header(args, port, profile, cases, checker.dtype, session.dtype_source(port)), flush=True)
         run = Assembly(cases, xfails, port, profile, diagnose, checker)
-        return _run_check(args, session, run, heatmaps, cannot_run)
+        return _run_check(args, session, run, heatmaps, cannot_run, written)
     finally:
         close = getattr(port, "close", None)
         if callable(close):
@@ -163,7 +202,7 @@ def _run_cases(args, checker, cases, cannot_run):
     return results, checker.interrupted, clock
 
 
-def _run_check(args, session, run, heatmaps, cannot_run) -> int:
+def _run_check(args, session, run, heatmaps, cannot_run, written) -> int:
     """Run, diagnose the whole run, run the properties, print the summary and write the reports."""
     from .harness.check import exit_code, final_diagnosis, summarise
     from .reports.document import compute_dtype_record, print_details, print_summary, printable
@@ -207,7 +246,7 @@ def _run_check(args, session, run, heatmaps, cannot_run) -> int:
             properties=found,
             compute_dtype=computed,
         )
-        _write_reports(args, document, heatmaps)
+        _write_reports(args, document, heatmaps, written)
     return exit_code(results + found, interrupted=interrupted)
 
 
@@ -227,10 +266,12 @@ def _run_properties(args, port, profile) -> list:
     return found
 
 
-def _write_reports(args, document, heatmaps=None) -> None:
+def _write_reports(args, document, heatmaps=None, written=None) -> None:
     from .reports.document import write_json, write_junit
     from .reports.html import write_html
 
+    if written is not None:
+        written["document"] = document
     if args.report:
         write_json(document, args.report)
     if args.junit:

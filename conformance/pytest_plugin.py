@@ -48,6 +48,7 @@ def pytest_configure(config):
     `pytest --samspec-port P labels.foreground::sparse` runs that one test and nothing else)."""
     if not config.getoption("samspec_port"):
         return
+    _catch_signals(config)
     picked = [
         arg
         for arg in config.args
@@ -56,6 +57,16 @@ def pytest_configure(config):
     if picked:
         config.args[:] = [arg for arg in config.args if arg not in picked]
         config.option.samspec_select = sorted(set(config.option.samspec_select) | set(picked))
+
+
+def _catch_signals(config) -> None:
+    """SIGTERM and SIGHUP end the session as Ctrl-C does (pytest's "Interrupted"), so that the port's
+    worker group is killed in sessionfinish rather than left running; restored at unconfigure."""
+    from .harness.interrupts import catching_signals
+
+    guard = catching_signals()
+    guard.__enter__()
+    config.add_cleanup(lambda: guard.__exit__(None, None, None))
 
 
 def test_name(case_id: str, output: str) -> str:

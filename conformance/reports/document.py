@@ -271,6 +271,7 @@ def build_document(
     properties=(),
     error=None,
     compute_dtype=None,
+    in_progress=False,
 ) -> dict:
     """The report document: what the JSON holds and what JUnit and HTML are drawn from. ``error``:
     why the check could not run at all (exit 2, e.g. the port could not be loaded); else None."""
@@ -289,6 +290,7 @@ def build_document(
         "started": started,
         "duration_s": duration,
         "interrupted": interrupted,
+        "in_progress": in_progress,  # a placeholder written at the start: the run never wrote its results
         "error": error,
         "summary": summarise(list(results) + list(properties)),
         "diagnosis": overall,

@@ -142,6 +142,8 @@ def _header(document) -> list:
     out.append(
         f'<h2 id="summary">Summary</h2><p class="summary">{spelled} <span class="note">({total} outputs)</span></p>'
     )
+    if document.get("error"):
+        out.append(f'<p class="diagnosis"><b>No result</b>: {_e(document["error"])}</p>')
     if document.get("interrupted"):
         out.append('<p class="diagnosis">The run was interrupted: the results are partial.</p>')
     record = document.get("compute_dtype")
