@@ -22,8 +22,27 @@ from samspec.reference.masks import downscale_mask, no_mask_embedding
 from samspec.reference.positional_encoding import fourier_argument, grid_cell_centres, sinusoids
 from samspec.reference.sparse import append_box_not_a_point, append_padding_point, assemble_sparse, embed_box_corners
 
-from ..diagnosis.variants import DENSE, DENSE_PE, GAUSSIAN, Variant, _downscaler, _labels, _rows
+from ..diagnosis.variants import DENSE, DENSE_PE, GAUSSIAN, SPARSE, Variant, _downscaler, _labels, _rows
 from ..diagnosis.variants import _stages as _no_params
+from .mistakes import (
+    argument_with_float16_pi,
+    batch_layer_norm,
+    boxes_shifted_back,
+    cell_centres_in_cells,
+    copied_params,
+    first_image_everywhere,
+    floored_then_shifted,
+    gelu_in_float16,
+    mask_path,
+    masks_in_reverse,
+    one_pass_layer_norm,
+    rotated_point_embeddings,
+    round_float16,
+    sparse_batch_rolled,
+    sparse_channels_first,
+    sparse_channels_reversed,
+    sparse_in_float16,
+)
 
 __all__ = ["NOVEL", "NOVEL_BUGS"]
 
@@ -152,21 +171,21 @@ NOVEL = [
         "shift_by_one",
         "adds 1.0 instead of 0.5 to every coordinate",
         "§3.1",
-        "coordinates",
+        "logic",
         stages=_no_params(shift_to_pixel_centres=lambda coords, xp: coords + 1.0),
     ),
     B(
         "points_clipped",
         "clips coordinates into the image before normalising",
         "§3.2",
-        "coordinates",
+        "logic",
         stages=_no_params(normalise_coordinates=_clipped),
     ),
     B(
         "normalise_by_half_size",
         "divides coordinates by half the image size",
         "§3.2",
-        "coordinates",
+        "logic",
         stages=_no_params(
             normalise_coordinates=lambda c, size, xp: normalise_coordinates(c, (size[0] / 2, size[1] / 2), xp)
         ),
@@ -183,21 +202,21 @@ NOVEL = [
         "argument_4pi",
         "multiplies by 4 pi instead of 2 pi",
         "§4.1",
-        "positional encoding",
+        "logic",
         stages=_no_params(fourier_argument=lambda u, g, xp: 2.0 * fourier_argument(u, g, xp)),
     ),
     B(
         "sin_only",
         "puts the sines in both halves of the features",
         "§4.2",
-        "positional encoding",
+        "logic",
         stages=_no_params(sinusoids=_sin_only),
     ),
     B(
         "cos_negated",
         "negates the cosine half of the features",
         "§4.2",
-        "positional encoding",
+        "logic",
         stages=_no_params(sinusoids=_cos_negated),
     ),
     # §5 labels and padding
@@ -205,28 +224,28 @@ NOVEL = [
         "background_gets_foreground",
         "gives label 0 the foreground embedding",
         "§5.2",
-        "labels",
+        "logic",
         labels=_labels(**{"0": (1, "foreground")}),
     ),
     B(
         "not_a_point_is_background",
         "gives label -1 the background embedding instead of not_a_point_embed",
         "§5.2",
-        "labels",
+        "logic",
         labels=_labels(minus_1=(0, "background")),
     ),
     B(
         "foreground_pe_dropped",
         "drops the positional encoding of label-1 points",
         "§5.2",
-        "labels",
+        "logic",
         labels=_labels(**{"1": (0, "foreground")}),
     ),
     B(
         "padding_label_0",
         "appends the padding point with label 0 instead of -1",
         "§5.1",
-        "labels",
+        "logic",
         stages=_no_params(append_padding_point=_padding_label_0),
     ),
     # §6 boxes
@@ -234,15 +253,15 @@ NOVEL = [
         "box_corners_both_top_left",
         "gives both box corners the top-left embedding",
         "§6.2",
-        "boxes",
+        "logic",
         stages=_no_params(embed_box_corners=_both_top_left),
     ),
-    B("box_second_corner_x1", "reads the second box corner as (x1, y2)", "§6.1", "boxes", inputs=_second_corner_x1y2),
+    B("box_second_corner_x1", "reads the second box corner as (x1, y2)", "§6.1", "logic", inputs=_second_corner_x1y2),
     B(
         "not_a_point_between_corners",
         "puts a not_a_point token between each box's two corner tokens",
         "§6.3",
-        "boxes",
+        "ordering",
         stages=_not_a_point_between_corners,
     ),
     # §7 ordering
@@ -257,7 +276,7 @@ NOVEL = [
         "sparse_zero_padded",
         "pads the sparse tokens with two all-zero tokens",
         "§7",
-        "ordering",
+        "layout",
         stages=_no_params(assemble_sparse=_zero_padded),
     ),
     # §8 grid
@@ -265,14 +284,14 @@ NOVEL = [
         "grid_rows_flipped",
         "samples the dense grid's rows bottom to top",
         "§8.1",
-        "grid",
+        "logic",
         stages=_no_params(grid_cell_centres=_grid_rows_flipped),
     ),
     B(
         "grid_by_width",
         "divides both grid coordinates by the grid width",
         "§8.1",
-        "grid",
+        "logic",
         stages=_no_params(grid_cell_centres=_grid_by_width),
     ),
     # §9 mask path
@@ -301,14 +320,14 @@ NOVEL = [
         "first_activation_only",
         "applies the activation after the first LayerNorm only",
         "§9.3",
-        "mask path",
+        "logic",
         stages=_downscaler(second_activation=False),
     ),
     B(
         "mask_sigmoid_first",
         "applies a sigmoid to the mask logits before downscaling",
         "§9",
-        "mask path",
+        "logic",
         stages=_no_params(downscale_mask=_mask_sigmoid_first),
     ),
     # §10 no mask
@@ -316,7 +335,7 @@ NOVEL = [
         "no_mask_negated",
         "negates no_mask_embed",
         "§10",
-        "mask path",
+        "logic",
         stages=_no_params(no_mask_embedding=_no_mask_negated),
     ),
     # §11 layout
@@ -324,7 +343,7 @@ NOVEL = [
         "dense_pe_batch_expanded",
         "returns the dense positional grid with the prompt's batch size instead of 1",
         "§11.1",
-        "layout",
+        "batching",
         outputs=_dense_pe_batch,
     ),
     B(
@@ -333,6 +352,176 @@ NOVEL = [
         "§11.2",
         "layout",
         outputs=_dense_channels_reversed,
+    ),
+    # -- written from docs/spec.md for the second round (conformance/selftest/mistakes.py) --
+    # §3, §6: coordinates and box corners
+    B(
+        "coordinates_floored",
+        "floors every coordinate to its pixel before adding 0.5 (casts coordinates to int)",
+        "§3.1",
+        "logic",
+        stages=_no_params(shift_to_pixel_centres=floored_then_shifted),
+    ),
+    B(
+        "box_corners_shifted_back",
+        "moves the box corners by -0.5 instead of +0.5",
+        "§6.1",
+        "logic",
+        stages=_no_params(shift_to_pixel_centres=boxes_shifted_back),
+    ),
+    # §4 positional encoding
+    B(
+        "pi_as_float16_constant",
+        "writes pi as the float16 constant 3.140625 in the Fourier argument",
+        "§4.1",
+        "precision",
+        stages=_no_params(fourier_argument=argument_with_float16_pi),
+    ),
+    B(
+        "gaussian_prescaled_2pi",
+        "stores the Gaussian matrix multiplied by 2 pi and still multiplies the argument by 2 pi (weight conversion)",
+        "§4.1",
+        "weight conversion",
+        params=_params(**{GAUSSIAN.replace(".", "__"): lambda g: g * (2.0 * np.pi)}),
+    ),
+    # §5 label embeddings
+    B(
+        "point_embeddings_off_by_one",
+        "loads point_embeddings.i from point_embeddings.(i+1 mod 4) (weight conversion)",
+        "§5.2",
+        "weight conversion",
+        params=rotated_point_embeddings,
+    ),
+    B(
+        "not_a_point_from_no_mask",
+        "loads not_a_point_embed from no_mask_embed (weight conversion)",
+        "§5.2",
+        "weight conversion",
+        params=copied_params(not_a_point_embed__weight="no_mask_embed.weight"),
+    ),
+    # §6 corner embeddings
+    B(
+        "corner_embeddings_from_labels",
+        "loads the two corner embeddings from the background and foreground ones (weight conversion)",
+        "§6.2",
+        "weight conversion",
+        params=copied_params(
+            point_embeddings__2__weight="point_embeddings.0.weight",
+            point_embeddings__3__weight="point_embeddings.1.weight",
+        ),
+    ),
+    # §8 grid
+    B(
+        "grid_centres_in_cells",
+        "leaves the grid's cell centres in cell units, (j + 0.5, i + 0.5), without dividing by the grid size",
+        "§8.1",
+        "logic",
+        stages=_no_params(grid_cell_centres=cell_centres_in_cells),
+    ),
+    # §9 mask path
+    B(
+        "layer_norm_one_pass_variance",
+        "computes LayerNorm's variance as E[x^2] - E[x]^2 in one pass",
+        "§9.2",
+        "precision",
+        stages=mask_path(norm=one_pass_layer_norm),
+    ),
+    B(
+        "layer_norm_over_batch",
+        "takes LayerNorm's mean and variance over the batch and the channels together",
+        "§9.2",
+        "batching",
+        stages=mask_path(norm=batch_layer_norm),
+    ),
+    B(
+        "conv1_output_float16",
+        "stores the first convolution's output in float16",
+        "§9.1",
+        "precision",
+        stages=mask_path(after_conv1=round_float16),
+        rounding="float16",
+    ),
+    B(
+        "gelu_in_float16",
+        "computes the mask path's GELU in float16",
+        "§9.3",
+        "precision",
+        stages=gelu_in_float16(),
+        rounding="float16",
+    ),
+    B(
+        "layer_norm2_weight_not_loaded",
+        "does not load the second LayerNorm's weight (left at ones) (weight conversion)",
+        "§9.2",
+        "weight conversion",
+        params=_params(mask_downscaling__4__weight=np.ones_like),
+    ),
+    # §10 no mask
+    B(
+        "no_mask_embed_not_loaded",
+        "does not load no_mask_embed (left at zeros) (weight conversion)",
+        "§10",
+        "weight conversion",
+        params=_params(no_mask_embed__weight=np.zeros_like),
+    ),
+    B(
+        "no_mask_embed_float16",
+        "stores no_mask_embed in float16",
+        "§10",
+        "precision",
+        params=_params(no_mask_embed__weight=lambda w: w.astype(np.float16).astype(np.float64)),
+        rounding="float16",
+    ),
+    # §11 batch, layout, dtype
+    B(
+        "first_mask_for_every_image",
+        "gives every image of a batch the dense embedding of the first image's mask",
+        "§11.1",
+        "batching",
+        outputs=first_image_everywhere(DENSE, "masks"),
+    ),
+    B(
+        "first_prompt_for_every_image",
+        "gives every image of a batch the sparse tokens of the first image's prompt",
+        "§11.1",
+        "batching",
+        outputs=first_image_everywhere(SPARSE, "points"),
+    ),
+    B(
+        "sparse_batch_rolled",
+        "gives image b the sparse tokens of image b-1 (an off-by-one batch index)",
+        "§11.1",
+        "batching",
+        outputs=sparse_batch_rolled,
+    ),
+    B(
+        "mask_batch_reversed",
+        "returns the dense embeddings of a mask batch in reverse image order",
+        "§11.1",
+        "batching",
+        outputs=masks_in_reverse,
+    ),
+    B(
+        "sparse_channels_reversed",
+        "returns the sparse tokens' channels in reverse order",
+        "§11.2",
+        "layout",
+        outputs=sparse_channels_reversed,
+    ),
+    B(
+        "sparse_channels_first",
+        "returns the sparse tokens as (B, C, N) instead of (B, N, C)",
+        "§11.2",
+        "layout",
+        outputs=sparse_channels_first,
+    ),
+    B(
+        "sparse_output_float16",
+        "stores the sparse tokens in float16 before returning them",
+        "§11.3",
+        "precision",
+        outputs=sparse_in_float16,
+        rounding="float16",
     ),
 ]
 
