@@ -39,7 +39,7 @@ from ..harness.progress import progress
 from ..profiles.profile import get_profile
 from .novel_bugs import NOVEL
 from .ports import SharedRunAdapter, TracedVariantAdapter
-from .score import judge_words, misses, totals
+from .score import judge_words, target_misses, totals, unexpected
 from .table import render
 
 CHUNKS = 3  # chunks of cases per worker process
@@ -295,10 +295,11 @@ def problems_of(evaluation) -> list:
     for r in evaluation.get("novel", []):
         if not r["caught"]:
             problems.append(f"bug {r['bug']} (outside the catalogue) passes samspec check: extend the fixtures")
-        if r["named"]:
-            problems.append(f"bug {r['bug']} (outside the catalogue) is named as {', '.join(r['named'])}")
-    problems += misses("the catalogue", totals(evaluation["rows"]))
-    problems += misses("bugs outside the catalogue", novel_totals(evaluation))
+        else:
+            problems += unexpected(r["bug"], r)
+    for r in evaluation["rows"]:
+        if r["caught"] and r["itself"]:
+            problems += unexpected(r["variant"], r, known={})
     for f in evaluation["faithful"]:
         if f["false_alarms"]:
             problems.append(f"faithful port {f['port']} fails {f['false_alarms']} outputs")
@@ -374,6 +375,8 @@ def run(args) -> int:
     )
     if not quiet:
         print(f"({len(cases)} cases, {jobs} job(s), {time.perf_counter() - started:.1f} s)")
+    for miss in target_misses("catalogue", totals(rows)) + target_misses("outside the catalogue", t):
+        print(f"target missed: {miss}")
     for problem in problems_of(evaluation):
         print(f"SELFTEST: {problem}", file=sys.stderr)
         status = 1
