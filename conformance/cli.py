@@ -205,7 +205,13 @@ def _run_cases(args, checker, cases, cannot_run):
 def _run_check(args, session, run, heatmaps, cannot_run, written) -> int:
     """Run, diagnose the whole run, run the properties, print the summary and write the reports."""
     from .harness.check import exit_code, final_diagnosis, summarise
-    from .reports.document import compute_dtype_record, print_details, print_summary, printable
+    from .reports.document import (
+        compute_dtype_record,
+        print_details,
+        print_summary,
+        printable,
+        stopped_early_record,
+    )
 
     cases, xfails, port, profile, diagnose = run.cases, run.xfails, run.port, run.profile, run.diagnose
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -224,7 +230,15 @@ def _run_check(args, session, run, heatmaps, cannot_run, written) -> int:
     if overall and overall.get("summary"):
         print(printable(overall["summary"]))
     computed = compute_dtype_record(results, run.checker.dtype, session.dtype_source(port))
-    print_summary(results, properties=found, interrupted=interrupted, duration=duration, compute_dtype=computed)
+    stopped = stopped_early_record(run.checker.not_run, 1 if args.exitfirst else args.maxfail)
+    print_summary(
+        results,
+        properties=found,
+        interrupted=interrupted,
+        duration=duration,
+        compute_dtype=computed,
+        stopped_early=stopped,
+    )
     why = None if interrupted else nothing_checked(summarise(results + found))
     if why:
         print(f"samspec check: {why} (exit 1)", file=sys.stderr)
@@ -245,6 +259,7 @@ def _run_check(args, session, run, heatmaps, cannot_run, written) -> int:
             interrupted=interrupted,
             properties=found,
             compute_dtype=computed,
+            stopped_early=stopped,
         )
         _write_reports(args, document, heatmaps, written)
     return exit_code(results + found, interrupted=interrupted)

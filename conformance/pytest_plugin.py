@@ -124,6 +124,29 @@ class _State:
 class SamspecFailure(Exception):
     """A failing samspec check; the message is the report row (and the diagnosis or repro)."""
 
+    def __init__(self, text, headline=""):
+        super().__init__(text)
+        self.headline = headline
+
+
+def headline(result) -> str:
+    """What a CI log's short summary line needs first: the verdict, the ratio and the budget, and the
+    section and variant of the diagnosis (or where it localised the failure)."""
+    from .reports.document import _fmt, _one_line, _ratio
+
+    if result.ratio is not None:
+        line = f"{result.verdict}: ratio {_ratio(result.ratio)} of budget {_fmt(result.budget)}"
+    else:
+        line = f"{result.verdict}: {_one_line(result.message, 120)}"
+    diagnosis = result.diagnosis if isinstance(result.diagnosis, dict) else {}
+    if diagnosis.get("variant") and diagnosis.get("verdict") == "matches":
+        line += f", diagnosis {diagnosis.get('section') or ''} `{diagnosis['variant']}`".replace("  ", " ")
+    elif diagnosis.get("localised_section"):
+        line += f", localised to {diagnosis['localised_section']}"
+    if result.error is not None:
+        line += f", max|err| {_fmt(result.error)}"
+    return line
+
 
 def _row(result) -> str:
     from .reports.document import table
@@ -151,11 +174,14 @@ class SamspecCaseItem(pytest.Item):
         if result.verdict == "n/a":
             pytest.skip(result.message)
         if result.verdict not in ("pass", "xpass"):
-            raise SamspecFailure(_row(result))
+            raise SamspecFailure(_row(result), headline(result))
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, SamspecFailure):
-            return f"samspec check {self.state.port_name} (profile {self.state.profile.name!r}):\n{excinfo.value}"
+            first = f"{excinfo.value.headline} | " if excinfo.value.headline else ""
+            return (
+                f"{first}samspec check {self.state.port_name} (profile {self.state.profile.name!r}):\n{excinfo.value}"
+            )
         return super().repr_failure(excinfo)
 
     def reportinfo(self):
@@ -288,29 +314,81 @@ def _refuse_nothing_checked(session) -> None:
 
 def pytest_sessionstart(session):
     _COUNTS.clear()
+    _SELECTED.clear()
+
+
+_SELECTED: list = []  # how many samspec tests were selected to run (after -k, --lf, ...)
+
+
+def pytest_collection_finish(session):
+    _SELECTED[:] = [sum(1 for item in session.items if SAMSPEC_NODEID.match(item.nodeid))]
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist: the controller learns the selection from a worker
+def pytest_xdist_node_collection_finished(node, ids):
+    _SELECTED[:] = [sum(1 for nodeid in ids if SAMSPEC_NODEID.match(nodeid))]
+
+
+def _stopped_early_line(config) -> str:
+    """After -x / --maxfail stopped pytest: how many samspec tests did not run."""
+    ran = sum(_COUNTS.values())
+    if not getattr(config, "_samspec_stopped", None) or not _SELECTED or _SELECTED[0] <= ran:
+        return ""
+    return (
+        f"samspec: stopped early ({config._samspec_stopped}, -x / --maxfail): "
+        f"{_SELECTED[0] - ran} of {_SELECTED[0]} samspec tests did not run"
+    )
 
 
 def pytest_sessionfinish(session, exitstatus):
     if session.config.getoption("samspec_port"):
         _refuse_nothing_checked(session)
+        session.config._samspec_stopped = session.shouldfail
     state = getattr(session.config, "_samspec_state", None)
     if state is None:
         return
-    if hasattr(session.config, "workeroutput"):  # a pytest-xdist worker: hand the summary to the controller
+    if hasattr(session.config, "workeroutput"):  # a pytest-xdist worker: hand its results to the controller
+        from .harness.xdist import worker_payload
+
         worker = session.config.workerinput.get("workerid", "worker")
         summary = _port_summary(state)
         session.config.workeroutput["samspec_summary"] = (
             summary and f"{worker} ({len(set(state.ran))} tests): {summary}"
         )
+        ran = [state.results[case][output] for case, output in dict.fromkeys(state.ran)]
+        profile = state.settings.profile or getattr(state.port, "profile", None) or "sam"
+        session.config.workeroutput["samspec_payload"] = worker_payload(ran, profile, state.diagnoser)
     state.close()
 
 
 @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: unknown without it
 def pytest_testnodedown(node, error):
     """pytest-xdist controller: keep each worker's diagnosis summary for the terminal summary."""
-    summary = getattr(node, "workeroutput", {}).get("samspec_summary")
+    output = getattr(node, "workeroutput", {})
+    summary = output.get("samspec_summary")
     if summary:
         node.config._samspec_worker_summaries = getattr(node.config, "_samspec_worker_summaries", []) + [summary]
+    if output.get("samspec_payload"):
+        node.config._samspec_payloads = getattr(node.config, "_samspec_payloads", []) + [output["samspec_payload"]]
+
+
+def _summaries(config, state) -> list:
+    """The whole-run diagnosis, once: this process's, or under xdist the controller's over every worker's
+    results (each worker's own summary only where the controller cannot reason over them)."""
+    if state is not None:
+        return [_port_summary(state)]
+    payloads = getattr(config, "_samspec_payloads", [])
+    if payloads:
+        from .harness.options import from_pytest
+        from .harness.xdist import whole_run_summary
+
+        try:
+            summary = whole_run_summary(from_pytest(config), payloads)
+        except Exception:  # the workers' own summaries still say what they found
+            summary = ""
+        if summary:
+            return [summary]
+    return getattr(config, "_samspec_worker_summaries", [])
 
 
 def _dtype_lines(terminalreporter, state) -> None:
@@ -327,16 +405,16 @@ def _dtype_lines(terminalreporter, state) -> None:
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     state = getattr(config, "_samspec_state", None)
-    summaries = getattr(config, "_samspec_worker_summaries", [])
-    if state is not None:
-        summaries = [_port_summary(state)]
-    summaries = [s for s in dict.fromkeys(summaries) if s]
+    summaries = [s for s in dict.fromkeys(_summaries(config, state)) if s]
     if summaries:
         terminalreporter.write_sep("-", f"samspec diagnosis of {config.getoption('samspec_port')}")
         for summary in summaries:
             terminalreporter.write_line(summary)
     if state is not None and state.ran:
         _dtype_lines(terminalreporter, state)
+    stopped = _stopped_early_line(config) if config.getoption("samspec_port") else ""
+    if stopped:
+        terminalreporter.write_line(stopped, yellow=True, bold=True)
     refused = getattr(config, "_samspec_nothing_checked", None)
     if refused:
         terminalreporter.write_line(refused, red=True, bold=True)

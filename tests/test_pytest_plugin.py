@@ -242,3 +242,48 @@ def test_properties_without_hypothesis_are_a_usage_error_naming_the_install(pyte
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--samspec-properties needs hypothesis*pip install*"])
     assert "Traceback" not in result.stderr.str() and "INTERNALERROR" not in result.stdout.str()
+
+
+def test_the_failure_line_carries_ratio_budget_and_the_diagnosis_section(run, pytester, monkeypatch):
+    """docs/ci.md: a CI log's short summary line names the ratio, the budget and the diagnosis' § (§3.1 here)."""
+    monkeypatch.setenv("CI", "1")  # pytest does not cut the short summary on CI
+    pytester.makepyfile(buggy_port=BUGGY)
+    result = run("--samspec-port", "buggy_port:NoShift", "--samspec-cases", r"^labels\.foreground$", "-rf")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        ["FAILED labels.foreground::sparse - fail: ratio * of budget *, diagnosis §3.1 `no_pixel_shift`, max|err| *"]
+    )
+
+
+def test_under_xdist_the_whole_run_diagnosis_is_printed_once(pytester, monkeypatch):
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    pytester.makepyfile(buggy_port=BUGGY)
+    result = pytester.runpytest_subprocess(
+        *("-p", "samspec.conformance.pytest_plugin", "-p", "xdist.plugin", "-n", "2"),
+        *(
+            "--samspec-port",
+            "buggy_port:NoShift",
+            "--samspec-cases",
+            r"^(labels\.foreground|boxes\.only|masks\.random)$",
+        ),
+    )
+    result.assert_outcomes(passed=7, failed=2)
+    text = result.stdout.str()
+    assert text.count("all failures are explained by variant `no_pixel_shift`") == 1, text[-3000:]
+    assert "(2 of 2)" in text  # one reasoning over both workers' failures, not one per worker
+
+
+@pytest.mark.parametrize("stop", [("-x",), ("--maxfail", "1")])
+def test_a_run_stopped_early_says_how_many_tests_did_not_run(stop, run, pytester):
+    pytester.makepyfile(buggy_port=BUGGY)
+    result = run(
+        *(
+            "--samspec-port",
+            "buggy_port:NoShift",
+            "--samspec-cases",
+            r"^(labels\.foreground|boxes\.only|masks\.random)$",
+        ),
+        *stop,
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["samspec: stopped early (*-x / --maxfail): 8 of 9 samspec tests did not run"])

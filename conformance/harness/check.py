@@ -132,6 +132,7 @@ class Checker:
         self.on_failure = on_failure  # (case, key, got, expected, result): e.g. draw a heat map for --html
         self.dtype = dtype  # the compute dtype the port declared (None: each output is judged in its own)
         self.interrupted = False
+        self.not_run = 0  # cases left when -x / --maxfail stopped the run
         self._built = None
         self._faithful_cache = {}
 
@@ -282,12 +283,12 @@ class Checker:
             result.message = f"passes although listed as expected to fail ({entry.reason})"
 
     def run(self, cases, on_result=None, maxfail: int | None = None) -> list:
-        """Every case in turn; ``on_result(result)`` as each output is decided. Stops after
-        ``maxfail`` failing outputs, and on Ctrl-C (``interrupted`` is then True)."""
+        """Every case in turn; ``on_result(result)`` as each output is decided. Stops after ``maxfail``
+        failing outputs (``not_run``: the cases left), and on Ctrl-C (``interrupted`` is then True)."""
         results = []
         failures = 0
         try:
-            for case in cases:
+            for index, case in enumerate(cases):
                 for result in self.run_case(case):
                     self._apply_xfail(case, result)
                     results.append(result)
@@ -295,6 +296,7 @@ class Checker:
                     if on_result is not None:
                         on_result(result)
                 if maxfail and failures >= maxfail:
+                    self.not_run = len(cases) - index - 1
                     break
         except KeyboardInterrupt:
             self.interrupted = True

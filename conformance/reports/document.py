@@ -176,7 +176,23 @@ def compute_dtype_line(record) -> str:
     return f"{head}; dtypes judged: {judged or '-'} (each against the reference run in that dtype)"
 
 
-def print_summary(results, out=None, *, properties=(), interrupted=False, duration=None, compute_dtype=None) -> None:
+def stopped_early_record(not_run: int, maxfail) -> dict | None:
+    """The report's ``stopped_early``: the -x / --maxfail limit and how many cases (and outputs) did not run."""
+    if not not_run:
+        return None
+    return {"maxfail": maxfail, "cases_not_run": not_run, "outputs_not_run": 3 * not_run}
+
+
+def stopped_early_text(record) -> str:
+    return (
+        f"stopped early after {record['maxfail']} failing output{'s' if record['maxfail'] != 1 else ''} "
+        f"(-x / --maxfail): {record['cases_not_run']} cases ({record['outputs_not_run']} outputs) did not run"
+    )
+
+
+def print_summary(
+    results, out=None, *, properties=(), interrupted=False, duration=None, compute_dtype=None, stopped_early=None
+) -> None:
     """Collapsed errors, the dtypes judged, then one line of counts (fixture outputs and properties)."""
     out = out if out is not None else sys.stdout
     counts = summarise(list(results) + list(properties))
@@ -195,6 +211,8 @@ def print_summary(results, out=None, *, properties=(), interrupted=False, durati
         checked += f" + {len(properties)} properties"
     timing = f" in {duration:.2f} s" if duration is not None else ""
     tail = " (interrupted: the report holds what ran)" if interrupted else ""
+    if stopped_early:
+        tail += f" ({stopped_early_text(stopped_early)})"
     print(f"\n{spelled} ({checked}){timing}{tail}", file=out)
 
 
@@ -272,6 +290,7 @@ def build_document(
     error=None,
     compute_dtype=None,
     in_progress=False,
+    stopped_early=None,
 ) -> dict:
     """The report document: what the JSON holds and what JUnit and HTML are drawn from. ``error``:
     why the check could not run at all (exit 2, e.g. the port could not be loaded); else None."""
@@ -290,6 +309,7 @@ def build_document(
         "started": started,
         "duration_s": duration,
         "interrupted": interrupted,
+        "stopped_early": stopped_early,  # -x / --maxfail: {"maxfail", "cases_not_run", "outputs_not_run"}
         "in_progress": in_progress,  # a placeholder written at the start: the run never wrote its results
         "error": error,
         "summary": summarise(list(results) + list(properties)),
@@ -403,6 +423,9 @@ def junit_xml(document) -> str:
     ET.SubElement(properties, "property", name="samspec.compute_dtype", value=xml_text(compute_dtype_line(record)))
     if record.get("warning"):
         ET.SubElement(properties, "property", name="samspec.compute_dtype.warning", value=xml_text(record["warning"]))
+    if isinstance(document.get("stopped_early"), dict):
+        text = stopped_early_text(document["stopped_early"])
+        ET.SubElement(properties, "property", name="samspec.stopped_early", value=xml_text(text))
     for row in rows:
         case = ET.SubElement(
             suite,

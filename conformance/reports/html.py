@@ -25,7 +25,7 @@ from pathlib import Path
 
 from samspec.reference import SHORT_NAMES as SHORT
 
-from .document import collapsed_errors, compute_dtype_line, printable, write_atomic
+from .document import collapsed_errors, compute_dtype_line, printable, stopped_early_text, write_atomic
 
 SPEC = Path(__file__).resolve().parents[2] / "docs" / "spec.md"
 ORDER = ("error", "fail", "xpass", "xfail", "n/a", "pass")  # the table: failures first
@@ -146,6 +146,8 @@ def _header(document) -> list:
         out.append(f'<p class="diagnosis"><b>No result</b>: {_e(document["error"])}</p>')
     if document.get("interrupted"):
         out.append('<p class="diagnosis">The run was interrupted: the results are partial.</p>')
+    if isinstance(document.get("stopped_early"), dict):
+        out.append(f'<p class="diagnosis">The run {_e(stopped_early_text(document["stopped_early"]))}.</p>')
     record = document.get("compute_dtype")
     if isinstance(record, dict) and record.get("warning"):
         out.append(f'<p class="diagnosis"><b>Warning</b>: {_e(record["warning"])}</p>')

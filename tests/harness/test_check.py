@@ -127,3 +127,26 @@ def test_not_applicable_is_never_a_pass(capsys):
 
 def test_reference_under_its_own_keras_hub_profile_passes(capsys):
     assert check("reference-f32", "--profile", "keras_hub") == 0
+
+
+@pytest.mark.parametrize("stop", [("-x",), ("--maxfail", "1")])
+def test_a_run_stopped_early_says_so_in_every_report(stop, tmp_path, capsys):
+    """-x / --maxfail: the summary, the JSON, the JUnit and the HTML say the run stopped and what did not run."""
+    reports = [
+        "--report",
+        str(tmp_path / "r.json"),
+        "--junit",
+        str(tmp_path / "r.xml"),
+        "--html",
+        str(tmp_path / "r.html"),
+    ]
+    assert (
+        check("toy_ports:NoShift", "--cases", r"^(labels\.foreground|boxes\.only|masks\.random)$", *stop, *reports) == 1
+    )
+    out = capsys.readouterr().out
+    assert "stopped early after 1 failing output (-x / --maxfail): 2 cases (6 outputs) did not run" in out
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["stopped_early"] == {"maxfail": 1, "cases_not_run": 2, "outputs_not_run": 6}
+    properties = {p.get("name"): p.get("value") for p in ET.parse(tmp_path / "r.xml").iter("property")}
+    assert "2 cases (6 outputs) did not run" in properties["samspec.stopped_early"]
+    assert "2 cases (6 outputs) did not run" in (tmp_path / "r.html").read_text()

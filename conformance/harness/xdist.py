@@ -1,0 +1,58 @@
+"""The whole run's diagnosis under pytest-xdist, reasoned once over every worker's results.
+
+Each worker hands its results to the controller as plain JSON (``worker_payload``); the controller, which
+runs no port, loads the same fixture cases and, for a built-in profile (data, never a port's or a user's
+module), reconciles all results with one diagnoser (``whole_run_summary``): the summary a single-process
+run prints, printed once. Where it cannot (a user profile, no diagnosis), it says nothing and the caller
+falls back to each worker's own summary.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+
+def worker_payload(results, profile_spec, diagnoser=None) -> dict:
+    """What a worker sends: its results and its diagnoser's record of each failing output, as JSON text
+    (NumPy scalars made plain), and its profile's spec."""
+    from ..reports.document import _strict
+
+    rows = _strict([dataclasses.asdict(r) for r in results], "$", [])
+    records = getattr(diagnoser, "records", {})
+    kept = [
+        [case, output, records[case, output]]
+        for case, output in {(r.case, r.output) for r in results}
+        if (case, output) in records
+    ]
+    return {
+        "results": json.dumps(rows),
+        "records": json.dumps(_strict(kept, "$", [])),
+        "profile": profile_spec if isinstance(profile_spec, str) else None,
+    }
+
+
+def whole_run_summary(settings, payloads) -> str:
+    """The overall diagnosis of every worker's results together; "" where it cannot be made here."""
+    from ..diagnosis.diagnoser import make_diagnoser
+    from ..profiles.profile import PROFILES
+    from .check import Result, final_diagnosis
+    from .session import CheckSession
+
+    specs = {p.get("profile") for p in payloads}
+    if settings.no_diagnosis or len(specs) != 1 or next(iter(specs)) not in PROFILES:
+        return ""
+    names = {field.name for field in dataclasses.fields(Result)}
+    results = [
+        Result(**{k: v for k, v in row.items() if k in names}) for p in payloads for row in json.loads(p["results"])
+    ]
+    if not results:
+        return ""
+    cases, _ = CheckSession(settings, "plugin").load_cases()
+    ran = {r.case for r in results}
+    diagnoser = make_diagnoser(PROFILES[next(iter(specs))], k=settings.k)
+    for payload in payloads:
+        for case, output, record in json.loads(payload.get("records") or "[]"):
+            diagnoser.records[case, output] = record
+    overall = final_diagnosis(diagnoser, results, [c for c in cases if c.id in ran])
+    return (overall or {}).get("summary") or ""
