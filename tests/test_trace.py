@@ -146,3 +146,51 @@ def test_spec11_4_a_stage_in_another_layout_is_compared_not_fatal(meta, cases):
     assert stages["boxes.normalised"].shape == (3, 2, 2)
     _reshape_boxes(stages, 3)
     assert stages["boxes.positional_encoding"].shape == (3, 1, 2, 8)
+
+
+# -- localisation by default (issue 23.3) ------------------------------------------------------------------
+
+
+def test_spec11_4_a_failing_check_traces_a_few_failing_cases_per_section():
+    """§11.4 trace stage, default check (a GELU bug, §9.3): only failing cases are traced, while a section
+    they exercise has fewer than TRACE_PER_SECTION traced cases; each traced failing row and the summary
+    name the first departing stage and its §."""
+    from samspec.conformance.diagnosis.diagnoser import make_diagnoser
+    from samspec.conformance.diagnosis.variants import VARIANTS
+    from samspec.conformance.harness.check import TRACE_PER_SECTION, final_diagnosis
+    from samspec.conformance.harness.stages import departure_note
+
+    cases = load_cases(pattern=r"^(masks\.|labels\.foreground$|all\.tiny$)")
+    adapter = TracedVariantAdapter(VARIANTS["tanh_gelu"])
+    diagnose = make_diagnoser(SAM)
+    checker = Checker(adapter, SAM, diagnose=diagnose, trace="failing")
+    results = checker.run(cases)
+    failing_cases = {r.case for r in results if r.verdict == "fail"}
+    traced_cases = {r.case for r in results if r.trace}
+    assert traced_cases <= failing_cases and "labels.foreground" not in traced_cases
+    by_id = {c.id: c for c in cases}
+    sections = {s for c in failing_cases for s in by_id[c].sections}
+    assert len(traced_cases) <= TRACE_PER_SECTION * len(sections)
+    for section in sections:  # each section the failing cases exercise is traced up to the bound
+        failing = sum(section in by_id[c].sections for c in failing_cases)
+        assert sum(section in by_id[c].sections for c in traced_cases) >= min(TRACE_PER_SECTION, failing), section
+    assert len(traced_cases) < len(failing_cases)  # bounded: some failing cases are not traced
+    for result in results:
+        if result.case in traced_cases and result.verdict == "fail":
+            assert departure_note(result) in ("departs at mask.act1 (§9.3)", "departs at mask.act2 (§9.3)")
+    overall = final_diagnosis(diagnose, results, cases)
+    assert overall["trace"]["first_departing"] in ("mask.act1", "mask.act2") and overall["trace"]["section"] == "§9.3"
+    assert sum(overall["trace"]["stages"].values()) == overall["trace"]["traced"] == len(traced_cases)
+    assert f"trace: the first stage that departs is {overall['trace']['first_departing']} (§9.3)" in overall["summary"]
+    assert overall["summary"].splitlines()[0].startswith("diagnosis: all failures are explained by variant")
+    untraced = Checker(TracedVariantAdapter(VARIANTS["tanh_gelu"]), SAM, trace=None).run(cases)
+    assert not any(r.trace for r in untraced)
+    assert [(r.case, r.output, r.verdict) for r in untraced] == [(r.case, r.output, r.verdict) for r in results]
+
+
+def test_spec11_4_trace_and_no_trace_together_are_refused(capsys):
+    """§11.4 trace stage: `--trace --no-trace` is a usage error naming both flags (exit 2)."""
+    from samspec.conformance.cli import main
+
+    assert main(["check", "reference-f32", "--trace", "--no-trace", "--cases", "^all.tiny$"]) == 2
+    assert "--trace and --no-trace contradict each other" in capsys.readouterr().err

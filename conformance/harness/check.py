@@ -28,6 +28,7 @@ from .isolation import (
 from .tolerance import DEFAULT_K, compare, dtype_name, lower_precision, perturb
 from .xfail import match
 
+TRACE_PER_SECTION = 3  # failing cases traced per spec section by default (`--no-trace`: none)
 SHORT = SHORT_NAMES  # the short output names, from samspec.reference (old import path)
 
 
@@ -128,7 +129,10 @@ class Checker:
         self.k = k
         self.xfails = list(xfails)
         self.diagnose = diagnose
-        self.trace = trace
+        # True or "all": trace every case (`--trace`); "failing": the failing cases, at most
+        # TRACE_PER_SECTION per spec section the cases exercise (the default); None or False: never
+        self.trace = "all" if trace is True else trace or None
+        self._traced_sections = {}
         self.on_failure = on_failure  # (case, key, got, expected, result): e.g. draw a heat map for --html
         self.dtype = dtype  # the compute dtype the port declared (None: each output is judged in its own)
         self.interrupted = False
@@ -217,11 +221,27 @@ class Checker:
             )
         results = [self._judge(case, key, outputs, expected) for key in OUTPUT_KEYS]
         del raw, outputs
-        if self.trace and self.port.has_trace:
+        if self._should_trace(case, results):
             trace = self._trace(case, port_inputs)
             for result in results:
                 result.trace = trace
         return results
+
+    def _should_trace(self, case, results) -> bool:
+        """Whether to trace this case: always under "all"; under "failing", a case with a failing
+        output while one of its sections has been traced fewer than TRACE_PER_SECTION times."""
+        if not self.trace or not self.port.has_trace:
+            return False
+        if self.trace == "all":
+            return True
+        if not any(r.verdict == "fail" for r in results):
+            return False
+        sections = list(case.sections) or [""]
+        if all(self._traced_sections.get(s, 0) >= TRACE_PER_SECTION for s in sections):
+            return False
+        for section in sections:
+            self._traced_sections[section] = self._traced_sections.get(section, 0) + 1
+        return True
 
     def _judge(self, case, key, outputs, expected) -> Result:
         result = Result(case.id, key, "fail", list(case.sections))
@@ -305,11 +325,15 @@ class Checker:
 
 def final_diagnosis(diagnose, results, cases) -> dict | None:
     """One diagnosis per output: the whole-run reasoning applied back to the rows (``reconcile``).
-    Returns the run's overall diagnosis; a failure inside it is said, never raised."""
+    Returns the run's overall diagnosis, with the traced cases' first departing stage (``trace``,
+    one more summary line); a failure inside it is said, never raised."""
+    from .stages import with_trace_summary
+
     try:
-        return diagnose.reconcile(results, cases)
+        overall = diagnose.reconcile(results, cases)
     except Exception as exc:
-        return {"summary": f"diagnosis failed: {type(exc).__name__}: {cap_text(str(exc), 400)}"}
+        overall = {"summary": f"diagnosis failed: {type(exc).__name__}: {cap_text(str(exc), 400)}"}
+    return with_trace_summary(overall, results)
 
 
 def summarise(results) -> dict:

@@ -127,7 +127,17 @@ OPTIONS = (
     ),
     _both("in_process", "call the adapter in this process (for debuggers); sys.exit from it is an error", switch=True),
     _both("k", "budget = k x the faithful error + floor (default 4)", parse=positive_finite, default=4.0, metavar="K"),
-    _both("trace", "compare the adapter's trace() stage by stage (docs/diagnosis.md)", switch=True),
+    _both(
+        "trace",
+        "trace every case stage by stage, not only a few failing cases per section (docs/diagnosis.md)",
+        switch=True,
+    ),
+    _both(
+        "no_trace",
+        "do not trace failing cases (by default, when the adapter offers trace(), a few failing cases per spec "
+        "section are traced and the first stage that departs is reported)",
+        switch=True,
+    ),
     _both("no_diagnosis", "do not look for a known divergence on failure", switch=True),
     _both(
         "dtype",

@@ -98,6 +98,10 @@ class CheckSession:
             check_port_name(s.port, self.flag("port"))
         if s.hypothesis_database:
             check_database(Path(s.hypothesis_database), self.flag("hypothesis_database"))
+        if s.trace and s.no_trace:
+            raise UsageError(
+                f"{self.flag('trace')} and {self.flag('no_trace')} contradict each other; expected one of them"
+            )
 
     def load_cases(self):
         """The fixture cases (with a checkpoint's parameters under ``weights``) and the xfail entries."""
@@ -193,7 +197,7 @@ class CheckSession:
             k=s.k,
             xfails=xfails,
             diagnose=diagnose,
-            trace=s.trace,
+            trace="all" if s.trace else None if s.no_trace else "failing",
             on_failure=on_failure,
             dtype=self.declared_dtype(port),
         )

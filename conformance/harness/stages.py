@@ -161,3 +161,75 @@ def compare_trace(case, port_stages, semantics: str = "sam", k=DEFAULT_K, dtype:
         "ignored": ignored,
         "dtype": dtype,
     }
+
+
+# -- the run's summary: where the traced failing cases depart -----------------------------------------------
+
+
+def _stage_order(stage) -> int:
+    order = list(SECTIONS)
+    return order.index(stage) if stage in order else len(order)
+
+
+def trace_summary(results) -> dict | None:
+    """Where the traced failing cases depart (one trace per case, from ``Result.trace``), or None when
+    no failing case was traced: {"first_departing", "section", "cases", "traced", "stages": {stage:
+    cases}, "failed": traces that could not be taken, "line": one summary line}. The stage named is
+    the one most cases depart at (ties: the earliest in computation order)."""
+    traces = {}
+    for result in results:
+        if result.verdict == "fail" and isinstance(result.trace, dict) and result.trace.get("summary"):
+            traces.setdefault(result.case, result.trace)
+    if not traces:
+        return None
+    stages = {}
+    for trace in traces.values():
+        if trace.get("first_departing"):
+            stages[trace["first_departing"]] = stages.get(trace["first_departing"], 0) + 1
+    failed = sum(1 for t in traces.values() if str(t.get("summary", "")).startswith("trace failed"))
+    stage = min(stages, key=lambda s: (-stages[s], _stage_order(s))) if stages else None
+    section = section_of(stage) if stage else None
+    if stage:
+        line = f"trace: the first stage that departs is {stage} ({section}) "
+        line += f"in {stages[stage]} of {len(traces)} traced failing cases"
+        others = sorted((s for s in stages if s != stage), key=lambda s: (-stages[s], _stage_order(s)))
+        line += "".join(f"; {s} ({section_of(s)}) in {stages[s]}" for s in others[:3])
+    else:
+        line = f"trace: no traced stage departs in the {len(traces)} traced failing cases"
+    if failed:
+        line += f"; the trace failed in {failed}"
+    return {
+        "first_departing": stage,
+        "section": section,
+        "cases": stages.get(stage, 0),
+        "traced": len(traces),
+        "stages": dict(sorted(stages.items(), key=lambda kv: _stage_order(kv[0]))),
+        "failed": failed,
+        "line": line,
+    }
+
+
+def with_trace_summary(overall, results):
+    """``overall`` (the whole-run diagnosis) with ``trace`` (``trace_summary``) added, and its line
+    appended to the summary unless the diagnosis already names the first departing stage."""
+    summary = trace_summary(results)
+    if summary is None or not isinstance(overall, dict):
+        return overall
+    overall = dict(overall, trace=summary)
+    text = str(overall.get("summary") or "")
+    if "first stage that departs" not in text:
+        overall["summary"] = f"{text}\n{summary['line']}" if text else summary["line"]
+        overall["lines"] = list(overall.get("lines") or []) + [summary["line"]]
+    return overall
+
+
+def departure_note(result) -> str:
+    """A failing row's note on where its case departs ("departs at mask.norm1 (§9.2)"), or ""."""
+    trace = getattr(result, "trace", None)
+    if result.verdict != "fail" or not isinstance(trace, dict):
+        return ""
+    if trace.get("first_departing"):
+        return f"departs at {trace['first_departing']} ({trace.get('section') or section_of(trace['first_departing'])})"
+    if trace.get("failed_stage"):
+        return f"trace failed at {trace['failed_stage']}"
+    return ""

@@ -26,6 +26,7 @@ from pathlib import Path
 from samspec.reference import SHORT_NAMES as SHORT
 
 from ..harness.check import summarise
+from ..harness.stages import departure_note
 from ..port_text import cap_text
 
 SCHEMA = "samspec-report/2"
@@ -90,7 +91,7 @@ class Table:
         where = ""
         if r.worst_index is not None and r.got_at_worst is not None:
             where = f"{tuple(r.worst_index)} got {r.got_at_worst:.6g} want {r.expected_at_worst:.6g}"
-        note = "; ".join(x for x in (where, _one_line(r.message)) if x)
+        note = "; ".join(x for x in (where, _one_line(r.message), departure_note(r)) if x)
         print(
             f"{r.verdict:<7} {printable(r.case):<{self.width}} {SHORT.get(r.output, r.output):<8} "
             f"{(r.dtype or '-')[:8]:<8} "
