@@ -97,8 +97,9 @@ def _header(args, port, profile, cases, dtype, declared_by) -> str:
         if dtype
         else "no compute dtype declared: each output judged in its own dtype"
     )
+    runtime = f", runtime {port.runtime}" if getattr(port, "runtime", None) else ""
     return (
-        f"samspec check {name} (adapter {getattr(port, 'name', None) or name!r}, profile {profile.name!r}, "
+        f"samspec check {name} (adapter {getattr(port, 'name', None) or name!r}, profile {profile.name!r}{runtime}, "
         f"{len(cases)} cases × 3 outputs, k = {args.k:g}, {mode}, {computes})"
     )
 
@@ -251,6 +252,7 @@ def _run_check(args, session, run, heatmaps, cannot_run, written) -> int:
             results,
             port=_port_label(args),
             adapter_name=getattr(port, "name", None) or _port_label(args),
+            runtime=getattr(port, "runtime", None),
             profile=profile.name,
             xfails=xfails,
             started=started,

@@ -179,8 +179,11 @@ class SamspecCaseItem(pytest.Item):
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, SamspecFailure):
             first = f"{excinfo.value.headline} | " if excinfo.value.headline else ""
+            runtime = getattr(self.state.port, "runtime", None)
+            on = f", runtime {runtime}" if runtime else ""
             return (
-                f"{first}samspec check {self.state.port_name} (profile {self.state.profile.name!r}):\n{excinfo.value}"
+                f"{first}samspec check {self.state.port_name} (profile {self.state.profile.name!r}{on}):\n"
+                f"{excinfo.value}"
             )
         return super().repr_failure(excinfo)
 
@@ -412,6 +415,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             terminalreporter.write_line(summary)
     if state is not None and state.ran:
         _dtype_lines(terminalreporter, state)
+        if getattr(state.port, "runtime", None):
+            terminalreporter.write_line(f"samspec: runtime {state.port.runtime}")
     stopped = _stopped_early_line(config) if config.getoption("samspec_port") else ""
     if stopped:
         terminalreporter.write_line(stopped, yellow=True, bold=True)

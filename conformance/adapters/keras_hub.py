@@ -134,6 +134,7 @@ class KerasHubAdapter:
         self.mode = mode
         self.name = "keras-hub" if mode == "eager" else "keras-hub-compiled"
         self.dtype_name = dtype
+        self.compute_dtype = dtype  # the layer computes in its dtype policy's dtype (docs/tolerances.md)
 
     @property
     def runtime(self) -> str:

@@ -292,6 +292,7 @@ def build_document(
     compute_dtype=None,
     in_progress=False,
     stopped_early=None,
+    runtime=None,
 ) -> dict:
     """The report document: what the JSON holds and what JUnit and HTML are drawn from. ``error``:
     why the check could not run at all (exit 2, e.g. the port could not be loaded); else None."""
@@ -304,6 +305,7 @@ def build_document(
         "schema": SCHEMA,
         "port": port,
         "adapter": adapter_name,
+        "runtime": runtime,  # what the port ran on, as its adapter says (e.g. a Keras backend, its version, the mode)
         "profile": profile,
         "k": k,
         "fixtures": dict(fixtures),
@@ -422,6 +424,8 @@ def junit_xml(document) -> str:
     record = document.get("compute_dtype") or {}
     properties = ET.SubElement(suite, "properties")
     ET.SubElement(properties, "property", name="samspec.compute_dtype", value=xml_text(compute_dtype_line(record)))
+    if document.get("runtime"):
+        ET.SubElement(properties, "property", name="samspec.runtime", value=xml_text(document["runtime"]))
     if record.get("warning"):
         ET.SubElement(properties, "property", name="samspec.compute_dtype.warning", value=xml_text(record["warning"]))
     if isinstance(document.get("stopped_early"), dict):

@@ -122,6 +122,7 @@ def _header(document) -> list:
     rows = [
         ("port", document.get("port")),
         ("adapter", document.get("adapter")),
+        ("runtime", document.get("runtime")),
         ("profile", document.get("profile")),
         ("k", document.get("k")),
         (

@@ -72,6 +72,7 @@ class InProcessPort:
         self.name = getattr(adapter, "name", None)
         self.profile = getattr(adapter, "profile", None)
         self.compute_dtype = getattr(adapter, "compute_dtype", None)
+        self.runtime = getattr(adapter, "runtime", None)
         self.timeout = timeout
         self._deadline = None
         self._captured = Captured()

@@ -57,6 +57,7 @@ class IsolatedPort:
         self.name = self.meta["name"]
         self.profile = self.meta["profile"]
         self.compute_dtype = self.meta.get("compute_dtype")  # the dtype the adapter says its port computes in
+        self.runtime = self.meta.get("runtime")  # what the port runs on, in the adapter's words (data, not code)
 
     # -- process management ------------------------------------------------------------------
 

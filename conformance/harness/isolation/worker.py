@@ -77,6 +77,7 @@ def _serve(connection, port, profile=None):
             "trace": callable(getattr(adapter, "trace", None)),
             "begin_case": callable(getattr(adapter, "begin_case", None)),
             "compute_dtype": safe_text(getattr(adapter, "compute_dtype", None) or "", 40) or None,
+            "runtime": safe_text(getattr(adapter, "runtime", None) or "", 200) or None,  # e.g. backend, version, mode
         }
     except AdapterError as exc:
         send(("load_error", str(exc)))
