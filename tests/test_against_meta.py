@@ -13,6 +13,8 @@ from conftest import require
 
 from samspec.reference import SAMPromptEncoder, init_params
 
+pytestmark = pytest.mark.sam  # Meta's PromptEncoder: torch and segment-anything
+
 CONFIGS = {
     "seed": dict(hidden_size=256, image_embedding_size=(64, 64), input_image_size=(1024, 1024), mask_in_channels=16),
     "non_square": dict(hidden_size=256, image_embedding_size=(8, 6), input_image_size=(128, 96), mask_in_channels=16),

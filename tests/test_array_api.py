@@ -49,6 +49,7 @@ def test_spec1_3_strict_refuses_float16_clearly():
         SAMPromptEncoder(**CONFIG, dtype="float16", xp=xps)
 
 
+@pytest.mark.sam
 def test_spec1_3_torch_namespace_matches_numpy():
     torch = require("torch")
     require("array_api_compat")

@@ -48,7 +48,7 @@ def test_time_calls_waits_for_the_device_after_every_timed_call():
     assert events == ["call", "sync"] * 5, "each call (2 warm-up, 3 timed) must be followed by the device's wait"
 
 
-@pytest.mark.parametrize("namespace", ["numpy", "torch"])
+@pytest.mark.parametrize("namespace", ["numpy", pytest.param("torch", marks=pytest.mark.sam)])
 def test_bench_gpu_measure_runs_every_workload_on_the_device_it_is_given(namespace, capsys):
     device = stand_in(namespace)
     result = bench_gpu.measure(device.device, ["W1", "W3"], repeat=1, chunk=65536, check=False)

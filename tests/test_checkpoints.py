@@ -146,12 +146,14 @@ def write_keras_wrapper(path, params):
 # -- round trips ---------------------------------------------------------------------------------
 
 
+@pytest.mark.sam
 def test_meta_sam_checkpoint(tmp_path, params32):
     path = tmp_path / "sam_tiny.pth"
     write_meta_sam(path, params32)
     assert_identical(load_params(path), params32)
 
 
+@pytest.mark.sam
 def test_meta_bare_prompt_encoder_state_dict(tmp_path, params32):
     torch = require("torch")
     path = tmp_path / "prompt_encoder.pt"
@@ -159,12 +161,14 @@ def test_meta_bare_prompt_encoder_state_dict(tmp_path, params32):
     assert_identical(load_params(path), params32)
 
 
+@pytest.mark.ports
 def test_transformers_directory_and_safetensors_file(tmp_path, params32):
     directory = write_transformers(tmp_path / "sam-hf", params32)
     assert_identical(load_params(directory), params32)
     assert_identical(load_params(directory / "model.safetensors"), params32)
 
 
+@pytest.mark.ports
 def test_keras_hub_weights_h5(tmp_path, params32):
     backbone, wrapper = tmp_path / "sam_backbone.weights.h5", tmp_path / "prompt_encoder.weights.h5"
     write_keras_backbone(backbone, params32)
@@ -173,6 +177,7 @@ def test_keras_hub_weights_h5(tmp_path, params32):
     assert_identical(load_params(wrapper), params32)
 
 
+@pytest.mark.ports
 def test_all_three_libraries_agree_bit_for_bit(tmp_path, params32):
     write_meta_sam(tmp_path / "a.pth", params32)
     write_transformers(tmp_path / "b", params32)
@@ -182,6 +187,7 @@ def test_all_three_libraries_agree_bit_for_bit(tmp_path, params32):
         assert a[name].tobytes() == b[name].tobytes() == c[name].tobytes(), name
 
 
+@pytest.mark.sam
 def test_loaded_params_drive_the_reference_like_the_library(tmp_path, params32):
     """The loaded parameters give Meta's own outputs (float32 tolerance)."""
     torch = require("torch")
@@ -209,6 +215,7 @@ def one_line(excinfo, *needles):
         assert needle in message, message
 
 
+@pytest.mark.sam
 def test_meta_missing_and_unexpected_keys(tmp_path, params32):
     torch = require("torch")
     state = {f"prompt_encoder.{k}": torch.as_tensor(v) for k, v in params32.items()}
@@ -227,6 +234,7 @@ def test_meta_missing_and_unexpected_keys(tmp_path, params32):
     one_line(excinfo, "unexpected key 'prompt_encoder.point_embeddings.4.weight'")
 
 
+@pytest.mark.sam
 def test_meta_wrong_shape_and_non_finite(tmp_path, params32):
     torch = require("torch")
     state = {f"prompt_encoder.{k}": torch.as_tensor(v) for k, v in params32.items()}
@@ -244,6 +252,7 @@ def test_meta_wrong_shape_and_non_finite(tmp_path, params32):
     one_line(excinfo, "'prompt_encoder.no_mask_embed.weight'", "NaN")
 
 
+@pytest.mark.sam
 def test_truncated_torch_file(tmp_path, params32):
     path = tmp_path / "sam.pth"
     write_meta_sam(path, params32)
@@ -254,6 +263,7 @@ def test_truncated_torch_file(tmp_path, params32):
     one_line(excinfo, str(path), "not a readable torch checkpoint")
 
 
+@pytest.mark.ports
 def test_transformers_missing_key(tmp_path, params32):
     require("safetensors")
     from safetensors.numpy import save_file
@@ -276,6 +286,7 @@ def test_transformers_missing_key(tmp_path, params32):
     one_line(excinfo, "'prompt_encoder.mask_embed.layer_norm2.weight' has shape (5,)", f"expected ({MASK_CHANNELS},)")
 
 
+@pytest.mark.ports
 def test_truncated_safetensors(tmp_path, params32):
     directory = write_transformers(tmp_path / "hf", params32)
     data = (directory / "model.safetensors").read_bytes()
@@ -285,6 +296,7 @@ def test_truncated_safetensors(tmp_path, params32):
     one_line(excinfo, "cut.safetensors")
 
 
+@pytest.mark.ports
 def test_keras_missing_key(tmp_path, params32):
     h5py = require("h5py")
     path = tmp_path / "pe.weights.h5"
@@ -296,6 +308,7 @@ def test_keras_missing_key(tmp_path, params32):
     one_line(excinfo, "missing key 'encoder/mask_downscaler/layers/conv2d_1/vars/1'")
 
 
+@pytest.mark.ports
 def test_keras_wrong_shape(tmp_path, params32):
     h5py = require("h5py")
     path = tmp_path / "pe.weights.h5"

@@ -180,6 +180,7 @@ def meta_bugs():
     return meta_bugs
 
 
+@pytest.mark.sam
 def test_every_meta_bug_fails_and_is_named(meta_bugs, cases):
     import warnings
 
@@ -203,6 +204,7 @@ def test_every_meta_bug_fails_and_is_named(meta_bugs, cases):
     assert wrong == {}, wrong  # today all are named right; the held-out bar is "most"
 
 
+@pytest.mark.sam
 def test_meta_ports_with_two_bugs_name_both(meta_bugs, cases):
     from samspec.conformance.selftest.suite import check_ports
 
@@ -213,12 +215,14 @@ def test_meta_ports_with_two_bugs_name_both(meta_bugs, cases):
         assert set(expected) <= named, (name, overall["summary"])
 
 
+@pytest.mark.sam
 @pytest.mark.parametrize("name", ["RefactoredPE", "Float64PE", "ExplicitLayerNorm"])
 def test_faithful_meta_rewrites_pass(meta_bugs, cases, name):
     results = Checker(meta_bugs.FAITHFUL[name](), SAM).run(cases)
     assert [r.test_id for r in results if r.verdict not in ("pass", "n/a")] == []  # n/a: label -10 under `sam`
 
 
+@pytest.mark.sam
 def test_segment_anything_has_no_false_alarm(meta_bugs, cases):
     from samspec.conformance.adapters.registry import resolve_adapter
 
@@ -397,6 +401,7 @@ def test_compare_trace_finds_the_first_departing_stage(cases):
     assert compare_trace(case, [1, 2], "sam")["summary"].startswith("trace() returned list")
 
 
+@pytest.mark.sam
 def test_meta_trace_agrees_with_the_reference_and_locates_meta_bugs(meta_bugs, cases):
     from samspec.conformance.adapters.registry import resolve_adapter
     from samspec.conformance.harness.stages import compare_trace

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import require
+from conftest import markers_for, require
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", ROOT / "ports" / "c" / "README.md"] + sorted((ROOT / "docs").glob("*.md"))
@@ -215,7 +215,15 @@ def runnable(doc: Path) -> list:
     return [b for b in blocks(doc) if (b.language in RUN or "file" in b.markers) and "illustrative" not in b.markers]
 
 
-@pytest.mark.parametrize("doc", [d for d in DOCS if runnable(d)], ids=lambda d: str(d.relative_to(ROOT)))
+def requirements(doc: Path) -> list:
+    return [n for b in runnable(doc) for n in filter(None, re.split(r"[,\s]+", b.markers.get("requires", "")))]
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [pytest.param(d, marks=markers_for(requirements(d))) for d in DOCS if runnable(d)],
+    ids=lambda d: str(d.relative_to(ROOT)),
+)
 def test_every_example_runs(doc, tmp_path):
     env = environment(tmp_path)
     for block in runnable(doc):

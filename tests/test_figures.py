@@ -41,6 +41,7 @@ def png_size(path: Path):
     return struct.unpack(">II", data[16:24])  # IHDR: width, height
 
 
+@pytest.mark.sam
 def test_every_figure_is_drawn(tmp_path):
     require("matplotlib")
     assert run_figures("--out", tmp_path) == 0
@@ -52,6 +53,7 @@ def test_every_figure_is_drawn(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{n}.png" for n in figures.FIGURES)
 
 
+@pytest.mark.sam
 def test_report_png_from_a_check_report(tmp_path):
     require("matplotlib")
     from samspec.conformance.cli import main
@@ -104,6 +106,7 @@ def test_out_is_required_and_nothing_lands_in_the_current_folder(tmp_path, monke
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.sam
 def test_bad_report_is_a_usage_error(tmp_path, capsys):
     require("matplotlib")
     bad = tmp_path / "report.xml"

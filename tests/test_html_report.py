@@ -164,6 +164,7 @@ def test_spec_url_from_the_environment(monkeypatch):
     assert "https://example.org/samspec/docs/spec.md#31-pixel-centre-shift" in hrefs
 
 
+@pytest.mark.sam
 def test_heatmap_png_draws_a_sparse_and_a_dense_output():
     require("matplotlib")
     import numpy as np

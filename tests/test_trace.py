@@ -81,6 +81,7 @@ def _compiled_points(encoder, torch):
     )
 
 
+@pytest.mark.sam
 def test_spec11_4_a_ports_own_instance_attributes_survive_the_trace(meta, cases):
     """§11.4 trace stage: monkeypatches and torch.compile-wrapped methods on the port's instance stay
     (the same objects), and its verdicts are those without tracing."""
@@ -99,6 +100,7 @@ def test_spec11_4_a_ports_own_instance_attributes_survive_the_trace(meta, cases)
         assert any(v[2] == "fail" for v in plain), patch.__name__
 
 
+@pytest.mark.sam
 def test_spec11_4_a_class_level_port_is_left_without_instance_attributes(meta, cases):
     """§11.4 trace stage: a port without instance overrides has none after tracing."""
     torch, base = meta
@@ -109,6 +111,7 @@ def test_spec11_4_a_class_level_port_is_left_without_instance_attributes(meta, c
     assert (set(vars(port.encoder)), set(vars(port.encoder.pe_layer))) == names
 
 
+@pytest.mark.sam
 def test_spec11_4_a_trace_that_fails_keeps_the_verdicts_and_names_the_stage(meta, cases):
     """§11.4 trace stage: a port whose mask path raises only while traced keeps its verdicts, and the
     row's trace says the stage it was computing (mask.conv1, §9.1)."""
@@ -136,6 +139,7 @@ def test_spec11_4_a_trace_that_fails_keeps_the_verdicts_and_names_the_stage(meta
         assert "ValueError: batch handling differs" in result.trace["summary"]
 
 
+@pytest.mark.sam
 def test_spec11_4_a_stage_in_another_layout_is_compared_not_fatal(meta, cases):
     """§11.4 trace stage: a box layout the hooks cannot reshape stays as the port gave it; the
     comparison names its shape instead of failing the whole trace."""

@@ -216,6 +216,7 @@ def test_control_characters_reach_neither_terminal_nor_xml(tmp_path):
     assert errors and all("\x1b" not in text and "\\x1b" in text for text in errors)
 
 
+@pytest.mark.sam
 def test_torch_tensor_requiring_grad_is_named(tmp_path):
     require("torch")
     run = check("TorchRequiresGrad", "--no-diagnosis", tmp_path=tmp_path, timeout="60")

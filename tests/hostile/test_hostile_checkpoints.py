@@ -77,12 +77,14 @@ def h5py():
     return require("h5py")
 
 
+@pytest.mark.ports
 def test_keras_layout_round_trips(tmp_path, params32, h5py):
     """The writer below is sound: the untouched file loads to the same parameters."""
     loaded = load_params(write_keras(tmp_path / "pe.weights.h5", params32, h5py))
     assert all(np.array_equal(loaded[k], v) for k, v in params32.items())
 
 
+@pytest.mark.ports
 def test_h5_external_storage(tmp_path, params32, h5py, secret):
     ref = "no_mask_embed.weight"
     path = write_keras(tmp_path / "ext.weights.h5", params32, h5py, skip={ref})
@@ -91,6 +93,7 @@ def test_h5_external_storage(tmp_path, params32, h5py, secret):
     refused(path, str(path), keras_key(ref), "external storage")
 
 
+@pytest.mark.ports
 def test_h5_virtual_dataset(tmp_path, params32, h5py, secret):
     ref = "no_mask_embed.weight"
     source = secret.parent / "source.h5"
@@ -104,6 +107,7 @@ def test_h5_virtual_dataset(tmp_path, params32, h5py, secret):
     refused(path, keras_key(ref), "virtual dataset")
 
 
+@pytest.mark.ports
 def test_h5_soft_link(tmp_path, params32, h5py):
     ref = "not_a_point_embed.weight"
     path = write_keras(tmp_path / "soft.weights.h5", params32, h5py, skip={ref})
@@ -113,6 +117,7 @@ def test_h5_soft_link(tmp_path, params32, h5py):
     refused(path, keras_key(ref), "soft link")
 
 
+@pytest.mark.ports
 def test_h5_external_link(tmp_path, params32, h5py, secret):
     ref = "not_a_point_embed.weight"
     other = secret.parent / "other.h5"
@@ -126,6 +131,7 @@ def test_h5_external_link(tmp_path, params32, h5py, secret):
     assert refused(path, keras_key(ref), "external link") == first
 
 
+@pytest.mark.ports
 def test_h5_filter_that_would_load_a_plugin(tmp_path, params32, h5py):
     """A dataset compressed with filter 307 (bzip2, a plugin): HDF5 would search its plugin path
     and load a shared library to read it; refused from the dataset's creation properties."""
@@ -142,6 +148,7 @@ def test_h5_filter_that_would_load_a_plugin(tmp_path, params32, h5py):
     assert np.array_equal(load_params(path)[ref], params32[ref])
 
 
+@pytest.mark.ports
 @pytest.mark.parametrize(
     "dtype, shown",
     [("<i4", "int32"), ("<c8", "complex64"), ("|b1", "bool"), ("<u2", "uint16")],
@@ -155,6 +162,7 @@ def test_h5_non_floating_dtype(tmp_path, params32, h5py, dtype, shown):
     refused(path, keras_key(ref), f"has dtype {shown}", "expected a floating dtype")
 
 
+@pytest.mark.ports
 def test_h5_string_and_compound_dtypes(tmp_path, params32, h5py):
     ref = "point_embeddings.2.weight"
     path = write_keras(tmp_path / "strings.weights.h5", params32, h5py, skip={ref})
@@ -167,6 +175,7 @@ def test_h5_string_and_compound_dtypes(tmp_path, params32, h5py):
     refused(path, keras_key(ref), "expected a floating dtype")
 
 
+@pytest.mark.ports
 def test_h5_huge_declared_shape_is_never_allocated(tmp_path, params32, h5py):
     """A chunked dataset declaring 2**40 values (4 TiB) with no data written: refused from its
     header; reading it would need the memory."""
@@ -177,6 +186,7 @@ def test_h5_huge_declared_shape_is_never_allocated(tmp_path, params32, h5py):
     refused(path, keras_key(ref), f"has shape (1, {2**40})", f"expected (1, {HIDDEN})")
 
 
+@pytest.mark.ports
 def test_h5_kernel_of_the_wrong_rank(tmp_path, params32, h5py):
     ref = "mask_downscaling.0.weight"
     path = write_keras(tmp_path / "rank.weights.h5", params32, h5py, skip={ref})
@@ -185,6 +195,7 @@ def test_h5_kernel_of_the_wrong_rank(tmp_path, params32, h5py):
     refused(path, keras_key(ref), "expected a 4-d conv kernel")
 
 
+@pytest.mark.ports
 def test_not_an_hdf5_file(tmp_path):
     require("h5py")
     path = tmp_path / "garbage.weights.h5"
@@ -225,6 +236,7 @@ def safetensors():
     return require("safetensors")
 
 
+@pytest.mark.ports
 def test_safetensors_layout_round_trips(tmp_path, params32, safetensors):
     path = tmp_path / "model.safetensors"
     path.write_bytes(safetensors_bytes(raw_tensors(params32)))
@@ -232,6 +244,7 @@ def test_safetensors_layout_round_trips(tmp_path, params32, safetensors):
     assert all(np.array_equal(loaded[k], v) for k, v in params32.items())
 
 
+@pytest.mark.ports
 @pytest.mark.parametrize("dtype, size", [("F8_E4M3", 1), ("F8_E5M2", 1), ("I64", 8), ("BOOL", 1), ("U8", 1)])
 def test_safetensors_exotic_dtype(tmp_path, params32, safetensors, dtype, size):
     tensors = raw_tensors(params32)
@@ -242,6 +255,7 @@ def test_safetensors_exotic_dtype(tmp_path, params32, safetensors, dtype, size):
     refused(path, repr(key), f"has dtype {dtype}", "expected a floating dtype")
 
 
+@pytest.mark.ports
 def test_safetensors_hostile_headers(tmp_path, params32, safetensors):
     """Headers that lie about sizes or offsets, or are not JSON: refused by safetensors itself."""
     good = safetensors_bytes(raw_tensors(params32))
@@ -293,11 +307,13 @@ def sharded(tmp_path, params32, shard_name="model-00001-of-00001.safetensors"):
     return folder
 
 
+@pytest.mark.ports
 def test_sharded_folder_round_trips(tmp_path, params32, safetensors):
     loaded = load_params(sharded(tmp_path, params32))
     assert all(np.array_equal(loaded[k], v) for k, v in params32.items())
 
 
+@pytest.mark.ports
 @pytest.mark.parametrize(
     "weight_map, needle",
     [
@@ -315,12 +331,14 @@ def test_index_of_the_wrong_structure(tmp_path, params32, safetensors, weight_ma
     refused(folder, "model.safetensors.index.json", needle)
 
 
+@pytest.mark.ports
 def test_index_not_json(tmp_path, params32, safetensors):
     folder = sharded(tmp_path, params32)
     (folder / "model.safetensors.index.json").write_text("{weight_map: ")
     refused(folder, "model.safetensors.index.json", "not a readable safetensors index")
 
 
+@pytest.mark.ports
 @pytest.mark.parametrize(
     "shard, needle",
     [
@@ -346,6 +364,7 @@ def test_index_shard_escaping_the_folder(tmp_path, params32, safetensors, shard,
     assert refused(folder, needle) == first
 
 
+@pytest.mark.ports
 def test_index_shard_that_is_a_symlink(tmp_path, params32, safetensors):
     folder = sharded(tmp_path, params32)
     real = tmp_path / "outside.safetensors"
@@ -356,6 +375,7 @@ def test_index_shard_that_is_a_symlink(tmp_path, params32, safetensors):
     assert refused(folder, "is a symlink") == first
 
 
+@pytest.mark.ports
 def test_index_shard_through_a_symlinked_folder(tmp_path, params32, safetensors):
     folder = sharded(tmp_path, params32, shard_name="shards/model.safetensors")
     outside = tmp_path / "outside_shards"
@@ -365,6 +385,7 @@ def test_index_shard_through_a_symlinked_folder(tmp_path, params32, safetensors)
     refused(folder, "'shards' is a symlink")
 
 
+@pytest.mark.ports
 def test_model_safetensors_that_is_a_symlink(tmp_path, params32, safetensors):
     folder = hf_folder(tmp_path, params32)
     real = tmp_path / "blob"
@@ -373,6 +394,7 @@ def test_model_safetensors_that_is_a_symlink(tmp_path, params32, safetensors):
     refused(folder, "'model.safetensors' is a symlink")
 
 
+@pytest.mark.ports
 def test_index_mapping_a_key_to_a_shard_without_it(tmp_path, params32, safetensors):
     """A tensor is taken only from the shard the index names."""
     folder = sharded(tmp_path, params32)
@@ -405,6 +427,7 @@ class RunsCode:
         return (os.system, (f"touch {self.marker}",))
 
 
+@pytest.mark.sam
 def test_pickled_code_never_runs(tmp_path, params32, torch):
     marker = tmp_path / "code-ran"
     state = meta_state(params32, torch)
@@ -418,6 +441,7 @@ def test_pickled_code_never_runs(tmp_path, params32, torch):
     assert not marker.exists(), "code ran from a checkpoint"
 
 
+@pytest.mark.sam
 @pytest.mark.parametrize("dtype", ["float8_e4m3fn", "float8_e5m2", "complex64", "int64", "bool", "uint8"])
 def test_torch_exotic_dtype(tmp_path, params32, torch, dtype):
     state = meta_state(params32, torch)
@@ -428,6 +452,7 @@ def test_torch_exotic_dtype(tmp_path, params32, torch, dtype):
     refused(path, repr(key), f"has dtype {dtype}")
 
 
+@pytest.mark.sam
 def test_torch_sparse_tensor(tmp_path, params32, torch):
     state = meta_state(params32, torch)
     key = "prompt_encoder.no_mask_embed.weight"
@@ -437,6 +462,7 @@ def test_torch_sparse_tensor(tmp_path, params32, torch):
     refused(path, repr(key), "sparse")
 
 
+@pytest.mark.sam
 def test_torch_value_that_is_not_a_tensor(tmp_path, params32, torch):
     state = meta_state(params32, torch)
     key = "prompt_encoder.no_mask_embed.weight"
@@ -446,6 +472,7 @@ def test_torch_value_that_is_not_a_tensor(tmp_path, params32, torch):
     refused(path, repr(key), "is not a tensor")
 
 
+@pytest.mark.sam
 def test_torch_huge_shape_is_refused_from_the_header(tmp_path, params32, torch):
     """An expanded view declaring 2**40 elements over one stored value: refused by its shape
     (a zero-stride view is materialised only if read)."""
@@ -457,6 +484,7 @@ def test_torch_huge_shape_is_refused_from_the_header(tmp_path, params32, torch):
     refused(path, repr(key), f"has shape (1, {2**40})")
 
 
+@pytest.mark.sam
 def test_legacy_torch_format_still_loads(tmp_path, params32, torch):
     path = tmp_path / "legacy.pth"
     torch.save(meta_state(params32, torch), path, _use_new_zipfile_serialization=False)
@@ -467,6 +495,7 @@ def test_legacy_torch_format_still_loads(tmp_path, params32, torch):
 # -- through the command line -----------------------------------------------------------------------
 
 
+@pytest.mark.ports
 def test_check_with_a_hostile_checkpoint_exits_2_with_one_line(tmp_path, params32, h5py, secret, capsys):
     from samspec.conformance.cli import main
 
