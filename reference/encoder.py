@@ -25,6 +25,7 @@ from .sparse import label_embedding_table, token_table
 # The stage functions the encoder composes (reference/registry.py). ``SAMPromptEncoder(stages={...})``
 # may replace any of them by name (the conformance suite builds its catalogue of known port bugs this way).
 STAGES = {stage.name: stage.function for stage in registry.STAGES}
+GAUSSIAN = "pe_layer.positional_encoding_gaussian_matrix"
 PARTS = registry.PART_NAMES  # the composition's three parts (spec §3–§7, §8, §9–§10)
 
 
@@ -114,6 +115,7 @@ class SAMPromptEncoder:
             check.check_finite(f"params[{name!r}]", array, self.xp)
             self.params[name] = array
         check.check_fourier_range(self.params["pe_layer.positional_encoding_gaussian_matrix"], self.dtype, self.xp)
+        self._gaussian_abs = self.xp.abs(self.xp.astype(self.params[GAUSSIAN], self.xp.float64))  # §4.1's bound
         self._label_table = label_embedding_table(self.params, self.dtype, self.xp)  # §5.2: E, (6, C)
         self._token_table = token_table(self._label_table, self.conventions.labels, self.xp)  # §5.2, §6.2, §6.3
         self._fast_activation = fast_activation(activation, self.dtype, self.xp)
@@ -220,6 +222,7 @@ class SAMPromptEncoder:
             check.check_rank_and_shape("points", points, (None, None, 2), "(batch, points, xy) in pixels")
             check.check_finite("points", points, xp)
             points = check.cast_finite("points", points, self.dtype, xp)
+            check.check_fourier_argument("points", points, self.input_image_size, self._gaussian_abs, self.dtype, xp)
             labels = check.as_array("labels", labels, xp)
             check.check_rank_and_shape("labels", labels, tuple(points.shape[:2]), "(batch, points), matching points")
             check.check_labels(labels, conv.labels.allowed, conv.name, xp)
@@ -234,6 +237,7 @@ class SAMPromptEncoder:
                 check.check_rank_and_shape("boxes", boxes, (None, None, 2, 2), "(batch, boxes, corner, xy) in pixels")
             check.check_finite("boxes", boxes, xp)
             boxes = check.cast_finite("boxes", boxes, self.dtype, xp)
+            check.check_fourier_argument("boxes", boxes, self.input_image_size, self._gaussian_abs, self.dtype, xp)
             batch["boxes"] = boxes.shape[0]
         if masks is not None:
             h, w = self.image_embedding_size

@@ -3,6 +3,7 @@ and what was received; nothing is coerced silently and nothing is modified in pl
 
 from __future__ import annotations
 
+import math
 import numbers
 
 
@@ -133,3 +134,43 @@ def check_convolution_range(masks, weight, bias, xp) -> None:
             f"(|value| <= {(limit - float(xp.max(xp.abs(xp.astype(bias, wide))))) / gain:.6g} with these weights); "
             f"received values up to {largest_mask:.6g}"
         )
+
+
+def check_fourier_argument(name: str, coords, input_image_size, gaussian_abs, dtype, xp) -> None:
+    """§3.2–§4.1 for these points or corners: 2u - 1 and the argument A = 2*pi * (2u - 1) @ G must be
+    finite in the compute dtype (a float32 point at 3.4e38 with an 8-pixel image, or a float64 one
+    at 1e308 with a 1-pixel image, would give inf, then NaN tokens).
+
+        coords: (..., 2) pixels as (x, y), already in the compute dtype; input_image_size: (H, W);
+        gaussian_abs: |G| in float64, (2, C/2)
+
+    The bound is exact in real arithmetic, from each axis's extreme coordinates:
+    max_k 2*pi * (max|2u_x - 1| |G[0, k]| + max|2u_y - 1| |G[1, k]|), in float64 (where an
+    overflow is inf).
+    """
+    if 0 in tuple(coords.shape):
+        return
+    largest = float(xp.finfo(dtype).max)
+    height, width = input_image_size
+    centred = [_extreme_centred(coords[..., 0], float(width), xp), _extreme_centred(coords[..., 1], float(height), xp)]
+    bound = math.inf
+    if max(centred) + 1.0 <= largest:
+        bound = 2.0 * math.pi * float(xp.max(centred[0] * gaussian_abs[0, :] + centred[1] * gaussian_abs[1, :]))
+        if bound <= largest:
+            return
+    extreme = max(abs(float(xp.max(coords))), abs(float(xp.min(coords))))
+    strongest = float(xp.max(gaussian_abs[0, :] + gaussian_abs[1, :])) or 1.0
+    allowed = largest * min(height, width) / (4.0 * math.pi * strongest)
+    raise ValueError(
+        f"{name}: expected pixel coordinates whose §4.1 Fourier argument 2*pi*(2u - 1) @ G is finite in "
+        f"{xp.finfo(dtype).dtype} (|coordinate| up to about {allowed:.3g} for input_image_size "
+        f"{tuple(input_image_size)} and these parameters); received values up to {extreme:.6g}, giving "
+        + (f"an argument of up to {bound:.3g}" if math.isfinite(bound) else f"|2u - 1| up to {max(centred):.3g}")
+    )
+
+
+def _extreme_centred(values, size: float, xp) -> float:
+    """max |2u - 1| over pixel coordinates ``values`` along an axis of ``size`` pixels, u = (p + 0.5) / size
+    (§3.1, §3.2), a Python float (inf where it overflows float64). |2u - 1| is convex in p: its
+    largest value is at the smallest or the largest coordinate."""
+    return max(abs(2.0 * (float(extreme(values)) + 0.5) / size - 1.0) for extreme in (xp.max, xp.min))

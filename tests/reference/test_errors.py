@@ -463,6 +463,50 @@ def test_spec13_values_overflowing_the_compute_dtype_are_refused(dtype, kwargs, 
         enc(**kwargs)
 
 
+@pytest.mark.parametrize(
+    "dtype, size, kwargs, name, received",
+    [
+        # issue 22: a float32 point at 3.4e38 with a small image: 2u - 1 fits, the argument does not
+        (
+            "float32",
+            (8, 8),
+            dict(points=np.array([[[3.4e38, 1.0]]], np.float32), labels=np.array([[1]])),
+            "points",
+            "3.4e+38",
+        ),
+        # issue 22: a float64 point at 1e308 with input_image_size=(1, 1): 2u itself overflows
+        ("float64", (1, 1), dict(points=np.array([[[1.0, 1e308]]]), labels=np.array([[0]])), "points", "1e+308"),
+        # a not-a-point label discards the PE, but 0 * NaN is NaN: refused too
+        ("float64", (1, 1), dict(points=np.array([[[-1e308, 1.0]]]), labels=np.array([[-1]])), "points", "1e+308"),
+        ("float16", (1, 1), dict(boxes=np.array([[0.0, 0.0, 60000.0, 1.0]])), "boxes", "60000"),
+    ],
+)
+@pytest.mark.parametrize("call", ["__call__", "trace"])
+def test_spec4_1_non_finite_fourier_argument_is_refused(dtype, size, kwargs, name, received, call):
+    """§4.1, §13 (issue 22): a point or corner whose Fourier argument would overflow the compute
+    dtype is refused with the argument's name, what was expected and what was received, never NaN."""
+    enc = SAMPromptEncoder(
+        hidden_size=8, image_embedding_size=(4, 4), input_image_size=size, mask_in_channels=4, dtype=dtype
+    )
+    pattern = rf"^{name}: expected pixel coordinates whose §4\.1 Fourier argument .* is finite in {dtype} "
+    with pytest.raises(ValueError, match=pattern) as raised:
+        getattr(enc, call)(**kwargs)
+    assert f"input_image_size {size}" in str(raised.value)
+    assert f"received values up to {received}" in str(raised.value)
+
+
+@pytest.mark.parametrize("dtype, size, value", [("float32", (8, 8), 1e36), ("float64", (1, 1), 1e306)])
+def test_spec4_1_large_coordinates_within_the_bound_give_finite_outputs(dtype, size, value):
+    """§4.1, §13: coordinates far outside the image whose argument is still finite are accepted,
+    and every output is finite (the refusal is exactly where NaN would start, not earlier)."""
+    enc = SAMPromptEncoder(
+        hidden_size=8, image_embedding_size=(4, 4), input_image_size=size, mask_in_channels=4, dtype=dtype
+    )
+    for route in (enc, enc.trace):
+        outputs = route(points=np.array([[[value, -value]]], dtype), labels=np.array([[1]]))
+        assert all(np.all(np.isfinite(np.asarray(v))) for v in outputs.values())
+
+
 # -- issue 14 item 9: the reference's own arguments -------------------------------------------------
 
 
