@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .harness.interrupts import catching_signals
 from .harness.options import add_to_argparse as add_check_options
+from .harness.options import closest
 from .harness.session import Assembly, CheckSession, UsageError, nothing_checked
 from .teaching import explain
 
@@ -21,7 +22,29 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line on stderr (and exit 2), like every samspec error."""
 
     def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"{self.prog}: error: {message}{self._hint(message)} (see {self.prog} --help)\n")
+
+    def _flags(self) -> set:
+        """Every option flag of this parser and of its sub-commands."""
+        flags = set()
+        for action in self._actions:
+            flags.update(flag for flag in action.option_strings if flag.startswith("--"))
+            for sub in (getattr(action, "choices", None) or {}).values() if action.nargs == "A..." else ():
+                flags |= _Parser._flags(sub)
+        return flags
+
+    def _hint(self, message: str) -> str:
+        """For an unrecognised option: the closest known one, and for --json the flag that writes JSON."""
+        if not message.startswith("unrecognized arguments:"):
+            return ""
+        words = message.split(":", 1)[1].split()
+        hints = []
+        for word in (w.split("=", 1)[0] for w in words if w.startswith("--")):
+            if word == "--json":
+                hints.append("for a JSON report use --report FILE.json")
+            elif closest(word, self._flags()):
+                hints.append(f"did you mean {closest(word, self._flags())!r} for {word!r}?")
+        return f" ({'; '.join(hints)})" if hints else ""
 
 
 def _fixture_identity(folder) -> dict:
@@ -408,6 +431,19 @@ def cmd_report(args) -> int:
     return args.handler(args)
 
 
+EXTRAS = {"matplotlib": "figures", "torch": "sam", "segment_anything": "sam", "cupy": "gpu"}
+
+
+def _install_hint(module) -> str:
+    """The command that installs ``module``: the samspec extra that lists it, for how samspec was installed."""
+    from .install_hint import install_command
+
+    top = (module or "").split(".")[0]
+    if top in EXTRAS:
+        return install_command(EXTRAS[top])
+    return f"pip install {top}, or the samspec extra that lists it (README.md)"
+
+
 HANDLERS = {
     "explain": explain.explain,
     "check": cmd_check,
@@ -435,7 +471,7 @@ def main(argv=None) -> int:
     except ModuleNotFoundError as exc:  # an optional dependency: name the install, never exit 1
         print(
             f"samspec {args.command}: error: this needs the Python package {exc.name!r}, which is not installed "
-            f"(see the extras in README.md, e.g. pip install 'samspec[figures]')",
+            f"({_install_hint(exc.name)})",
             file=sys.stderr,
         )
         return 2

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import sys
 
@@ -38,15 +39,41 @@ BUILTINS = {
 }
 
 
+def _import_file(path: str):
+    """The module in the Python file ``path`` (relative to the working directory), its folder importable
+    first so that it can import its neighbours; imported once per file."""
+    filename = os.path.abspath(path)
+    if not os.path.isfile(filename):
+        raise FileNotFoundError(f"no file {path!r}")
+    folder = os.path.dirname(filename)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    name = "samspec_port_file_" + "".join(c if c.isalnum() else "_" for c in filename)
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, filename)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
 def load_attribute(spec: str):
-    """The object ``module:attr`` names (``attr`` may be dotted), with the working directory importable
-    first, as under ``python -m``. Raises LookupError with one line when the module does not import
-    (an exit at import included) or lacks the attribute."""
-    module_name, _, attr = spec.partition(":")
+    """The object ``module:attr`` or ``path/to/file.py:attr`` names (``attr`` may be dotted), with the
+    working directory importable first, as under ``python -m``. Raises LookupError with one line when
+    the module does not import (an exit at import included) or lacks the attribute."""
+    module_name, _, attr = spec.rpartition(":") if ".py:" in spec else spec.partition(":")
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
-        target = importlib.import_module(module_name)
+        if module_name.endswith(".py"):
+            target = _import_file(module_name)
+        else:
+            target = importlib.import_module(module_name)
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # SystemExit included: a module that exits on import is an error, never a pass

@@ -240,7 +240,13 @@ def flag_of(name: str, front_end: str) -> str:
     return option.cli[-1] if option.cli and option.cli[-1].startswith("-") else option.name.upper()
 
 
-def did_you_mean(word: str, choices, prefix: str = "") -> str:
+def closest(word: str, choices) -> str | None:
+    """The one of ``choices`` closest to ``word`` (a typo of it), or None."""
+    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def did_you_mean(word: str, choices) -> str:
     """`` (did you mean 'x'?)`` for the closest of ``choices``, or ``""``."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {prefix}{close[0]!r}?)" if close else ""
+    close = closest(word, choices)
+    return f" (did you mean {close!r}?)" if close else ""

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from samspec.reference import SHORT_NAMES as SHORT
 
+from ..install_hint import install_command
 from .document import collapsed_errors, compute_dtype_line, printable, stopped_early_text, write_atomic
 
 SPEC = Path(__file__).resolve().parents[2] / "docs" / "spec.md"
@@ -253,7 +254,7 @@ def _detail(index, row, heatmaps, known, base, can_draw) -> list:
         why = (
             "no heat map was drawn for this output"
             if can_draw
-            else "heat maps need matplotlib: pip install 'samspec[figures]'"
+            else f"heat maps need matplotlib: {install_command('figures')}"
         )
         out.append(f'<p class="note">{_e(why)}</p>')
     diagnosis = row.get("diagnosis")

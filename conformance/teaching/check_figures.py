@@ -62,7 +62,7 @@ def heatmap_png(got, expected, budget, title: str = "", dpi: int = 80) -> bytes:
     """One failing output as a PNG in memory, for `samspec check --html`: expected | port |
     |error| / budget, drawn as in failing_port.png. ``got`` and ``expected`` are in the `sam` layout
     (sparse (B, N', C): every token x channel; dense (B, C, h, w): the channel holding the worst
-    element). ImportError without matplotlib (``pip install 'samspec[figures]'``)."""
+    element). ImportError without matplotlib (samspec's ``figures`` extra)."""
     import matplotlib  # noqa: F401  (ImportError names the missing extra to the caller)
 
     got = np.asarray(got)

@@ -9,7 +9,7 @@
 Each figure is computed from the float64 reference (``init_params(seed=0)``, the configuration and
 the worked example of ``samspec explain --points 500,375 --labels 1 --box 100,100,700,600
 --demo-mask``) or from the shipped fixtures, so the pictures always show what the code does.
-matplotlib is an optional dependency (``pip install 'samspec[figures]'``), imported only by ``run``.
+matplotlib is an optional dependency (samspec's ``figures`` extra), imported only by ``run``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..install_hint import missing_package_hint
 from .check_figures import figure_check_ratios, figure_failing_port, figure_report, heatmap_png, read_report
 from .drawing import save_png
 from .example import demo_ports, example_trace
@@ -30,7 +31,7 @@ from .reference_figures import (
 
 __all__ = ["CAPTIONS", "FIGURES", "add_arguments", "demo_ports", "heatmap_png", "main", "run"]
 
-MISSING_MATPLOTLIB = "matplotlib is not installed: pip install 'samspec[figures]'"
+MISSING_MATPLOTLIB = missing_package_hint("matplotlib", "figures")
 
 # What each figure shows, in one line (docs/guide.md gives the full captions).
 CAPTIONS = {

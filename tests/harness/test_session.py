@@ -132,3 +132,57 @@ def test_the_plugin_takes_the_options_the_issue_named(pytester, monkeypatch):
     result.assert_outcomes(passed=3)
     missing = pytester.runpytest(*PLUGIN, "--samspec-port", "reference-f32", "--samspec-weights", "no-such.pth")
     assert missing.ret == pytest.ExitCode.USAGE_ERROR
+
+
+def test_port_as_a_file_path_under_both_front_ends(tmp_path, monkeypatch, capsys, pytester):
+    """PORT may be path/to/file.py:Attr (docs/adapters.md), under the CLI and the plugin."""
+    folder = tmp_path / "ports" / "mine"
+    folder.mkdir(parents=True)
+    (folder / "helper.py").write_text("SCALE = 1.0\n")
+    (folder / "my_adapter.py").write_text(
+        "import helper  # a neighbour of the file imports too\n" + (HERE / "toy_ports.py").read_text()
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["check", "ports/mine/my_adapter.py:Faithful32", "--cases", r"^labels\.foreground$"]) == 0
+    assert main(["check", "ports/mine/my_adapter.py:NoShift", "--cases", r"^labels\.foreground$"]) == 1
+    capsys.readouterr()
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    result = pytester.runpytest(
+        *PLUGIN, "--samspec-port", f"{folder}/my_adapter.py:Faithful32", "--samspec-cases", r"^labels\.foreground$"
+    )
+    result.assert_outcomes(passed=3)
+
+
+@pytest.mark.parametrize(
+    "argv, hint",
+    [
+        (["check", "reference-f32", "--maxfial", "2"], "did you mean '--maxfail' for '--maxfial'?"),
+        (["check", "reference-f32", "--json", "r.json"], "for a JSON report use --report FILE.json"),
+    ],
+)
+def test_an_unknown_option_gets_a_hint(argv, hint, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert hint in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "record, command",
+    [
+        ({"url": "file:///src/samspec", "dir_info": {"editable": True}}, "pip install -e '/src/samspec[figures]'"),
+        ({"url": "file:///src/samspec", "dir_info": {}}, "pip install '/src/samspec[figures]'"),
+        (
+            {"url": "https://example.org/samspec.git", "vcs_info": {"vcs": "git", "commit_id": "abc"}},
+            "pip install 'samspec[figures] @ git+https://example.org/samspec.git@abc'",
+        ),
+        ({}, "pip install -e '<your samspec checkout>[figures]'"),
+    ],
+)
+def test_the_install_hint_follows_how_samspec_was_installed(record, command, monkeypatch):
+    from samspec.conformance import install_hint
+
+    monkeypatch.setattr(install_hint, "_direct_url", lambda: record)
+    assert install_hint.install_command("figures").startswith(command)
+    assert "pip install 'samspec[figures]'" not in install_hint.install_command("figures")
