@@ -235,3 +235,19 @@ def test_identical_errors_are_summarised_once():
     assert len(details) == 1 and "The same error in 3 more outputs: " in page.text  # one detail, the rest listed
     in_page = {attrs["href"][1:] for tag, attrs in page.tags if tag == "a" and attrs.get("href", "").startswith("#")}
     assert len(in_page) == 4 and in_page <= {attrs["id"] for tag, attrs in page.tags if "id" in attrs}
+
+
+def test_the_first_screen_holds_the_summary_lines_and_the_worst_heat_maps():
+    """The summary as separate lines, then the worst failures' heat maps, before the run's facts and the tables."""
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 16
+    results = [row(f"case.{n}", "prompt_sparse_embeddings", "fail", ratio=10.0**n) for n in range(5)]
+    results += [row(f"ok.{n}", "prompt_dense_embeddings", "pass", ratio=0.1) for n in range(150)]
+    overall = {"summary": "diagnosis: line one\nsecond line", "lines": ["diagnosis: line one", "second line"]}
+    heatmaps = {f"case.{n}::prompt_sparse_embeddings": png for n in range(5)}
+    text = render_html(document(results, diagnosis=overall), heatmaps)
+    first_image, run_facts, verdicts = text.index("<img"), text.index('id="run"'), text.index('id="results"')
+    assert first_image < run_facts < verdicts, "the heat maps must come before the run's facts and the verdict table"
+    worst = text[text.index('id="worst"') : run_facts]
+    assert worst.count("<img") == 3 and "case.4::sparse" in worst and "case.1::sparse" not in worst  # largest ratios
+    assert text.count("<img") == 5  # each heat map once: the worst three above, the others in their details
+    assert '<p class="diagnosis">diagnosis: line one</p>' in text and '<p class="diagnosis">second line</p>' in text

@@ -49,6 +49,8 @@ table { border-collapse: collapse; margin: .5em 0; } th, td { padding: 3px 8px; 
 .diagnosis { background: #fff8e6; border-left: 4px solid #e0a400; padding: .5em .8em; }
 .detail { border: 1px solid #e5e5e5; border-radius: 6px; padding: .3em 1em 1em; margin: 1em 0; }
 img { max-width: 100%; height: auto; border: 1px solid #eee; } .note { color: #666; }
+.worst { display: flex; gap: 1em; } .worst figure { margin: 0; flex: 1 1 0; min-width: 0; }
+.summary { margin: .3em 0; } p.diagnosis { margin: .4em 0; }
 """
 
 
@@ -135,15 +137,22 @@ def _header(document) -> list:
         ("started", document.get("started")),
         ("duration", None if document.get("duration_s") is None else f"{document['duration_s']:.2f} s"),
     ]
-    out = [f"<h1>samspec check {_e(document.get('port'))}</h1>", '<table class="meta">']
+    out = ['<h2 id="run">Run</h2><table class="meta">']
     out += [f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in rows if v is not None]
     out.append("</table>")
+    return out
+
+
+def _summary(document) -> list:
+    """The title and the summary, one line each: the counts, why there is no result, an interruption or an
+    early stop, the float16 warning, each line of the whole-run diagnosis, identical errors."""
     counts = document.get("summary") or {}
     total = sum(v for v in counts.values() if isinstance(v, int))
     spelled = "".join(f"<span>{_verdict(k)} {_e(counts[k])}</span>" for k in SPELLED if counts.get(k))
-    out.append(
-        f'<h2 id="summary">Summary</h2><p class="summary">{spelled} <span class="note">({total} outputs)</span></p>'
-    )
+    out = [
+        f"<h1>samspec check {_e(document.get('port'))}</h1>",
+        f'<p class="summary">{spelled} <span class="note">({total} outputs)</span></p>',
+    ]
     if document.get("error"):
         out.append(f'<p class="diagnosis"><b>No result</b>: {_e(document["error"])}</p>')
     if document.get("interrupted"):
@@ -155,13 +164,39 @@ def _header(document) -> list:
         out.append(f'<p class="diagnosis"><b>Warning</b>: {_e(record["warning"])}</p>')
     overall = document.get("diagnosis")
     if isinstance(overall, dict) and overall.get("summary"):
-        out.append(f'<p class="diagnosis">{_e(overall["summary"])}</p>')
+        lines = overall.get("lines")
+        if not (isinstance(lines, list) and lines and all(isinstance(line, str) for line in lines)):
+            lines = str(overall["summary"]).splitlines()
+        out += [f'<p class="diagnosis">{_e(line)}</p>' for line in lines if line.strip()]
     for count, message, first in _identical_errors(document.get("results") or []):
         out.append(
             f'<p class="diagnosis">{count} errors are one exception (first at <code>{_e(first)}</code>): '
             f"{_e(message)}</p>"
         )
     return out
+
+
+def _worst(rows, heatmaps, limit: int = 3):
+    """The heat maps of the ``limit`` failing outputs furthest over budget, side by side, each linked to its
+    details: on the first screen, before the tables. Returns (the HTML, the keys of the outputs shown)."""
+    failing = [(i, r) for i, r in rows if r.get("verdict") == "fail" and isinstance(r.get("ratio"), (int, float))]
+    failing.sort(key=lambda item: -item[1]["ratio"])
+    shown, keys = [], set()
+    for index, row in failing:
+        key = f"{row.get('case')}::{row.get('output')}"
+        png = (heatmaps or {}).get(key)
+        if isinstance(png, (bytes, bytearray)) and png.startswith(PNG) and len(shown) < limit:
+            label = f"{row.get('case')}::{SHORT.get(row.get('output'), row.get('output'))}"
+            data = base64.b64encode(bytes(png)).decode("ascii")
+            keys.add(key)
+            shown.append(
+                f'<figure><a href="#{_anchor(row, index)}"><img alt="error / budget heat map of {_e(label)}" '
+                f'src="data:image/png;base64,{data}"></a><figcaption><code>{_e(label)}</code> ratio '
+                f"{_num(row.get('ratio'))}</figcaption></figure>"
+            )
+    if not shown:
+        return [], keys
+    return [f'<h2 id="worst">Worst failures</h2><div class="worst">{"".join(shown)}</div>'], keys
 
 
 def _identical_errors(rows) -> list:
@@ -221,7 +256,7 @@ def _trace_table(trace) -> str:
     return f"{summary}<table><tr>{head}</tr>{body}</table>"
 
 
-def _detail(index, row, heatmaps, known, base, can_draw) -> list:
+def _detail(index, row, heatmaps, known, base, can_draw, above=()) -> list:
     key = f"{row.get('case')}::{row.get('output')}"
     out = [f'<div class="detail" id="{_anchor(row, index)}"><h3>{_verdict(row.get("verdict"))} {_e(key)}</h3>']
     facts = [
@@ -247,7 +282,9 @@ def _detail(index, row, heatmaps, known, base, can_draw) -> list:
     if row.get("message"):
         out.append(f"<pre>{_e(row['message'])}</pre>")
     png = (heatmaps or {}).get(key)
-    if isinstance(png, (bytes, bytearray)) and png.startswith(PNG):
+    if key in above:
+        out.append('<p class="note">Its heat map is shown above, under <a href="#worst">Worst failures</a>.</p>')
+    elif isinstance(png, (bytes, bytearray)) and png.startswith(PNG):
         data = base64.b64encode(bytes(png)).decode("ascii")
         out.append(f'<p><img alt="error / budget heat map of {_e(key)}" src="data:image/png;base64,{data}"></p>')
     elif row.get("verdict") == "fail":
@@ -296,6 +333,9 @@ def render_html(document: dict, heatmaps: dict | None = None) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>samspec check {_e(document.get('port'))}</title><style>{CSS}</style></head><body>",
     ]
+    out += _summary(document)
+    worst, above = _worst(rows, heatmaps)
+    out += worst
     out += _header(document)
     out += _table(rows)
     failing = [(i, r) for i, r in rows if r.get("verdict") in ("fail", "error")]
@@ -313,7 +353,7 @@ def render_html(document: dict, heatmaps: dict | None = None) -> str:
             )
             if group and group[0][0] != index:
                 continue
-            out += _detail(index, row, heatmaps, known, base, can_draw)
+            out += _detail(index, row, heatmaps, known, base, can_draw, above)
             if group and len(group) > 1:
                 others = ", ".join(
                     f'<a id="{_anchor(r, i)}"></a><code>{_e(r.get("case"))}::'
