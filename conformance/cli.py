@@ -263,12 +263,7 @@ def _run_check(args, session, run, heatmaps, cannot_run, written) -> int:
         compute_dtype=computed,
         stopped_early=stopped,
     )
-    why = None if interrupted else nothing_checked(summarise(results + found))
-    if why:
-        print(f"samspec check: {why} (exit 1)", file=sys.stderr)
-    for entry in xfails:
-        if not entry.used:
-            print(f"warning: {args.xfail}:{entry.line}: pattern {entry.pattern!r} matched nothing", file=sys.stderr)
+    _print_warnings(args, None if interrupted else nothing_checked(summarise(results + found)), xfails)
     if args.report or args.junit or args.html:
         document = _document(
             args,
@@ -288,6 +283,15 @@ def _run_check(args, session, run, heatmaps, cannot_run, written) -> int:
         )
         _write_reports(args, document, heatmaps, written)
     return exit_code(results + found, interrupted=interrupted)
+
+
+def _print_warnings(args, nothing, xfails) -> None:
+    """Why a run with nothing checked is not green, and each xfail pattern that matched nothing."""
+    if nothing:
+        print(f"samspec check: {nothing} (exit 1)", file=sys.stderr)
+    for entry in xfails:
+        if not entry.used:
+            print(f"warning: {args.xfail}:{entry.line}: pattern {entry.pattern!r} matched nothing", file=sys.stderr)
 
 
 def _run_properties(args, port, profile) -> list:
@@ -436,7 +440,7 @@ EXTRAS = {"matplotlib": "figures", "torch": "sam", "segment_anything": "sam", "c
 
 def _install_hint(module) -> str:
     """The command that installs ``module``: the samspec extra that lists it, for how samspec was installed."""
-    from .install_hint import install_command
+    from .reports.install_hint import install_command
 
     top = (module or "").split(".")[0]
     if top in EXTRAS:

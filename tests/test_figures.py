@@ -91,7 +91,7 @@ def test_missing_matplotlib_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
     assert run_figures("--out", tmp_path) == 2
     err = capsys.readouterr().err.strip()
-    from samspec.conformance.install_hint import install_command
+    from samspec.conformance.reports.install_hint import install_command
 
     assert err.count("\n") == 0 and install_command("figures") in err and "'samspec[figures]'" not in err
     assert not any(tmp_path.iterdir())

@@ -154,7 +154,7 @@ def test_a_failing_output_without_heat_map_names_the_extra(monkeypatch):
     results = [row("labels.foreground", "prompt_sparse_embeddings", "fail")]
     monkeypatch.setattr(html_report.importlib.util, "find_spec", lambda name: None)
     text = Page(render_html(document(results))).all_text()
-    from samspec.conformance.install_hint import install_command
+    from samspec.conformance.reports.install_hint import install_command
 
     assert f"heat maps need matplotlib: {install_command('figures')}" in text
     assert "pip install 'samspec[figures]'" not in text  # samspec is on no index: that installs someone else's

@@ -25,8 +25,8 @@ from pathlib import Path
 
 from samspec.reference import SHORT_NAMES as SHORT
 
-from ..install_hint import install_command
 from .document import collapsed_errors, compute_dtype_line, printable, stopped_early_text, write_atomic
+from .install_hint import install_command
 
 SPEC = Path(__file__).resolve().parents[2] / "docs" / "spec.md"
 ORDER = ("error", "fail", "xpass", "xfail", "n/a", "pass")  # the table: failures first
@@ -256,6 +256,24 @@ def _trace_table(trace) -> str:
     return f"{summary}<table><tr>{head}</tr>{body}</table>"
 
 
+def _heatmap(key, row, heatmaps, can_draw, above) -> list:
+    """A failing output's heat map, a pointer to it under Worst failures, or why there is none."""
+    png = (heatmaps or {}).get(key)
+    if key in above:
+        return ['<p class="note">Its heat map is shown above, under <a href="#worst">Worst failures</a>.</p>']
+    if isinstance(png, (bytes, bytearray)) and png.startswith(PNG):
+        data = base64.b64encode(bytes(png)).decode("ascii")
+        return [f'<p><img alt="error / budget heat map of {_e(key)}" src="data:image/png;base64,{data}"></p>']
+    if row.get("verdict") == "fail":
+        why = (
+            "no heat map was drawn for this output"
+            if can_draw
+            else f"heat maps need matplotlib: {install_command('figures')}"
+        )
+        return [f'<p class="note">{_e(why)}</p>']
+    return []
+
+
 def _detail(index, row, heatmaps, known, base, can_draw, above=()) -> list:
     key = f"{row.get('case')}::{row.get('output')}"
     out = [f'<div class="detail" id="{_anchor(row, index)}"><h3>{_verdict(row.get("verdict"))} {_e(key)}</h3>']
@@ -281,19 +299,7 @@ def _detail(index, row, heatmaps, known, base, can_draw, above=()) -> list:
     out.append("</table>")
     if row.get("message"):
         out.append(f"<pre>{_e(row['message'])}</pre>")
-    png = (heatmaps or {}).get(key)
-    if key in above:
-        out.append('<p class="note">Its heat map is shown above, under <a href="#worst">Worst failures</a>.</p>')
-    elif isinstance(png, (bytes, bytearray)) and png.startswith(PNG):
-        data = base64.b64encode(bytes(png)).decode("ascii")
-        out.append(f'<p><img alt="error / budget heat map of {_e(key)}" src="data:image/png;base64,{data}"></p>')
-    elif row.get("verdict") == "fail":
-        why = (
-            "no heat map was drawn for this output"
-            if can_draw
-            else f"heat maps need matplotlib: {install_command('figures')}"
-        )
-        out.append(f'<p class="note">{_e(why)}</p>')
+    out += _heatmap(key, row, heatmaps, can_draw, above)
     diagnosis = row.get("diagnosis")
     if isinstance(diagnosis, dict) and diagnosis.get("summary"):
         section = diagnosis.get("section")
@@ -319,26 +325,10 @@ def _detail(index, row, heatmaps, known, base, can_draw, above=()) -> list:
     return out
 
 
-def render_html(document: dict, heatmaps: dict | None = None) -> str:
-    """The report ``document`` (schema samspec-report/2, report.build_document) as one HTML page;
-    ``heatmaps`` maps "case::output" to PNG bytes."""
-    known, base = spec_sections(), spec_url()
-    can_draw = importlib.util.find_spec("matplotlib") is not None
-    results = [r for r in document.get("results") or [] if isinstance(r, dict)]
-    rank = {v: i for i, v in enumerate(ORDER)}
-    rows = sorted(enumerate(results), key=lambda item: (rank.get(item[1].get("verdict"), 0), item[0]))
-    out = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>samspec check {_e(document.get('port'))}</title><style>{CSS}</style></head><body>",
-    ]
-    out += _summary(document)
-    worst, above = _worst(rows, heatmaps)
-    out += worst
-    out += _header(document)
-    out += _table(rows)
+def _failures(rows, heatmaps, known, base, can_draw, above) -> list:
+    """One detail per failing output (per distinct error message; the others listed under it)."""
     failing = [(i, r) for i, r in rows if r.get("verdict") in ("fail", "error")]
+    out = []
     if failing:
         out.append(f'<h2 id="failures">Failing outputs ({len(failing)})</h2>')
         same_error = {}  # one detail per distinct error message; the others are listed under it
@@ -361,6 +351,29 @@ def render_html(document: dict, heatmaps: dict | None = None) -> str:
                     for i, r in group[1:]
                 )
                 out.append(f'<p class="note">The same error in {len(group) - 1} more outputs: {others}</p>')
+    return out
+
+
+def render_html(document: dict, heatmaps: dict | None = None) -> str:
+    """The report ``document`` (schema samspec-report/2, report.build_document) as one HTML page;
+    ``heatmaps`` maps "case::output" to PNG bytes."""
+    known, base = spec_sections(), spec_url()
+    can_draw = importlib.util.find_spec("matplotlib") is not None
+    results = [r for r in document.get("results") or [] if isinstance(r, dict)]
+    rank = {v: i for i, v in enumerate(ORDER)}
+    rows = sorted(enumerate(results), key=lambda item: (rank.get(item[1].get("verdict"), 0), item[0]))
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>samspec check {_e(document.get('port'))}</title><style>{CSS}</style></head><body>",
+    ]
+    out += _summary(document)
+    worst, above = _worst(rows, heatmaps)
+    out += worst
+    out += _header(document)
+    out += _table(rows)
+    out += _failures(rows, heatmaps, known, base, can_draw, above)
     xfails = document.get("xfails") or []
     if xfails:
         out.append(

@@ -18,7 +18,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..install_hint import missing_package_hint
+from ..reports.install_hint import missing_package_hint
 from .check_figures import figure_check_ratios, figure_failing_port, figure_report, heatmap_png, read_report
 from .drawing import save_png
 from .example import demo_ports, example_trace

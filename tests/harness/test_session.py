@@ -181,7 +181,7 @@ def test_an_unknown_option_gets_a_hint(argv, hint, capsys):
     ],
 )
 def test_the_install_hint_follows_how_samspec_was_installed(record, command, monkeypatch):
-    from samspec.conformance import install_hint
+    from samspec.conformance.reports import install_hint
 
     monkeypatch.setattr(install_hint, "_direct_url", lambda: record)
     assert install_hint.install_command("figures").startswith(command)
