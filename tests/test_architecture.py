@@ -127,3 +127,22 @@ def test_old_module_paths_still_import_the_same_module():
         assert importlib.import_module(f"samspec.conformance.{old}") is importlib.import_module(
             f"samspec.conformance.{new}"
         ), old
+
+
+def test_docs_architecture_names_every_package_and_only_real_paths():
+    """docs/architecture.md's map matches the folder tree: every path it names exists, and every
+    package under conformance/ and reference/ is named in it."""
+    import re
+
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`((?:conformance|reference|fixtures|docs|tests)/[\w./]*)`", text))
+    missing = sorted(path for path in named if not (ROOT / path).exists())
+    assert missing == [], f"docs/architecture.md names paths that do not exist: {missing}"
+    packages = sorted(
+        f"{path.parent.relative_to(ROOT).as_posix()}/"
+        for folder in PACKAGES
+        for path in (ROOT / folder).rglob("__init__.py")
+        if "__pycache__" not in path.parts
+    )
+    unnamed = [package for package in packages if package not in named]
+    assert unnamed == [], f"packages missing from docs/architecture.md's map: {unnamed}"
