@@ -14,6 +14,7 @@ from samspec.conformance.profiles.profile import get_profile
 from samspec.conformance.selftest.novel_bugs import NOVEL
 from samspec.conformance.selftest.ports import TracedVariantAdapter
 
+pytest_plugins = ["pytester"]
 SAM = get_profile("sam")
 CASES = r"^(all\.tiny|labels\.all_values|points\.mixed_batch|boxes\.with_points|masks\.random)$"
 
@@ -198,3 +199,18 @@ def test_spec11_4_trace_and_no_trace_together_are_refused(capsys):
 
     assert main(["check", "reference-f32", "--trace", "--no-trace", "--cases", "^all.tiny$"]) == 2
     assert "--trace and --no-trace contradict each other" in capsys.readouterr().err
+
+
+def test_spec11_4_the_plugin_refuses_trace_with_no_trace(pytester, monkeypatch):
+    """§11.4 trace stage, under pytest: `--samspec-trace --samspec-no-trace` is a usage error too."""
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    result = pytester.runpytest_subprocess(
+        "-p",
+        "samspec.conformance.pytest_plugin",
+        "--samspec-port",
+        "reference-f32",
+        "--samspec-trace",
+        "--samspec-no-trace",
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--samspec-trace and --samspec-no-trace contradict each other" in result.stderr.str() + result.stdout.str()
