@@ -33,6 +33,7 @@ MOVED = {
     "explain": "teaching.explain",
     "figures": "teaching.figures",
     "bench_gpu": "bench.gpu",
+    "install_hint": "reports.install_hint",
 }
 
 
