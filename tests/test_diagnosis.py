@@ -98,7 +98,7 @@ def test_compose_refuses_two_changes_of_one_thing():
 def check(adapter, cases, cache=None, profile=SAM):
     diagnoser = Diagnoser(profile, cache=cache)
     results = Checker(adapter, profile, diagnose=diagnoser).run(cases)
-    return results, diagnoser, diagnoser.port_diagnosis(results, cases)
+    return results, diagnoser, diagnoser.reconcile(results, cases)
 
 
 def test_a_failing_row_names_the_variant_with_its_ratio(cases, shared_cache):

@@ -176,17 +176,9 @@ def _sparse(ev):
         f"sparse tokens that differ: {_spell_groups(groups, True)}"
         + (f"; that agree: {_spell_groups(groups, False)}" if not bad.all() else "; every token differs")
     ]
-    for b in range(got.shape[0]):
-        order = _permutation(got[b], expected[b], tol)
-        if -1 in order or sorted(order) != list(range(len(order))):
-            break
-        if order != list(range(len(order))):
-            moved = [f"{n}<-{m}" for n, m in enumerate(order) if n != m][:6]
-            lines.append(
-                f"the tokens are the expected ones in another order (position<-expected: {', '.join(moved)}): "
-                f"the sparse assembly or the token order differs (§7)"
-            )
-            return lines
+    reordered = _reordered(got, expected, tol)
+    if reordered:
+        return lines + [reordered]
     findings = []
     for kind in groups:
         members = [(b, n) for b, row in enumerate(kinds) for n, (k, _, _) in enumerate(row) if k == kind and bad[b, n]]
@@ -197,40 +189,59 @@ def _sparse(ev):
         if finding[0] == "row":
             lines.append(finding[1])
     if positional:
-        names = ", ".join(f[2] for f in positional)
-        grid = ev.others.get(DENSE_PE)
-        point_pe_bad = any(f[2].startswith(("label", "padding")) for f in positional)
-        box_pe_bad = any(f[2].startswith("box") for f in positional)
-        has_points = any(k.startswith("label") for row in kinds for k, _, _ in row)
-        if any(f[3] for f in positional) and grid != "pass":  # the port's PE part is no valid sin/cos pair
-            lines.append(
-                f"{names}: the features are not sin/cos pairs of one argument: the sinusoids or their "
-                f"channel order differ (§4.2)"
-            )
-        elif any(f[3] for f in positional):
-            lines.append(
-                f"{names}: what is added to the positional encoding is not a known row: the label "
-                f"embedding differs (§5.2)"
-            )
-        elif grid == "pass" and box_pe_bad and not point_pe_bad and has_points:
-            lines.append(
-                f"{names}: the positional encoding of the box corners differs while the points' and the dense "
-                f"grid's agree: the corners are read or shifted differently (§6.1)"
-            )
-        elif grid == "pass":
-            lines.append(
-                f"{names}: each token's positional part differs while the dense grid agrees, so the Fourier "
-                f"features are right and the coordinates fed to them differ: shift or normalisation (§3)"
-            )
-        else:
-            lines.append(
-                f"{names}: each token's positional part differs and so does the dense grid: the positional "
-                f"encoding itself differs (§4)"
-            )
+        lines.append(_positional_line(ev, positional, kinds))
     for finding in findings:
         if finding[0] == "other":
             lines.append(finding[1])
     return lines
+
+
+def _reordered(got, expected, tol):
+    """The line for tokens that are the expected ones in another order (every batch entry), or None."""
+    for b in range(got.shape[0]):
+        order = _permutation(got[b], expected[b], tol)
+        if -1 in order or sorted(order) != list(range(len(order))):
+            return None
+        if order != list(range(len(order))):
+            moved = [f"{n}<-{m}" for n, m in enumerate(order) if n != m][:6]
+            return (
+                f"the tokens are the expected ones in another order (position<-expected: {', '.join(moved)}): "
+                f"the sparse assembly or the token order differs (§7)"
+            )
+    return None
+
+
+def _positional_line(ev, positional, kinds):
+    """Where a positional difference of some token groups points: the sinusoids (§4.2), the label
+    embedding (§5.2), the box corners (§6.1), the coordinates (§3) or the encoding (§4)."""
+    names = ", ".join(f[2] for f in positional)
+    grid = ev.others.get(DENSE_PE)
+    point_pe_bad = any(f[2].startswith(("label", "padding")) for f in positional)
+    box_pe_bad = any(f[2].startswith("box") for f in positional)
+    has_points = any(k.startswith("label") for row in kinds for k, _, _ in row)
+    if any(f[3] for f in positional) and grid != "pass":  # the port's PE part is no valid sin/cos pair
+        return (
+            f"{names}: the features are not sin/cos pairs of one argument: the sinusoids or their "
+            f"channel order differ (§4.2)"
+        )
+    if any(f[3] for f in positional):
+        return (
+            f"{names}: what is added to the positional encoding is not a known row: the label embedding differs (§5.2)"
+        )
+    if grid == "pass" and box_pe_bad and not point_pe_bad and has_points:
+        return (
+            f"{names}: the positional encoding of the box corners differs while the points' and the dense "
+            f"grid's agree: the corners are read or shifted differently (§6.1)"
+        )
+    if grid == "pass":
+        return (
+            f"{names}: each token's positional part differs while the dense grid agrees, so the Fourier "
+            f"features are right and the coordinates fed to them differ: shift or normalisation (§3)"
+        )
+    return (
+        f"{names}: each token's positional part differs and so does the dense grid: the positional "
+        f"encoding itself differs (§4)"
+    )
 
 
 def _token_group(ev, kind, members, kinds, difference):
@@ -296,37 +307,9 @@ def _sparse_shape(ev):
             extra.append((len(used), token))
     missing = [n for n in range(expected.shape[1]) if n not in used]
     if got.shape[1] > expected.shape[1] and not missing:
-        described = {}
-        for after, token in extra:
-            name = _which_row(token, ev) or "no known row"
-            preceding = kinds[after - 1][0] if after > 0 else "the start"
-            described.setdefault((name, preceding), 0)
-            described[(name, preceding)] += 1
-        parts = []
-        for (name, preceding), count in described.items():
-            if preceding.startswith("box bottom-right"):
-                parts.append(
-                    (
-                        f"{'one extra token per box' if count > 1 or len(extra) == 1 else f'{count} extra tokens'}"
-                        f" after each box's corners, equal to {name}",
-                        "§6",
-                    )
-                )
-            elif preceding.startswith("box"):
-                parts.append((f"{count} extra token(s) after {preceding[:-1]} of a box, equal to {name}", "§6"))
-            elif (
-                name == "not_a_point_embed"
-                and preceding.startswith(("label", "padding"))
-                and (after == len(kinds) or not kinds[after][0].startswith(("label", "padding")))
-            ):
-                parts.append((f"{count} extra token(s) after the point tokens, equal to {name}", "§5.1"))
-            elif after == len(kinds):
-                parts.append((f"{count} extra token(s) after all the expected tokens, equal to {name}", "§7"))
-            else:
-                parts.append((f"{count} extra token(s) after {preceding}, equal to {name}", "§7"))
         return [
             f"the sparse output has {got.shape[1]} tokens where {expected.shape[1]} are expected: "
-            + "; ".join(f"{text} ({section})" for text, section in parts)
+            + "; ".join(f"{text} ({section})" for text, section in _extra_tokens(ev, kinds, extra))
         ]
     if got.shape[1] < expected.shape[1]:
         gone = _group([[kinds[n] for n in missing]], np.ones((1, len(missing)), dtype=bool))
@@ -348,6 +331,39 @@ def _sparse_shape(ev):
         f"the sparse output has {got.shape[1]} tokens where {expected.shape[1]} are expected and its tokens "
         f"differ from the expected ones (§7)"
     ]
+
+
+def _extra_tokens(ev, kinds, extra):
+    """(words, section) for the port's extra tokens, by the row each equals and what precedes it."""
+    described = {}
+    for after, token in extra:
+        name = _which_row(token, ev) or "no known row"
+        preceding = kinds[after - 1][0] if after > 0 else "the start"
+        described.setdefault((name, preceding), 0)
+        described[(name, preceding)] += 1
+    parts = []
+    for (name, preceding), count in described.items():
+        if preceding.startswith("box bottom-right"):
+            parts.append(
+                (
+                    f"{'one extra token per box' if count > 1 or len(extra) == 1 else f'{count} extra tokens'}"
+                    f" after each box's corners, equal to {name}",
+                    "§6",
+                )
+            )
+        elif preceding.startswith("box"):
+            parts.append((f"{count} extra token(s) after {preceding[:-1]} of a box, equal to {name}", "§6"))
+        elif (
+            name == "not_a_point_embed"
+            and preceding.startswith(("label", "padding"))
+            and (after == len(kinds) or not kinds[after][0].startswith(("label", "padding")))
+        ):
+            parts.append((f"{count} extra token(s) after the point tokens, equal to {name}", "§5.1"))
+        elif after == len(kinds):
+            parts.append((f"{count} extra token(s) after all the expected tokens, equal to {name}", "§7"))
+        else:
+            parts.append((f"{count} extra token(s) after {preceding}, equal to {name}", "§7"))
+    return parts
 
 
 # -- dense outputs (§8–§11) -------------------------------------------------------------------------------

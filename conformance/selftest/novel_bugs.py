@@ -22,8 +22,11 @@ from samspec.reference.masks import downscale_mask, no_mask_embedding
 from samspec.reference.positional_encoding import fourier_argument, grid_cell_centres, sinusoids
 from samspec.reference.sparse import append_box_not_a_point, append_padding_point, assemble_sparse, embed_box_corners
 
-from ..diagnosis.variants import DENSE, DENSE_PE, GAUSSIAN, SPARSE, Variant, _downscaler, _labels, _rows
-from ..diagnosis.variants import _stages as _no_params
+from ..diagnosis.variants import DENSE, DENSE_PE, GAUSSIAN, SPARSE, Variant
+from ..diagnosis.variants.blocks import mask_downscaler as _downscaler
+from ..diagnosis.variants.blocks import param_row as _rows
+from ..diagnosis.variants.blocks import relabel as _labels
+from ..diagnosis.variants.blocks import replace_stages as _no_params
 from .mistakes import (
     argument_with_float16_pi,
     batch_layer_norm,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from ..diagnosis.diagnoser import _top
+from ..diagnosis.measures import top_section as _top
 
 SECTION = re.compile(r"§\d+(?:\.\d+)*")
 PRECISION_SECTIONS = ("§11.3", "§1.3")

@@ -87,7 +87,7 @@ def check_cases(ports, cases, profile, cache=None, diagnose=True, bar=False):
             results[name].extend(checker.run([case]))
         if probe is not None:  # every variant's distance from the reference (contradictions, reconcile)
             for variant in probe.variants:
-                for key in probe._touches(case, variant):
+                for key in probe.touches(case, variant):
                     probe.distance(case, variant, REFERENCE, key)
     records = {name: (d.records if d is not None else {}) for name, d in diagnosers.items()}
     return results, records, cache.get("scalars", {})

@@ -1,0 +1,130 @@
+"""The diagnosis in English: every sentence the diagnosis says, for one output and for the whole run.
+
+Each function takes the evidence (names, numbers, sections) and returns the words; nothing here
+decides what is true, only how it is said (docs/diagnosis.md shows the sentences)."""
+
+from __future__ import annotations
+
+import math
+
+IN_PART = " (but your port passes outputs this variant would fail: it does this in part only)"
+
+
+def spell(name: str) -> str:
+    """`a` or, for two variants at once, `a` + `b`."""
+    return " + ".join(f"`{part}`" for part in name.split("+"))
+
+
+def number(value) -> str:
+    """A number in two significant digits ("inf" for none or infinite)."""
+    return "inf" if value is None or math.isinf(value) else f"{value:.2g}"
+
+
+# -- one output ---------------------------------------------------------------------------------------------
+
+
+def matches(name, ratio, others, explanation, section) -> str:
+    also = (
+        f" (equally: {', '.join(spell(n) for n in others[:2])}{', ...' if len(others) > 2 else ''})" if others else ""
+    )
+    together = " together" if "+" in name else ""
+    numbers = f" (ratio {ratio:.2g} of budget)" if ratio is not None else ""
+    return f"matches variant {spell(name)}{together}{numbers}{also}: {explanation} ({section})"
+
+
+def partial(name, error, reference_error, explanation, section) -> str:
+    return (
+        f"closest known variant is {spell(name)}, which leaves max|err| {number(error)} of "
+        f"{number(reference_error)} (still over budget: something else differs too): {explanation} ({section})"
+    )
+
+
+def unexplained(reference_error, closest, closest_error, section) -> str:
+    hint = f"; closest: {spell(closest)}, which leaves max|err| {number(closest_error)}" if closest else ""
+    return f"no known variant explains this (max|err| {number(reference_error)} against the reference{hint})" + (
+        f"; its structure points to {section}" if section else ""
+    )
+
+
+def precision(dtype, lower, error, budget) -> str:
+    return (
+        f"your outputs are {dtype} but only {lower}-accurate (max|err| {number(error)}, within the "
+        f"{lower} budget {number(budget)}): return {lower} outputs, or compute in {dtype} (§11.3, docs/tolerances.md)"
+    )
+
+
+def truncated(seconds) -> str:
+    return f" (stopped trying variants after {seconds:g} s)"
+
+
+def failed(exc) -> str:
+    return f"diagnosis failed: {type(exc).__name__}: {str(exc)[:300]}"
+
+
+# -- the whole run ------------------------------------------------------------------------------------------
+
+
+def lead(lines) -> str:
+    """The first line of the summary starts with "diagnosis:"; the others are indented under it."""
+    return "diagnosis:" if not lines else "          "
+
+
+def explained(cause, total, named, first: bool) -> str:
+    """One variant (or pair) that explains ``cause.count`` failing outputs; ``named``: the variants
+    named on earlier lines (updated)."""
+    name = cause.variant
+    parts = name.split("+")
+    spelled = f"variants {spell(name)} together" if "+" in name else f"variant {spell(name)}"
+    if len(parts) > 1 and set(parts) <= named:  # both named above: these outputs need both at once
+        spelled = f"both variants {spell(name)} at once"
+    elif len(parts) > 1 and named & set(parts):  # one part was named above
+        new = [p for p in parts if p not in named]
+        spelled = f"variant {spell('+'.join(new))} on top of {spell('+'.join(p for p in parts if p not in new))}"
+    named.update(parts)
+    if first:
+        verb = (
+            "all failures are"
+            if cause.count == total
+            else "most failures are"
+            if 2 * cause.count > total
+            else "the largest share of failures is"
+        )
+        return (
+            f"diagnosis: {verb} explained by {spelled} ({cause.count} of {total}): "
+            f"{cause.explanation} ({cause.section})"
+        )
+    return f"           then {spelled} ({cause.count} of {total}): {cause.explanation} ({cause.section})"
+
+
+def in_part(cause, total, lines) -> str:
+    return (
+        f"{lead(lines)} closest known variant for {cause.count} of {total} is `{cause.variant}`, which "
+        f"matches them but would also fail {cause.contradicts} output(s) that pass: your port does "
+        f"this for some inputs only: {cause.explanation} ({cause.section})"
+    )
+
+
+def partly(cause, total, lines) -> str:
+    return (
+        f"{lead(lines)} closest known variant for {cause.count} of {total} is `{cause.variant}`, but not "
+        f"within tolerance (something else differs too): {cause.explanation} ({cause.section})"
+    )
+
+
+def precision_share(count, total, sentence) -> str:
+    return f"diagnosis: {count} of {total} failing outputs: {sentence}"
+
+
+def unexplained_rest(count, total, where, lines) -> str:
+    what = "no known variant explains any of the" if not lines else "no known variant explains"
+    counted = f"{total} failing outputs" if not lines else f"{count} of {total} failing outputs"
+    return f"{lead(lines)} {what} {counted}" + (
+        f"; their error structure points to {where[0]}: {where[1]}" if where else ""
+    )
+
+
+def traced(stage, section, count, total) -> str:
+    return (
+        f"           `--trace`: the first stage that departs is {stage} ({section}) in {count} of {total} "
+        "traced outputs"
+    )
