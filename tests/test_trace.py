@@ -33,6 +33,7 @@ def verdicts(adapter, cases, trace):
     return [(r.case, r.output, r.verdict, r.error) for r in results], results
 
 
+@pytest.mark.slow
 def test_spec11_4_every_variant_and_bug_outside_the_catalogue_has_the_same_verdicts_traced(cases):
     """§11.4 trace stage: tracing each case after its run changes no verdict of a later case."""
     assert len(cases) == 5
