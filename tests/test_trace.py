@@ -189,6 +189,12 @@ def test_spec11_4_a_failing_check_traces_a_few_failing_cases_per_section():
     assert sum(overall["trace"]["stages"].values()) == overall["trace"]["traced"] == len(traced_cases)
     assert f"trace: the first stage that departs is {overall['trace']['first_departing']} (§9.3)" in overall["summary"]
     assert overall["summary"].splitlines()[0].startswith("diagnosis: all failures are explained by variant")
+    from dataclasses import asdict
+
+    from samspec.conformance.reports.document import failure_text
+
+    traced_row = next(r for r in results if r.case in traced_cases and r.verdict == "fail")
+    assert "\nstages: trace: the first stage that departs is mask.act" in failure_text(asdict(traced_row))  # JUnit
     untraced = Checker(TracedVariantAdapter(VARIANTS["tanh_gelu"]), SAM, trace=None).run(cases)
     assert not any(r.trace for r in untraced)
     assert [(r.case, r.output, r.verdict) for r in untraced] == [(r.case, r.output, r.verdict) for r in results]

@@ -390,7 +390,7 @@ def xml_text(text) -> str:
 
 
 def failure_text(row) -> str:
-    """The one text a failing output shows in every report: numbers, message, diagnosis."""
+    """The one text a failing output shows in every report: numbers, message, diagnosis, trace."""
     parts = [f"max|err| {_fmt(row.get('error'))} budget {_fmt(row.get('budget'))} ratio {_ratio(row.get('ratio'))}"]
     if row.get("dtype"):
         judged = row.get("judged_dtype")
@@ -405,6 +405,9 @@ def failure_text(row) -> str:
         text += f"\ndiagnosis: {diagnosis['summary']}"
     for line in diagnosis.get("localisation") or ():
         text += f"\n  {line}"
+    trace = row.get("trace") if isinstance(row.get("trace"), dict) else {}
+    if trace.get("summary"):  # the traced case's first departing stage (a default check traces a few)
+        text += f"\nstages: {trace['summary']}"
     return text
 
 
