@@ -42,6 +42,21 @@ def pytest_addoption(parser):
     )
 
 
+def pytest_load_initial_conftests(early_config, parser, args):
+    """An unknown ``--samspec-...`` option: a usage error naming the closest one (pytest's own message has none)."""
+    from .harness.options import OPTIONS, closest
+
+    known = {"--samspec-select"} | {f for o in OPTIONS if o.plugin for f in (o.plugin, *o.plugin_aliases)}
+    for arg in args:
+        flag = arg.split("=", 1)[0]
+        if flag.startswith("--samspec-") and flag not in known:
+            near = closest(flag, known)
+            hint = f" (did you mean {near!r}?)" if near else ""
+            raise pytest.UsageError(
+                f"samspec: unknown option {flag!r}{hint}; `pytest --help` lists the samspec options"
+            )
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
     """Arguments that are samspec test ids, not paths, become --samspec-select (so that
@@ -171,6 +186,8 @@ class SamspecCaseItem(pytest.Item):
 
     def runtest(self):
         result = self.state.result(self.case, self.output)
+        if result.judged_dtype:  # pytest's --junitxml shows it as the test's property
+            self.user_properties.append(("samspec_judged_dtype", result.judged_dtype))
         if result.verdict == "n/a":
             pytest.skip(result.message)
         if result.verdict not in ("pass", "xpass"):

@@ -186,3 +186,23 @@ def test_the_install_hint_follows_how_samspec_was_installed(record, command, mon
     monkeypatch.setattr(install_hint, "_direct_url", lambda: record)
     assert install_hint.install_command("figures").startswith(command)
     assert "pip install 'samspec[figures]'" not in install_hint.install_command("figures")
+
+
+def test_an_unknown_option_is_refused_with_the_closest_under_both_front_ends(pytester, monkeypatch, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["check", "reference-f32", "--tiemout", "3"])
+    assert stop.value.code == 2 and "did you mean '--timeout'" in capsys.readouterr().err
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    result = pytester.runpytest(*PLUGIN, "--samspec-port", "reference-f32", "--samspec-tiemout", "3")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "did you mean '--samspec-timeout'" in result.stderr.str() + result.stdout.str()
+
+
+def test_the_plugin_records_the_judged_dtype_in_junit(pytester, monkeypatch):
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    junit = pytester.path / "j.xml"
+    result = pytester.runpytest(
+        *PLUGIN, "--samspec-port", "reference-f16", "--samspec-cases", r"^labels\.foreground$", f"--junitxml={junit}"
+    )
+    result.assert_outcomes(passed=3)
+    assert junit.read_text().count('name="samspec_judged_dtype" value="float16"') == 3
