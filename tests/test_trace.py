@@ -221,3 +221,18 @@ def test_spec11_4_the_plugin_refuses_trace_with_no_trace(pytester, monkeypatch):
     )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "--samspec-trace and --samspec-no-trace contradict each other" in result.stderr.str() + result.stdout.str()
+
+
+@pytest.mark.sam
+@pytest.mark.slow
+def test_spec11_4_every_meta_style_buggy_port_has_the_same_verdicts_traced(meta, cases):
+    """§11.4 trace stage: the independently written Meta subclasses (tests/meta_bugs.py: bugs in
+    subclasses, replaced modules, after-load edits) give the same verdicts traced case after case."""
+    import meta_bugs
+
+    ports = {name: cls for name, (cls, _) in {**meta_bugs.BUGS, **meta_bugs.TWO_BUGS}.items()}
+    ports.update(meta_bugs.FAITHFUL)
+    for name, port in ports.items():
+        plain, _ = verdicts(port(), cases, trace=False)
+        traced, _ = verdicts(port(), cases, trace=True)
+        assert traced == plain, f"§11.4 trace: tracing changed the verdicts of meta_bugs.{name}"
