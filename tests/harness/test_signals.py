@@ -93,3 +93,35 @@ def test_sigkill_leaves_an_in_progress_report_never_the_earlier_green_one(tmp_pa
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(worker, signal.SIGKILL)
+
+
+def test_sigterm_ends_a_pytest_session_and_kills_the_worker(tmp_path):
+    """Under the plugin, SIGTERM ends the session as Ctrl-C does (pytest's "Interrupted", exit 2)."""
+    (tmp_path / "hang_port.py").write_text(HANGS)
+    pidfile = tmp_path / "worker.pid"
+    command = [sys.executable, "-m", "pytest", "-p", "samspec.conformance.pytest_plugin", "-p", "no:cacheprovider"]
+    command += ["--samspec-port", "hang_port:Hangs", "--samspec-cases", r"^labels\.foreground$"]
+    env = dict(os.environ, SAMSPEC_TEST_PIDFILE=str(pidfile), PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
+    env.pop("PYTEST_ADDOPTS", None)
+    process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    worker = None
+    try:
+        deadline = time.monotonic() + 60
+        while not (pidfile.exists() and pidfile.read_text()):
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the hanging port never started"
+            time.sleep(0.1)
+        worker = int(pidfile.read_text())
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=60)
+        assert process.returncode == 2  # pytest.ExitCode.INTERRUPTED
+        deadline = time.monotonic() + 10
+        while _alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(worker), "the port's worker was left running"
+    finally:
+        if worker is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker, signal.SIGKILL)
+        if process.poll() is None:
+            process.kill()
