@@ -209,6 +209,24 @@ def _check(args, session, written) -> int:
             close()
 
 
+def _warn_float16_at_once(row):
+    """``row``, preceded once by a warning line when the first output judged as float16 (nothing declared) arrives,
+    so that the warning stands at the top of the table, not only under it."""
+    warned = []
+
+    def print_row(result):
+        if not warned and getattr(result, "judged_dtype", None) == "float16":
+            warned.append(True)
+            print(
+                "WARNING: no compute dtype declared and this port's outputs are float16: they are judged as float16, "
+                "with a far wider budget than float32's (declare --dtype float32 if the port computes in float32)",
+                flush=True,
+            )
+        row(result)
+
+    return print_row
+
+
 def _run_cases(args, checker, cases, cannot_run):
     """The cases through the checker, the table printed row by row; (results, interrupted, seconds)."""
     from .harness.isolation import MissingDependency
@@ -216,8 +234,9 @@ def _run_cases(args, checker, cases, cannot_run):
 
     clock = time.perf_counter()
     printer = Table([c.id for c in cases], quiet=args.quiet)
+    on_result = printer.row if checker.dtype else _warn_float16_at_once(printer.row)
     try:
-        results = checker.run(cases, on_result=printer.row, maxfail=1 if args.exitfirst else args.maxfail)
+        results = checker.run(cases, on_result=on_result, maxfail=1 if args.exitfirst else args.maxfail)
     except MissingDependency as exc:
         raise cannot_run(
             f"port {_port_label(args)!r} cannot be built here: {exc} (install the port's library; for the built-in "

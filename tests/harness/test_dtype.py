@@ -82,6 +82,7 @@ def test_undeclared_float16_is_judged_as_float16_and_every_report_says_so(port_d
     out = capsys.readouterr().out
     assert code in (0, 1)  # the verdict is float16's; what matters is that it is said
     assert "no compute dtype declared" in out.splitlines()[0]
+    assert out.splitlines()[1].startswith("WARNING: no compute dtype declared"), "the warning leads the table"
     assert re.search(
         r"^WARNING: no compute dtype was declared and the sparse, dense, dense_pe outputs are float16", out, re.M
     )
