@@ -14,6 +14,7 @@ class TorchAdapter:
 
     def __init__(self, dtype="float32", device="cpu"):
         self.dtype_name = dtype
+        self.compute_dtype = dtype  # declared: an output in a lower precision is an error (docs/tolerances.md)
         self.device = device
 
     def _load_torch(self):
