@@ -236,3 +236,41 @@ def test_spec11_4_every_meta_style_buggy_port_has_the_same_verdicts_traced(meta,
         plain, _ = verdicts(port(), cases, trace=False)
         traced, _ = verdicts(port(), cases, trace=True)
         assert traced == plain, f"§11.4 trace: tracing changed the verdicts of meta_bugs.{name}"
+
+
+@pytest.mark.sam
+def test_spec11_4_a_port_laid_out_otherwise_traces_what_it_has(meta, cases):
+    """§11.4 trace stage: a Meta port whose pe_layer has no ``_pe_encoding`` and whose mask path is three
+    nested blocks traces without error; the stages it has agree with the reference, the others are absent."""
+    from torch import nn
+
+    from samspec.conformance.harness.stages import compare_trace
+
+    torch, base = meta
+
+    class PE(nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, size):
+            return self.inner(size)
+
+        def forward_with_coords(self, coords, size):
+            return self.inner.forward_with_coords(coords, size)
+
+    class Regrouped(base):
+        def build(self, config, params):
+            super().build(config, params)
+            old = self.encoder.mask_downscaling
+            self.encoder.pe_layer = PE(self.encoder.pe_layer)
+            self.encoder.mask_downscaling = nn.Sequential(nn.Sequential(*old[:3]), nn.Sequential(*old[3:6]), old[6])
+
+    case = next(c for c in cases if c.id == "all.tiny")
+    port = Regrouped()
+    port.build(case.config, case.params)
+    stages = port.trace(**prompt(case))
+    assert "mask.input" in stages and "points.tokens" in stages and "mask.conv1" not in stages
+    assert "points.positional_encoding" not in stages
+    compared = compare_trace(case, stages, "sam")
+    assert compared["first_departing"] is None and len(compared["rows"]) >= 5, compared["summary"]

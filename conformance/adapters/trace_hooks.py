@@ -89,7 +89,10 @@ class StageTracker:
 
     def watch(self, module, stage, hooks, convert=None):
         """Forward hooks on ``module`` (appended to ``hooks``): its call computes ``stage`` (entered
-        before any pre-hook of the port's own) and its output is recorded as ``stage``."""
+        before any pre-hook of the port's own) and its output is recorded as ``stage``; nothing on an
+        object that is not a module."""
+        if not hasattr(module, "register_forward_pre_hook"):
+            return
         hooks.append(module.register_forward_pre_hook(lambda m, inputs: self.enter(stage), prepend=True))
         hooks.append(module.register_forward_hook(lambda m, inputs, output: self.record(stage, output, convert)))
 
@@ -146,6 +149,46 @@ def _reshape_boxes(stages, batch):
                 pass
 
 
+def _pe_recorder(original, tracker, context):
+    """``pe_layer._pe_encoding`` wrapped: the coordinates and the encoding of the call under way
+    (the dense grid, or the points' or boxes' corners, from ``context``) are recorded."""
+
+    def pe_encoding(coords):
+        prefix = context[-1] if context else None
+        if prefix in ("dense_pe", "points", "boxes"):
+            tracker.enter("dense_pe.grid" if prefix == "dense_pe" else f"{prefix}.positional_encoding")
+        out = original(coords)
+        if prefix == "dense_pe":
+            tracker.record("dense_pe.cell_centres", coords)
+            tracker.record("dense_pe.grid", out)
+        elif prefix in ("points", "boxes"):
+            tracker.record(f"{prefix}.normalised", coords)
+            tracker.record(f"{prefix}.positional_encoding", out)
+        return out
+
+    return pe_encoding
+
+
+def _install_meta_hooks(encoder, tracker, context, hooks, patches):
+    """The hooks and instance wrappers of ``meta_trace`` on whatever parts of Meta's layout the port
+    has (a part it lacks or replaced by another kind is left untraced, never an error)."""
+    pe_layer = getattr(encoder, "pe_layer", None)
+    if callable(getattr(pe_layer, "_pe_encoding", None)):
+        patches.set(pe_layer, "_pe_encoding", _pe_recorder(pe_layer._pe_encoding, tracker, context))
+    if hasattr(pe_layer, "register_forward_pre_hook"):
+        hooks.append(pe_layer.register_forward_pre_hook(lambda module, inputs: context.append("dense_pe")))
+        hooks.append(pe_layer.register_forward_hook(lambda module, inputs, output: context.pop() and None))
+    for name, prefix in (("_embed_points", "points"), ("_embed_boxes", "boxes")):
+        if callable(getattr(encoder, name, None)):
+            patches.set(encoder, name, token_recorder(encoder, name, prefix, context, tracker.stages, tracker))
+    mask = getattr(encoder, "mask_downscaling", None)
+    if hasattr(mask, "register_forward_pre_hook"):
+        tracker.watch_mask_input(mask, hooks)
+    if hasattr(mask, "__getitem__") and hasattr(mask, "__len__") and len(mask) == len(MASK_STAGES):
+        for index, stage in enumerate(MASK_STAGES):
+            tracker.watch(mask[index], f"mask.{stage}", hooks, channels_last)
+
+
 def meta_trace(encoder, points=None, labels=None, boxes=None, masks=None) -> dict:
     """{stage name: NumPy array} of one call of a Meta-style PromptEncoder (see the module docstring),
     with its three outputs; inputs in the `sam` profile, as ``run`` receives them. Read-only: every
@@ -158,33 +201,8 @@ def meta_trace(encoder, points=None, labels=None, boxes=None, masks=None) -> dic
     as_tensor = lambda v, t=None: None if v is None else torch.as_tensor(np.asarray(v), dtype=t or dtype, device=device)
     tracker, context, hooks, patches = StageTracker(), [], [], InstancePatches()
     stages = tracker.stages
-    pe_layer = encoder.pe_layer
-    original_pe = pe_layer._pe_encoding
-
-    def pe_encoding(coords):
-        prefix = context[-1] if context else None
-        if prefix in ("dense_pe", "points", "boxes"):
-            tracker.enter("dense_pe.grid" if prefix == "dense_pe" else f"{prefix}.positional_encoding")
-        out = original_pe(coords)
-        if prefix == "dense_pe":
-            tracker.record("dense_pe.cell_centres", coords)
-            tracker.record("dense_pe.grid", out)
-        elif prefix in ("points", "boxes"):
-            tracker.record(f"{prefix}.normalised", coords)
-            tracker.record(f"{prefix}.positional_encoding", out)
-        return out
-
     try:
-        patches.set(pe_layer, "_pe_encoding", pe_encoding)
-        patches.set(
-            encoder, "_embed_points", token_recorder(encoder, "_embed_points", "points", context, stages, tracker)
-        )
-        patches.set(encoder, "_embed_boxes", token_recorder(encoder, "_embed_boxes", "boxes", context, stages, tracker))
-        hooks.append(pe_layer.register_forward_pre_hook(lambda module, inputs: context.append("dense_pe")))
-        hooks.append(pe_layer.register_forward_hook(lambda module, inputs, output: context.pop() and None))
-        tracker.watch_mask_input(encoder.mask_downscaling, hooks)
-        for index, stage in enumerate(MASK_STAGES):
-            tracker.watch(encoder.mask_downscaling[index], f"mask.{stage}", hooks, channels_last)
+        _install_meta_hooks(encoder, tracker, context, hooks, patches)
         with torch.no_grad():
             prompt = None if points is None else (as_tensor(points), as_tensor(labels, torch.int64))
             sparse, dense = encoder(points=prompt, boxes=as_tensor(boxes), masks=as_tensor(masks))
