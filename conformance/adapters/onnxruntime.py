@@ -15,6 +15,9 @@ Meta's `scripts/export_onnx_model.py` (float32 `point_coords`/`point_labels`, `h
 shape (1,), opset 17, the TorchScript exporter), except that the batch axis is dynamic as well as the
 number of points (Meta's export fixes batch 1). `img_size` is one int (square images only): for a
 non-square configuration it is max(H, W), and the case differs (`square_normalisation`).
+
+`trace()` runs a second graph, exported from the same methods with intermediate tensors as extra
+graph outputs (onnx_trace.py).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import warnings
 
 import numpy as np
 
+from .onnx_trace import TRACE_OUTPUTS, recorded_call, to_reference_stages
 from .segment_anything import build_prompt_encoder, load_prompt_encoder_class
 
 INPUT_NAMES = ("point_coords", "point_labels", "mask_input", "has_mask_input")
@@ -40,8 +44,9 @@ def load_onnx_model_class():
     return SamOnnxModel
 
 
-def export_prompt_encoder(encoder, img_size: int) -> bytes:
-    """The ONNX model (bytes) of SamOnnxModel's prompt path around ``encoder`` (a Meta PromptEncoder)."""
+def export_prompt_encoder(encoder, img_size: int, trace: bool = False) -> bytes:
+    """The ONNX model (bytes) of SamOnnxModel's prompt path around ``encoder`` (a Meta PromptEncoder);
+    with ``trace``, the stages of onnx_trace.TRACE_OUTPUTS are graph outputs too, after the three."""
     import torch
 
     SamOnnxModel = load_onnx_model_class()
@@ -60,12 +65,17 @@ def export_prompt_encoder(encoder, img_size: int) -> bytes:
             super().__init__()
             self.sam_onnx = SamOnnxModel(PromptOnlySam(), return_single_mask=True)
 
-        def forward(self, point_coords, point_labels, mask_input, has_mask_input):
+        def outputs(self, point_coords, point_labels, mask_input, has_mask_input):
             return (
                 self.sam_onnx._embed_points(point_coords, point_labels),
                 self.sam_onnx._embed_masks(mask_input, has_mask_input),
                 self.sam_onnx.model.prompt_encoder.get_dense_pe(),
             )
+
+        def forward(self, *inputs):
+            if trace:
+                return recorded_call(encoder, lambda: self.outputs(*inputs))
+            return self.outputs(*inputs)
 
     h, w = encoder.image_embedding_size
     example = (
@@ -89,7 +99,7 @@ def export_prompt_encoder(encoder, img_size: int) -> bytes:
             example,
             buffer,
             input_names=list(INPUT_NAMES),
-            output_names=list(OUTPUT_NAMES),
+            output_names=list(OUTPUT_NAMES + (TRACE_OUTPUTS if trace else ())),
             dynamic_axes=dynamic_axes,
             opset_version=OPSET,
             do_constant_folding=True,
@@ -103,19 +113,43 @@ class OnnxRuntimeAdapter:
     profile = "sam_onnx"
 
     def build(self, config, params):
+        encoder = build_prompt_encoder(config, params)
+        self.encoder, self.img_size = encoder.float().eval(), max(config["input_image_size"])
+        self.model_bytes = export_prompt_encoder(self.encoder, self.img_size)
+        self.session = self._session(self.model_bytes)
+        self.trace_session = None
+
+    def _session(self, model_bytes):
         import onnxruntime
 
-        encoder = build_prompt_encoder(config, params)
-        self.model_bytes = export_prompt_encoder(encoder.float().eval(), max(config["input_image_size"]))
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
-        self.session = onnxruntime.InferenceSession(self.model_bytes, options, providers=["CPUExecutionProvider"])
+        return onnxruntime.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
 
-    def run(self, point_coords, point_labels, mask_input, has_mask_input):
-        feeds = {
+    @staticmethod
+    def _feeds(point_coords, point_labels, mask_input, has_mask_input) -> dict:
+        return {
             "point_coords": np.asarray(point_coords, dtype=np.float32),
             "point_labels": np.asarray(point_labels, dtype=np.float32),
             "mask_input": np.asarray(mask_input, dtype=np.float32),
             "has_mask_input": np.asarray(has_mask_input, dtype=np.float32).reshape(1),
         }
+
+    def run(self, point_coords, point_labels, mask_input, has_mask_input):
+        feeds = self._feeds(point_coords, point_labels, mask_input, has_mask_input)
         return dict(zip(OUTPUT_NAMES, self.session.run(list(OUTPUT_NAMES), feeds)))
+
+    def trace(self, point_coords, point_labels, mask_input, has_mask_input):
+        """The stages of one call (`samspec check --trace`): the traced graph's extra outputs (onnx_trace)."""
+        if self.trace_session is None:
+            self.trace_session = self._session(export_prompt_encoder(self.encoder, self.img_size, trace=True))
+        feeds = self._feeds(point_coords, point_labels, mask_input, has_mask_input)
+        names = list(OUTPUT_NAMES + TRACE_OUTPUTS)
+        values = dict(zip(names, self.trace_session.run(names, feeds)))
+        stages = to_reference_stages(values, feeds)
+        stages.update(
+            prompt_sparse_embeddings=values["sparse_embeddings"],
+            prompt_dense_embeddings=values["dense_embeddings"],
+            prompt_dense_positional_embeddings=values["image_pe"],
+        )
+        return stages
