@@ -6,9 +6,10 @@ reference's stage names, in the reference's layouts. Recording, never math:
 - while the layer's own call runs, its methods ``_embed_points`` and ``_embed_box`` and its
   positional layer's ``encode_coordinates``, ``encode_image`` and ``_positional_encodings`` are
   wrapped on the instances (they are methods, not layers) to keep their inputs and outputs:
-  ``points.shifted`` (what ``encode_coordinates`` receives), ``points.normalised`` and
-  ``points.positional_encoding`` (``_positional_encodings``' input and output), ``points.tokens``
-  (``_embed_points``' output), the same for ``boxes``, and ``dense_pe.cell_centres`` / ``dense_pe.grid``;
+  ``points.normalised`` and ``points.positional_encoding`` (``_positional_encodings``' input and
+  output), ``points.tokens`` (``_embed_points``' output), the same for ``boxes`` plus ``boxes.shifted``
+  (what ``encode_coordinates`` receives; not for points, whose §5.1 padding row the caller appends
+  before the shift and the reference after it), and ``dense_pe.cell_centres`` / ``dense_pe.grid``;
 - the mask path is recorded by calling the layer's own ``mask_downscaler`` on the same masks, with
   each of its seven sub-layers' ``call`` wrapped (``mask.conv1`` ... ``mask.conv3``): the layer runs
   that path inside ``ops.cond``, and on JAX a branch of ``lax.cond`` is traced into a function of its
@@ -85,9 +86,9 @@ def _prompt_patches(layer, stages, context) -> list:
         finally:
             context.pop()
 
-    def shifted(args, output):
-        if context and context[-1] in ("points", "boxes"):
-            stages[f"{context[-1]}.shifted"] = args[0]
+    def shifted(args, output):  # points: the caller's padding row is in it, the reference's is not (§5.1)
+        if context and context[-1] == "boxes":
+            stages["boxes.shifted"] = args[0]
 
     def encoded(args, output):
         prefix = context[-1] if context else None

@@ -62,18 +62,35 @@ def _traces(case, semantics, dtype):
     return reference, faithful
 
 
-def _stage_row(stage, expected, port_value, faithful, k, dtype) -> dict:
-    """One stage's row: the port's value against the reference's within the tolerance model."""
+# a point's position stages (§3, §4): a row whose label is −1 carries no position (§5.2: its token is
+# not_a_point_embed alone), so its value there is not compared: the §5.1 padding point, at (0, 0) after
+# the shift in the reference, is at (0.5, 0.5) where the caller pads before the shift (`no_padding_point`)
+POSITION_STAGES = ("points.shifted", "points.normalised", "points.fourier_argument", "points.positional_encoding")
+
+
+def _positioned_rows(stage, reference):
+    """For a position stage, the (B, N') mask of the rows that carry a position; else None (all rows)."""
+    labels = reference.get("points.labels")
+    if stage not in POSITION_STAGES or labels is None or labels.shape != reference[stage].shape[:2]:
+        return None
+    return np.asarray(labels) != -1
+
+
+def _stage_row(stage, expected, port_value, faithful, k, dtype, rows=None) -> dict:
+    """One stage's row: the port's value against the reference's within the tolerance model
+    (``rows``: a mask over the first two axes of the rows compared; default all)."""
     row = {"stage": stage, "section": section_of(stage), "verdict": "fail", "error": None, "budget": None}
     row.update(ratio=None, message="")
     got, problem = _align(port_value, expected.shape)
     if problem:
         row["message"] = problem
         return row
-    expected = expected.astype(np.float64)
+    shape = expected.shape
+    keep = (lambda a: a[rows]) if rows is not None else (lambda a: a)
+    got, expected = keep(got), keep(expected.astype(np.float64))
     with np.errstate(all="ignore"):
         error = float(np.max(np.abs(got - expected))) if got.size else 0.0
-        runs = [np.asarray(run[stage], dtype=np.float64) for run in faithful if stage in run]
+        runs = [keep(np.asarray(run[stage], dtype=np.float64)) for run in faithful if np.shape(run.get(stage)) == shape]
         own = max(
             (float(np.max(np.abs(r - expected))) for r in runs if r.shape == expected.shape and r.size),
             default=0.0,
@@ -147,7 +164,7 @@ def compare_trace(case, port_stages, semantics: str = "sam", k=DEFAULT_K, dtype:
     dtype = dtype if dtype in FLOORS else _port_dtype(port_stages)
     reference, faithful = _traces(case, semantics, dtype)
     rows = [
-        _stage_row(stage, expected, port_stages[stage], faithful, k, dtype)
+        _stage_row(stage, expected, port_stages[stage], faithful, k, dtype, _positioned_rows(stage, reference))
         for stage, expected in reference.items()
         if stage in port_stages and stage != "points.labels"
     ]
