@@ -14,19 +14,21 @@ import os
 
 import pytest
 
-# optional library -> the markers of the tox environments that install it (tox.ini: sam, ports), the
-# one to mark a test with first
-SAM, PORTS = ("sam",), ("ports",)
+# optional library -> the markers of the tox environments that install it (tox.ini: sam, ports, keras),
+# the one to mark a test with first
+SAM, PORTS, KERAS = ("sam",), ("ports",), ("keras",)
 MARKERS = {
-    "torch": SAM + PORTS,
+    "torch": SAM + PORTS + KERAS,
     "segment_anything": SAM + PORTS,
     "array_api_compat": SAM,
     "matplotlib": SAM,
     "transformers": PORTS,
     "safetensors": PORTS,
-    "keras_hub": PORTS,
-    "keras": PORTS,
-    "h5py": PORTS,
+    "keras_hub": PORTS + KERAS,
+    "keras": PORTS + KERAS,
+    "h5py": PORTS + KERAS,
+    "jax": KERAS,
+    "tensorflow": KERAS,
     "onnx": PORTS,
     "onnxruntime": PORTS,
     "sam2": PORTS,

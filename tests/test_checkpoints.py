@@ -169,6 +169,7 @@ def test_transformers_directory_and_safetensors_file(tmp_path, params32):
 
 
 @pytest.mark.ports
+@pytest.mark.keras  # .weights.h5 written by keras on each backend (tox -e keras)
 def test_keras_hub_weights_h5(tmp_path, params32):
     backbone, wrapper = tmp_path / "sam_backbone.weights.h5", tmp_path / "prompt_encoder.weights.h5"
     write_keras_backbone(backbone, params32)
@@ -297,6 +298,7 @@ def test_truncated_safetensors(tmp_path, params32):
 
 
 @pytest.mark.ports
+@pytest.mark.keras  # .weights.h5 written by keras on each backend (tox -e keras)
 def test_keras_missing_key(tmp_path, params32):
     h5py = require("h5py")
     path = tmp_path / "pe.weights.h5"
@@ -309,6 +311,7 @@ def test_keras_missing_key(tmp_path, params32):
 
 
 @pytest.mark.ports
+@pytest.mark.keras  # .weights.h5 written by keras on each backend (tox -e keras)
 def test_keras_wrong_shape(tmp_path, params32):
     h5py = require("h5py")
     path = tmp_path / "pe.weights.h5"

@@ -357,3 +357,34 @@ def test_hf_no_longer_hides_the_sam2_family_differences(all_libraries):
     }
     assert failing == sam2_only and len(failing) >= 10, sorted(failing ^ sam2_only)
     assert {r.verdict for r in results if r.case == "labels.minus_10"} == {"pass"}
+
+
+def test_onnxruntime_trace_exposes_stages_as_graph_outputs(all_libraries):
+    """`check --trace` on ONNX Runtime: the stages are extra outputs of a graph exported from the same
+    SamOnnxModel methods; on every case that runs under `sam_onnx` they agree with the reference's
+    trace (§3.2, §4, §8, §9); the point stages are given only where no label is 2 or 3 (a box's
+    corners are such points), the mask stages only where a mask is given."""
+    from samspec.conformance.adapters.registry import resolve_adapter
+    from samspec.conformance.cases.store import load_cases
+    from samspec.conformance.harness.stages import compare_trace
+    from samspec.conformance.profiles.profile import NotApplicable, get_profile
+    from samspec.conformance.reports.applicability import applicable
+
+    profile, adapter = get_profile("sam_onnx"), resolve_adapter("onnxruntime")
+    traced = 0
+    for case in load_cases():
+        if applicable(profile, case) is not None:
+            continue
+        try:
+            inputs = profile.to_port(case.inputs, case.config)
+        except NotApplicable:
+            continue
+        adapter.build(case.config, case.params)
+        stages = adapter.trace(**inputs)
+        corners = bool(np.isin(inputs["point_labels"], (2, 3)).any())
+        assert ("points.positional_encoding" in stages) == (not corners), case.id
+        assert ("mask.norm1" in stages) == (case.inputs.get("masks") is not None), case.id
+        compared = compare_trace(case, stages, profile.semantics)
+        assert compared["first_departing"] is None, f"§11.4 {case.id}: {compared['summary']}"
+        traced += 1
+    assert traced >= 20

@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import sys
 from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 
@@ -39,6 +40,8 @@ COMPILERS = {
     "torch": (False, "Model.predict, not compiled: Keras' torch backend runs predict eagerly"),
 }
 MODES = ("eager", "compiled")
+# the strict known failures of each runtime, PORT.BACKEND.txt in `--xfail` format (docs/spec.md §12.3)
+KNOWN_FAILURES = Path(__file__).resolve().parent / "known_failures"
 
 # samspec parameter name -> the keras-hub Embedding attribute holding it, shape (1, C)
 EMBEDDINGS = {
@@ -95,6 +98,11 @@ def runtime_text(mode: str, backend: str | None = None) -> str:
     how = COMPILERS.get(backend, (None, "Model.predict"))[1] if mode == "compiled" else "layer called directly"
     version = _version(BACKEND_DISTRIBUTIONS.get(backend, (backend,)))
     return f"{backend} {version} (keras {_version(('keras',))}), {mode}: {how}"
+
+
+def known_failures_path(port: str, backend: str) -> Path:
+    """The known-failures file of ``port`` (keras-hub, keras-hub-compiled) on ``backend``; absent: none."""
+    return KNOWN_FAILURES / f"{port}.{backend}.txt"
 
 
 def import_keras():
