@@ -27,7 +27,7 @@ precision claims.
 
 CATALOGUE_TEXT = """## 1. The catalogue: each known bug is named
 
-Each variant of the catalogue (docs/diagnosis.md, `conformance/diagnosis/variants.py`). *diagnosed as*: the
+Each variant of the catalogue (docs/diagnosis.md, `conformance/diagnosis/variants/catalogue.py`). *diagnosed as*: the
 variant that the whole-run diagnosis names first (it explains the most failing outputs). *rows naming
 it*: failing outputs whose diagnosis (the same in the table, JSON and JUnit) names the variant.
 """
