@@ -2,7 +2,7 @@
 
 ``SAMPromptEncoder.compose`` is the teaching composition: every stage in the spec's order, one
 call per stage, no performance branches. ``__call__`` runs, part by part, the fast compositions
-of reference/fast.py (chosen once, by ``fast.choose``); ``trace`` always runs the teaching one.
+of reference/fast/ (chosen once, by ``fast.choose``); ``trace`` always runs the teaching one.
 """
 
 from __future__ import annotations
@@ -15,12 +15,14 @@ import numpy as np
 from . import fast as fast_forms
 from . import registry
 from . import validation as check
-from .activations import fast_activation, get_activation
+from .activations import get_activation
 from .backend import float_dtype, namespace_name, resolve_namespace
 from .conventions import Conventions, get_conventions
+from .fast.label_table import token_table
+from .fast.normal_tail import fast_activation
 from .params import check_config, check_params, init_params
 from .registry import OUTPUT_KEYS
-from .sparse import label_embedding_table, token_table
+from .sparse import label_embedding_table
 
 # The stage functions the encoder composes (reference/registry.py). ``SAMPromptEncoder(stages={...})``
 # may replace any of them by name (the conformance suite builds its catalogue of known port bugs this way).
@@ -57,7 +59,7 @@ class SAMPromptEncoder:
     ``enc(points, labels, boxes, masks)`` returns the three outputs of spec §11;
     ``enc.trace(...)`` returns every stage's intermediate as well, keyed by stage name.
     The only state is the configuration and the parameters, converted once to ``dtype`` on ``xp``.
-    ``fast=False`` makes ``__call__`` run the teaching composition too (reference/fast.py).
+    ``fast=False`` makes ``__call__`` run the teaching composition too (reference/fast/).
     """
 
     def __init__(
@@ -119,7 +121,7 @@ class SAMPromptEncoder:
         self._label_table = label_embedding_table(self.params, self.dtype, self.xp)  # §5.2: E, (6, C)
         self._token_table = token_table(self._label_table, self.conventions.labels, self.xp)  # §5.2, §6.2, §6.3
         self._fast_activation = fast_activation(activation, self.dtype, self.xp)
-        self._parts = fast_forms.choose(self, fast, stages or {})  # the one switch (reference/fast.py)
+        self._parts = fast_forms.choose(self, fast, stages or {})  # the one switch (reference/fast/)
 
     def config(self) -> dict:
         """The constructor's keyword arguments (without params and xp)."""
@@ -138,7 +140,7 @@ class SAMPromptEncoder:
         return f"SAMPromptEncoder({args}, xp={namespace_name(self.xp)})"
 
     def __call__(self, points=None, labels=None, boxes=None, masks=None) -> dict:
-        """The three outputs (spec §11.2), each part by its fast composition (reference/fast.py)."""
+        """The three outputs (spec §11.2), each part by its fast composition (reference/fast/)."""
         return self.compose(points, labels, boxes, masks, parts=self._parts)
 
     def trace(self, points=None, labels=None, boxes=None, masks=None) -> dict:

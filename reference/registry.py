@@ -48,7 +48,7 @@ SHORT_NAMES = {output.key: output.short for output in OUTPUTS}  # output key -> 
 class Part(NamedTuple):
     """One part of the composition (``SAMPromptEncoder.compose``): it computes one output."""
 
-    name: str  # the encoder's method (teaching form) and reference/fast.py's function (fast form)
+    name: str  # the encoder's method (teaching form) and reference/fast/'s function (fast form)
     sections: str
     output: str  # the output key it computes
 

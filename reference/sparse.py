@@ -1,8 +1,8 @@
 """Spec §5–§7: point tokens, box-corner tokens and the sparse assembly.
 
 ``embed_point_labels``, ``embed_box_corners``, ``append_box_not_a_point`` and ``assemble_sparse``
-are the stages as the spec states them (``embed_point_labels_literal`` spells §5.2 out with masks and ``where``).
-``fast.sparse_embeddings`` computes §3.2–§7 for all tokens at once from ``token_table``.
+are the stages as the spec states them. reference/fast/label_table.py computes §3.2–§7 for all
+tokens at once from one lookup table.
 """
 
 from __future__ import annotations
@@ -42,33 +42,15 @@ def label_embedding_table(params, dtype, xp):
 
 
 def embed_point_labels(point_pe, labels, table, rule: LabelRule, xp):
-    """Spec §5.2, point tokens from positional encodings and labels.
+    """Spec §5.2, point tokens from positional encodings and labels, label by label.
 
-        token[b, n] = keep[l] * PE[b, n] + E[row[l]],   l = labels[b, n]
+        token[b, n] = keep[l] * PE[b, n] + E[row[l]]   where labels[b, n] == l, for each allowed l
         point_pe: (B, N, C), labels: (B, N) ints, E: (6, C) -> (B, N, C)
 
     ``rule`` maps each allowed label to (keep, row); under the `sam` profile label -1 keeps
     nothing and takes not_a_point_embed, 0 and 1 add the background and foreground embeddings,
-    and 2 and 3 add nothing. Both lookups are plain table lookups (``take``) indexed by the label
-    code ``label - min(rule.allowed)`` of ``token_table``. A label outside the rule is a
-    ValueError (§13), never another row's token.
-    """
-    check_labels(labels, rule.allowed, None, xp)
-    keep_table, embed_table = token_table(table, rule, xp)
-    codes = xp.reshape(labels - min(rule.allowed), (-1,))
-    keep = xp.reshape(xp.take(keep_table, codes), labels.shape + (1,))
-    rows = xp.reshape(xp.take(embed_table, codes, axis=0), labels.shape + (table.shape[1],))
-    return keep * point_pe + rows
-
-
-def embed_point_labels_literal(point_pe, labels, table, rule: LabelRule, xp):
-    """Spec §5.2 label by label, the definition: one mask and one ``where`` per allowed label.
-
-        token[b, n] = keep[l] * PE[b, n] + E[row[l]]   where labels[b, n] == l, for each allowed l
-
-    (The form of SAM v1's ``_embed_points``.) ``embed_point_labels`` computes the same tokens with
-    table lookups: the rule is a function of the label, so it is a table indexed by the label.
-    A label outside the rule is a ValueError (§13), never a zero token.
+    and 2 and 3 add nothing. One mask and one ``where`` per allowed label (the form of SAM v1's
+    ``_embed_points``). A label outside the rule is a ValueError (§13), never a zero token.
     """
     check_labels(labels, rule.allowed, None, xp)
     tokens = xp.zeros_like(point_pe)
@@ -76,28 +58,6 @@ def embed_point_labels_literal(point_pe, labels, table, rule: LabelRule, xp):
         value = float(keep) * point_pe + table[LABEL_ROWS.index(row), :]
         tokens = xp.where((labels == label)[..., None], value, tokens)
     return tokens
-
-
-def token_table(table, rule: LabelRule, xp):
-    """Spec §5.2, §6.2 and §6.3 as one lookup table, indexed by a *token code*.
-
-        code = label - min(rule.allowed)       for a point                  (keep, row) from the rule
-        code = span, span + 1                  for a box's two corners      (1, top_left), (1, bottom_right)
-        code = span + 2                        for a box's trailing token   (0, not_a_point)   (§6.3)
-        -> keep: (span + 3,), embeddings: (span + 3, C)       span = max - min of the allowed labels + 1
-
-    A box corner is a token like a point whose PE is kept and whose row of E is its corner's, and
-    §6.3's trailing token one whose PE is discarded, so one table serves every token of the sparse
-    output. Codes of no allowed label have keep 0 and row none.
-    """
-    lowest = min(rule.allowed)
-    span = max(rule.allowed) - lowest + 1
-    keep = [0.0] * span + [1.0, 1.0, 0.0]
-    rows = [0] * span + [LABEL_ROWS.index(name) for name in ("top_left", "bottom_right", "not_a_point")]
-    for label, (kept, row) in rule.entries.items():
-        keep[label - lowest] = float(kept)
-        rows[label - lowest] = LABEL_ROWS.index(row)
-    return xp.asarray(keep, dtype=table.dtype), xp.take(table, xp.asarray(rows), axis=0)
 
 
 def embed_box_corners(corner_pe, top_left, bottom_right, xp):

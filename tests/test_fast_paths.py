@@ -14,47 +14,46 @@ from conftest import require, require_cupy_gpu
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from samspec.reference import STAGES, SAMPromptEncoder, fast_mask, get_activation, init_params
-from samspec.reference.activations import fast_activation, gelu, gelu_from_upper_tail
+from samspec.reference import STAGES, SAMPromptEncoder, get_activation, init_params
+from samspec.reference.activations import gelu
 from samspec.reference.conventions import KERAS_HUB_LABELS, SAM_LABELS
-from samspec.reference.fast import PART_STAGES, sparse_embeddings
-from samspec.reference.masks import (
-    conv1x1,
+from samspec.reference.fast import PART_STAGES
+from samspec.reference.fast import window_order as fast_mask
+from samspec.reference.fast.channels_first import (
     conv1x1_channels_first,
-    conv2x2_stride2,
     conv2x2_stride2_channels_first,
-    conv2x2_stride2_literal,
-    downscale_mask,
-    downscale_mask_literal,
-    layer_norm_channels,
     layer_norm_channels_first,
     with_ones_channel,
 )
-from samspec.reference.normal_tail import (
+from samspec.reference.fast.channels_first import downscale_mask_channels_first as downscale_mask
+from samspec.reference.fast.half_angle import sin_and_cos, sin_cos_half_angle
+from samspec.reference.fast.label_table import embed_point_labels_by_table as embed_point_labels
+from samspec.reference.fast.label_table import sparse_embeddings, token_table
+from samspec.reference.fast.normal_tail import (
     TABLE_END,
     TABLE_STEP,
     TAIL_FITS,
+    fast_activation,
+    gelu_from_upper_tail,
     normal_upper_tail,
     upper_tail_polynomial,
     upper_tail_table,
 )
-from samspec.reference.positional_encoding import (
-    dense_positional_grid,
-    dense_positional_grid_literal,
-    fourier_features,
-    fourier_features_on_grid,
-    sin_and_cos,
-    sin_cos_half_angle,
-)
+from samspec.reference.fast.separable_grid import dense_positional_grid_separable as dense_positional_grid
+from samspec.reference.fast.separable_grid import fourier_features_on_grid
+from samspec.reference.fast.window_matmul import conv2x2_stride2_by_windows as conv2x2_stride2
+from samspec.reference.masks import conv1x1, layer_norm_channels
+from samspec.reference.masks import conv2x2_stride2 as conv2x2_stride2_literal
+from samspec.reference.masks import downscale_mask as downscale_mask_literal
+from samspec.reference.positional_encoding import dense_positional_grid as dense_positional_grid_literal
+from samspec.reference.positional_encoding import fourier_features
 from samspec.reference.sparse import (
     append_padding_point,
     assemble_sparse,
     embed_box_corners,
-    embed_point_labels,
-    embed_point_labels_literal,
     label_embedding_table,
-    token_table,
 )
+from samspec.reference.sparse import embed_point_labels as embed_point_labels_literal
 
 EXACT = 1e-12  # float64: fast form vs definition, max abs
 

@@ -43,7 +43,8 @@ def w4_check(params, meta, chunk, device=None) -> dict:
     fast path's distance from the definition are reported."""
     import numpy as np
 
-    from samspec.reference.positional_encoding import fourier_features, fourier_features_on_grid, grid_axes
+    from samspec.reference.fast.separable_grid import fourier_features_on_grid
+    from samspec.reference.positional_encoding import fourier_features, grid_axes
 
     device = device or cpu_device()
     xp = device.xp

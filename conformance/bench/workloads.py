@@ -122,8 +122,9 @@ def encoder_calls(encoders, meta, inputs, device) -> dict:
 
 
 def grid_calls(encoders, meta, device) -> dict:
-    """W3: the dense positional grid (``dense_positional_grid`` / Meta's ``get_dense_pe``)."""
-    from samspec.reference.positional_encoding import dense_positional_grid
+    """W3: the dense positional grid (``dense_positional_grid_separable``, the encoder's fast form /
+    Meta's ``get_dense_pe``)."""
+    from samspec.reference.fast.separable_grid import dense_positional_grid_separable as dense_positional_grid
 
     xp = device.xp
     calls = {}
@@ -147,7 +148,8 @@ def sweep_calls(encoders, meta, rows, device) -> dict:
     import numpy as np
 
     from samspec.reference.fast import chunk_map
-    from samspec.reference.positional_encoding import fourier_features_on_grid, grid_axes
+    from samspec.reference.fast.separable_grid import fourier_features_on_grid
+    from samspec.reference.positional_encoding import grid_axes
 
     xp = device.xp
     calls = {}
@@ -196,7 +198,7 @@ def gelu_calls(meta, definition=False) -> dict:
     import numpy as np
 
     from samspec.reference import get_activation
-    from samspec.reference.activations import fast_activation
+    from samspec.reference.fast.normal_tail import fast_activation
 
     rng = np.random.default_rng(1)
     shapes = [(16, 4, 128, 128), (16, 16, 64, 64)]

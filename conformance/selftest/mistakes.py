@@ -14,7 +14,8 @@ import math
 import numpy as np
 
 from samspec.reference import activations as _activations
-from samspec.reference.masks import conv1x1, conv2x2_stride2, layer_norm_channels
+from samspec.reference.fast.window_matmul import conv2x2_stride2_by_windows as conv2x2_stride2
+from samspec.reference.masks import conv1x1, layer_norm_channels
 from samspec.reference.positional_encoding import fourier_argument, grid_axes
 
 from ..diagnosis.variants import DENSE, SPARSE

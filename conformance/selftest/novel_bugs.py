@@ -18,7 +18,8 @@ import numpy as np
 
 from samspec.reference import activations as _activations
 from samspec.reference.coordinates import normalise_coordinates
-from samspec.reference.masks import downscale_mask, no_mask_embedding
+from samspec.reference.fast.channels_first import downscale_mask_channels_first as downscale_mask
+from samspec.reference.masks import no_mask_embedding
 from samspec.reference.positional_encoding import fourier_argument, grid_cell_centres, sinusoids
 from samspec.reference.sparse import append_box_not_a_point, append_padding_point, assemble_sparse, embed_box_corners
 

@@ -12,13 +12,9 @@ import numpy as np
 from samspec.reference import LabelRule
 from samspec.reference import activations as _activations
 from samspec.reference.coordinates import normalise_coordinates, shift_to_pixel_centres
-from samspec.reference.masks import (
-    conv1x1,
-    conv2x2_stride2,
-    downscale_mask,
-    layer_norm_channels,
-    no_mask_embedding,
-)
+from samspec.reference.fast.channels_first import downscale_mask_channels_first as downscale_mask
+from samspec.reference.fast.window_matmul import conv2x2_stride2_by_windows as conv2x2_stride2
+from samspec.reference.masks import conv1x1, layer_norm_channels, no_mask_embedding
 from samspec.reference.positional_encoding import fourier_argument, grid_cell_centres, sinusoids
 from samspec.reference.sparse import append_box_not_a_point, assemble_sparse, embed_box_corners
 

@@ -6,7 +6,7 @@ spec in order, one call per stage. It has three parts, and this module has one f
     part              teaching composition (encoder.py)             fast form (here)
     sparse_tokens     §3.1, §5.1, §3.2, §4, §5.2, §6, §7 per part    ``sparse_tokens``: every token in one pass
     positional_grid   §8.1, §4.1, §8.2 on h*w cell centres           ``positional_grid``: separable, h + w sinusoids
-    dense_embedding   §9 (or §10)                                    ``dense_embedding``: on NumPy fast_mask.py's
+    dense_embedding   §9 (or §10)                                    ``dense_embedding``: on NumPy window_order.py's
                                                                      form, on two lanes (``two_lanes``)
 
 ``choose`` is the one switch: it gives each part its fast form unless the encoder was built with
@@ -23,13 +23,16 @@ from collections import deque
 from functools import partial
 from types import SimpleNamespace
 
-from . import registry
-from .backend import namespace_name
-from .coordinates import normalise_coordinates, shift_to_pixel_centres
-from .fast_mask import MaskDownscaler
-from .masks import downscale_mask, no_mask_embedding
-from .positional_encoding import fourier_argument, fourier_features_on_grid, grid_axes, sin_and_cos
-from .sparse import append_padding_point, assemble_sparse
+from .. import registry
+from ..backend import namespace_name
+from ..coordinates import shift_to_pixel_centres
+from ..masks import no_mask_embedding
+from ..positional_encoding import grid_axes
+from ..sparse import append_padding_point, assemble_sparse
+from .channels_first import downscale_mask_channels_first
+from .label_table import sparse_embeddings
+from .separable_grid import fourier_features_on_grid
+from .window_order import MaskDownscaler
 
 # part -> the stages its teaching composition calls (reference/registry.py); a replaced one sends the part there
 PART_STAGES = {part: {stage.name for stage in registry.STAGES if part in stage.parts} for part in registry.PART_NAMES}
@@ -75,70 +78,6 @@ def sparse_tokens(enc, points, labels, boxes, batch):
     )
 
 
-def sparse_embeddings(
-    point_coords,
-    labels,
-    box_corners,
-    keep_table,
-    embed_table,
-    rule,
-    gaussian_matrix,
-    input_image_size,
-    xp,
-    box_trailing_not_a_point=False,
-):
-    """Spec §3.2–§7 for every token at once: the sparse embeddings.
-
-        point_coords: (B, N', 2) shifted and padded, labels: (B, N') ints, box_corners: (B, M, 2, 2)
-        shifted (either part may be None, not both); keep_table, embed_table: ``sparse.token_table``
-        -> (B, T, C),  T = N' + KM: points first, then tl0, br0, tl1, br1, ... (K = 2),
-        or tl0, br0, nap0, tl1, ... with ``box_trailing_not_a_point`` (K = 3, §6.3).
-
-    Why this equals §5.2, §6.2, §6.3 and §7: from §3.2 to §6.2 every stage acts on each token
-    alone, so encoding the concatenated token positions and splitting the result equals encoding
-    each part and concatenating (§7); and with ``token_table`` a box corner is one more token
-    code, so
-
-        tokens = keep[code] * PE + embeddings[code]
-
-    is §5.2 for the points and §6.2 for the corners (keep 1: PE + corner embedding). §6.3's
-    trailing token is placed at (0, 0) with keep 0: its PE is finite, so 0 * PE + not_a_point_embed
-    is not_a_point_embed exactly. The whole sparse output is written by one multiply-add, done in
-    place on this function's own temporaries (PE and the looked-up rows): the same operations on
-    the same values (a + b = b + a exactly), with no per-part copies and no final concat.
-    The sinusoids are ``sin_and_cos`` (float64 NumPy: the half-angle form, 8 machine epsilons).
-
-    Its labels are the encoder's, already checked against the rule (§13), so it reads nothing
-    back from the device to check them again.
-    """
-    lowest = min(rule.allowed)
-    span = keep_table.shape[0] - 3  # token_table: the label codes, then tl, br and the trailing token
-    positions, codes = [], []
-    if point_coords is not None:
-        positions.append(point_coords)
-        codes.append(labels - lowest)
-    if box_corners is not None:
-        batch, boxes = box_corners.shape[0], box_corners.shape[1]
-        per_box = 3 if box_trailing_not_a_point else 2
-        if box_trailing_not_a_point:  # §6.3: a third position per box, at (0, 0) (its PE is discarded)
-            box_corners = xp.concat([box_corners, xp.zeros((batch, boxes, 1, 2), dtype=box_corners.dtype)], axis=2)
-        positions.append(xp.reshape(box_corners, (batch, per_box * boxes, 2)))
-        corner_codes = xp.arange(span, span + per_box, dtype=codes[0].dtype if codes else xp.int64)
-        codes.append(xp.reshape(xp.broadcast_to(corner_codes, (batch, boxes, per_box)), (batch, per_box * boxes)))
-    positions = xp.concat(positions, axis=1) if len(positions) > 1 else positions[0]
-    codes = xp.reshape(xp.concat(codes, axis=1) if len(codes) > 1 else codes[0], (-1,))
-    unit = normalise_coordinates(positions, input_image_size, xp)  # §3.2
-    argument = fourier_argument(unit, gaussian_matrix, xp)  # §4.1
-    del unit
-    pe = xp.concat(sin_and_cos(argument, xp), axis=-1)  # §4.2: [sin A, cos A]
-    del argument
-    keep = xp.reshape(xp.take(keep_table, codes), positions.shape[:2] + (1,))
-    embeddings = xp.reshape(xp.take(embed_table, codes, axis=0), pe.shape)
-    pe *= keep  # §5.2, §6.2, §6.3, §7, in place: keep * PE + embeddings
-    embeddings += pe
-    return embeddings
-
-
 def positional_grid(enc):
     """Spec §8: the dense positional grid (h, w, C), a channels-last view of a (C, h, w) array.
 
@@ -158,10 +97,10 @@ def positional_grid(enc):
 def dense_embedding(enc, masks, batch):
     """Spec §9 (a mask) or §10 (none): the dense embedding (B, h, w, C).
 
-    Why this equals the teaching composition: on NumPy, reference/fast_mask.py's form of
+    Why this equals the teaching composition: on NumPy, window_order.py's form of
     ``downscale_mask`` (its module docstring: the pixels in window order and the biases in the
     products, each exact in real arithmetic), with the
-    activation's fast form (``activations.fast_activation``: the exact GELU from the normal upper
+    activation's fast form (``normal_tail.fast_activation``: the exact GELU from the normal upper
     tail, within a few machine epsilons of the definition), its chunks of images on two lanes
     (``two_lanes``: each chunk writes its own slice of the output, so the order does not matter).
     Other namespaces run ``downscale_mask`` itself, the whole batch at once.
@@ -169,7 +108,7 @@ def dense_embedding(enc, masks, batch):
     if masks is None:
         return no_mask_embedding(enc.params["no_mask_embed.weight"], batch, enc.image_embedding_size, enc.xp)  # §10
     if namespace_name(enc.xp) != "numpy":  # a device wants few, large kernels: the whole batch at once
-        return downscale_mask(masks, enc.params, enc._fast_activation, enc.xp, eps=enc.layer_norm_eps)  # §9
+        return downscale_mask_channels_first(masks, enc.params, enc._fast_activation, enc.xp, eps=enc.layer_norm_eps)
     downscaler = MaskDownscaler(masks, enc.params, enc._fast_activation, enc.layer_norm_eps)  # §9
     two_lanes(downscaler.first_layer, downscaler.features, downscaler.project, downscaler.chunks)
     return downscaler.dense()

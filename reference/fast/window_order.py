@@ -1,7 +1,7 @@
 """Spec §9 on NumPy, fast: the mask downscaler as ``SAMPromptEncoder.__call__`` computes it there.
 
-The definition is ``masks.downscale_mask_literal`` (channels last, stage by stage); the teaching
-composition calls ``masks.downscale_mask``. This module computes the same composition, the
+The definition is ``masks.downscale_mask`` (channels last, stage by stage), which the teaching
+composition calls. This module computes the same composition, the
 stages' arithmetic in the spec's order, rearranged in two ways that are exact in real arithmetic:
 
 1. *The pixels in window order.* LayerNorm2d (§9.2) and the activation (§9.3) act on each
@@ -12,7 +12,7 @@ stages' arithmetic in the spec's order, rearranged in two ways that are exact in
    rows (c, di2, dj2) are then exactly the second convolution's window vectors, in the order of
    PyTorch's weight (Cout, Cin, 2, 2). One gather replaces a window gather per convolution.
 2. *Each bias inside its product*, as the weight of one more input row that is constant 1
-   ([W | b] @ [z; 1] = W z + b, ``masks.kernel_with_bias``): every product writes its
+   ([W | b] @ [z; 1] = W z + b, ``channels_first.kernel_with_bias``): every product writes its
    output once, the largest (the 1x1 convolution's, hidden_size channels) straight into place.
 
 LayerNorm and the activation then run in place on each chunk of images, whose arrays stay in the
@@ -22,15 +22,16 @@ would avoid the cancellation of a large common mode and so be far more accurate 
 order on a near-constant mask (masks.near_zero_variance: 3e-7 against 4e-5), and the tolerance
 model takes this code's float32 error as the error a faithful float32 port makes.
 ``tests/test_fast_paths.py`` checks the result against
-``downscale_mask_literal`` (float64, 1e-12) and against the teaching composition.
+``masks.downscale_mask`` (float64, 1e-12) and against the teaching composition.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .activations import gelu_from_upper_tail
-from .masks import kernel_with_bias, normalised_without_overflow
+from ..masks import normalised_without_overflow
+from .channels_first import kernel_with_bias
+from .normal_tail import gelu_from_upper_tail
 
 CHUNK_BYTES = 2**19  # images per chunk: about this many bytes of first-layer activations (measured best
 # on the 2-core machine of docs/performance.md: two 256 x 256 masks a chunk in float32, one in float64)
@@ -51,7 +52,7 @@ def window_order(masks, out):
 def normalise_in_place(x, weight, bias, eps):
     """Spec §9.2 in place on x (C, P): x <- (x - mu) / sqrt(var + eps) * gamma + beta, per pixel.
 
-    The same operations as ``masks.layer_norm_channels_first``; where the squares overflow, the
+    The same operations as ``channels_first.layer_norm_channels_first``; where the squares overflow, the
     rescaled form (``masks.normalised_without_overflow``).
     """
     channels = x.shape[0]
