@@ -20,6 +20,7 @@ from .backend import float_dtype, namespace_name, resolve_namespace
 from .conventions import Conventions, get_conventions
 from .fast.label_table import token_table
 from .fast.normal_tail import fast_activation
+from .inputs import prepare_inputs
 from .params import check_config, check_params, init_params
 from .registry import OUTPUT_KEYS
 from .sparse import label_embedding_table
@@ -209,69 +210,9 @@ class SAMPromptEncoder:
         mask = _recorder(trace)("mask.input", masks)
         return S.downscale_mask(mask, p, self._activation, self.xp, eps=self.layer_norm_eps, trace=trace)  # §9
 
-    # -- inputs (spec §11.1, §12, §13) -------------------------------------------------------
+    # -- inputs (spec §11.1, §12, §13): reference/inputs.py ----------------------------------
 
     def _prepare_inputs(self, points, labels, boxes, masks):
-        """Validate the prompts and bring them to the canonical internal form:
-        points (B, N, 2), labels (B, N), boxes (B, M, 2, 2), masks (B', 4h, 4w)."""
-        xp, conv = self.xp, self.conventions
-        if (points is None) != (labels is None):
-            given, missing = ("points", "labels") if labels is None else ("labels", "points")
-            raise ValueError(f"{missing}: expected {missing} together with {given}; received {given} alone")
-        batch = {}
-        if points is not None:
-            points = check.as_array("points", points, xp)
-            check.check_rank_and_shape("points", points, (None, None, 2), "(batch, points, xy) in pixels")
-            check.check_finite("points", points, xp)
-            points = check.cast_finite("points", points, self.dtype, xp)
-            check.check_fourier_argument("points", points, self.input_image_size, self._gaussian_abs, self.dtype, xp)
-            labels = check.as_array("labels", labels, xp)
-            check.check_rank_and_shape("labels", labels, tuple(points.shape[:2]), "(batch, points), matching points")
-            check.check_labels(labels, conv.labels.allowed, conv.name, xp)
-            labels = xp.astype(labels, xp.int64)  # values checked above; signed, so -1 can be appended
-            batch["points"] = points.shape[0]
-        if boxes is not None:
-            boxes = check.as_array("boxes", boxes, xp)
-            if conv.boxes_layout == "xyxy":
-                check.check_rank_and_shape("boxes", boxes, (None, 4), "(batch, x1 y1 x2 y2) in pixels")
-                boxes = xp.reshape(boxes, (boxes.shape[0], 1, 2, 2))
-            else:
-                check.check_rank_and_shape("boxes", boxes, (None, None, 2, 2), "(batch, boxes, corner, xy) in pixels")
-            check.check_finite("boxes", boxes, xp)
-            boxes = check.cast_finite("boxes", boxes, self.dtype, xp)
-            check.check_fourier_argument("boxes", boxes, self.input_image_size, self._gaussian_abs, self.dtype, xp)
-            batch["boxes"] = boxes.shape[0]
-        if masks is not None:
-            h, w = self.image_embedding_size
-            masks = check.as_array("masks", masks, xp)
-            if conv.masks_layout == "nchw":
-                check.check_rank_and_shape(
-                    "masks", masks, (None, 1, 4 * h, 4 * w), f"(batch, 1, 4h, 4w) for image_embedding_size {(h, w)}"
-                )
-                batch["masks"] = masks.shape[0]
-                masks = masks[:, 0, :, :]
-            else:
-                check.check_rank_and_shape(
-                    "masks",
-                    masks,
-                    (None, None, 4 * h, 4 * w, 1),
-                    f"(batch, masks, 4h, 4w, 1) for image_embedding_size {(h, w)}",
-                )
-                batch["masks"] = masks.shape[0]
-                # keras-hub: M = 0 masks means "no mask" (no_mask_embed at batch B), not an empty batch
-                masks = xp.reshape(masks, (masks.shape[0] * masks.shape[1], 4 * h, 4 * w)) if masks.shape[1] else None
-            if masks is not None:
-                check.check_finite("masks", masks, xp)
-                masks = check.cast_finite("masks", masks, self.dtype, xp)
-                check.check_convolution_range(
-                    masks, self.params["mask_downscaling.0.weight"], self.params["mask_downscaling.0.bias"], xp
-                )
-        size = check.check_batch_sizes(batch)
-        if size is None:
-            size = conv.empty_prompt_batch
-            if size is None:
-                raise ValueError(
-                    f"points, labels, boxes, masks: profile {conv.name!r} needs at least one prompt to know the "
-                    f"batch size; received none"
-                )
-        return points, labels, boxes, masks, size
+        """The prompts validated and in canonical form: points (B, N, 2), labels (B, N), boxes
+        (B, M, 2, 2), masks (B', 4h, 4w), and the batch size (``inputs.prepare_inputs``)."""
+        return prepare_inputs(self, points, labels, boxes, masks)
