@@ -158,8 +158,8 @@ class CheckSession:
         spec = self.settings.profile or getattr(port, "profile", None) or "sam"
         if isinstance(spec, str) and ":" not in spec and spec not in PROFILES:
             raise UsageError(
-                f"{self.flag('profile')}: unknown profile {spec!r}{did_you_mean(spec, PROFILES)}; "
-                f"expected one of {', '.join(sorted(PROFILES))} or module:attr"
+                f"{self.flag('profile')}: expected one of {', '.join(sorted(PROFILES))} or module:attr; "
+                f"received {spec!r}{did_you_mean(spec, PROFILES)}"
             )
         try:
             return resolve_profile(spec, self.flag("profile"))
