@@ -84,6 +84,12 @@ def _catch_signals(config) -> None:
     config.add_cleanup(lambda: guard.__exit__(None, None, None))
 
 
+def section_keywords(sections) -> set:
+    """``-k`` keywords for the spec sections a test checks: §5.1 is ``spec5.1`` (pytest's ``-k`` cannot
+    parse ``§``), so ``-k spec5.1`` selects the tests citing §5.1 and ``-k spec9`` those citing §9.x."""
+    return {f"spec{str(section).lstrip('§')}" for section in sections}
+
+
 def test_name(case_id: str, output: str) -> str:
     from samspec.reference import SHORT_NAMES
 
@@ -262,6 +268,7 @@ def pytest_collection_modifyitems(session, config, items):
         for output in OUTPUT_KEYS:
             name = test_name(case.id, output)
             item = SamspecCaseItem.from_parent(session, name=name, nodeid=name, state=state, case=case, output=output)
+            item.extra_keyword_matches.update(section_keywords(case.sections))
             entry = match(state.xfails, case.id, output)
             if entry is not None:
                 item.add_marker(pytest.mark.xfail(reason=entry.reason, strict=False))
@@ -278,6 +285,7 @@ def pytest_collection_modifyitems(session, config, items):
         for prop in PROPERTIES.values():
             name = f"property.{prop.name}"
             item = SamspecPropertyItem.from_parent(session, name=name, nodeid=name, state=state, prop=prop.name)
+            item.extra_keyword_matches.update(section_keywords(prop.sections))
             (added if _selected(name, selection) else deselected).append(item)
     unknown = [s for s in selection if not any(_selected(i.name, [s]) for i in added)]
     if unknown:
