@@ -82,3 +82,38 @@ def test_properties_md_test_ids_and_k_forms_select_real_tests(tmp_path):
     assert named <= ids, f"docs/properties.md names tests the plugin does not collect: {sorted(named - ids)}"
     for form in forms:
         assert collect("-k", form.strip('"')), f"-k {form} selects nothing"
+
+
+# the figures of docs/img: regenerated, a tracked PNG may differ from the fresh one only by what
+# font rendering changes between FreeType and matplotlib builds (a few pixels at the edges of text)
+PIXEL_LEVELS = 32  # of 255, in any of R, G, B
+PIXEL_SHARE = 0.0005  # of the picture's pixels
+
+
+@pytest.mark.sam
+@pytest.mark.slow
+def test_tracked_figures_are_what_samspec_figures_draws(tmp_path):
+    """`samspec figures --out docs/img` leaves every tracked PNG as it is, within the tolerance above:
+    the same size, and at most PIXEL_SHARE of the pixels off by more than PIXEL_LEVELS."""
+    require("matplotlib")
+    import numpy as np
+    from PIL import Image
+
+    from samspec.conformance.cli import main
+    from samspec.conformance.teaching.figures import FIGURES
+
+    assert main(["figures", "--out", str(tmp_path)]) == 0
+    for name in FIGURES:
+        with (
+            Image.open(ROOT / "docs" / "img" / f"{name}.png") as tracked,
+            Image.open(tmp_path / f"{name}.png") as fresh,
+        ):
+            assert tracked.size == fresh.size, f"docs/img/{name}.png is stale: run `samspec figures --out docs/img`"
+            difference = np.abs(
+                np.asarray(tracked.convert("RGB"), dtype=np.int16) - np.asarray(fresh.convert("RGB"), dtype=np.int16)
+            ).max(axis=-1)
+        share = float(np.mean(difference > PIXEL_LEVELS))
+        assert share <= PIXEL_SHARE, (
+            f"docs/img/{name}.png: {share:.3%} of its pixels differ from a fresh drawing by more than "
+            f"{PIXEL_LEVELS} levels (tolerance {PIXEL_SHARE:.2%}): run `samspec figures --out docs/img`"
+        )
