@@ -1,4 +1,4 @@
-"""Hostile checkpoints (issue 14 item 4, reference/checkpoints.py): each one is refused with one
+"""Hostile checkpoints (issue 14 item 4, reference/checkpoints/): each one is refused with one
 `CheckpointError` line naming the file and the key, before any value is read where the header
 already tells; no code runs from a checkpoint and no file outside the checkpoint (or its model
 folder) is read. `samspec check PORT --weights FILE` turns the error into exit 2 with that line.
