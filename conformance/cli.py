@@ -91,11 +91,7 @@ def _run_exec(args, cases) -> None:
 
 
 def _open_port(args, session):
-    """The port to check: --outputs / --exec (files written by any program), else the session's port."""
-    if args.outputs or args.exec:
-        from .adapters.outputs import OutputsAdapter
-
-        return OutputsAdapter(args.outputs) if args.outputs else None
+    """The port to check (--outputs / --exec: the files a program wrote, read in the worker as a port)."""
     return session.open_port()
 
 
@@ -112,9 +108,7 @@ def _document(args, results=(), **fields) -> dict:
 
 def _header(args, port, profile, cases, dtype, declared_by) -> str:
     name = _port_label(args)
-    mode = (
-        "in this process" if args.in_process or args.outputs else f"worker process, timeout {args.timeout:g} s per case"
-    )
+    mode = "in this process" if args.in_process else f"worker process, timeout {args.timeout:g} s per case"
     computes = (
         f"compute dtype {dtype} (declared by {declared_by})"
         if dtype

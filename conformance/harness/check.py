@@ -20,6 +20,7 @@ from ..profiles.profile import NotApplicable
 from .isolation import (
     OUTPUT_FACTOR,
     OUTPUT_SLACK,
+    ConversionError,
     MissingDependency,
     PortFailure,
     time_limit,
@@ -123,7 +124,7 @@ class Checker:
     def __init__(
         self, adapter, profile, k=DEFAULT_K, xfails=(), diagnose=None, trace=False, on_failure=None, dtype=None
     ):
-        self.port = wrap_adapter(adapter)
+        self.port = wrap_adapter(adapter, profile)
         self.profile = profile
         self.semantics = semantics_of(profile)
         self.k = k
@@ -184,45 +185,32 @@ class Checker:
                 f"not applicable under profile {self.profile.name!r} "
                 f"(semantics {self.semantics!r}): {cap_text(str(exc), 300)}",
             )
-        try:
-            port_inputs = self.profile.to_port(case.inputs, case.config)
-            if not isinstance(port_inputs, dict):
-                raise TypeError(f"to_port returned {type(port_inputs).__name__}, expected a dict of inputs")
+        try:  # the profile's to_port runs where the port runs (its worker), never here; then the clock starts
+            self.port.begin_case(case.id, case.inputs, case.config)
         except NotApplicable as exc:
             return _all_outputs(case, "n/a", f"not applicable under profile {self.profile.name!r}: {exc}")
-        except (Exception, SystemExit) as exc:  # a user's to_port_fn (run here): an error verdict, never an exit
-            return _all_outputs(
-                case,
-                "error",
-                f"the case's inputs do not convert under profile {self.profile.name!r}: {describe_exception(exc)}",
-            )
+        except ConversionError as exc:
+            return _all_outputs(case, "error", str(exc))
+        except MissingDependency:
+            raise
+        except PortFailure as exc:
+            return _all_outputs(case, "error", f"adapter build failed: {exc}")
         try:
-            self.port.begin_case(case.id)
             self._build(case)
         except MissingDependency:
             raise  # the port's library is not installed here: a usage error, not a verdict
         except PortFailure as exc:
             return _all_outputs(case, "error", f"adapter build failed: {exc}")
-        try:
-            # copies: a port that mutates its inputs must not corrupt the fixture
-            copies = {k: None if v is None else np.array(v) for k, v in port_inputs.items()}
-            raw = self.port.run(limit=_case_limit(expected), **copies)
+        try:  # the port gets copies: a port that mutates its inputs must not corrupt the fixture
+            outputs = self.port.run_case(case.inputs, case.config, limit=_case_limit(expected))
+        except (NotApplicable, ConversionError) as exc:
+            return _all_outputs(case, "error", str(exc))
         except PortFailure as exc:
             return _all_outputs(case, "error", f"adapter run failed: {exc}")
-        try:
-            outputs = self.profile.from_port(raw, case.config, inputs=case.inputs)
-            if not isinstance(outputs, dict):
-                raise TypeError(f"from_port returned {type(outputs).__name__}, expected a dict of outputs")
-        except (Exception, SystemExit) as exc:  # a user's from_port_fn (run here): an error verdict, never an exit
-            return _all_outputs(
-                case,
-                "error",
-                f"the port's outputs do not convert under profile {self.profile.name!r}: {describe_exception(exc)}",
-            )
         results = [self._judge(case, key, outputs, expected) for key in OUTPUT_KEYS]
-        del raw, outputs
+        del outputs
         if self._should_trace(case, results):
-            trace = self._trace(case, port_inputs)
+            trace = self._trace(case)
             for result in results:
                 result.trace = trace
         return results
@@ -278,9 +266,9 @@ class Checker:
             self.on_failure(case, key, got, expected[key], result)
         return result
 
-    def _trace(self, case, port_inputs) -> dict:
+    def _trace(self, case) -> dict:
         try:
-            stages = self.port.trace(**{k: None if v is None else np.array(v) for k, v in port_inputs.items()})
+            stages = self.port.trace_case(case.inputs, case.config)
             from .stages import compare_trace
 
             return compare_trace(case, stages, self.semantics, self.k)

@@ -64,6 +64,14 @@ def check_database(database: Path, flag: str) -> None:
         raise UsageError(f"{flag} {database}: cannot write in {existing} ({exc.strerror or exc})") from None
 
 
+def check_outputs_folder(folder, flag: str) -> None:
+    """--outputs DIR names a folder (a stat only: nothing is opened here); else UsageError, one line."""
+    if not os.path.exists(folder):
+        raise UsageError(f"{flag} {folder}: no such folder (expected DIR/<case id>/<output key>.npy)")
+    if not os.path.isdir(folder):
+        raise UsageError(f"{flag} {folder}: not a folder (expected DIR/<case id>/<output key>.npy)")
+
+
 def check_port_name(port: str, flag: str) -> None:
     """A PORT that is neither a built-in name nor ``module:attr`` / ``path/file.py:Attr``: refused with
     the built-in names (and the closest one); a file path that does not exist: refused naming it."""
@@ -145,16 +153,35 @@ class CheckSession:
         return entries
 
     def open_port(self):
-        """The adapter, in a worker process (in this one with ``in_process``); PortLoadError if it cannot load."""
+        """The adapter (or the outputs folder's reader), in a worker process (in this one with ``in_process``),
+        under its profile resolved there; PortLoadError if it cannot load."""
         from .isolation import open_port
 
         s = self.settings
-        return open_port(s.port, isolated=not s.in_process, timeout=s.timeout, profile=s.profile)
+        self._check_profile_name()
+        outputs = getattr(s, "outputs", None)
+        if outputs:
+            check_outputs_folder(outputs, "--outputs")
+        port = s.port or f"outputs:{outputs}"
+        return open_port(port, isolated=not s.in_process, timeout=s.timeout, profile=s.profile, outputs=outputs or None)
+
+    def _check_profile_name(self) -> None:
+        from ..profiles.profile import PROFILES
+
+        spec = self.settings.profile
+        if isinstance(spec, str) and spec and ":" not in spec and spec not in PROFILES:
+            raise UsageError(
+                f"{self.flag('profile')}: unknown profile {spec!r}{did_you_mean(spec, PROFILES)}; "
+                f"expected one of {', '.join(sorted(PROFILES))} or module:attr"
+            )
 
     def resolve_profile(self, port):
-        """The profile: the option, else the adapter's own, else `sam`; UsageError naming the option."""
-        from ..profiles.profile import PROFILES, resolve_profile
+        """The profile: the option, else the adapter's own, else `sam`; UsageError naming the option. A port
+        opened by ``open_port`` has resolved it where it runs (its worker): that Profile, as data."""
+        from ..profiles.profile import PROFILES, Profile, resolve_profile
 
+        if isinstance(getattr(port, "profile", None), Profile):
+            return port.profile
         spec = self.settings.profile or getattr(port, "profile", None) or "sam"
         if isinstance(spec, str) and ":" not in spec and spec not in PROFILES:
             raise UsageError(

@@ -17,7 +17,9 @@ class PortRunner:
     """Drives one adapter under one profile, in the `sam` layout; builds once per (config, params)."""
 
     def __init__(self, adapter, profile, k: float = DEFAULT_K):
-        self.adapter = adapter
+        from ..harness.isolation import wrap_adapter
+
+        self.adapter = wrap_adapter(adapter, profile)  # the profile's conversions run where the port runs
         self.profile = profile
         self.k = k
         self._built = None
@@ -30,21 +32,16 @@ class PortRunner:
             self.adapter.build(dict(config), sst.make_params(config, seed))
             self._built = key
 
-    def run(self, config, seed, prompt, copy=True, port_inputs=None):
+    def run(self, config, seed, prompt):
         """The port's outputs in `sam` layout; NotApplicable when the profile cannot express it."""
-        if port_inputs is None:
-            port_inputs = self.to_port(config, prompt)
+        self.adapter.check_inputs(prompt, config)
         self.build(config, seed)
-        if copy:
-            port_inputs = {k: None if v is None else np.array(v) for k, v in port_inputs.items()}
-        raw = self.adapter.run(**port_inputs)
-        return {
-            k: np.asarray(v)
-            for k, v in self.profile.from_port({k: np.asarray(v) for k, v in raw.items()}, config).items()
-        }
+        return {k: np.asarray(v) for k, v in self.adapter.run_case(prompt, config).items()}
 
-    def to_port(self, config, prompt):
-        return self.profile.to_port(prompt, config)
+    def mutated_inputs(self, config, seed, prompt) -> list:
+        """The names of the port's inputs that its ``run`` modified in place on this example."""
+        self.run(config, seed, prompt)
+        return list(self.adapter.mutated)
 
     def reference(self, config, seed, prompt, dtype):
         key = (json.dumps(config, sort_keys=True, default=list), seed, fingerprint(prompt), dtype)

@@ -21,6 +21,10 @@ import numpy as np
 
 from samspec.conformance.adapters.reference import ReferenceAdapter
 
+if os.environ.get("HOSTILE_IMPORTS"):  # who imports this module (tests/hostile/test_hostile_profiles.py)
+    with open(os.environ["HOSTILE_IMPORTS"], "a") as _marker:
+        _marker.write(f"hostile_adapters {os.getpid()} {os.getppid()}\n")
+
 FIRST, BAD, LAST = "labels.foreground", "labels.background", "labels.not_a_point"
 CASES = f"^({FIRST}|{BAD}|{LAST})$".replace(".", r"\.")
 KEYS = ("prompt_sparse_embeddings", "prompt_dense_embeddings", "prompt_dense_positional_embeddings")
@@ -542,9 +546,9 @@ class TooLargeAnswer(Good):
     need about 4 MB: the parent must refuse the answer from its length header, without reading it."""
 
     def hostile_run(self, inputs):
-        from samspec.conformance.harness.isolation import worker
+        from samspec.conformance.harness.isolation import conversion
 
-        worker.to_plain_outputs = lambda raw, limit: {k: np.asarray(v) for k, v in raw.items()}
+        conversion.to_plain_outputs = lambda raw, limit: {k: np.asarray(v) for k, v in raw.items()}
         return _outputs_with(self, inputs, np.ones((8, 1024, 1024), np.float32))
 
 
@@ -677,7 +681,7 @@ class ForgesAnswerThenHangs(Good):
         outputs = self.good_outputs(inputs)
         for thing in gc.get_objects():
             if isinstance(thing, Connection):
-                thing.send_bytes(pickle.dumps(("ok", outputs)))
+                thing.send_bytes(pickle.dumps(("ok", (outputs, []))))  # run_case's answer: (outputs, mutated)
         time.sleep(600)
 
 

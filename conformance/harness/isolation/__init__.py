@@ -20,11 +20,12 @@ calls ``build`` / ``run`` / ``trace`` and sends plain arrays back.
 from __future__ import annotations
 
 from ...port_text import describe_exception
+from .conversion import ConversionError, ProfileData
 from .errors import MissingDependency, PortFailure, PortLoadError, describe_exit
 from .in_process import InProcessPort, time_limit
-from .parent import DEFAULT_TIMEOUT, IsolatedPort
+from .parent import DEFAULT_TIMEOUT, IsolatedPort, close_all
 from .wire import ANSWER_SLACK, LARGEST_ANSWER, OUTPUT_FACTOR, OUTPUT_SLACK, to_plain_outputs, to_plain_trace
-from .worker import set_profile
+from .worker import load
 
 __all__ = [
     "ANSWER_SLACK",
@@ -32,11 +33,14 @@ __all__ = [
     "LARGEST_ANSWER",
     "OUTPUT_FACTOR",
     "OUTPUT_SLACK",
+    "ConversionError",
     "InProcessPort",
     "IsolatedPort",
     "MissingDependency",
     "PortFailure",
     "PortLoadError",
+    "ProfileData",
+    "close_all",
     "describe_exit",
     "open_port",
     "time_limit",
@@ -46,18 +50,21 @@ __all__ = [
 ]
 
 
-def open_port(port: str, *, isolated: bool = True, timeout: float = DEFAULT_TIMEOUT, profile: str | None = None):
+def open_port(
+    port: str, *, isolated: bool = True, timeout: float = DEFAULT_TIMEOUT, profile: str | None = None, outputs=None
+):
     """The port named on the command line, ready to ``build``/``run``: in a worker process unless
-    ``isolated`` is False. ``profile`` (a --profile name) is also set on the adapter. Raises
-    PortLoadError (exit 2) when it cannot be loaded."""
+    ``isolated`` is False. ``profile`` (a --profile name or module:attr; default the adapter's own) is
+    resolved where the port runs, and a name is also set on the adapter; ``port.profile`` is then the
+    Profile (as data, for a worker). ``outputs``: the port is the files in that folder (--outputs),
+    read in the worker. Raises PortLoadError (exit 2) when it cannot be loaded."""
     if isolated:
-        return IsolatedPort(port, timeout=timeout, profile=profile)
-    from ...adapters.registry import AdapterError, resolve_adapter
+        return IsolatedPort(port, timeout=timeout, profile=profile, outputs=outputs)
+    from ...adapters.registry import AdapterError
 
     try:
-        adapter = resolve_adapter(port)
-        set_profile(adapter, profile)
-        return InProcessPort(adapter, timeout=timeout)
+        profiled, _ = load(port, profile, outputs, passthrough=(KeyboardInterrupt,))
+        return InProcessPort(profiled.adapter, timeout=timeout, profile=profiled.profile)
     except AdapterError as exc:
         raise PortLoadError(str(exc)) from None
     except KeyboardInterrupt:
@@ -66,6 +73,10 @@ def open_port(port: str, *, isolated: bool = True, timeout: float = DEFAULT_TIME
         raise PortLoadError(f"loading port {port!r} failed: {describe_exception(exc)}") from None
 
 
-def wrap_adapter(adapter):
-    """An adapter object already in hand (tests, the self-test, the plugin's in-process mode)."""
-    return adapter if isinstance(adapter, (IsolatedPort, InProcessPort)) else InProcessPort(adapter)
+def wrap_adapter(adapter, profile=None):
+    """An adapter object already in hand (tests, the self-test, the plugin's in-process mode), under
+    ``profile`` (a Profile) when given."""
+    port = adapter if isinstance(adapter, (IsolatedPort, InProcessPort)) else InProcessPort(adapter)
+    if profile is not None:
+        port.use_profile(profile)
+    return port

@@ -9,10 +9,9 @@ import sys
 import threading
 import time
 
-from ...port_text import describe_exception, safe_text
 from .capture import Captured, CaptureWriter
+from .conversion import CallFailed, MissingModule, ProfiledAdapter
 from .errors import MissingDependency, PortFailure
-from .wire import to_plain_outputs, to_plain_trace
 
 
 class _InProcessTimeout(BaseException):
@@ -38,45 +37,34 @@ def time_limit(seconds, error=TimeoutError):
         signal.signal(signal.SIGALRM, previous)
 
 
-class _Missing(Exception):
-    def __init__(self, error):
-        super().__init__(str(error))
-        self.error = error
-
-
-def _reraise_missing(method):
-    """``method`` with ModuleNotFoundError carried past the in-process error handling as _Missing."""
-
-    def call(*args, **kwargs):
-        try:
-            return method(*args, **kwargs)
-        except ModuleNotFoundError as exc:
-            raise _Missing(exc) from None
-
-    return call
-
-
 class InProcessPort:
     """The adapter called in this process (``--in-process``): ``SystemExit`` and any other exception
-    from adapter code is still an error of that call (only Ctrl-C's ``KeyboardInterrupt`` ends the
-    run). What the adapter prints at Python level is captured per case (bounded, as in the worker),
+    from adapter or profile code is still an error of that call (only Ctrl-C's ``KeyboardInterrupt`` ends
+    the run). What the adapter prints at Python level is captured per case (bounded, as in the worker),
     except where stdin is a terminal: there a debugger's prompt (``breakpoint()``) must be seen.
     ``timeout`` (per case) interrupts Python code with SIGALRM, in the main thread and where stdin is
     not a terminal (a debugging session takes its time). Native writes to file descriptors 1 and 2,
-    crashes and hangs in native code are not contained: that needs the worker process."""
+    crashes and hangs in native code are not contained: that needs the worker process.
+    ``profile``: the Profile whose conversions ``check_inputs`` / ``run_case`` / ``trace_case`` use
+    (``use_profile`` sets it; the Checker does)."""
 
     isolated = False
 
-    def __init__(self, adapter, timeout: float | None = None):
+    def __init__(self, adapter, timeout: float | None = None, profile=None):
         self.adapter = adapter
         self.name = getattr(adapter, "name", None)
-        self.profile = getattr(adapter, "profile", None)
+        self.profile = profile if profile is not None else getattr(adapter, "profile", None)
+        self._profiled = ProfiledAdapter(adapter, self.profile, (KeyboardInterrupt, _InProcessTimeout))
         self.compute_dtype = getattr(adapter, "compute_dtype", None)
         self.runtime = getattr(adapter, "runtime", None)
         self.timeout = timeout
+        self.mutated = []
         self._deadline = None
         self._captured = Captured()
         self._writer = CaptureWriter(self._captured)
+
+    def use_profile(self, profile) -> None:
+        self.profile = self._profiled.profile = profile
 
     def _interactive(self) -> bool:
         try:
@@ -99,45 +87,44 @@ class InProcessPort:
             raise PortFailure(
                 f"timed out after {self.timeout:g} s (--timeout; in this process, Python code only)"
             ) from None
-        except (KeyboardInterrupt, _Missing):
-            raise
-        except BaseException as exc:  # SystemExit, MemoryError, a BaseException subclass of the port
-            raise PortFailure(describe_exception(exc)) from None
+        except MissingModule as exc:
+            raise MissingDependency(str(exc), exc.module) from None
+        except CallFailed as exc:
+            raise PortFailure(str(exc)) from None
 
-    def begin_case(self, case_id):
+    def begin_case(self, case_id, inputs=None, config=None):
+        """Start the case's clock; with the case's `sam` ``inputs``, convert them first (NotApplicable or
+        ConversionError), then call the adapter's ``begin_case``."""
         self._deadline = None if self.timeout is None else time.monotonic() + self.timeout
-        if callable(getattr(self.adapter, "begin_case", None)):
-            self._call(self.adapter.begin_case, case_id)
+        self._call(self._profiled.begin_case, case_id, inputs, config)
 
     def end_case(self):
         self._deadline = None
 
     def build(self, config, params):
-        try:
-            self._call(_reraise_missing(self.adapter.build), config, params)
-        except _Missing as missing:
-            raise MissingDependency(safe_text(missing.error), missing.error.name or "") from None
+        self._call(self._profiled.build, config, params)
 
     def run(self, limit=None, **inputs):
-        return self._plain(to_plain_outputs, self._call(self.adapter.run, **inputs), limit)
+        return self._call(self._profiled.run, inputs, limit)
 
-    def _plain(self, convert, raw, *limit):
-        """``convert(raw)``, where a result that breaks the protocol is an error of the call."""
-        try:
-            return convert(raw, *limit)
-        except (TypeError, ValueError) as exc:
-            raise PortFailure(safe_text(exc)) from None
-        except KeyboardInterrupt:
-            raise
-        except BaseException as exc:
-            raise PortFailure(describe_exception(exc)) from None
+    def check_inputs(self, inputs, config) -> None:
+        """NotApplicable or ConversionError when the profile cannot give the port this case."""
+        self._call(self._profiled.port_inputs, inputs, config)
+
+    def run_case(self, inputs, config, limit=None) -> dict:
+        """The port's outputs for a case's `sam` inputs, converted back to `sam` layout."""
+        outputs, self.mutated = self._call(self._profiled.run_case, inputs, config, limit)
+        return outputs
+
+    def trace_case(self, inputs, config) -> dict:
+        return self._call(self._profiled.trace_case, inputs, config)
 
     @property
     def has_trace(self) -> bool:
         return callable(getattr(self.adapter, "trace", None))
 
     def trace(self, **inputs):
-        return self._plain(to_plain_trace, self._call(self.adapter.trace, **inputs))
+        return self._call(self._profiled.trace, inputs)
 
     def take_captured(self) -> str:
         return self._captured.take()

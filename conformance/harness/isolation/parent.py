@@ -7,43 +7,57 @@ starts a fresh worker and replays the last ``build``.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import pickle
 import selectors
-import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+import weakref
 from multiprocessing.connection import Connection
 
+from ...profiles.model import NotApplicable
 from .capture import Captured
+from .conversion import ConversionError, profile_from_data
 from .errors import MissingDependency, PortFailure, PortLoadError, describe_exit
+from .lifetime import kill_group
 from .wire import ANSWER_SLACK, LARGEST_ANSWER, TooLarge, receive
 
 DEFAULT_TIMEOUT = 60.0  # seconds per case (build + run)
+_OPEN = weakref.WeakSet()  # every IsolatedPort with a worker: close_all() ends them (signal handlers, exit)
 
 
-def kill_group(process) -> None:
-    """SIGKILL the worker and every process it started (its session's group), where still alive."""
-    with contextlib.suppress(ProcessLookupError, PermissionError, OSError):
-        os.killpg(process.pid, signal.SIGKILL)
-    with contextlib.suppress(ProcessLookupError, OSError):
-        process.kill()
+def close_all() -> None:
+    """Kill every worker this process started, with its process group: for the front-ends' signal
+    handlers and exit paths (a worker also dies by itself within seconds of samspec's death)."""
+    for port in list(_OPEN):
+        with contextlib.suppress(Exception):
+            port.close()
+
+
+atexit.register(close_all)
 
 
 class IsolatedPort:
     """A port's adapter in a worker process; the same ``build``/``run``/``trace`` interface.
 
     ``begin_case(case_id)`` starts a case's clock: build and run together get ``timeout`` seconds.
+    The worker resolves the profile (``profile``: a --profile name or module:attr; else the adapter's own)
+    and runs its conversions: ``check_inputs`` / ``run_case`` / ``trace_case`` take a case's `sam` inputs
+    and give `sam` outputs. This process holds the profile as data only (``profile``, a ProfileData).
+    ``outputs``: judge the files in that folder (--outputs), read in the worker.
     """
 
     isolated = True
 
-    def __init__(self, port: str, timeout: float = DEFAULT_TIMEOUT, profile: str | None = None):
+    def __init__(self, port: str, timeout: float = DEFAULT_TIMEOUT, profile: str | None = None, outputs=None):
         self.port = port
+        self.outputs = None if outputs is None else str(outputs)
+        self.mutated = []  # the port's inputs that the last run_case modified in place
         self.profile_override = profile
         self.timeout = float(timeout)
         self._captured = Captured()
@@ -55,7 +69,11 @@ class IsolatedPort:
         self._expired = False  # the watchdog killed the worker at the deadline
         self.meta = self._start(load=True)
         self.name = self.meta["name"]
-        self.profile = self.meta["profile"]
+        try:
+            self.profile = profile_from_data(self.meta["profile"])
+        except ValueError as exc:
+            self.close()
+            raise PortLoadError(f"loading port {self.port!r} failed: {exc}") from None
         self.compute_dtype = self.meta.get("compute_dtype")  # the dtype the adapter says its port computes in
         self.runtime = self.meta.get("runtime")  # what the port runs on, in the adapter's words (data, not code)
 
@@ -64,11 +82,11 @@ class IsolatedPort:
     def _start(self, load=False) -> dict:
         parent, child = socket.socketpair()
         code = "import sys; from samspec.conformance.harness.isolation.worker import worker_entry; "
-        code += "worker_entry(int(sys.argv[1]))"
+        code += "worker_entry(int(sys.argv[1]), int(sys.argv[2]))"
         read_end, write_end = os.pipe()
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-u", "-c", code, str(child.fileno())],
+                [sys.executable, "-u", "-c", code, str(child.fileno()), str(os.getpid())],
                 pass_fds=(child.fileno(),),
                 stdin=subprocess.DEVNULL,
                 stdout=write_end,
@@ -78,10 +96,12 @@ class IsolatedPort:
         finally:
             os.close(write_end)
             child.close()
+        _OPEN.add(self)
         self._captured.attach(read_end)
         self._connection = Connection(parent.detach())
         self._expired = False
-        self._connection.send_bytes(pickle.dumps((self.port, list(sys.path), os.getcwd(), self.profile_override)))
+        hello = (self.port, list(sys.path), os.getcwd(), self.profile_override, self.outputs)
+        self._connection.send_bytes(pickle.dumps(hello))
         self._built = False
         try:
             status, payload = self._answer(self.timeout, "loading the port")
@@ -202,9 +222,14 @@ class IsolatedPort:
             watchdog.cancel()
         remaining = self.timeout if self._deadline is None else self._deadline - time.monotonic()
         largest = LARGEST_ANSWER
-        if operation == "run" and arguments[1] is not None:  # the values the case can need, at 16 bytes each
-            largest = 16 * int(arguments[1]) + ANSWER_SLACK
+        limit = {"run": 1, "run_case": 2}.get(operation)
+        if limit is not None and arguments[limit] is not None:  # the values the case can need, at 16 bytes each
+            largest = 16 * int(arguments[limit]) + ANSWER_SLACK
         status, payload = self._answer(remaining, doing, largest)
+        if status == "n/a":
+            raise NotApplicable(str(payload))
+        if status == "convert_error":
+            raise ConversionError(str(payload))
         if status == "missing":
             module, message = payload
             raise MissingDependency(str(message), str(module))
@@ -214,10 +239,14 @@ class IsolatedPort:
 
     # -- the adapter interface ----------------------------------------------------------------
 
-    def begin_case(self, case_id):
+    def begin_case(self, case_id, inputs=None, config=None):
+        """Start the case's clock; with the case's `sam` ``inputs``, the worker first converts them (the
+        profile's ``to_port``: NotApplicable or ConversionError), then calls the adapter's ``begin_case``."""
         self._deadline = time.monotonic() + self.timeout
-        if self.meta.get("begin_case"):
-            self._call("begin_case", case_id, f"starting case {case_id!r}")
+        if inputs is not None:
+            self._call("begin_case", (case_id, inputs, config), f"starting case {case_id!r} (converting its inputs)")
+        elif self.meta.get("begin_case"):
+            self._call("begin_case", (case_id, None, None), f"starting case {case_id!r}")
 
     def end_case(self):
         """The case is over: later calls (e.g. the property checks) get ``timeout`` each."""
@@ -237,6 +266,29 @@ class IsolatedPort:
 
     def trace(self, **inputs):
         return self._call("trace", inputs, "tracing the port")
+
+    def use_profile(self, profile) -> None:
+        """The Checker's profile must be the one the worker resolved (its conversions run there)."""
+        if getattr(profile, "name", None) != self.profile.name:
+            raise ValueError(
+                f"profile: the port's worker converts under profile {self.profile.name!r}, not "
+                f"{getattr(profile, 'name', profile)!r}; open the port with profile={getattr(profile, 'name', '')!r}"
+            )
+
+    def check_inputs(self, inputs, config) -> None:
+        """NotApplicable or ConversionError when the profile cannot give the port this case."""
+        self._call("check_inputs", (inputs, config), "converting the case's inputs")
+
+    def run_case(self, inputs, config, limit=None) -> dict:
+        """The port's outputs for a case's `sam` inputs, converted back to `sam` layout in the worker."""
+        answer = self._call("run_case", (inputs, config, limit), "running the port")
+        if not (isinstance(answer, tuple) and len(answer) == 2 and isinstance(answer[0], dict)):
+            raise PortFailure(f"the worker sent a {type(answer).__name__} for a case's outputs; samspec cannot read it")
+        outputs, self.mutated = answer[0], [str(name) for name in answer[1] or ()]
+        return outputs
+
+    def trace_case(self, inputs, config) -> dict:
+        return self._call("trace_case", (inputs, config), "tracing the port")
 
     def take_captured(self) -> str:
         return self._captured.take()
