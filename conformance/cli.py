@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import hashlib
+import shutil
 import sys
 import tempfile
 import time
@@ -71,27 +73,43 @@ def _check_arguments(args) -> None:
         raise UsageError("--outputs and --exec are alternatives: --exec writes the outputs it judges")
     if bool(args.port) == bool(args.outputs or args.exec):
         raise UsageError("give a PORT, or --outputs DIR, or --exec CMD (exactly one)")
+    if args.exec:
+        from .adapters.program import program_argv
+
+        try:
+            program_argv(args.exec, "{fixtures}", "{out}")
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     for flag, path in (("--report", args.report), ("--junit", args.junit), ("--html", args.html)):
         if path:
             check_writable(path, flag)
 
 
 def _run_exec(args, cases) -> None:
-    """--exec: run the program once over the fixtures; what it writes is then judged as --outputs."""
-    from .adapters.outputs import run_exec
+    """--exec: run the program once over the fixtures (its own process group, one overall timeout:
+    --exec-timeout, else --timeout x the number of cases); what it writes is then judged as --outputs.
+    Its temporary folder is removed when samspec exits."""
+    from .adapters.program import run_exec
+    from .reports.document import printable
 
     folder = tempfile.mkdtemp(prefix="samspec-exec-")
+    atexit.register(shutil.rmtree, folder, True)
+    args.outputs = folder
     fixtures_folder = str(_fixture_identity(args.fixtures)["path"])
-    code, captured = run_exec(args.exec, fixtures_folder, folder, args.timeout * max(len(cases), 1))
-    if captured:
-        print(captured, file=sys.stderr)
+    timeout = args.exec_timeout or args.timeout * max(len(cases), 1)
+    code, captured = run_exec(args.exec, fixtures_folder, folder, timeout)
+    if captured.strip():
+        lines = captured.rstrip("\n").splitlines()
+        print(
+            "\n".join(["the --exec program printed:"] + [f"    | {printable(line)}" for line in lines]), file=sys.stderr
+        )
     if code != 0:
         print(f"samspec check: --exec command exited with code {code}; judging what it wrote", file=sys.stderr)
-    args.outputs = folder
 
 
-def _open_port(args, session):
+def _open_port(args, session, cases):
     """The port to check (--outputs / --exec: the files a program wrote, read in the worker as a port)."""
+    session.check_output_files(cases)
     return session.open_port()
 
 
@@ -182,7 +200,7 @@ def _check(args, session, written) -> int:
         return UsageError(message)
 
     try:
-        port = _open_port(args, session)
+        port = _open_port(args, session, cases)
     except PortLoadError as exc:
         raise cannot_run(str(exc)) from exc
     try:

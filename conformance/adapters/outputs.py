@@ -7,25 +7,30 @@ Layout (docs/other-languages.md)::
 one file per output of each fixture case, in the port's profile conventions (the `sam` profile by
 default: sparse (B, N', C), dense (B, C, h, w), dense positional (1, C, h, w)), in the dtype the
 port computes in (float16, float32 or float64: the tolerance model judges by it). This adapter only
-reads: ``build`` does nothing, ``begin_case(case_id)`` (called by the checker before ``run``) says
-which case is next, and ``run`` returns that case's files. A missing file is an error for that
-case; a file that is not a plain numeric ``.npy`` (pickled objects, a header that does not match
-the file's size, a symlink leading out of DIR) is refused before anything is allocated.
+reads, in the port's worker process like any adapter: ``build`` does nothing, ``begin_case(case_id)``
+(called by the checker before ``run``) says which case is next, and ``run`` returns that case's files.
+A missing file is an error of the output it concerns (``missing``); a case folder with none of them is an
+error of the case. Only regular files are opened, and without blocking: a FIFO, a socket or a device is
+refused without being opened. A file that is not a plain numeric ``.npy`` (pickled objects, a header that
+does not match the file's size, a symlink leading out of DIR) or whose header declares more values than
+the case can need (``value_limit``) is refused before any data is read. ``unknown_files`` lists what a
+case folder holds besides its outputs (a warning, or an error under ``--strict``).
 
-``run_exec`` runs the port's own program first (`samspec check --exec "CMD {fixtures} {out}"`).
+``run_exec`` (program.py) runs the port's own program first (`samspec check --exec "CMD {fixtures} {out}"`).
 """
 
 from __future__ import annotations
 
 import ast
 import os
-import shlex
-import subprocess
+import stat
 from pathlib import Path
 
 import numpy as np
 
 from samspec.reference import OUTPUT_KEYS
+
+from .program import run_exec  # noqa: F401  (the --exec runner, re-exported where it was)
 
 MAGIC = b"\x93NUMPY"
 MAX_HEADER = 65536  # bytes; numpy's own writer stays far below
@@ -44,10 +49,35 @@ def _inside(root: Path, path: Path) -> Path:
     return resolved
 
 
-def read_npy(path: Path) -> np.ndarray:
+_KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device"}
+_KINDS.update({stat.S_IFBLK: "a block device", stat.S_IFDIR: "a folder", stat.S_IFLNK: "a symlink"})
+
+
+def _open_regular(path: Path):
+    """``path`` opened for reading if it is a regular file; never blocks (a FIFO is refused unopened, and
+    the open itself is non-blocking in case the file was swapped meanwhile)."""
+    try:
+        kind = stat.S_IFMT(os.stat(path).st_mode)
+    except OSError as exc:
+        raise OutputsError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if kind != stat.S_IFREG:
+        raise OutputsError(f"{path}: {_KINDS.get(kind, 'not a regular file')}, not a regular file; refused")
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except OSError as exc:
+        raise OutputsError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OutputsError(f"{path}: not a regular file; refused")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
+
+
+def read_npy(path: Path, value_limit: int | None = None) -> np.ndarray:
     """A .npy file as an array: version 1.0-3.0, a numeric little/big-endian or byte dtype, C or
-    Fortran order; the header is checked against the file's size before the data is read."""
-    with open(path, "rb") as handle:
+    Fortran order; a regular file only. The header is checked against ``value_limit`` (values) and the
+    file's size before any data is read."""
+    with _open_regular(path) as handle:
         head = handle.read(10)
         if len(head) < 10 or head[:6] != MAGIC:
             raise OutputsError(f"{path}: not a .npy file (no \\x93NUMPY magic)")
@@ -83,7 +113,12 @@ def read_npy(path: Path) -> np.ndarray:
             or not all(isinstance(d, int) and d >= 0 for d in shape)
         ):
             raise OutputsError(f"{path}: bad shape {shape!r} or fortran_order {fortran!r} in the .npy header")
-        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        count = _count(shape)
+        if value_limit is not None and count > value_limit:
+            raise OutputsError(
+                f"{path}: the header declares shape {shape} ({count:,} values), more than {value_limit:,} that this "
+                "case can need; refused before reading its data"
+            )
         data_bytes = count * dtype.itemsize
         remaining = os.fstat(handle.fileno()).st_size - handle.tell()
         if remaining != data_bytes:
@@ -93,6 +128,28 @@ def read_npy(path: Path) -> np.ndarray:
             )
         data = np.frombuffer(handle.read(data_bytes), dtype=dtype, count=count)
     return data.reshape(shape, order="F" if fortran else "C")
+
+
+def _count(shape) -> int:
+    count = 1
+    for n in shape:  # Python integers: a header's shape cannot overflow the count
+        count *= n
+    return count
+
+
+def unknown_files(root, case_ids) -> list:
+    """What the case folders of ``case_ids`` under ``root`` hold besides their output files (relative
+    paths, sorted). Lists folders only: nothing is opened."""
+    expected = {f"{key}.npy" for key in OUTPUT_KEYS}
+    found = []
+    for case_id in case_ids:
+        folder = Path(root) / case_id
+        try:
+            names = sorted(entry.name for entry in os.scandir(folder))
+        except OSError:
+            continue
+        found += [f"{case_id}/{name}" for name in names if name not in expected]
+    return found
 
 
 class OutputsAdapter:
@@ -105,6 +162,8 @@ class OutputsAdapter:
         self.profile = profile
         self.name = name or f"outputs:{directory}"
         self.case_id = None
+        self.value_limit = None  # the values an output may hold in this case (set by samspec before run)
+        self.missing = {}
 
     def build(self, config, params) -> None:
         """Nothing to build: the port ran elsewhere."""
@@ -113,44 +172,21 @@ class OutputsAdapter:
         self.case_id = case_id
 
     def run(self, points=None, labels=None, boxes=None, masks=None) -> dict:
+        """The case's output files that exist; ``missing`` names the others (each an error of its output)."""
         if self.case_id is None:
             raise OutputsError("run() before begin_case(case_id): the outputs adapter needs to know the case")
         folder = self.root / self.case_id
         files = {key: folder / f"{key}.npy" for key in OUTPUT_KEYS}
-        missing = [str(path.relative_to(self.root)) for path in files.values() if not path.exists()]
-        if missing:
-            raise OutputsError(f"missing file {', '.join(missing)} in {self.root}")
-        return {key: read_npy(_inside(self.root, path)) for key, path in files.items()}
-
-
-def run_exec(template: str, fixtures_dir, out_dir, timeout: float | None = None) -> tuple:
-    """Run a port's program once: ``template`` is split like a shell command line (shlex, no shell
-    runs it) and ``{fixtures}`` / ``{out}`` in each word become the two folders. Returns (exit
-    status, stdout and stderr together); a program that cannot be started is status 127 and one
-    still running after ``timeout`` seconds is killed, status 124."""
-    try:
-        words = shlex.split(template)
-    except ValueError as exc:
-        raise ValueError(f"--exec {template!r}: {exc}") from None
-    if not words:
-        raise ValueError('--exec: empty command; expected e.g. "ports/c/samspec_c {fixtures} {out}"')
-    if not any("{out}" in word for word in words):
-        raise ValueError(f"--exec {template!r}: no {{out}} in the command; the program must be told where to write")
-    argv = [word.replace("{fixtures}", str(fixtures_dir)).replace("{out}", str(out_dir)) for word in words]
-    try:
-        done = subprocess.run(
-            argv,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
-    except FileNotFoundError:
-        return 127, f"cannot run {argv[0]!r}: no such program"
-    except PermissionError:
-        return 126, f"cannot run {argv[0]!r}: not executable"
-    except subprocess.TimeoutExpired as exc:
-        captured = (exc.output or b"").decode("utf-8", "replace")
-        return 124, captured + f"\n{argv[0]} still running after {timeout:g} s: killed"
-    return done.returncode, done.stdout.decode("utf-8", "replace")
+        self.missing = {
+            key: f"missing file {path.relative_to(self.root)} in {self.root}"
+            for key, path in files.items()
+            if not os.path.lexists(path)
+        }
+        if len(self.missing) == len(files):
+            listed = ", ".join(str(path.relative_to(self.root)) for path in files.values())
+            raise OutputsError(f"missing file {listed} in {self.root}")
+        return {
+            key: read_npy(_inside(self.root, path), self.value_limit)
+            for key, path in files.items()
+            if key not in self.missing
+        }

@@ -233,6 +233,9 @@ class Checker:
 
     def _judge(self, case, key, outputs, expected) -> Result:
         result = Result(case.id, key, "fail", list(case.sections))
+        if key not in outputs and key in getattr(self.port, "missing", {}):  # --outputs: that file is missing
+            result.verdict, result.message = "error", self.port.missing[key]
+            return result
         if key not in outputs:
             result.message = f"missing output {key!r} (the adapter returned {sorted(outputs)})"
             return result
@@ -268,7 +271,8 @@ class Checker:
 
     def _trace(self, case) -> dict:
         try:
-            stages = self.port.trace_case(case.inputs, case.config)
+            limit = _case_limit(expected_outputs(case, self.semantics))
+            stages = self.port.trace_case(case.inputs, case.config, limit)
             from .stages import compare_trace
 
             return compare_trace(case, stages, self.semantics, self.k)

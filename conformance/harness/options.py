@@ -171,6 +171,18 @@ OPTIONS = (
     _cli("html", "write a self-contained HTML report", metavar="FILE.html"),
     _cli("outputs", "judge outputs a program wrote: DIR/<case id>/<output key>.npy", metavar="DIR"),
     _cli("exec", "run CMD (with {fixtures} and {out} filled in), then judge {out} as --outputs", metavar="CMD"),
+    _cli(
+        "exec_timeout",
+        "--exec: the program's whole run may take this long; it is then killed with its process group "
+        "(default: --timeout x the number of cases)",
+        parse=positive_finite,
+        metavar="SECONDS",
+    ),
+    _cli(
+        "strict",
+        "--outputs/--exec: a file in a case folder that is not an output is an error, not a warning",
+        switch=True,
+    ),
 )
 BY_NAME = {option.name: option for option in OPTIONS}
 

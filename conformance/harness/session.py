@@ -165,6 +165,26 @@ class CheckSession:
         port = s.port or f"outputs:{outputs}"
         return open_port(port, isolated=not s.in_process, timeout=s.timeout, profile=s.profile, outputs=outputs or None)
 
+    def check_output_files(self, cases) -> None:
+        """--outputs: a file in a case folder that is not one of its outputs is a warning line (UsageError
+        under --strict). Folders are listed, nothing is opened."""
+        folder = getattr(self.settings, "outputs", None)
+        if not folder:
+            return
+        from ..adapters.outputs import unknown_files
+
+        stray = unknown_files(folder, [case.id for case in cases])
+        if not stray:
+            return
+        listed = ", ".join(stray[:10]) + (f" and {len(stray) - 10} more" if len(stray) > 10 else "")
+        message = (
+            f"--outputs {folder}: {len(stray)} file(s) that are no output of their case: {listed} "
+            "(expected <case id>/<output key>.npy)"
+        )
+        if getattr(self.settings, "strict", False):
+            raise UsageError(f"{message}; refused under --strict")
+        print(f"warning: {message}", file=sys.stderr)
+
     def _check_profile_name(self) -> None:
         from ..profiles.profile import PROFILES
 

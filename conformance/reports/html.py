@@ -240,20 +240,23 @@ def _table(rows) -> list:
 
 
 def _trace_table(trace) -> str:
-    """The stage-by-stage comparison (`check --trace`): a table when it is a list or dict of stages."""
-    stages = trace.get("stages", trace) if isinstance(trace, dict) else trace
-    if isinstance(stages, dict):
-        stages = [
-            dict(value, stage=key) if isinstance(value, dict) else {"stage": key, "value": value}
-            for key, value in stages.items()
-        ]
-    if not isinstance(stages, list) or not all(isinstance(s, dict) for s in stages):
+    """The stage-by-stage comparison (harness/stages.py): one table row per stage the port traced, in the
+    reference's order (stage, section, verdict, error, budget, ratio, message); the stage names the port
+    gave that the reference lacks, listed after it."""
+    if not isinstance(trace, dict):
         return f"<pre>{_e(trace)}</pre>"
-    columns = list(dict.fromkeys(k for s in stages for k in s))
+    summary = f"<p>{_e(trace['summary'])}</p>" if trace.get("summary") else ""
+    rows = [row for row in trace.get("rows") or () if isinstance(row, dict)]
+    if not rows:
+        return summary
+    columns = ("stage", "section", "verdict", "error", "budget", "ratio", "message")
     head = "".join(f"<th>{_e(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td class=mono>{_num(s.get(c))}</td>" for c in columns) + "</tr>" for s in stages)
-    summary = f"<p>{_e(trace['summary'])}</p>" if isinstance(trace, dict) and trace.get("summary") else ""
-    return f"{summary}<table><tr>{head}</tr>{body}</table>"
+    body = "".join("<tr>" + "".join(f"<td class=mono>{_num(r.get(c))}</td>" for c in columns) + "</tr>" for r in rows)
+    ignored = [str(name) for name in trace.get("ignored") or ()]
+    count = trace.get("ignored_count", len(ignored))
+    more = f" and {count - len(ignored):,} more" if isinstance(count, int) and count > len(ignored) else ""
+    note = f'<p class="note">stages without a reference stage: {_e(", ".join(ignored))}{more}</p>' if ignored else ""
+    return f"{summary}<table><tr>{head}</tr>{body}</table>{note}"
 
 
 def _heatmap(key, row, heatmaps, can_draw, above) -> list:

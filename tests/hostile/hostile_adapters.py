@@ -681,7 +681,7 @@ class ForgesAnswerThenHangs(Good):
         outputs = self.good_outputs(inputs)
         for thing in gc.get_objects():
             if isinstance(thing, Connection):
-                thing.send_bytes(pickle.dumps(("ok", (outputs, []))))  # run_case's answer: (outputs, mutated)
+                thing.send_bytes(pickle.dumps(("ok", (outputs, [], {}))))  # run_case's answer
         time.sleep(600)
 
 

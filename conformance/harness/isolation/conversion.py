@@ -118,9 +118,15 @@ class ProfiledAdapter:
             self._call(self.adapter.begin_case, case_id)
 
     def run_case(self, inputs: dict, config: dict, limit=None) -> tuple:
-        """(outputs in `sam` layout, names of the port's inputs that ``run`` modified in place)."""
+        """(outputs in `sam` layout, names of the port's inputs that ``run`` modified in place, {output: why
+        it is missing} as the outputs-folder reader reports it)."""
+        from ...adapters.outputs import OutputsAdapter
+
         port_inputs = self.port_inputs(inputs, config)
         before = {k: None if v is None else v.copy() for k, v in port_inputs.items()}
+        reader = isinstance(self.adapter, OutputsAdapter)  # samspec's own reader: told the case's size limit
+        if reader:
+            self.adapter.value_limit = limit
         raw = self._call(self.adapter.run, **port_inputs)
         raw = self._plain("outputs", raw, limit)
         mutated = sorted(
@@ -128,7 +134,8 @@ class ProfiledAdapter:
             for k, v in port_inputs.items()
             if v is not None and (v.dtype != before[k].dtype or not np.array_equal(v, before[k], equal_nan=True))
         )
-        return self.sam_outputs(raw, inputs, config, limit), mutated
+        missing = {str(k): safe_text(v, 600) for k, v in self.adapter.missing.items()} if reader else {}
+        return self.sam_outputs(raw, inputs, config, limit), mutated, missing
 
     def run(self, inputs: dict, limit=None) -> dict:
         """The adapter's own ``run`` on port inputs, as plain arrays (no profile)."""
@@ -139,11 +146,11 @@ class ProfiledAdapter:
         raw = self._call(self.adapter.trace, **inputs)
         return self._plain("trace", raw)
 
-    def trace_case(self, inputs: dict, config: dict) -> dict:
-        """The port's named intermediate values (``trace``) on a case's inputs."""
+    def trace_case(self, inputs: dict, config: dict, limit=None) -> dict:
+        """The port's named intermediate values (``trace``) on a case's inputs, each at most ``limit`` values."""
         port_inputs = self.port_inputs(inputs, config)
         raw = self._call(self.adapter.trace, **port_inputs)
-        return self._plain("trace", raw)
+        return self._plain("trace", raw, limit)
 
 
 # -- the profile as data: what samspec's own process may hold -------------------------------------------------

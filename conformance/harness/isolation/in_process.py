@@ -59,6 +59,7 @@ class InProcessPort:
         self.runtime = getattr(adapter, "runtime", None)
         self.timeout = timeout
         self.mutated = []
+        self.missing = {}
         self._deadline = None
         self._captured = Captured()
         self._writer = CaptureWriter(self._captured)
@@ -113,11 +114,11 @@ class InProcessPort:
 
     def run_case(self, inputs, config, limit=None) -> dict:
         """The port's outputs for a case's `sam` inputs, converted back to `sam` layout."""
-        outputs, self.mutated = self._call(self._profiled.run_case, inputs, config, limit)
+        outputs, self.mutated, self.missing = self._call(self._profiled.run_case, inputs, config, limit)
         return outputs
 
-    def trace_case(self, inputs, config) -> dict:
-        return self._call(self._profiled.trace_case, inputs, config)
+    def trace_case(self, inputs, config, limit=None) -> dict:
+        return self._call(self._profiled.trace_case, inputs, config, limit)
 
     @property
     def has_trace(self) -> bool:

@@ -3,7 +3,8 @@
 - ``die_with_parent``: on Linux the kernel sends the worker SIGKILL when its parent dies
   (``prctl(PR_SET_PDEATHSIG)``); everywhere, a watch thread sees the parent gone (the worker's parent
   process id changes) within ``WATCH_SECONDS`` and kills the worker's process group, the worker included.
-- ``kill_group``: SIGKILL to a worker (or an ``--exec`` program) and every process it started in its group.
+- ``kill_group``: SIGKILL to a worker (or an ``--exec`` program) and every process it started in its group;
+  ``track`` / ``untrack`` keep the live ones, which ``kill_tracked`` ends (samspec's exit, its signal handlers).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import threading
 import time
 
 WATCH_SECONDS = 0.5
+_TRACKED = set()  # Popen objects of process groups samspec started and has not yet ended
 PR_SET_PDEATHSIG = 1
 
 
@@ -58,3 +60,18 @@ def kill_group(process) -> None:
         os.killpg(process.pid, signal.SIGKILL)
     with contextlib.suppress(ProcessLookupError, OSError):
         process.kill()
+
+
+def track(process) -> None:
+    _TRACKED.add(process)
+
+
+def untrack(process) -> None:
+    _TRACKED.discard(process)
+
+
+def kill_tracked() -> None:
+    """Kill every tracked process group (an --exec program still running when samspec ends)."""
+    for process in list(_TRACKED):
+        kill_group(process)
+        untrack(process)

@@ -24,7 +24,7 @@ from ...profiles.model import NotApplicable
 from .capture import Captured
 from .conversion import ConversionError, profile_from_data
 from .errors import MissingDependency, PortFailure, PortLoadError, describe_exit
-from .lifetime import kill_group
+from .lifetime import kill_group, kill_tracked
 from .wire import ANSWER_SLACK, LARGEST_ANSWER, TooLarge, receive
 
 DEFAULT_TIMEOUT = 60.0  # seconds per case (build + run)
@@ -32,11 +32,13 @@ _OPEN = weakref.WeakSet()  # every IsolatedPort with a worker: close_all() ends 
 
 
 def close_all() -> None:
-    """Kill every worker this process started, with its process group: for the front-ends' signal
-    handlers and exit paths (a worker also dies by itself within seconds of samspec's death)."""
+    """Kill every worker this process started, with its process group, and any --exec program still running:
+    for the front-ends' signal handlers and exit paths (a worker also dies by itself within seconds of
+    samspec's death)."""
     for port in list(_OPEN):
         with contextlib.suppress(Exception):
             port.close()
+    kill_tracked()
 
 
 atexit.register(close_all)
@@ -58,6 +60,7 @@ class IsolatedPort:
         self.port = port
         self.outputs = None if outputs is None else str(outputs)
         self.mutated = []  # the port's inputs that the last run_case modified in place
+        self.missing = {}  # output -> why the last run_case lacks it (the --outputs reader's missing files)
         self.profile_override = profile
         self.timeout = float(timeout)
         self._captured = Captured()
@@ -282,13 +285,14 @@ class IsolatedPort:
     def run_case(self, inputs, config, limit=None) -> dict:
         """The port's outputs for a case's `sam` inputs, converted back to `sam` layout in the worker."""
         answer = self._call("run_case", (inputs, config, limit), "running the port")
-        if not (isinstance(answer, tuple) and len(answer) == 2 and isinstance(answer[0], dict)):
+        if not (isinstance(answer, tuple) and len(answer) == 3 and all(map(isinstance, answer, (dict, list, dict)))):
             raise PortFailure(f"the worker sent a {type(answer).__name__} for a case's outputs; samspec cannot read it")
-        outputs, self.mutated = answer[0], [str(name) for name in answer[1] or ()]
+        outputs, self.mutated = answer[0], [str(name) for name in answer[1]]
+        self.missing = {str(k): str(v) for k, v in answer[2].items()}
         return outputs
 
-    def trace_case(self, inputs, config) -> dict:
-        return self._call("trace_case", (inputs, config), "tracing the port")
+    def trace_case(self, inputs, config, limit=None) -> dict:
+        return self._call("trace_case", (inputs, config, limit), "tracing the port")
 
     def take_captured(self) -> str:
         return self._captured.take()

@@ -73,9 +73,27 @@ def to_plain_outputs(raw, limit: int | None) -> dict:
     return outputs
 
 
-def to_plain_trace(raw) -> dict:
-    """A ``trace`` result as {stage name: ndarray}; no size limit beyond the arrays' own."""
-    return to_plain_outputs(raw, None)
+MAX_TRACE_STAGES = 200  # the reference traces about 20 stages
+MAX_STAGE_NAME = 100  # characters
+
+
+def to_plain_trace(raw, limit: int | None = None) -> dict:
+    """A ``trace`` result as {stage name: ndarray}, bounded so that a report stays small: at most
+    MAX_TRACE_STAGES stages, names of at most MAX_STAGE_NAME characters, each stage at most ``limit``
+    values. Raises TypeError/ValueError with a message for the trace's note otherwise."""
+    if not hasattr(raw, "items"):
+        raise TypeError(f"trace() returned {type(raw).__name__}, expected a dict of stage arrays")
+    kept = {}
+    for count, (name, value) in enumerate(raw.items()):
+        if count >= MAX_TRACE_STAGES:
+            raise ValueError(f"trace() returned more than {MAX_TRACE_STAGES} stages; the reference has about 20")
+        if isinstance(name, str) and len(name) > MAX_STAGE_NAME:
+            raise ValueError(
+                f"trace() returned a stage name of {len(name):,} characters (at most {MAX_STAGE_NAME}): "
+                f"{safe_text(name, 60)!r}"
+            )
+        kept[name] = value
+    return to_plain_outputs(kept, limit)
 
 
 class _SafeUnpickler(pickle.Unpickler):
