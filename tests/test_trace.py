@@ -274,3 +274,21 @@ def test_spec11_4_a_port_laid_out_otherwise_traces_what_it_has(meta, cases):
     assert "points.positional_encoding" not in stages
     compared = compare_trace(case, stages, "sam")
     assert compared["first_departing"] is None and len(compared["rows"]) >= 5, compared["summary"]
+
+
+def test_spec11_an_output_departing_after_its_last_stage_agrees_is_a_batch_or_layout_departure():
+    """§11 trace stage: the dense embedding of a mask batch returned in another image order departs at the
+    output while mask.conv3 agrees: the section is §11 (batch, layout), not the mask path's."""
+    from samspec.conformance.harness.stages import compare_trace
+    from samspec.conformance.selftest.novel_bugs import NOVEL_BUGS
+
+    case = next(c for c in load_cases(pattern=r"^masks\.random$"))
+    for name in ("mask_batch_reversed", "dense_channels_reversed"):
+        port = TracedVariantAdapter(NOVEL_BUGS[name])
+        port.build(case.config, case.params)
+        compared = compare_trace(case, port.trace(**prompt(case)))
+        assert compared["first_departing"] == "prompt_dense_embeddings" and compared["section"] == "§11", name
+        assert "mask.conv3" in compared["summary"], compared["summary"]
+    port = TracedVariantAdapter(NOVEL_BUGS["layer_norm_over_batch"])  # a departure inside the mask path stays there
+    port.build(case.config, case.params)
+    assert compare_trace(case, port.trace(**prompt(case)))["section"] == "§9.2"
