@@ -292,3 +292,18 @@ def test_spec11_an_output_departing_after_its_last_stage_agrees_is_a_batch_or_la
     port = TracedVariantAdapter(NOVEL_BUGS["layer_norm_over_batch"])  # a departure inside the mask path stays there
     port.build(case.config, case.params)
     assert compare_trace(case, port.trace(**prompt(case)))["section"] == "§9.2"
+
+
+def test_spec4_tokens_and_grid_departing_together_are_summarised_by_the_section_they_share():
+    """§4 trace stage: a positional-encoding bug departs at the point tokens' encoding where there are
+    points and at the grid where there are none; the run's trace line names what they share (§4)."""
+    from samspec.conformance.diagnosis.variants import VARIANTS
+    from samspec.conformance.harness.stages import trace_summary
+
+    cases = load_cases(pattern=r"^(labels\.foreground|empty\.tiny)$")
+    results = Checker(TracedVariantAdapter(VARIANTS["cos_sin_order"]), SAM, trace="failing").run(cases)
+    summary = trace_summary(results)
+    assert summary["stages"] == {"points.positional_encoding": 1, "dense_pe.grid": 1}, summary
+    assert summary["section"] == "§4" and summary["line"].endswith("both depart (2 cases): they share §4")
+    grid_only = trace_summary([r for r in results if r.case == "empty.tiny"])
+    assert grid_only["section"] == "§8.2" and "share" not in grid_only["line"]

@@ -209,39 +209,56 @@ def _stage_order(stage) -> int:
     return order.index(stage) if stage in order else len(order)
 
 
-def trace_summary(results) -> dict | None:
-    """Where the traced failing cases depart (one trace per case, from ``Result.trace``), or None when
-    no failing case was traced: {"first_departing", "section", "cases", "traced", "stages": {stage:
-    cases}, "failed": traces that could not be taken, "line": one summary line}. The stage named is
-    the one most cases depart at (ties: the earliest in computation order)."""
+POSITIONAL_TOKENS = {f"{p}.{s}" for p in ("points", "boxes") for s in ("fourier_argument", "positional_encoding")}
+POSITIONAL_GRID = {"dense_pe.fourier_argument", "dense_pe.grid"}
+
+
+def _departures(results) -> tuple:
+    """The traced failing cases' traces (one per case), and {first departing stage: (cases, section)}."""
     traces = {}
     for result in results:
         if result.verdict == "fail" and isinstance(result.trace, dict) and result.trace.get("summary"):
             traces.setdefault(result.case, result.trace)
-    if not traces:
-        return None
     stages = {}
     for trace in traces.values():
-        if trace.get("first_departing"):
-            stages[trace["first_departing"]] = stages.get(trace["first_departing"], 0) + 1
+        stage = trace.get("first_departing")
+        if stage:
+            count, section = stages.get(stage, (0, trace.get("section") or section_of(stage)))
+            stages[stage] = (count + 1, section)
+    return traces, stages
+
+
+def trace_summary(results) -> dict | None:
+    """Where the traced failing cases depart (one trace per case, from ``Result.trace``), or None when
+    no failing case was traced: {"first_departing", "section", "cases", "traced", "stages": {stage:
+    cases}, "failed": traces that could not be taken, "line": one summary line}. The stage named is
+    the one most cases depart at (ties: the earliest in computation order). When the tokens' and the
+    grid's positional encodings both depart, the section is the Fourier features they share (§4)."""
+    traces, stages = _departures(results)
+    if not traces:
+        return None
     failed = sum(1 for t in traces.values() if str(t.get("summary", "")).startswith("trace failed"))
-    stage = min(stages, key=lambda s: (-stages[s], _stage_order(s))) if stages else None
-    section = section_of(stage) if stage else None
+    ranked = sorted(stages, key=lambda s: (-stages[s][0], _stage_order(s)))
+    stage = ranked[0] if ranked else None
+    section = stages[stage][1] if stage else None
     if stage:
         line = f"trace: the first stage that departs is {stage} ({section}) "
-        line += f"in {stages[stage]} of {len(traces)} traced failing cases"
-        others = sorted((s for s in stages if s != stage), key=lambda s: (-stages[s], _stage_order(s)))
-        line += "".join(f"; {s} ({section_of(s)}) in {stages[s]}" for s in others[:3])
+        line += f"in {stages[stage][0]} of {len(traces)} traced failing cases"
+        line += "".join(f"; {s} ({stages[s][1]}) in {stages[s][0]}" for s in ranked[1:4])
     else:
         line = f"trace: no traced stage departs in the {len(traces)} traced failing cases"
+    if set(stages) & POSITIONAL_TOKENS and set(stages) & POSITIONAL_GRID:
+        shared = sum(stages[s][0] for s in stages if s in POSITIONAL_TOKENS | POSITIONAL_GRID)
+        line += f"; the tokens' and the grid's positional encodings both depart ({shared} cases): they share §4"
+        section = "§4"
     if failed:
         line += f"; the trace failed in {failed}"
     return {
         "first_departing": stage,
         "section": section,
-        "cases": stages.get(stage, 0),
+        "cases": stages[stage][0] if stage else 0,
         "traced": len(traces),
-        "stages": dict(sorted(stages.items(), key=lambda kv: _stage_order(kv[0]))),
+        "stages": {s: stages[s][0] for s in sorted(stages, key=_stage_order)},
         "failed": failed,
         "line": line,
     }
