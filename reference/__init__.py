@@ -8,7 +8,6 @@ docstring gives its equation, shapes and the section of docs/spec.md it implemen
 from .activations import ACTIVATIONS, get_activation
 from .backend import erf, resolve_namespace
 from .checkpoints import CheckpointError, load_params
-from .conventions import PROFILES, Conventions, LabelRule
 from .coordinates import normalise_coordinates, shift_to_pixel_centres
 from .encoder import STAGES, SAMPromptEncoder
 from .masks import conv1x1, conv2x2_stride2, downscale_mask, layer_norm_channels, no_mask_embedding
@@ -21,6 +20,7 @@ from .positional_encoding import (
     sinusoids,
 )
 from .registry import DENSE, DENSE_PE, OUTPUT_KEYS, OUTPUTS, SHORT_NAMES, SPARSE
+from .semantics import PROFILES, SEMANTICS, Conventions, LabelRule, Semantics, get_semantics
 from .sparse import (
     append_box_not_a_point,
     append_padding_point,
@@ -43,6 +43,8 @@ __all__ = [
     "OUTPUT_KEYS",
     "PROFILES",
     "SAMPromptEncoder",
+    "SEMANTICS",
+    "Semantics",
     "STAGES",
     "append_box_not_a_point",
     "append_padding_point",
@@ -58,6 +60,7 @@ __all__ = [
     "fourier_argument",
     "fourier_features",
     "get_activation",
+    "get_semantics",
     "grid_cell_centres",
     "init_params",
     "label_embedding_table",

@@ -1,4 +1,4 @@
-"""The whole prompt encoder: the stages of spec §3–§10 composed under one profile (§11–§12).
+"""The whole prompt encoder: the stages of spec §3–§10 composed under one semantics (§11–§12).
 
 ``SAMPromptEncoder.compose`` is the teaching composition: every stage in the spec's order, one
 call per stage, no performance branches. ``__call__`` runs, part by part, the fast compositions
@@ -17,12 +17,12 @@ from . import registry
 from . import validation as check
 from .activations import get_activation
 from .backend import float_dtype, namespace_name, resolve_namespace
-from .conventions import Conventions, get_conventions
 from .fast.label_table import token_table
 from .fast.normal_tail import fast_activation
 from .inputs import prepare_inputs
 from .params import check_config, check_params, init_params
 from .registry import OUTPUT_KEYS
+from .semantics import Semantics, get_semantics
 from .sparse import label_embedding_table
 
 # The stage functions the encoder composes (reference/registry.py). ``SAMPromptEncoder(stages={...})``
@@ -61,6 +61,7 @@ class SAMPromptEncoder:
     ``enc.trace(...)`` returns every stage's intermediate as well, keyed by stage name.
     The only state is the configuration and the parameters, converted once to ``dtype`` on ``xp``.
     ``fast=False`` makes ``__call__`` run the teaching composition too (reference/fast/).
+    ``profile`` names the reference's semantics (spec §12.1, ``SEMANTICS``), or is a ``Semantics``.
     """
 
     def __init__(
@@ -85,8 +86,9 @@ class SAMPromptEncoder:
         self.input_image_size = _check_size_pair("input_image_size", input_image_size)
         self.activation = activation
         self._activation = get_activation(activation)  # §9.3, the definition; a clear error for an unknown name
-        self.conventions = profile if isinstance(profile, Conventions) else get_conventions(profile)
-        self.profile = self.conventions.name
+        self.semantics = profile if isinstance(profile, Semantics) else get_semantics(profile)  # §12.1
+        self.conventions = self.semantics  # (the old name)
+        self.profile = self.semantics.name
         if stages is not None and not isinstance(stages, dict):
             raise TypeError(f"stages: expected a dict of stage name -> function; received {type(stages).__name__}")
         unknown = sorted(set(stages or {}) - set(STAGES))
@@ -120,7 +122,7 @@ class SAMPromptEncoder:
         check.check_fourier_range(self.params["pe_layer.positional_encoding_gaussian_matrix"], self.dtype, self.xp)
         self._gaussian_abs = self.xp.abs(self.xp.astype(self.params[GAUSSIAN], self.xp.float64))  # §4.1's bound
         self._label_table = label_embedding_table(self.params, self.dtype, self.xp)  # §5.2: E, (6, C)
-        self._token_table = token_table(self._label_table, self.conventions.labels, self.xp)  # §5.2, §6.2, §6.3
+        self._token_table = token_table(self._label_table, self.semantics.labels, self.xp)  # §5.2, §6.2, §6.3
         self._fast_activation = fast_activation(activation, self.dtype, self.xp)
         self._parts = fast_forms.choose(self, fast, stages or {})  # the one switch (reference/fast/)
 
@@ -161,7 +163,7 @@ class SAMPromptEncoder:
         sparse = parts.sparse_tokens(points, labels, boxes, batch)  # §3–§7: (B, T, C)
         grid = parts.positional_grid()  # §8: (h, w, C)
         dense = parts.dense_embedding(masks, batch)  # §9, §10: (B, h, w, C)
-        if not self.conventions.channels_last:  # §11.2: (B, h, w, C) -> (B, C, h, w); (h, w, C) -> (C, h, w)
+        if not self.semantics.channels_last:  # §11.2: (B, h, w, C) -> (B, C, h, w); (h, w, C) -> (C, h, w)
             dense, grid = self.xp.permute_dims(dense, (0, 3, 1, 2)), self.xp.permute_dims(grid, (2, 0, 1))
         return dict(zip(OUTPUT_KEYS, (sparse, dense, grid[None, ...])))  # §11.2
 
@@ -171,18 +173,18 @@ class SAMPromptEncoder:
         point_tokens = box_tokens = None
         if points is not None:
             coords = record("points.shifted", S.shift_to_pixel_centres(points, xp))  # §3.1
-            if self.conventions.pad_points and boxes is None:
+            if self.semantics.pad_points and boxes is None:
                 coords, labels = S.append_padding_point(coords, labels, xp)  # §5.1
             record("points.labels", labels)
             pe = self.positional_encoding("points", coords, record)  # §3.2, §4
-            point_tokens = S.embed_point_labels(pe, labels, self._label_table, self.conventions.labels, xp)  # §5.2
+            point_tokens = S.embed_point_labels(pe, labels, self._label_table, self.semantics.labels, xp)  # §5.2
             record("points.tokens", point_tokens)
         if boxes is not None:
             corners = record("boxes.shifted", S.shift_to_pixel_centres(boxes, xp))  # §6.1, §3.1
             pe = self.positional_encoding("boxes", corners, record)  # §3.2, §4
             corners = p["point_embeddings.2.weight"], p["point_embeddings.3.weight"]
             box_tokens = S.embed_box_corners(pe, *corners, xp)  # §6.2
-            if self.conventions.box_trailing_not_a_point:
+            if self.semantics.box_trailing_not_a_point:
                 box_tokens = S.append_box_not_a_point(box_tokens, p["not_a_point_embed.weight"], xp)  # §6.3
             record("boxes.tokens", box_tokens)
         return S.assemble_sparse(point_tokens, box_tokens, batch, self.hidden_size, self.dtype, xp)  # §7

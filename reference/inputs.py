@@ -39,7 +39,7 @@ def prepare_inputs(encoder, points, labels, boxes, masks) -> Prompt:
         batch["boxes"] = boxes.shape[0]
     if masks is not None:
         batch["masks"], masks = canonical_masks(encoder, masks)
-    return Prompt(points, labels, boxes, masks, batch_size(encoder.conventions, batch))
+    return Prompt(points, labels, boxes, masks, batch_size(encoder.semantics, batch))
 
 
 def canonical_points(encoder, points, labels):
@@ -52,7 +52,7 @@ def canonical_points(encoder, points, labels):
     check.check_fourier_argument("points", points, encoder.input_image_size, encoder._gaussian_abs, dtype, xp)
     labels = check.as_array("labels", labels, xp)
     check.check_rank_and_shape("labels", labels, tuple(points.shape[:2]), "(batch, points), matching points")
-    check.check_labels(labels, encoder.conventions.labels.allowed, encoder.conventions.name, xp)
+    check.check_labels(labels, encoder.semantics.labels.allowed, encoder.semantics.name, xp)
     return points, xp.astype(labels, xp.int64)  # values checked above; signed, so -1 can be appended
 
 
@@ -60,7 +60,7 @@ def canonical_boxes(encoder, boxes):
     """Boxes as (B, M, 2, 2) corners in pixels, cast to the compute dtype (§6.1, §12: `xyxy` (B, 4) is M = 1)."""
     xp, dtype = encoder.xp, encoder.dtype
     boxes = check.as_array("boxes", boxes, xp)
-    if encoder.conventions.boxes_layout == "xyxy":
+    if encoder.semantics.boxes_layout == "xyxy":
         check.check_rank_and_shape("boxes", boxes, (None, 4), "(batch, x1 y1 x2 y2) in pixels")
         boxes = xp.reshape(boxes, (boxes.shape[0], 1, 2, 2))
     else:
@@ -76,7 +76,7 @@ def canonical_masks(encoder, masks):
     channel axis; `nmhwc` flattens (B, M) to B' = B*M, and M = 0 means no mask (§11.1)."""
     xp, (h, w) = encoder.xp, encoder.image_embedding_size
     masks = check.as_array("masks", masks, xp)
-    if encoder.conventions.masks_layout == "nchw":
+    if encoder.semantics.masks_layout == "nchw":
         meaning = f"(batch, 1, 4h, 4w) for image_embedding_size {(h, w)}"
         check.check_rank_and_shape("masks", masks, (None, 1, 4 * h, 4 * w), meaning)
         size, masks = masks.shape[0], masks[:, 0, :, :]
@@ -94,14 +94,14 @@ def canonical_masks(encoder, masks):
     return size, masks
 
 
-def batch_size(conventions, sizes: dict) -> int:
+def batch_size(semantics, sizes: dict) -> int:
     """§11.1: the batch size every given input agrees on, else the semantics' empty-prompt batch."""
     size = check.check_batch_sizes(sizes)
     if size is None:
-        size = conventions.empty_prompt_batch
+        size = semantics.empty_prompt_batch
         if size is None:
             raise ValueError(
-                f"points, labels, boxes, masks: profile {conventions.name!r} needs at least one prompt to know the "
+                f"points, labels, boxes, masks: profile {semantics.name!r} needs at least one prompt to know the "
                 f"batch size; received none"
             )
     return size

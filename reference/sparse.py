@@ -7,7 +7,7 @@ tokens at once from one lookup table.
 
 from __future__ import annotations
 
-from .conventions import LABEL_ROWS, LabelRule
+from .semantics import LABEL_ROWS, LabelRule
 from .validation import check_labels
 
 

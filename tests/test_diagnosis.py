@@ -458,7 +458,7 @@ def test_variants_follow_the_profile_semantics_even_a_users_conventions(cases):
     `sam2` semantics (labels 2 and 3 add the corner rows), `corner_labels` changes nothing."""
     import dataclasses
 
-    from samspec.reference.conventions import PROFILES
+    from samspec.reference.semantics import PROFILES
 
     case = _case(cases, "labels.background")
     got = VARIANTS["labels_swapped"].run(case.config, case.params, case.inputs, "float32")["prompt_sparse_embeddings"]

@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 
 from samspec.reference import STAGES, SAMPromptEncoder, get_activation, init_params
 from samspec.reference.activations import gelu
-from samspec.reference.conventions import KERAS_HUB_LABELS, SAM_LABELS
 from samspec.reference.fast import PART_STAGES
 from samspec.reference.fast import window_order as fast_mask
 from samspec.reference.fast.channels_first import (
@@ -47,6 +46,7 @@ from samspec.reference.masks import conv2x2_stride2 as conv2x2_stride2_literal
 from samspec.reference.masks import downscale_mask as downscale_mask_literal
 from samspec.reference.positional_encoding import dense_positional_grid as dense_positional_grid_literal
 from samspec.reference.positional_encoding import fourier_features
+from samspec.reference.semantics import KERAS_HUB_LABELS, SAM_LABELS
 from samspec.reference.sparse import (
     append_padding_point,
     assemble_sparse,

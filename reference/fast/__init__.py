@@ -55,7 +55,7 @@ def sparse_tokens(enc, points, labels, boxes, batch):
     Why this equals the teaching composition: §3.1 and §5.1 are the same calls; from §3.2 on,
     see ``sparse_embeddings``.
     """
-    xp, conv = enc.xp, enc.conventions
+    xp, conv = enc.xp, enc.semantics
     if points is None and boxes is None:
         return assemble_sparse(None, None, batch, enc.hidden_size, enc.dtype, xp)  # §7: (B, 0, C)
     coords = corners = None

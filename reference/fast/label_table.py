@@ -8,9 +8,9 @@ position at once and writes the whole sparse output with one multiply-add.
 
 from __future__ import annotations
 
-from ..conventions import LABEL_ROWS, LabelRule
 from ..coordinates import normalise_coordinates
 from ..positional_encoding import fourier_argument
+from ..semantics import LABEL_ROWS, LabelRule
 from ..validation import check_labels
 from .half_angle import sin_and_cos
 

@@ -526,8 +526,8 @@ def test_spec2_2_init_params_accepts_numpy_integer_seeds():
 
 
 def _label_stage_calls():
-    from samspec.reference.conventions import KERAS_HUB_LABELS, SAM_LABELS
     from samspec.reference.fast.label_table import embed_point_labels_by_table as embed_point_labels
+    from samspec.reference.semantics import KERAS_HUB_LABELS, SAM_LABELS
     from samspec.reference.sparse import embed_point_labels as embed_point_labels_literal
     from samspec.reference.sparse import label_embedding_table
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from samspec.reference import PROFILES, SAMPromptEncoder, append_box_not_a_point, init_params, sinusoids
-from samspec.reference.conventions import HF_SAM2_LABELS, SAM2_LABELS
+from samspec.reference.semantics import HF_SAM2_LABELS, SAM2_LABELS
 
 SMALL = dict(hidden_size=8, image_embedding_size=(2, 3), input_image_size=(16, 24), mask_in_channels=4)
 PARAMS = init_params(8, 4, seed=3)
