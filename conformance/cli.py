@@ -432,6 +432,13 @@ def build_parser() -> argparse.ArgumentParser:
     dtype_budget.add_arguments(
         reports.add_parser("dtypes", help="how much judging in float16 widens the budget: docs/tolerances.md")
     )
+    from .reports import coverage as coverage_report
+
+    coverage_report.add_arguments(
+        reports.add_parser(
+            "coverage", help="map every spec clause to the fixture cases exercising it: docs/coverage.md"
+        )
+    )
 
     fixtures = commands.add_parser("fixtures", help="generate or verify the golden fixtures")
     fixtures.add_argument("action", choices=["generate", "verify"])

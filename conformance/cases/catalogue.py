@@ -31,6 +31,12 @@ CONFIGS = {
     "tiny": dict(hidden_size=8, image_embedding_size=(4, 6), input_image_size=(64, 96), mask_in_channels=4),
     "tiny_square": dict(hidden_size=8, image_embedding_size=(4, 4), input_image_size=(64, 64), mask_in_channels=4),
     "cm4": dict(hidden_size=32, image_embedding_size=(8, 8), input_image_size=(128, 128), mask_in_channels=4),
+    # image and grid unrelated (spec §2.1): H/h = 14, W/w = 130/3, a portrait grid on a landscape image, Cm = 8;
+    # a port that derives one size from the other (h = H/16) fails here
+    "unrelated": dict(hidden_size=16, image_embedding_size=(5, 3), input_image_size=(70, 130), mask_in_channels=8),
+    "unrelated_square": dict(
+        hidden_size=16, image_embedding_size=(4, 4), input_image_size=(80, 80), mask_in_channels=8
+    ),
 }
 
 
@@ -148,6 +154,42 @@ def outside_points(rng, config):
 def border_box(rng, config):
     height, width = config["input_image_size"]
     return {"boxes": np.array([[0.0, 0.0, width - 1.0, height - 1.0]])}
+
+
+def unit_edge_points(rng, config):
+    """Points whose shifted coordinates are exactly 0 or the image size: u on the unit square's edges."""
+    height, width = config["input_image_size"]
+    points = [[-0.5, -0.5], [width - 0.5, height - 0.5], [-0.5, height - 0.5], [width - 0.5, -0.5]]
+    return {"points": np.array([points], dtype=np.float64), "labels": np.array([[1, 0, 1, 0]])}
+
+
+def reversed_boxes(rng, config):
+    """Random boxes given with x1 > x2, then y1 > y2, then both: corners are never reordered (§6.1)."""
+    x1, y1, x2, y2 = random_boxes(rng, config, 3).T
+    return {
+        "boxes": np.stack([[x2[0], y1[0], x1[0], y2[0]], [x1[1], y2[1], x2[1], y1[1]], [x2[2], y2[2], x1[2], y1[2]]])
+    }
+
+
+def degenerate_boxes(rng, config):
+    """A box whose corners coincide, and a box of zero width: accepted and encoded as given (§6.1)."""
+    x, y, _, y2 = random_boxes(rng, config, 1)[0]
+    return {"boxes": np.array([[x, y, x, y], [x, y, x, y2]])}
+
+
+def outside_boxes(rng, config):
+    """A box partly outside the image and one wholly beyond it: nothing is clipped (§3.2, §6.1)."""
+    height, width = config["input_image_size"]
+    return {
+        "boxes": np.array(
+            [[-width / 4, height / 3, width / 2, 1.25 * height], [width, height, 1.5 * width, 1.5 * height]]
+        )
+    }
+
+
+def integer_boxes(rng, config):
+    """Integer pixel boxes (int64), cast before any arithmetic (§11.3)."""
+    return {"boxes": np.rint(random_boxes(rng, config, 2)).astype(np.int64)}
 
 
 # -- the catalogue ----------------------------------------------------------------------------------
@@ -299,6 +341,56 @@ BASE_CASES = LABEL_CASES + [
         "seed",
         prompt(points=3, batch=2),
     ),
+    Case(
+        "points.unit_edges",
+        "points at (-0.5, -0.5) and (W-0.5, H-0.5): shifted coordinates on the unit square's edges, u = 0 and 1",
+        ("3.1", "3.2"),
+        "portrait",
+        unit_edge_points,
+    ),
+    Case(
+        "boxes.reversed",
+        "batch 3 boxes given with x1 > x2, with y1 > y2, and both: the corners are not reordered",
+        ("6.1", "6.2"),
+        "portrait",
+        reversed_boxes,
+    ),
+    Case(
+        "boxes.degenerate",
+        "batch 2 boxes: coincident corners (x1 = x2, y1 = y2) and zero width (x1 = x2)",
+        ("6.1", "6.2"),
+        "portrait",
+        degenerate_boxes,
+    ),
+    Case(
+        "boxes.outside",
+        "batch 2 boxes: one partly outside the image, one wholly beyond (W, H)",
+        ("3.2", "6.1"),
+        "portrait",
+        outside_boxes,
+    ),
+    Case(
+        "boxes.integer_coords",
+        "batch 2 integer pixel boxes (int64)",
+        ("6.1", "11.3"),
+        "portrait",
+        integer_boxes,
+    ),
+    Case(
+        "all.batch_one",
+        "a batch of one: 2 points, a box and a mask",
+        ("5", "6", "7", "9", "11.1"),
+        "portrait",
+        prompt(points=2, boxes=True, masks="random", batch=1),
+    ),
+    Case(
+        "config.unrelated_sizes",
+        "image (70, 130) and grid (5, 3) unrelated (H != 16h, a portrait grid on a landscape image), Cm 8: "
+        "points, a box and a mask",
+        ("2.1", "3.2", "8", "9"),
+        "unrelated",
+        prompt(points=3, boxes=True, masks="random", batch=2),
+    ),
     Case("seed.boxes", "seed config: one box", ("6", "8", "10"), "seed", prompt(boxes=True, batch=1)),
     Case(
         "seed.points_boxes",
@@ -332,7 +424,7 @@ MINUS_10_CASES = [
 
 # cases whose point is a non-square image or grid (points.landscape: the landscape image itself)
 NOT_TWINNED = frozenset({"points.landscape"})
-SQUARE_TWIN = {"portrait": "square", "landscape": "square", "tiny": "tiny_square"}
+SQUARE_TWIN = {"portrait": "square", "landscape": "square", "tiny": "tiny_square", "unrelated": "unrelated_square"}
 
 
 def square_twin(case: Case) -> Case:
