@@ -34,7 +34,7 @@ class ClauseCoverage:
 
 def measure(cases, clauses=CLAUSES, profiles=None) -> list:
     """A ClauseCoverage per clause, over the sound cases of a fixture set."""
-    from .ports_table import applicable  # the checker's applicability test, without running a port
+    from .applicability import applicable  # the checker's applicability test, without running a port
 
     profiles = list(profiles or PROFILES.values())
     sound = [case for case in cases if not getattr(case, "fixture_error", None)]

@@ -190,7 +190,8 @@ def figure_check_ratios(ctx, reports=None):
             results = Checker(adapter, get_profile("sam")).run(ctx["cases"])
             reports.append((label, result_dicts(results)))
     case_ids = list(dict.fromkeys(r["case"] for _, results in reports for r in results))
-    fig = new_figure(max(3.2 + 2.3 * len(reports), 6.0), 0.2 * len(case_ids) + 2.4)  # 53 cases: 1300 px
+    rows = min(0.2 * len(case_ids), 10.8)  # inches for the case rows: 0.2 a case up to 54 cases, then shared
+    fig = new_figure(max(3.2 + 2.3 * len(reports), 6.0), rows + 2.4)  # at most 1320 px high
     axes = np.atleast_1d(fig.subplots(1, len(reports)))
     image = None
     for column, (ax, (title, results)) in enumerate(zip(axes, reports)):
