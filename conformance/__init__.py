@@ -2,7 +2,7 @@
 
 The packages follow the data path of a check (docs/architecture.md):
 
-    cases/      the golden cases (catalogue, checksummed .npy store, real-checkpoint weights)
+    cases/      the golden cases (catalogue, spec clauses, checksummed .npy store, real-checkpoint weights)
     profiles/   a port's conventions and the known divergences between real ports
     adapters/   one module per port (conversion only), the registry that finds them, trace hooks
     harness/    the worker that isolates a port, the error budget, the comparison, xfail, stages

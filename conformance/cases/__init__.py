@@ -1,5 +1,6 @@
-"""The golden cases: the catalogue that defines them (catalogue), their checksummed ``.npy`` files
-and manifest (store), and the optional real-checkpoint cases (weights). Data path, step 1.
+"""The golden cases: the catalogue that defines them (catalogue), the spec clauses they exercise
+(clauses), their checksummed ``.npy`` files and manifest (npy, folder, manifest, load, verify,
+generate; store re-exports them), and the optional real-checkpoint cases (weights). Data path, step 1.
 
 (The package is named ``cases``, not ``fixtures``: ``samspec.fixtures`` is the data folder itself.)"""
 
