@@ -7,8 +7,9 @@ SAM v1, transformers and keras-hub use.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
-from .backend import erf
+from .backend import Array, erf
 
 
 def gelu(x, xp):
@@ -76,7 +77,7 @@ ACTIVATIONS = {
 }
 
 
-def get_activation(name: str):
+def get_activation(name: str) -> Callable[..., Array]:
     if not isinstance(name, str) or name not in ACTIVATIONS:
         raise ValueError(f"activation: expected one of {sorted(ACTIVATIONS)}; received {name!r}")
     return ACTIVATIONS[name]

@@ -10,11 +10,17 @@ from __future__ import annotations
 import importlib
 import math
 from types import ModuleType
+from typing import Any
+
+# Type names for the array-API world (typing cannot say more without a protocol per library):
+Array = Any  # an array of the namespace in use (NumPy, CuPy, torch, array_api_strict, ...)
+Namespace = Any  # an array-API namespace (``resolve_namespace``)
+DType = Any  # a dtype object of that namespace
 
 DTYPES = ("float64", "float32", "float16")
 
 
-def resolve_namespace(xp=None) -> ModuleType:
+def resolve_namespace(xp: Namespace = None) -> ModuleType:
     """Return an array-API namespace for ``xp`` (``None`` means NumPy).
 
     Namespaces that are not themselves array-API compliant (torch, older CuPy) are wrapped by
@@ -39,13 +45,13 @@ def resolve_namespace(xp=None) -> ModuleType:
     return xp
 
 
-def namespace_name(xp) -> str:
+def namespace_name(xp: Namespace) -> str:
     """The plain name of a namespace: 'numpy', 'cupy', 'torch', 'array_api_strict', ..."""
     name = getattr(xp, "__name__", repr(xp))
     return name.removeprefix("array_api_compat.")
 
 
-def float_dtype(xp, dtype: str):
+def float_dtype(xp: Namespace, dtype: str) -> DType:
     """The namespace's dtype object for one of ``DTYPES``; a clear error for anything else."""
     if dtype not in DTYPES:
         raise ValueError(f"dtype: expected one of {list(DTYPES)}; received {dtype!r}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import partial
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 
@@ -16,7 +17,7 @@ from . import fast as fast_forms
 from . import registry
 from . import validation as check
 from .activations import get_activation
-from .backend import float_dtype, namespace_name, resolve_namespace
+from .backend import Array, float_dtype, namespace_name, resolve_namespace
 from .fast.label_table import token_table
 from .fast.normal_tail import fast_activation
 from .inputs import prepare_inputs
@@ -142,21 +143,23 @@ class SAMPromptEncoder:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
         return f"SAMPromptEncoder({args}, xp={namespace_name(self.xp)})"
 
-    def __call__(self, points=None, labels=None, boxes=None, masks=None) -> dict:
+    def __call__(self, points: Array = None, labels: Array = None, boxes: Array = None, masks: Array = None) -> dict:
         """The three outputs (spec §11.2), each part by its fast composition (reference/fast/)."""
         return self.compose(points, labels, boxes, masks, parts=self._parts)
 
-    def trace(self, points=None, labels=None, boxes=None, masks=None) -> dict:
+    def trace(self, points: Array = None, labels: Array = None, boxes: Array = None, masks: Array = None) -> dict:
         """Every stage's intermediate, in computation order, then the three outputs (spec §11.4),
         from the teaching composition."""
-        trace = {}
+        trace: dict[str, Array] = {}
         parts = SimpleNamespace(**{part: partial(getattr(self, part), trace=trace) for part in PARTS})
         trace.update(self.compose(points, labels, boxes, masks, parts=parts))
         return trace
 
     # -- the teaching composition (spec §3–§11): every stage in the spec's order ------------------
 
-    def compose(self, points=None, labels=None, boxes=None, masks=None, parts=None) -> dict:
+    def compose(
+        self, points: Array = None, labels: Array = None, boxes: Array = None, masks: Array = None, parts: Any = None
+    ) -> dict:
         """Spec §11: validate (§13), then the three parts, ``parts``' (default: the methods below)."""
         parts = parts or self
         points, labels, boxes, masks, batch = self._prepare_inputs(points, labels, boxes, masks)  # §11.1, §12, §13

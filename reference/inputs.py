@@ -12,6 +12,8 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from . import validation as check
+from .backend import Array
+from .semantics import Semantics
 
 
 class Prompt(NamedTuple):
@@ -24,7 +26,7 @@ class Prompt(NamedTuple):
     batch: int
 
 
-def prepare_inputs(encoder, points, labels, boxes, masks) -> Prompt:
+def prepare_inputs(encoder: Any, points: Array, labels: Array, boxes: Array, masks: Array) -> Prompt:
     """Validate the prompts against ``encoder``'s configuration, semantics and dtype, and bring them
     to the canonical internal form (module docstring)."""
     if (points is None) != (labels is None):
@@ -94,7 +96,7 @@ def canonical_masks(encoder, masks):
     return size, masks
 
 
-def batch_size(semantics, sizes: dict) -> int:
+def batch_size(semantics: Semantics, sizes: dict) -> int:
     """§11.1: the batch size every given input agrees on, else the semantics' empty-prompt batch."""
     size = check.check_batch_sizes(sizes)
     if size is None:

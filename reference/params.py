@@ -29,7 +29,7 @@ def param_shapes(hidden_size: int, mask_in_channels: int) -> dict:
     }
 
 
-def check_config(hidden_size, mask_in_channels) -> None:
+def check_config(hidden_size: int, mask_in_channels: int) -> None:
     """hidden_size: a positive even int; mask_in_channels: a positive multiple of 4."""
     for name, value in (("hidden_size", hidden_size), ("mask_in_channels", mask_in_channels)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
@@ -79,7 +79,7 @@ def init_params(hidden_size: int = 256, mask_in_channels: int = 16, seed: int = 
     return params
 
 
-def check_params(params, hidden_size: int, mask_in_channels: int) -> None:
+def check_params(params: object, hidden_size: int, mask_in_channels: int) -> None:
     """Raise a clear error naming each missing, unexpected or wrong-shaped key (spec §13)."""
     if not isinstance(params, dict):
         raise TypeError(f"params: expected a dict of name -> array; received {type(params).__name__}")

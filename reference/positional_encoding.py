@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from .backend import Array, DType, Namespace
+
 
 def fourier_argument(unit_coords, gaussian_matrix, xp):
     """Spec §4.1, the argument of the sinusoids.
@@ -33,7 +35,7 @@ def fourier_features(unit_coords, gaussian_matrix, xp):
     return sinusoids(fourier_argument(unit_coords, gaussian_matrix, xp), xp)
 
 
-def grid_axes(image_embedding_size, dtype, xp):
+def grid_axes(image_embedding_size: tuple[int, int], dtype: DType, xp: Namespace) -> tuple[Array, Array]:
     """Spec §8.1 along each axis: x = (j + 0.5) / w for j < w and y = (i + 0.5) / h for i < h.
 
     -> x: (w,), y: (h,)

@@ -18,7 +18,8 @@ the stage functions' docstrings, and the intermediates against a real trace.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from .coordinates import normalise_coordinates, shift_to_pixel_centres
 from .masks import downscale_mask, no_mask_embedding
@@ -64,7 +65,7 @@ PART_NAMES = tuple(part.name for part in PARTS)
 class Stage(NamedTuple):
     """One stage function of the composition, replaceable by its name."""
 
-    function: object  # the definition; ``name`` is its __name__
+    function: Callable[..., Any]  # the definition; ``name`` is its __name__
     section: str  # the section of docs/spec.md it implements
     parts: tuple  # the parts (PART_NAMES) whose teaching composition calls it
     meaning: str  # one line

@@ -7,6 +7,7 @@ tokens at once from one lookup table.
 
 from __future__ import annotations
 
+from .backend import Array, Namespace
 from .semantics import LABEL_ROWS, LabelRule
 from .validation import check_labels
 
@@ -41,7 +42,7 @@ def label_embedding_table(params, dtype, xp):
     return xp.concat([rows.get(name, zero) for name in LABEL_ROWS], axis=0)
 
 
-def embed_point_labels(point_pe, labels, table, rule: LabelRule, xp):
+def embed_point_labels(point_pe: Array, labels: Array, table: Array, rule: LabelRule, xp: Namespace) -> Array:
     """Spec §5.2, point tokens from positional encodings and labels, label by label.
 
         token[b, n] = keep[l] * PE[b, n] + E[row[l]]   where labels[b, n] == l, for each allowed l

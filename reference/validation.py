@@ -6,8 +6,10 @@ from __future__ import annotations
 import math
 import numbers
 
+from .backend import Array, DType, Namespace
 
-def _describe(value) -> str:
+
+def _describe(value: object) -> str:
     shape = getattr(value, "shape", None)
     dtype = getattr(value, "dtype", None)
     if shape is None:
@@ -15,7 +17,7 @@ def _describe(value) -> str:
     return f"shape {tuple(shape)} and dtype {dtype}"
 
 
-def as_array(name: str, value, xp):
+def as_array(name: str, value: object, xp: Namespace) -> Array:
     """``value`` as an array of namespace ``xp`` (no copy where it already is one).
 
     Lists and other arrays are accepted and converted; bool and complex dtypes are refused."""
@@ -28,7 +30,7 @@ def as_array(name: str, value, xp):
     return array
 
 
-def check_rank_and_shape(name: str, array, expected: tuple, meaning: str) -> None:
+def check_rank_and_shape(name: str, array: Array, expected: tuple, meaning: str) -> None:
     """``expected`` is a tuple of ints and None (any size); ``meaning`` spells the axes out."""
     shape = tuple(array.shape)
     if len(shape) != len(expected) or any(e is not None and e != s for e, s in zip(expected, shape)):
@@ -36,14 +38,14 @@ def check_rank_and_shape(name: str, array, expected: tuple, meaning: str) -> Non
         raise ValueError(f"{name}: expected shape {spelled} {meaning}; received {_describe(array)}")
 
 
-def check_finite(name: str, array, xp) -> None:
+def check_finite(name: str, array: Array, xp: Namespace) -> None:
     if xp.isdtype(array.dtype, "real floating") and not bool(xp.all(xp.isfinite(array))):
         bad = xp.reshape(~xp.isfinite(array), (-1,))
         count = int(xp.sum(xp.astype(bad, xp.int64)))
         raise ValueError(f"{name}: expected finite values; received {count} NaN or inf value(s)")
 
 
-def cast_finite(name: str, array, dtype, xp):
+def cast_finite(name: str, array: Array, dtype: DType, xp: Namespace) -> Array:
     """``array`` (already through ``check_finite``) in the compute dtype; values that overflow it
     (e.g. 1e5 in float16) are refused."""
     cast = xp.astype(array, dtype, copy=False)
@@ -57,7 +59,7 @@ def cast_finite(name: str, array, dtype, xp):
     return cast
 
 
-def check_labels(labels, allowed: tuple, profile: str | None, xp) -> None:
+def check_labels(labels: Array, allowed: tuple, profile: str | None, xp: Namespace) -> None:
     """Labels of an integer dtype, each one of ``allowed`` (the profile's rule, §5.2); ``profile``
     names the profile in the message (None: a stage function called with a rule)."""
     if not xp.isdtype(labels.dtype, "integral"):
@@ -76,7 +78,7 @@ def check_labels(labels, allowed: tuple, profile: str | None, xp) -> None:
         )
 
 
-def check_positive_finite(name: str, value) -> float:
+def check_positive_finite(name: str, value: object) -> float:
     """A real number, finite and > 0 (e.g. LayerNorm's eps, §9.2); returned as a float."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name}: expected a finite number > 0; received {_describe(value)}")
@@ -86,7 +88,7 @@ def check_positive_finite(name: str, value) -> float:
     return number
 
 
-def check_representable(name: str, values, dtype, xp) -> None:
+def check_representable(name: str, values: tuple, dtype: DType, xp: Namespace) -> None:
     """Configuration values (sizes, scales) that the compute dtype must hold: each below finfo.max."""
     largest = float(xp.finfo(dtype).max)
     too_large = [v for v in values if abs(float(v)) > largest]
@@ -106,7 +108,7 @@ def check_batch_sizes(sizes: dict) -> int | None:
     return next(iter(given.values()), None)
 
 
-def check_fourier_range(gaussian, dtype, xp) -> None:
+def check_fourier_range(gaussian: Array, dtype: DType, xp: Namespace) -> None:
     """§4.1 for a point inside the image: |2 pi (2u - 1) G| <= 2 pi (|G_0j| + |G_1j|), which must be
     representable in the compute dtype (a float16 G of ~1e4 would make every argument inf)."""
     bound = 2.0 * 3.141592653589793 * float(xp.max(xp.sum(xp.abs(xp.astype(gaussian, xp.float64)), axis=0)))
@@ -119,7 +121,7 @@ def check_fourier_range(gaussian, dtype, xp) -> None:
         )
 
 
-def check_convolution_range(masks, weight, bias, xp) -> None:
+def check_convolution_range(masks: Array, weight: Array, bias: Array, xp: Namespace) -> None:
     """§9.1 on these masks must stay representable in their dtype: the bound
     max|mask| * max_o sum_{c,di,dj} |weight[o]| + max|bias| of the first convolution's output."""
     wide = xp.float64
@@ -136,7 +138,9 @@ def check_convolution_range(masks, weight, bias, xp) -> None:
         )
 
 
-def check_fourier_argument(name: str, coords, input_image_size, gaussian_abs, dtype, xp) -> None:
+def check_fourier_argument(
+    name: str, coords: Array, input_image_size: tuple[int, int], gaussian_abs: Array, dtype: DType, xp: Namespace
+) -> None:
     """§3.2–§4.1 for these points or corners: 2u - 1 and the argument A = 2*pi * (2u - 1) @ G must be
     finite in the compute dtype (a float32 point at 3.4e38 with an 8-pixel image, or a float64 one
     at 1e308 with a 1-pixel image, would give inf, then NaN tokens).
@@ -169,7 +173,7 @@ def check_fourier_argument(name: str, coords, input_image_size, gaussian_abs, dt
     )
 
 
-def _extreme_centred(values, size: float, xp) -> float:
+def _extreme_centred(values: Array, size: float, xp: Namespace) -> float:
     """max |2u - 1| over pixel coordinates ``values`` along an axis of ``size`` pixels, u = (p + 0.5) / size
     (§3.1, §3.2), a Python float (inf where it overflows float64). |2u - 1| is convex in p: its
     largest value is at the smallest or the largest coordinate."""

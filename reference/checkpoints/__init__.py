@@ -26,6 +26,7 @@ way (checked on the string and with ``lstat`` inside the folder; the outside is 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from .keras_files import _from_keras
@@ -51,7 +52,7 @@ __all__ = [
 ]
 
 
-def load_params(path) -> dict:
+def load_params(path: str | os.PathLike[str]) -> dict:
     """The prompt encoder's parameters from a Meta, transformers or keras-hub checkpoint, under
     SAM v1's names and layouts, shapes verified (see the module docstring)."""
     path = Path(path)

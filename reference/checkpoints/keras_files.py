@@ -3,6 +3,9 @@ external storage, virtual layouts and soft or external links are refused."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 
 from .keys import KERAS, KERAS_MARKERS
@@ -10,7 +13,7 @@ from .tensors import CheckpointError, _first_line, _import, _Tensor
 from .verify import _verified
 
 
-def _from_keras(path) -> dict:
+def _from_keras(path: Path) -> dict:
     h5py = _import("h5py", path, "a keras .weights.h5 file")
     try:
         handle = h5py.File(path, "r")
@@ -53,7 +56,7 @@ def _from_keras(path) -> dict:
         return _verified(path, entries, names)
 
 
-def _refuse_links(path, handle, h5py) -> None:
+def _refuse_links(path: Path, handle: Any, h5py: Any) -> None:
     """Soft and external links anywhere in the file are refused (they point elsewhere, possibly
     to other files); only hard links are followed."""
 
@@ -71,7 +74,7 @@ def _refuse_links(path, handle, h5py) -> None:
 H5_BUILTIN_FILTERS = {1, 2, 3, 4, 5, 6, 32000}  # HDF5's own filters and h5py's LZF: no plugin is loaded
 
 
-def _h5_tensor(path, dataset, name, is_kernel) -> _Tensor:
+def _h5_tensor(path: Path, dataset: Any, name: str, is_kernel: bool) -> _Tensor:
     """A dataset's header (layout, dtype, shape); a conv kernel's shape and values as OIHW."""
     if dataset.is_virtual:
         raise CheckpointError(f"{path}: {name!r} is a virtual dataset (its data lives in other files); refused")

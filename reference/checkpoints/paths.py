@@ -11,7 +11,7 @@ from pathlib import Path
 from .tensors import CheckpointError
 
 
-def relative_path_problem(relative) -> str | None:
+def relative_path_problem(relative: object) -> str | None:
     """Why ``relative`` is not a normalised relative POSIX path that stays inside its folder
     ('a/b.npy': no leading '/', drive, '..', '.', '//' or backslash), or None. The string alone is
     examined: nothing is opened or stat'ed, so the answer never depends on what exists outside."""
@@ -43,7 +43,7 @@ def first_symlink(root: Path, relative: str) -> str | None:
     return None
 
 
-def _inside(folder: Path, relative, where: str) -> Path:
+def _inside(folder: Path, relative: str, where: str) -> Path:
     """``folder / relative`` for a path named by a file of the folder (confined, no symlink)."""
     problem = relative_path_problem(relative)
     if problem is None and first_symlink(folder, relative) is not None:

@@ -4,6 +4,7 @@ tensor's shape and dtype from the header before its values; shard paths inside t
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 
 from .paths import _inside
@@ -13,7 +14,7 @@ from .torch_files import _read_torch
 SAFETENSORS_DTYPES = {"F16": "float16", "BF16": "bfloat16", "F32": "float32", "F64": "float64"}
 
 
-def _read_safetensors(path) -> dict:
+def _read_safetensors(path: Path) -> dict:
     """Every tensor of a .safetensors file, shape and dtype from its JSON header (safetensors
     checks the header's offsets against the file); values read when needed."""
     safetensors = _import("safetensors", path, "a .safetensors file")
@@ -24,7 +25,7 @@ def _read_safetensors(path) -> dict:
                 key: _Tensor(
                     item.get_shape(),
                     SAFETENSORS_DTYPES.get(item.get_dtype(), item.get_dtype()),
-                    lambda key=key: _safetensor_values(path, key),
+                    partial(_safetensor_values, path, key),
                 )
                 for key, item in headers.items()
             }
@@ -50,7 +51,7 @@ def _safetensor_values(path, key):
 INDEX_LIMIT_BYTES = 16 * 2**20  # a safetensors index lists names, not values
 
 
-def _read_hf_directory(path) -> dict:
+def _read_hf_directory(path: Path) -> dict:
     """A transformers model folder: model.safetensors, a sharded index, or pytorch_model.bin."""
     for name in ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin"):
         candidate = _inside(path, name, f"{path}")
@@ -84,7 +85,7 @@ def _read_sharded(folder: Path, index: Path) -> dict:
         raise CheckpointError(
             f"{index}: 'weight_map': expected an object (tensor name -> shard file); found {type(weight_map).__name__}"
         )
-    shards = {}
+    shards: dict[str, list[str]] = {}
     for key, shard in weight_map.items():
         where = f"{index}: 'weight_map'[{key!r}]"
         if not isinstance(shard, str) or not shard.endswith(".safetensors"):

@@ -3,6 +3,9 @@ before its values are read, and the lazy import of the library that reads a form
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from typing import Any
+
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be read as the prompt encoder's parameters; one line naming the key."""
@@ -15,7 +18,7 @@ class _Tensor:
     """One entry of a checkpoint: its shape and dtype name as the file's header gives them, and
     ``read()`` for its values (a NumPy array; bfloat16 becomes float32, exactly)."""
 
-    def __init__(self, shape, dtype: str, read):
+    def __init__(self, shape: Iterable[int] | None, dtype: str, read: Callable[[], Any] | None) -> None:
         self.shape, self.dtype, self.read = (None if shape is None else tuple(int(n) for n in shape)), dtype, read
 
 
@@ -36,6 +39,6 @@ def _to_numpy(value):
     return value.numpy()
 
 
-def _first_line(exc) -> str:
+def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__

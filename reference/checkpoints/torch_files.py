@@ -3,10 +3,13 @@ no code runs from the file."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from .tensors import CheckpointError, _first_line, _import, _Tensor, _to_numpy
 
 
-def _torch_tensor(value) -> _Tensor:
+def _torch_tensor(value: Any) -> _Tensor:
     if not hasattr(value, "detach") or not hasattr(value, "dtype"):
         return _Tensor(None, type(value).__name__, None)
     dtype = str(value.dtype).removeprefix("torch.")
@@ -15,7 +18,7 @@ def _torch_tensor(value) -> _Tensor:
     return _Tensor(tuple(value.shape), dtype, lambda: _to_numpy(value))
 
 
-def _read_torch(path) -> dict:
+def _read_torch(path: Path) -> dict:
     torch = _import("torch", path, "a torch checkpoint")
     try:
         try:  # memory-mapped: values are read only for the entries that are used

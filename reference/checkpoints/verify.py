@@ -3,6 +3,8 @@ shapes imply, every header checked (shape, floating dtype) before any value is r
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from ..params import param_shapes
@@ -32,7 +34,7 @@ def _scheme(path, tensors):
     return found[0]
 
 
-def _from_flat(path, tensors) -> dict:
+def _from_flat(path: Path, tensors: dict) -> dict:
     scheme, prefix = _scheme(path, tensors)
     names = {ref: prefix + name for ref, name in (META if scheme == "meta" else HF).items()}
     namespace = {k for k in tensors if k.startswith(prefix)} if prefix else set(tensors)
@@ -68,7 +70,7 @@ def _from_flat(path, tensors) -> dict:
     return params
 
 
-def _implied_config(shapes) -> tuple:
+def _implied_config(shapes: dict) -> tuple:
     """(hidden_size, mask_in_channels) that most entries' shapes agree on, so that the one odd
     entry is blamed."""
     from collections import Counter
@@ -103,7 +105,7 @@ def _implied_config(shapes) -> tuple:
     return int(vote(hidden)), int(vote(mask))
 
 
-def _check_headers(path, entries, names) -> None:
+def _check_headers(path: Path, entries: dict, names: dict) -> None:
     """Every entry a tensor of a floating dtype with the shape the file's configuration implies,
     from the headers alone (before any value is read)."""
     for ref, entry in entries.items():
@@ -131,7 +133,7 @@ def _check_headers(path, entries, names) -> None:
             )
 
 
-def _verified(path, entries, names) -> dict:
+def _verified(path: Path, entries: dict, names: dict) -> dict:
     """Headers checked (``_check_headers``), then the values read: floating and finite."""
     _check_headers(path, entries, names)
     params = {}

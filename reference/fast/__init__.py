@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import os
 from collections import deque
+from collections.abc import Collection
 from functools import partial
 from types import SimpleNamespace
+from typing import Any
 
 from .. import registry
 from ..backend import namespace_name
@@ -38,7 +40,7 @@ from .window_order import MaskDownscaler
 PART_STAGES = {part: {stage.name for stage in registry.STAGES if part in stage.parts} for part in registry.PART_NAMES}
 
 
-def choose(encoder, fast: bool, replaced) -> SimpleNamespace:
+def choose(encoder: Any, fast: bool, replaced: Collection[str]) -> SimpleNamespace:
     """The one switch: for each part, its fast form (bound to ``encoder``) or the teaching one."""
     forms = {}
     for part, stages in PART_STAGES.items():
@@ -65,11 +67,13 @@ def sparse_tokens(enc, points, labels, boxes, batch):
             coords, labels = append_padding_point(coords, labels, xp)  # §5.1
     if boxes is not None:
         corners = shift_to_pixel_centres(boxes, xp)  # §6.1, §3.1
+    keep_table, embed_table = enc._token_table
     return sparse_embeddings(
         coords,
         labels,
         corners,
-        *enc._token_table,
+        keep_table,
+        embed_table,
         conv.labels,
         enc.params["pe_layer.positional_encoding_gaussian_matrix"],
         enc.input_image_size,
@@ -86,8 +90,10 @@ def positional_grid(enc):
     gets every channel from h + w sines and cosines by the angle-addition formulas (its
     docstring; ~1e-14 in float64). Channels first, it is already §11.2's (1, C, h, w) layout.
     """
+    x, y = grid_axes(enc.image_embedding_size, enc.dtype, enc.xp)
     grid = fourier_features_on_grid(
-        *grid_axes(enc.image_embedding_size, enc.dtype, enc.xp),
+        x,
+        y,
         enc.params["pe_layer.positional_encoding_gaussian_matrix"],
         enc.xp,
     )
@@ -139,7 +145,8 @@ def two_lanes(first, middle, last, items):
             last(item, middle(first(item)))
         return
     _, blas, worker = lanes
-    pending, prepared = [], deque()
+    pending: list = []
+    prepared: deque = deque()
     with blas.limit(limits=1, user_api="blas"):
         try:
             for item in items[:AHEAD]:
@@ -159,7 +166,7 @@ def two_lanes(first, middle, last, items):
                 future.exception()
 
 
-_POOL = {}  # the worker threads and the BLAS thread controller, made on first use
+_POOL: dict[str, Any] = {}  # the worker threads and the BLAS thread controller, made on first use
 
 
 def usable_cores() -> int:

@@ -8,6 +8,7 @@ position at once and writes the whole sparse output with one multiply-add.
 
 from __future__ import annotations
 
+from ..backend import Array, Namespace
 from ..coordinates import normalise_coordinates
 from ..positional_encoding import fourier_argument
 from ..semantics import LABEL_ROWS, LabelRule
@@ -15,7 +16,7 @@ from ..validation import check_labels
 from .half_angle import sin_and_cos
 
 
-def token_table(table, rule: LabelRule, xp):
+def token_table(table: Array, rule: LabelRule, xp: Namespace) -> tuple[Array, Array]:
     """Spec §5.2, §6.2 and §6.3 as one lookup table, indexed by a *token code*.
 
         code = label - min(rule.allowed)       for a point                  (keep, row) from the rule
@@ -37,7 +38,7 @@ def token_table(table, rule: LabelRule, xp):
     return xp.asarray(keep, dtype=table.dtype), xp.take(table, xp.asarray(rows), axis=0)
 
 
-def embed_point_labels_by_table(point_pe, labels, table, rule: LabelRule, xp):
+def embed_point_labels_by_table(point_pe: Array, labels: Array, table: Array, rule: LabelRule, xp: Namespace) -> Array:
     """Spec §5.2, point tokens from positional encodings and labels, by two table lookups.
 
         token[b, n] = keep[l] * PE[b, n] + E[row[l]],   l = labels[b, n]

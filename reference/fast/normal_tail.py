@@ -45,11 +45,13 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from ..activations import gelu, get_activation
-from ..backend import namespace_name
+from ..backend import Array, DType, Namespace, namespace_name
 
 # dtype -> (degree of P, k): the smallest degree whose fit reaches ~2 epsilons of absolute error in Q.
 TAIL_FITS = {"float32": (8, 2.0)}
@@ -170,7 +172,7 @@ def upper_tail_by_table(a, xp):
 
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
-_TABLES = {}  # namespace -> the table as its array, made on first use
+_TABLES: dict[Any, Array] = {}  # namespace -> the table as its array, made on first use
 
 
 def _device_table(xp):
@@ -203,7 +205,7 @@ def gelu_from_upper_tail(x, xp, out=None):
     return np.maximum(out, np.negative(tail, out=tail), out=out)
 
 
-def fast_activation(name: str, dtype, xp):
+def fast_activation(name: str, dtype: DType, xp: Namespace) -> Callable[..., Array]:
     """The activation the encoder's fast composition (reference/fast/) evaluates: the same
     function, computed faster where that pays. Only NumPy's GELU is replaced (``gelu_from_upper_tail``):
     NumPy has no erf and SciPy's is a scalar loop (~10 ns a value, 20 times the rest of the mask
