@@ -7,11 +7,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from samspec.conformance.adapters.reference import ReferenceAdapter
 from samspec.conformance.cases.clauses import CLAUSES, SPEC_CLAUSES, CaseView
 from samspec.conformance.cases.store import load_cases
 from samspec.conformance.cli import main
+from samspec.conformance.harness.check import Checker
 from samspec.conformance.profiles.builtin import PROFILES
 from samspec.conformance.reports import coverage
 
@@ -106,3 +109,69 @@ def test_check_exits_1_on_a_stale_table(tmp_path, capsys):
     assert "is stale" in capsys.readouterr().err
     assert main(["report", "coverage", "--out", str(stale)]) == 0
     assert main(["report", "coverage", "--check", str(stale)]) == 0
+
+
+# -- ports that break one clause: before these clauses had cases, each passed every case ------------
+
+
+class SortedCorners(ReferenceAdapter):
+    """Reorders each box to (min x, min y, max x, max y): §6.1 says corners are never reordered."""
+
+    def run(self, points, labels, boxes, masks):
+        if boxes is not None:
+            b = np.asarray(boxes, dtype=np.float64)
+            lo, hi = np.minimum(b[:, :2], b[:, 2:]), np.maximum(b[:, :2], b[:, 2:])
+            boxes = np.concatenate([lo, hi], axis=1)
+        return super().run(points, labels, boxes, masks)
+
+
+class ClippedBoxes(ReferenceAdapter):
+    """Clips boxes into the image: §6.1 accepts out-of-image boxes as given."""
+
+    def build(self, config, params):
+        super().build(config, params)
+        height, width = config["input_image_size"]
+        self.last = [width - 1, height - 1] * 2
+
+    def run(self, points, labels, boxes, masks):
+        if boxes is not None:
+            boxes = np.clip(np.asarray(boxes, dtype=np.float64), 0, self.last)
+        return super().run(points, labels, boxes, masks)
+
+
+class WidenedDegenerateBoxes(ReferenceAdapter):
+    """Widens a box of zero width or height by one pixel: §6.1 accepts degenerate boxes as given."""
+
+    def run(self, points, labels, boxes, masks):
+        if boxes is not None:
+            b = np.asarray(boxes, dtype=np.float64).copy()
+            b[:, 2:] = np.where(b[:, 2:] == b[:, :2], b[:, :2] + 1, b[:, 2:])
+            boxes = b
+        return super().run(points, labels, boxes, masks)
+
+
+class GridFromImageSize(ReferenceAdapter):
+    """Builds its grid as (H / 16, W / 16): §2.1 assumes no relation between the two sizes."""
+
+    def build(self, config, params):
+        sizes = tuple(max(1, n // 16) for n in config["input_image_size"])
+        super().build(dict(config, image_embedding_size=sizes), params)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "port, clauses",
+    [
+        (SortedCorners, ("6.1.reversed_x", "6.1.reversed_y")),
+        (ClippedBoxes, ("6.1.outside",)),
+        (WidenedDegenerateBoxes, ("6.1.coincident_corners", "6.1.zero_width")),
+        (GridFromImageSize, ("2.1.sizes_unrelated",)),
+    ],
+)
+def test_a_port_breaking_one_clause_fails_exactly_the_cases_exercising_it(cases, port, clauses):
+    exercising = {case.id for case in cases for c in CLAUSES if c.id in clauses and c.exercised(CaseView.of(case))}
+    results = Checker(port(), PROFILES["sam"]).run(cases)
+    failing = {r.case for r in results if r.verdict in ("fail", "error")}
+    section = next(c.section for c in CLAUSES if c.id == clauses[0])
+    assert failing, f"{port.__name__} breaks §{section} ({', '.join(clauses)}) and passed every case"
+    assert failing <= exercising, f"{port.__name__}: cases failing outside {clauses}: {sorted(failing - exercising)}"
