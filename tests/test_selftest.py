@@ -139,3 +139,15 @@ def test_the_words_are_scored_first_section_names_and_precision_claims():
     assert score.unexpected("shift_by_one", judged, known={"shift_by_one": {"section"}}) == [
         "bug shift_by_one: now right on section: remove it from score.KNOWN_MISSES"
     ]
+
+
+def test_selftest_trace_places_each_bug_outside_the_catalogue(small, capsys):
+    """`samspec selftest --trace`: every failing case of the bugs outside the catalogue is traced and
+    the table says where the trace places each; it is refused with --check (the committed table has none)."""
+    evaluation = selftest.evaluate(small, variants=[], novel=[NOVEL_BUGS["layer_norm_over_batch"]], trace=True)
+    row = evaluation["novel"][0]
+    assert row["traced_section"] == "§9.2" and row["trace_right"]
+    assert "| `layer_norm_over_batch` | §9.2 |" in selftest.render(evaluation).split("(`--trace`)")[1]
+    args = argparse.Namespace(out=None, check=True, fixtures=None, quiet=True, jobs=1, trace=True)
+    assert selftest.run(args) == 2
+    assert "not with --check" in capsys.readouterr().err

@@ -307,3 +307,15 @@ def test_spec4_tokens_and_grid_departing_together_are_summarised_by_the_section_
     assert summary["section"] == "§4" and summary["line"].endswith("both depart (2 cases): they share §4")
     grid_only = trace_summary([r for r in results if r.case == "empty.tiny"])
     assert grid_only["section"] == "§8.2" and "share" not in grid_only["line"]
+
+
+def test_spec10_a_dense_output_departing_without_a_mask_is_placed_in_section_10():
+    """§10 trace stage: with no mask the dense output is no_mask_embed's; a wrong one departs there."""
+    from samspec.conformance.harness.stages import compare_trace
+    from samspec.conformance.selftest.novel_bugs import NOVEL_BUGS
+
+    case = next(c for c in load_cases(pattern=r"^labels\.foreground$"))
+    port = TracedVariantAdapter(NOVEL_BUGS["no_mask_embed_not_loaded"])
+    port.build(case.config, case.params)
+    compared = compare_trace(case, port.trace(**prompt(case)))
+    assert compared["first_departing"] == "prompt_dense_embeddings" and compared["section"] == "§10"

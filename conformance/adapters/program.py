@@ -46,7 +46,7 @@ def program_argv(template: str, fixtures_dir, out_dir) -> list:
                 raise ValueError(
                     f"--exec {template!r}: a placeholder inside {words[0]}'s -c script would be parsed again by "
                     "the shell; pass the paths as the script's arguments: "
-                    "--exec \"sh -c 'prog \\\"$1\\\" \\\"$2\\\"' sh {fixtures} {out}\""
+                    '--exec "sh -c \'prog \\"$1\\" \\"$2\\"\' sh {fixtures} {out}"'
                 )
     return [word.replace("{fixtures}", str(fixtures_dir)).replace("{out}", str(out_dir)) for word in words]
 

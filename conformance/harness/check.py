@@ -134,6 +134,7 @@ class Checker:
         # TRACE_PER_SECTION per spec section the cases exercise (the default); None or False: never
         self.trace = "all" if trace is True else trace or None
         self._traced_sections = {}
+        self.trace_limit = TRACE_PER_SECTION  # traced failing cases per section under "failing"; None: every one
         self.on_failure = on_failure  # (case, key, got, expected, result): e.g. draw a heat map for --html
         self.dtype = dtype  # the compute dtype the port declared (None: each output is judged in its own)
         self.interrupted = False
@@ -217,7 +218,7 @@ class Checker:
 
     def _should_trace(self, case, results) -> bool:
         """Whether to trace this case: always under "all"; under "failing", a case with a failing
-        output while one of its sections has been traced fewer than TRACE_PER_SECTION times."""
+        output while one of its sections has been traced fewer than ``trace_limit`` times."""
         if not self.trace or not self.port.has_trace:
             return False
         if self.trace == "all":
@@ -225,7 +226,8 @@ class Checker:
         if not any(r.verdict == "fail" for r in results):
             return False
         sections = list(case.sections) or [""]
-        if all(self._traced_sections.get(s, 0) >= TRACE_PER_SECTION for s in sections):
+        limit = self.trace_limit
+        if limit is not None and all(self._traced_sections.get(s, 0) >= limit for s in sections):
             return False
         for section in sections:
             self._traced_sections[section] = self._traced_sections.get(section, 0) + 1

@@ -36,10 +36,11 @@ from ..diagnosis.diagnoser import REFERENCE, Diagnoser
 from ..diagnosis.variants import CATALOGUE
 from ..harness.check import Checker
 from ..harness.progress import progress
+from ..harness.stages import trace_summary
 from ..profiles.profile import get_profile
 from .novel_bugs import NOVEL
 from .ports import SharedRunAdapter, TracedVariantAdapter
-from .score import judge_words, target_misses, totals, unexpected
+from .score import _top, judge_words, target_misses, totals, unexpected
 from .table import render
 
 CHUNKS = 3  # chunks of cases per worker process
@@ -64,8 +65,9 @@ def _limit_blas():
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def check_cases(ports, cases, profile, cache=None, diagnose=True, bar=False):
-    """Check each port (name -> adapter) over ``cases``, case by case.
+def check_cases(ports, cases, profile, cache=None, diagnose=True, bar=False, traced=()):
+    """Check each port (name -> adapter) over ``cases``, case by case; the ports named in ``traced``
+    trace every failing case (as a default check does for a few per section).
 
     Returns (results, records, scalars): per port its Result list and its diagnoser's records, and
     the diagnosers' scalar cache (each variant's distance from the reference on every case, so that
@@ -77,6 +79,8 @@ def check_cases(ports, cases, profile, cache=None, diagnose=True, bar=False):
     checkers = {name: Checker(adapter, profile, diagnose=diagnosers[name]) for name, adapter in ports.items()}
     for checker in checkers.values():
         checker._faithful_cache = faithful  # the same reference runs for every port
+    for name in traced:
+        checkers[name].trace, checkers[name].trace_limit = "failing", None
     results = {name: [] for name in ports}
     probe = next((d for d in diagnosers.values() if d is not None), None)
     for case in progress(cases, desc="samspec selftest", unit="case") if bar else cases:
@@ -106,7 +110,7 @@ def _ports(variants, novel, with_faithful, diagnoser=None):
 
 def _chunk(task, bar=False):
     """A worker's share: the given cases, every port (module-level so that a process pool can call it)."""
-    case_ids, variant_names, novel_names, with_faithful = task
+    case_ids, variant_names, novel_names, with_faithful, trace = task
     # grouped by configuration and parameters, so that the variants' encoders are reused case after case
     cases = sorted(
         (c for c in _WORKER["cases"] if c.id in case_ids),
@@ -117,10 +121,10 @@ def _chunk(task, bar=False):
     profile = get_profile("sam")
     cache = _WORKER.setdefault("cache", {})  # the encoders of a worker serve all its chunks
     cache["scalars"] = {}
+    ports = _ports(variants, novel, with_faithful, Diagnoser(profile, cache=cache))
+    traced = [("novel", b.name) for b in novel] if trace else []
     with _limit_blas():
-        return check_cases(
-            _ports(variants, novel, with_faithful, Diagnoser(profile, cache=cache)), cases, profile, cache, bar=bar
-        )
+        return check_cases(ports, cases, profile, cache, bar=bar, traced=traced)
 
 
 _WORKER = {}
@@ -158,9 +162,9 @@ def default_jobs() -> int:
     return max(1, min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 
 
-def _run_chunks(cases, variants, novel, jobs) -> list:
+def _run_chunks(cases, variants, novel, jobs, trace=False) -> list:
     """Each worker's (results, records, scalars) over its share of the cases (one share with one job)."""
-    task = ({c.id for c in cases}, {v.name for v in variants}, {b.name for b in novel}, True)
+    task = ({c.id for c in cases}, {v.name for v in variants}, {b.name for b in novel}, True, trace)
     _WORKER.update(cases=list(cases), variants=variants, novel=novel)
     groups = _split(cases, CHUNKS * jobs) if jobs > 1 else []
     try:
@@ -226,15 +230,20 @@ def _novel_row(bug, overall, failing) -> dict:
         "localisation": (overall.get("localisation") or [""])[0] if overall else "",
     }
     row.update(judge_words(overall, failing, bug))
+    traced = trace_summary(failing)
+    if traced is not None:
+        row.update(traced_section=traced["section"], trace_right=_top(traced["section"]) == _top(bug.section))
     return row
 
 
-def evaluate(cases, log=None, variants=None, novel=None, jobs=1) -> dict:
+def evaluate(cases, log=None, variants=None, novel=None, jobs=1, trace=False) -> dict:
     """Every variant (or those given), every bug outside the catalogue (or those given) and the
-    faithful references, checked over ``cases``; ``jobs`` worker processes split the cases."""
+    faithful references, checked over ``cases``; ``jobs`` worker processes split the cases.
+    ``trace``: the bugs outside the catalogue also trace every failing case, and each row says
+    where the trace places the bug (``traced_section``, ``trace_right``)."""
     variants = list(CATALOGUE if variants is None else variants)
     novel = list(NOVEL if novel is None else novel)
-    results, records, scalars = _merge(_run_chunks(cases, variants, novel, jobs), cases)
+    results, records, scalars = _merge(_run_chunks(cases, variants, novel, jobs, trace), cases)
     profile, cache = get_profile("sam"), {"scalars": scalars}
 
     def reconciled(key):
@@ -333,6 +342,12 @@ def add_arguments(parser) -> None:
         metavar="N",
         help="worker processes over the cases (default: the CPUs, at most 2)",
     )
+    parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="also trace every failing case of the bugs outside the catalogue and show where the trace places "
+        "each (a table docs/selftest.md does not hold: not with --check)",
+    )
     parser.add_argument("--quiet", action="store_true")
 
 
@@ -343,7 +358,13 @@ def run(args) -> int:
     cases = load_cases(getattr(args, "fixtures", None))
     quiet = getattr(args, "quiet", False)
     jobs = getattr(args, "jobs", None) or default_jobs()
-    evaluation = evaluate(cases, log=None, jobs=jobs)
+    trace = getattr(args, "trace", False)
+    if trace and getattr(args, "check", False):
+        print(
+            "samspec selftest: --trace adds a table docs/selftest.md does not hold; not with --check", file=sys.stderr
+        )
+        return 2
+    evaluation = evaluate(cases, log=None, jobs=jobs, trace=trace)
     text = render(evaluation)
     out = Path(args.out) if getattr(args, "out", None) else None
     status = 0

@@ -116,11 +116,31 @@ def _targets(evaluation) -> list:
     )
 
 
+def _traced(evaluation) -> list:
+    """Where the trace places each bug outside the catalogue (`samspec selftest --trace` only)."""
+    rows = [r for r in evaluation.get("novel", []) if "traced_section" in r]
+    if not rows:
+        return []
+    right = sum(r["trace_right"] for r in rows)
+    lines = [
+        "\n## Where the trace places the bugs outside the catalogue (`--trace`)\n",
+        f"**{right} of {len(rows)} traced bugs placed in their section by the trace's summary line** "
+        f"(summary's first section right for {sum(r['right_section'] for r in rows)} of them).\n",
+        "| bug | spec | first section | trace |",
+        "|---|---|---|---|",
+    ]
+    for r in rows:
+        trace = f"{r['traced_section'] or '-'}{'' if r['trace_right'] else ' **(wrong)**'}"
+        lines.append(f"| `{r['bug']}` | {r['section']} | {_first(r)} | {trace} |")
+    return lines
+
+
 def render(evaluation) -> str:
     lines = [HEADER.format(right=TARGETS["right"])]
     lines += _catalogue(evaluation)
     lines += _novel(evaluation)
     lines += _targets(evaluation)
+    lines += _traced(evaluation)
     lines.append("\n## Faithful ports (false alarms must be 0)\n")
     lines.append("| port | outputs checked | false alarms |")
     lines.append("|---|---|---|")
