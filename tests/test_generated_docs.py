@@ -55,6 +55,8 @@ def test_properties_md_lists_every_property_with_its_sections():
 def test_docs_quote_the_case_count_of_the_fixtures():
     quoted = re.findall(r"on (\d+) chosen cases", (ROOT / "docs" / "properties.md").read_text(encoding="utf-8"))
     assert quoted == [str(len(load_cases()))]
+    timeout = (ROOT / "docs" / "other-languages.md").read_text(encoding="utf-8")
+    assert re.findall(r"60 s × (\d+) with the shipped fixtures", timeout) == [str(len(load_cases()))]
 
 
 @pytest.mark.slow
