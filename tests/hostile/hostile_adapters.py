@@ -719,3 +719,69 @@ def mock_adapter():
 class ReadsStdin(Good):
     def hostile_run(self, inputs):
         return {"answer": input("which output? ")}
+
+
+# -- adapters in several styles against the adapter contract (docs/adapters.md, "How samspec calls an adapter") --
+
+
+class RunKeywordsOnly(Good):
+    """run(**inputs): takes samspec's keyword call."""
+
+    def run(self, **inputs):
+        return Good.run(self, **inputs)
+
+
+class RunDefaults(Good):
+    def run(self, points=None, labels=None, boxes=None, masks=None):
+        return Good.run(self, points, labels, boxes, masks)
+
+
+class RunStarArgs(Good):
+    def run(self, *args):
+        return Good.run(self, *args)
+
+
+class RunOtherNames(Good):
+    def run(self, pts, lbls, bxs, msks):
+        return Good.run(self, pts, lbls, bxs, msks)
+
+
+class BuildOneArgument(Good):
+    def build(self, config):
+        Good.build(self, config, {})
+
+
+class TraceOtherNames(Good):
+    def trace(self, coords, labels, boxes, masks):
+        return {}
+
+
+# -- traces that would make a report unbounded (issue 22, item 7) ------------------------------------------------
+
+
+class TraceManyStages(Good):
+    """200,000 junk stage names: refused in the worker (at most 200), a note beside the verdicts."""
+
+    def trace(self, points, labels, boxes, masks):
+        return {f"junk.{i}": np.zeros(1, np.float32) for i in range(200_000)}
+
+
+class TraceLongName(Good):
+    def trace(self, points, labels, boxes, masks):
+        return {"x" * 100_000: np.zeros(1, np.float32)}
+
+
+class TraceWithJunk(Good):
+    """The reference's own stages (they agree) plus 150 junk names of 100 characters: the report keeps 20.
+    Its sparse output in case BAD is off (x 1.5), so that the HTML report details that case's trace."""
+
+    def hostile_run(self, inputs):
+        return _outputs_with(self, inputs, self.good_outputs(inputs)["prompt_sparse_embeddings"] * 1.5)
+
+    def trace(self, points, labels, boxes, masks):
+        stages = {
+            k: np.asarray(v)
+            for k, v in self.encoder.trace(points=points, labels=labels, boxes=boxes, masks=masks).items()
+        }
+        stages.update({f"{i:03d}".ljust(100, "j"): np.zeros(1, np.float32) for i in range(150)})
+        return stages

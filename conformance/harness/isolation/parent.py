@@ -44,6 +44,30 @@ def close_all() -> None:
 atexit.register(close_all)
 
 
+def wait_for_answer(connection, process, captured, deadline: float) -> str:
+    """ "answer" when an answer (or the end of the connection) can be read before ``deadline``,
+    "exited" when the worker is gone although its connection stays open (a child it started
+    holds it), else "timeout". Drains what the worker prints meanwhile into ``captured``."""
+    with selectors.DefaultSelector() as selector:
+        selector.register(connection.fileno(), selectors.EVENT_READ, "answer")
+        while True:
+            if captured.fd is not None and captured.fd not in selector.get_map():
+                selector.register(captured.fd, selectors.EVENT_READ, "output")
+            remaining = deadline - time.monotonic()
+            events = selector.select(min(max(remaining, 0.0), 0.5))
+            if any(key.data == "answer" for key, _ in events):
+                return "answer"
+            if events:
+                fd = captured.fd
+                captured.drain()
+                if captured.fd is None:  # end of file: stop watching the closed pipe
+                    selector.unregister(fd)
+            elif process.poll() is not None:
+                return "exited"
+            elif remaining <= 0:
+                return "timeout"
+
+
 class IsolatedPort:
     """A port's adapter in a worker process; the same ``build``/``run``/``trace`` interface.
 
@@ -134,35 +158,12 @@ class IsolatedPort:
         with contextlib.suppress(Exception):
             self.close()
 
-    def _wait(self, deadline: float) -> str:
-        """ "answer" when an answer (or the end of the connection) can be read before ``deadline``,
-        "exited" when the worker is gone although its connection stays open (a child it started
-        holds it), else "timeout". Drains what the worker prints meanwhile."""
-        with selectors.DefaultSelector() as selector:
-            selector.register(self._connection.fileno(), selectors.EVENT_READ, "answer")
-            while True:
-                if self._captured.fd is not None and self._captured.fd not in selector.get_map():
-                    selector.register(self._captured.fd, selectors.EVENT_READ, "output")
-                remaining = deadline - time.monotonic()
-                events = selector.select(min(max(remaining, 0.0), 0.5))
-                if any(key.data == "answer" for key, _ in events):
-                    return "answer"
-                if events:
-                    fd = self._captured.fd
-                    self._captured.drain()
-                    if self._captured.fd is None:  # end of file: stop watching the closed pipe
-                        selector.unregister(fd)
-                elif self._process.poll() is not None:
-                    return "exited"
-                elif remaining <= 0:
-                    return "timeout"
-
     def _answer(self, seconds: float, doing: str, largest: int = LARGEST_ANSWER):
         connection, process = self._connection, self._process
         deadline = time.monotonic() + max(seconds, 0.0)
         timed_out = f"timed out after {max(self.timeout, seconds):g} s while {doing} (--timeout); the worker was killed"
         try:
-            state = self._wait(deadline)
+            state = wait_for_answer(self._connection, process, self._captured, deadline)
         except (EOFError, OSError, ValueError):
             state = "answer"
         if state == "timeout":

@@ -13,6 +13,7 @@ import pickle
 import sys
 
 from ...port_text import describe_exception, safe_text
+from .contract import ContractError, check_contract
 from .conversion import CallFailed, ConversionError, MissingModule, ProfiledAdapter, profile_data
 
 
@@ -64,7 +65,7 @@ def set_profile(adapter, profile):
 def load(port, profile=None, outputs=None, passthrough=()):
     """The adapter (``--outputs DIR``: the outputs folder's reader) under its profile, and what the
     parent may know of it. Raises AdapterError, or whatever the port's code raised."""
-    from ...adapters.registry import resolve_adapter
+    from ...adapters.registry import AdapterError, resolve_adapter
 
     if outputs is not None:
         from ...adapters.outputs import OutputsAdapter
@@ -74,6 +75,10 @@ def load(port, profile=None, outputs=None, passthrough=()):
         adapter = resolve_adapter(port)
     set_profile(adapter, profile)
     profiled = ProfiledAdapter(adapter, _adapter_profile(adapter, profile), passthrough)
+    try:
+        check_contract(adapter, profiled.profile)
+    except ContractError as exc:
+        raise AdapterError(str(exc)) from None
     meta = {
         "name": safe_text(getattr(adapter, "name", "") or port, 200),
         "profile": profile_data(profiled.profile),
