@@ -230,6 +230,7 @@ class SamspecPropertyItem(pytest.Item):
             seed=self.state.seed,
             database=self.state.database,
             port=self.state.port_name,
+            k=self.state.settings.k,
         )
         if result.verdict == "n/a":
             pytest.skip(result.message)
