@@ -255,6 +255,7 @@ def test_the_failure_line_carries_ratio_budget_and_the_diagnosis_section(run, py
     )
 
 
+@pytest.mark.slow
 def test_under_xdist_the_whole_run_diagnosis_is_printed_once(pytester, monkeypatch):
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     pytester.makepyfile(buggy_port=BUGGY)

@@ -27,6 +27,7 @@ class Hangs:
             out.write(str(os.getpid()))
         time.sleep(600)
 """
+pytestmark = pytest.mark.slow  # real processes, real signals: seconds each
 GREEN = {"schema": "samspec-report/2", "summary": {"pass": 153}, "interrupted": False, "results": []}
 
 
