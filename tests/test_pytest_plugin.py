@@ -288,3 +288,16 @@ def test_a_run_stopped_early_says_how_many_tests_did_not_run(stop, run, pytester
     )
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["samspec: stopped early (*-x / --maxfail): 8 of 9 samspec tests did not run"])
+
+
+@pytest.mark.slow
+def test_under_xdist_nothing_checked_is_still_not_green(pytester, monkeypatch):
+    """The controller counts every worker's samspec tests: all n/a under the profile is exit 1, as without -n."""
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    result = pytester.runpytest_subprocess(
+        *("-p", "samspec.conformance.pytest_plugin", "-p", "xdist.plugin", "-n", "2"),
+        *("--samspec-port", "reference-f32", "--samspec-profile", "keras_hub", "--samspec-cases", r"^empty\.tiny$"),
+    )
+    result.assert_outcomes(skipped=3)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["samspec: nothing was checked (3 n/a)*"])
