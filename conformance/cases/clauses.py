@@ -9,8 +9,8 @@ or the profile excludes a divergence that contradicts the clause (a square-only 
 exposes, exercised where the divergence is observable.
 
 Outside this table: what the spec asks of the reference's own API rather than of a port's outputs
-(§1.3's namespaces and dtypes, §2.2's initialisation, §11.4's trace, §13's refusals); those are
-checked by tests/reference/ and by `samspec check --properties`.
+(§1.3's namespaces and dtypes, §2.2's initialisation, §11.4's trace, §13's refusals), checked by the
+reference's own tests; and the rules checked on generated prompts by `samspec check --properties`.
 """
 
 from __future__ import annotations
