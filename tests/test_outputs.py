@@ -17,7 +17,7 @@ from samspec.conformance.cases.store import load_cases
 from samspec.conformance.diagnosis.diagnoser import make_diagnoser
 from samspec.conformance.harness.check import Checker
 from samspec.conformance.profiles.profile import get_profile
-from samspec.reference import OUTPUT_KEYS, SAMPromptEncoder
+from samspec.reference import SAMPromptEncoder
 
 CASES = r"^(labels\.foreground|boxes\.only|masks\.random|empty\.tiny)$"
 
