@@ -319,3 +319,25 @@ def test_spec10_a_dense_output_departing_without_a_mask_is_placed_in_section_10(
     port.build(case.config, case.params)
     compared = compare_trace(case, port.trace(**prompt(case)))
     assert compared["first_departing"] == "prompt_dense_embeddings" and compared["section"] == "§10"
+
+
+def test_spec11_a_sparse_output_with_the_right_tokens_in_another_batch_or_layout_is_placed_in_section_11():
+    """§11.1 / §11.2 trace stage: the right tokens given to other images are a batch departure, the right
+    tokens laid out (B, C, N) a layout departure; tokens out of order within an image stay §7's."""
+    from samspec.conformance.harness.stages import compare_trace
+    from samspec.conformance.selftest.novel_bugs import NOVEL_BUGS
+
+    case = next(c for c in load_cases(pattern=r"^points\.mixed_batch$"))
+    expected = {
+        "first_prompt_for_every_image": "§11.1",
+        "sparse_batch_rolled": "§11.1",
+        "sparse_channels_first": "§11.2",
+        "point_tokens_reversed": "§7",
+        "sparse_zero_padded": "§7",
+    }
+    for name, section in expected.items():
+        port = TracedVariantAdapter(NOVEL_BUGS[name])
+        port.build(case.config, case.params)
+        compared = compare_trace(case, port.trace(**prompt(case)))
+        assert compared["first_departing"] == "prompt_sparse_embeddings", (name, compared["summary"])
+        assert compared["section"] == section, (name, compared["summary"])

@@ -76,27 +76,35 @@ def _positioned_rows(stage, reference):
     return np.asarray(labels) != -1
 
 
-def _stage_row(stage, expected, port_value, faithful, k, dtype, rows=None) -> dict:
-    """One stage's row: the port's value against the reference's within the tolerance model
-    (``rows``: a mask over the first two axes of the rows compared; default all)."""
-    row = {"stage": stage, "section": section_of(stage), "verdict": "fail", "error": None, "budget": None}
-    row.update(ratio=None, message="")
-    got, problem = _align(port_value, expected.shape)
-    if problem:
-        row["message"] = problem
-        return row
-    shape = expected.shape
-    keep = (lambda a: a[rows]) if rows is not None else (lambda a: a)
-    got, expected = keep(got), keep(expected.astype(np.float64))
+def _budget(stage, expected, faithful, k, dtype, keep) -> float:
+    """k x the faithful runs' largest distance from ``expected`` (float64, already ``keep``-selected) +
+    the dtype's floor x its scale: the tolerance model of docs/tolerances.md for one stage."""
+    shape = np.shape(next((run[stage] for run in faithful if stage in run), expected))
     with np.errstate(all="ignore"):
-        error = float(np.max(np.abs(got - expected))) if got.size else 0.0
         runs = [keep(np.asarray(run[stage], dtype=np.float64)) for run in faithful if np.shape(run.get(stage)) == shape]
         own = max(
             (float(np.max(np.abs(r - expected))) for r in runs if r.shape == expected.shape and r.size),
             default=0.0,
         )
         scale = max(1.0, float(np.max(np.abs(expected)))) if expected.size else 1.0
-    budget = k * own + FLOORS[dtype] * scale
+    return k * own + FLOORS[dtype] * scale
+
+
+def _stage_row(stage, expected, port_value, faithful, k, dtype, rows=None) -> dict:
+    """One stage's row: the port's value against the reference's within the tolerance model
+    (``rows``: a mask over the first two axes of the rows compared; default all). A value of another
+    shape fails, with the stage's budget (for the arrangement checks of ``_after_its_last_stage``)."""
+    row = {"stage": stage, "section": section_of(stage), "verdict": "fail", "error": None, "budget": None}
+    row.update(ratio=None, message="")
+    keep = (lambda a: a[rows]) if rows is not None else (lambda a: a)
+    got, problem = _align(port_value, expected.shape)
+    if problem:
+        row.update(message=problem, budget=_budget(stage, expected.astype(np.float64), faithful, k, dtype, lambda a: a))
+        return row
+    got, expected = keep(got), keep(expected.astype(np.float64))
+    with np.errstate(all="ignore"):
+        error = float(np.max(np.abs(got - expected))) if got.size else 0.0
+    budget = _budget(stage, expected, faithful, k, dtype, keep)
     finite = math.isfinite(error)
     row.update(
         error=error if finite else None,
@@ -132,10 +140,37 @@ def _summary(rows, first, port_stages, ignored, dtype) -> str:
 LAST_STAGE = {"prompt_dense_embeddings": "mask.conv3", "prompt_dense_positional_embeddings": "dense_pe.grid"}
 
 
-def _after_its_last_stage(rows, first, reference):
+def _sparse_arrangement(got, expected, tolerance):
+    """(section, what) when the port's sparse output holds the right tokens in another batch or
+    layout: every image's tokens are another image's (§11.1), or the tokens are laid out (B, C, N)
+    (§11.2); else None. ``tolerance``: the largest difference that counts as equal."""
+    if not isinstance(got, np.ndarray) or got.ndim != 3 or expected.ndim != 3 or not expected.size:
+        return None
+    with np.errstate(all="ignore"):
+        got, expected = got.astype(np.float64), expected.astype(np.float64)
+        if got.shape != expected.shape and got.shape == (expected.shape[0], expected.shape[2], expected.shape[1]):
+            if np.max(np.abs(np.swapaxes(got, 1, 2) - expected)) <= tolerance:
+                return "§11.2", "the right tokens laid out (B, C, N) instead of (B, N, C)"
+        if got.shape != expected.shape or got.shape[0] < 2:
+            return None
+        batch = got.shape[0]
+        same = [[bool(np.max(np.abs(got[b] - expected[c])) <= tolerance) for c in range(batch)] for b in range(batch)]
+    if all(any(row) for row in same) and not all(same[b][b] for b in range(batch)):
+        return "§11.1", "each image's tokens are those of another image of the batch"
+    return None
+
+
+def _after_its_last_stage(rows, first, reference, port_stages):
     """``first`` (the first departing row), its section §11 when it is an output whose last stage was
     traced and agrees (the values are right, their arrangement is not); §10 for the dense output of a
-    case without a mask (the reference has no mask stage: the output is no_mask_embed's)."""
+    case without a mask (the reference has no mask stage: the output is no_mask_embed's); §11.1 or
+    §11.2 for a sparse output holding the right tokens in another batch or layout."""
+    if first is not None and first["stage"] == "prompt_sparse_embeddings":
+        tolerance = first["budget"] if first["budget"] is not None else 0.0
+        found = _sparse_arrangement(port_stages.get(first["stage"]), reference[first["stage"]], tolerance)
+        if found:
+            first.update(section=found[0], message=f"{found[1]}; {first['message']}".rstrip("; "))
+        return first
     if first is None or first["stage"] not in LAST_STAGE:
         return first
     if first["stage"] == "prompt_dense_embeddings" and "mask.conv3" not in reference:
@@ -192,7 +227,8 @@ def compare_trace(case, port_stages, semantics: str = "sam", k=DEFAULT_K, dtype:
         for stage, expected in reference.items()
         if stage in port_stages and stage != "points.labels"
     ]
-    first = _after_its_last_stage(rows, next((row for row in rows if row["verdict"] == "fail"), None), reference)
+    first = next((row for row in rows if row["verdict"] == "fail"), None)
+    first = _after_its_last_stage(rows, first, reference, port_stages)
     ignored = sorted(str(name) for name in port_stages if name not in reference)
     return {
         "summary": _summary(rows, first, port_stages, ignored, dtype),
