@@ -48,9 +48,20 @@ class Diagnoser:
     ``profile``: the port's profile; divergences it declares are not offered as explanations, and
     variants are built on its reference conventions (``profile.semantics``, default `sam`).
     ``cache``: a dict shared between diagnosers of the same semantics (the self-test shares one).
+    ``compute_dtype``: the dtype the port declares it computes in; no output is then said to be only
+    as accurate as a lower one.
     """
 
-    def __init__(self, profile=None, variants=None, k: float = DEFAULT_K, cache=None, semantics=None, seconds=SECONDS):
+    def __init__(
+        self,
+        profile=None,
+        variants=None,
+        k: float = DEFAULT_K,
+        cache=None,
+        semantics=None,
+        seconds=SECONDS,
+        compute_dtype=None,
+    ):
         declared = {getattr(d, "name", d) for d in getattr(profile, "divergences", ()) or ()}  # names or Divergences
         self.variants = [v for v in (variants if variants is not None else CATALOGUE) if v.name not in declared]
         # a name of the reference's conventions, or a user's Conventions object (issue 15: user profiles)
@@ -64,7 +75,7 @@ class Diagnoser:
         self.semantics = semantics
         self.cache = cache if cache is not None else {}
         self.runs = VariantRuns(self.variants, k, self.cache, semantics)
-        self.judge = OutputJudge(self.runs, seconds)
+        self.judge = OutputJudge(self.runs, seconds, compute_dtype)
         self.records = {}  # (case id, output) -> Diagnosis (small: names and numbers)
 
     def __call__(self, case, output_key, got, expected=None, outputs=None) -> dict:
@@ -100,6 +111,6 @@ class Diagnoser:
         return self.runs.touches(case, variant)
 
 
-def make_diagnoser(profile=None, k: float = DEFAULT_K, cache=None) -> Diagnoser:
+def make_diagnoser(profile=None, k: float = DEFAULT_K, cache=None, compute_dtype=None) -> Diagnoser:
     """The diagnoser `samspec check` uses: every catalogue variant not declared by ``profile``."""
-    return Diagnoser(profile, k=k, cache=cache)
+    return Diagnoser(profile, k=k, cache=cache, compute_dtype=compute_dtype)

@@ -13,21 +13,22 @@ from . import wording
 from .localise import DENSE_PE, SPARSE, Evidence, localise
 from .measures import exceeds, has_positions, inspect_output, max_abs_difference, scale, top_section
 from .pairs import PAIR, pair_candidates
+from .precision import LOWER, declared_higher, rounding_pattern
 from .records import Diagnosis, Score
 from .runs import REFERENCE
 from .variants import conventions_of
 
 PARTIAL = 0.1  # a variant that leaves at most this fraction of the reference's error "explains most of it"
-LOWER = {"float64": "float32", "float32": "float16"}  # dtype awareness: the precision one step down
 
 
 class OutputJudge:
     """Judges one failing output at a time against the variants of ``runs`` (a ``VariantRuns``);
     stops trying variants after ``seconds`` per output."""
 
-    def __init__(self, runs, seconds):
+    def __init__(self, runs, seconds, compute_dtype=None):
         self.runs = runs
         self.seconds = seconds
+        self.compute_dtype = compute_dtype  # the dtype the port declares it computes in (None: not declared)
         self.suspects = []  # variants that matched earlier outputs of this run (tried in pairs)
         self.truncated = False
 
@@ -83,12 +84,12 @@ class OutputJudge:
         reference_error = max_abs_difference(got, expected)
         diagnosis = Diagnosis(reference_error=reference_error, dtype=dtype)
         precision = self.precision(case, output_key, got, dtype, expected, reference_error)
-        if precision and dtype == "float64":  # float32 accuracy is far below any bug's error: say it at once
-            diagnosis.verdict, diagnosis.section, diagnosis.summary = "precision", "§11.3", precision
-            return diagnosis.make_finite()
         diagnosis.localisation, diagnosis.localised_section = self.localise(
             case, output_key, got, expected, dtype, outputs
         )
+        if precision and dtype == "float64":  # float32 accuracy is far below any bug's error: say it at once
+            diagnosis.verdict, diagnosis.section, diagnosis.summary = "precision", "§11.3", precision
+            return diagnosis.make_finite()
         scored = self.score(case, output_key, got, dtype, reference_error, self.runs.variants, deadline)
         matching = [s for s in scored if s.ratio <= 1.0]
         if not matching:  # two bugs at once?
@@ -139,15 +140,19 @@ class OutputJudge:
 
     def precision(self, case, output_key, got, dtype, expected, reference_error):
         """The dtype-awareness line when the output agrees with the reference only to the next lower
-        precision (k x that precision's faithful error + its floor), else None."""
+        precision, in size (k x that precision's faithful error + its floor) and in pattern (spread
+        like its rounding), and the port declares no higher compute dtype; else None (``precision``)."""
         lower = LOWER.get(dtype)
-        if lower is None or math.isinf(reference_error):
+        if lower is None or math.isinf(reference_error) or declared_higher(self.compute_dtype, lower):
             return None
         faithful = self.runs.distance(case, REFERENCE, REFERENCE, output_key, lower)
-        if math.isinf(faithful):
+        rounded = self.runs.variant_outputs(case, REFERENCE, lower)
+        if math.isinf(faithful) or rounded is None or output_key not in rounded:
             return None
         budget = self.runs.k * faithful + FLOORS[lower] * scale(expected)
         if reference_error > budget:
+            return None
+        if not rounding_pattern(got - expected, np.asarray(rounded[output_key], dtype=np.float64) - expected):
             return None
         return wording.precision(dtype, lower, reference_error, budget)
 

@@ -84,7 +84,44 @@ def localise(ev: Evidence):
         lines = _dense(ev)
     else:
         lines = _grid(ev)
+    batching = _batch_pattern(ev)
+    if batching:  # another image's output is evidence enough to lead; an uneven batch alone is not
+        lines = [batching[0]] + lines if batching[1] else lines + [batching[0]]
     return _result(lines)
+
+
+def _batch_pattern(ev):
+    """(line, strong) when the batch's images differ unevenly (§11.1): every differing image is another
+    image's expected output (strong: a batch index mixed up), or every image but the first differs;
+    else None."""
+    got, expected, tol = ev.got, ev.expected, ev.tol
+    if got.shape != expected.shape or got.ndim < 2 or got.shape[0] < 2 or not got.size:
+        return None
+    batch = got.shape[0]
+    flat_got, flat_expected = got.reshape(batch, -1), expected.reshape(batch, -1)
+    bad = [b for b in range(batch) if np.max(np.abs(flat_got[b] - flat_expected[b])) > tol]
+    what = {SPARSE: "sparse tokens", DENSE: "dense embedding"}.get(ev.key, "output")
+    sources = {}
+    for b in bad:
+        found = [c for c in range(batch) if c != b and np.max(np.abs(flat_got[b] - flat_expected[c])) <= tol]
+        if not found:
+            break
+        sources[b] = found[0]
+    if bad and len(sources) == len(bad):
+        listed = ", ".join(f"image {b} has image {c}'s" for b, c in list(sources.items())[:4])
+        more = ", ..." if len(sources) > 4 else ""
+        return (
+            f"{len(bad)} of {batch} images differ, each equal to another image's expected {what} ({listed}{more}): "
+            f"the port mixes up the batch index (§11.1)",
+            True,
+        )
+    if 0 not in bad and len(bad) == batch - 1:
+        return (
+            f"image 0 agrees and the other {batch - 1} images differ: a batching pattern, the first image is "
+            f"handled differently from the rest (§11.1)",
+            False,
+        )
+    return None
 
 
 # -- known rows -------------------------------------------------------------------------------------------
@@ -166,6 +203,8 @@ def _sparse(ev):
     got, expected, tol = ev.got, ev.expected, ev.tol
     if got.ndim != 3 or got.shape[1] == 0:
         return ["the sparse output differs (§7)"]
+    if _same(got, expected[..., ::-1], tol):
+        return ["the sparse tokens are the expected ones with their channels in reverse order (§11.2)"]
     kinds = _tokens(ev)
     if any(len(row) != got.shape[1] for row in kinds):
         kinds = [[(f"token {n}", True, None) for n in range(got.shape[1])] for _ in range(got.shape[0])]
@@ -252,7 +291,11 @@ def _token_group(ev, kind, members, kinds, difference):
     b, n = members[0]
     _, keep, pe = kinds[b][n]
     got_token = ev.got[b, n]
-    if np.max(np.abs(vectors - vectors[0])) <= 2 * tol:  # one same vector for every token of the group
+    if len(members) == 1 and (kind == "padding tokens" or not keep):  # one token: no "same vector" to see
+        used = _which_row(got_token, ev) or (_which_row(got_token, ev, with_pe=pe) if pe is not None else None)
+        section = "§5.1" if kind == "padding tokens" else ("§6.3" if kind.startswith("box") else "§5.2")
+        return ("row", f"{kind} differ (one token): it equals {used or 'no known row'} ({section})")
+    if len(members) > 1 and np.max(np.abs(vectors - vectors[0])) <= 2 * tol:  # one same vector for every token
         if kind == "padding tokens" or not keep:
             used = _which_row(got_token, ev) or (_which_row(got_token, ev, with_pe=pe) if pe is not None else None)
             what = f"they equal {used}" if used else "they equal no known row"
@@ -287,6 +330,8 @@ def _token_group(ev, kind, members, kinds, difference):
 
 def _sparse_shape(ev):
     got, expected, tol = ev.got, ev.expected, ev.tol
+    if got.ndim == expected.ndim == 3 and _same(np.swapaxes(got, 1, 2), expected, tol):
+        return [f"the sparse output is (batch, hidden_size, tokens), shape {got.shape}: channels first (§11.2)"]
     if got.ndim != 3 or expected.ndim != 3 or got.shape[2] != expected.shape[2]:
         return [
             f"the sparse output has shape {got.shape} where {expected.shape} is expected: "
@@ -297,40 +342,43 @@ def _sparse_shape(ev):
     kinds = _tokens(ev)[0] if expected.shape[0] else []
     if len(kinds) != expected.shape[1]:
         kinds = [(f"token {n}", True, None) for n in range(expected.shape[1])]
-    # align in order: each expected token to the next got token equal to it
-    used, extra, position = [], [], 0
-    for token in got[0]:
-        if position < expected.shape[1] and np.max(np.abs(token - expected[0, position])) <= tol:
-            used.append(position)
-            position += 1
-        else:
-            extra.append((len(used), token))
-    missing = [n for n in range(expected.shape[1]) if n not in used]
-    if got.shape[1] > expected.shape[1] and not missing:
-        return [
-            f"the sparse output has {got.shape[1]} tokens where {expected.shape[1]} are expected: "
-            + "; ".join(f"{text} ({section})" for text, section in _extra_tokens(ev, kinds, extra))
-        ]
-    if got.shape[1] < expected.shape[1]:
-        gone = _group([[kinds[n] for n in missing]], np.ones((1, len(missing)), dtype=bool))
-        section = (
-            "§5.1"
-            if all(kinds[n][0] == "padding tokens" for n in missing)
-            else ("§6" if all(kinds[n][0].startswith("box") for n in missing) else "§7")
-        )
-        if len(used) + len(missing) == expected.shape[1] and len(used) == got.shape[1]:
-            return [
-                f"the sparse output has {got.shape[1]} tokens where {expected.shape[1]} are expected: "
-                f"missing {_spell_groups(gone, True)}; the others agree ({section})"
-            ]
-        return [
-            f"the sparse output has {got.shape[1]} tokens where {expected.shape[1]} are expected; "
-            f"the expected tokens {_spell_groups(gone, True)} are not found in order ({section})"
-        ]
+    matched, extra, missing = _match_tokens(got[0], expected[0], tol)
+    count = f"the sparse output has {got.shape[1]} tokens where {expected.shape[1]} are expected"
+    if extra and not missing:
+        return [count + ": " + "; ".join(f"{text} ({section})" for text, section in _extra_tokens(ev, kinds, extra))]
+    if not missing:
+        return [count + " and its tokens differ from the expected ones (§7)"]
+    gone = _spell_groups(_group([[kinds[m] for m in missing]], np.ones((1, len(missing)), dtype=bool)), True)
+    section = (
+        "§5.1"
+        if all(kinds[m][0] == "padding tokens" for m in missing)
+        else ("§6" if all(kinds[m][0].startswith("box") for m in missing) else "§7")
+    )
+    order = [m for _, m in matched]
+    present = "the others are present" + ("" if order == sorted(order) else ", in another order")
+    if not extra:
+        return [f"{count}: missing {gone}; {present} ({section})"]
     return [
-        f"the sparse output has {got.shape[1]} tokens where {expected.shape[1]} are expected and its tokens "
-        f"differ from the expected ones (§7)"
+        f"{count}: missing {gone}; {present}, and {len(extra)} of the port's tokens equal no expected token ({section})"
     ]
+
+
+def _match_tokens(got, expected, tol):
+    """Each of the port's tokens (N, C) matched against every expected token (M, C) not matched yet:
+    (matched [(port index, expected index)], extra [(expected tokens before it, token)], missing
+    [expected index])."""
+    free = list(range(expected.shape[0]))
+    matched, extra = [], []
+    for n, token in enumerate(got):
+        distance = np.max(np.abs(expected - token), axis=-1) if expected.shape[0] else np.zeros(0)
+        found = next((m for m in free if distance[m] <= tol), None)
+        if found is None:
+            after = matched[-1][1] + 1 if matched else 0
+            extra.append((after, token))
+        else:
+            free.remove(found)
+            matched.append((n, found))
+    return matched, extra, free
 
 
 def _extra_tokens(ev, kinds, extra):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from . import wording
+from . import unexplained, wording
 from .records import Cause
 from .runs import REFERENCE
 
@@ -150,24 +150,21 @@ class RunReconciler:
             return None
         total = len(failing)
         precise = [key for key in failing if self.records[key].verdict == "precision"]
-        usable = [
-            key
-            for key in failing
-            if key not in precise and self.records[key].verdict not in ("failed", "not diagnosed")
-        ]
+        if 2 * len(precise) <= total:  # a precision claim needs most of the failing outputs behind it
+            precise = []
+        undiagnosed = {key for key in failing if self.records[key].verdict in ("failed", "not diagnosed")}
+        usable = [key for key in failing if key not in precise and key not in undiagnosed]
         explained, remaining, cover = self.greedy(usable, "matching")
         in_part, remaining, in_part_cover = self.greedy(remaining, "matching", strict=False, total=total)
         partly, remaining, partly_cover = self.greedy(remaining, "partial")
-        remaining |= set(failing) - set(usable) - set(precise)
-        where = where_pointed(self.records, remaining)
-        lines = self.lines(total, precise, explained, in_part, partly, remaining, where)
-        first = next((group[0].section for group in (explained, in_part, partly) if group), None)
-        section = first or (self.records[precise[0]].section if precise else where[0] if where else None)
+        remaining |= undiagnosed
         traced = self.traced(remaining)
+        groups = unexplained.group(self.records, remaining, traced)
+        findings = self.findings(precise, explained, in_part, partly, groups)
+        lines = self.lines(total, findings)
         if traced:
-            line, section = self.trace_line(traced, section)
-            lines.append(line)
-        self.apply(failing, traced, cover, in_part_cover, partly_cover)
+            lines.append(self.trace_line(traced))
+        self.apply(failing, traced, cover, in_part_cover, partly_cover, set(precise))
         return {
             "summary": "\n".join(lines),
             "lines": lines,
@@ -177,23 +174,35 @@ class RunReconciler:
             "precision": len(precise),
             "unexplained": sorted(remaining),
             "failing": total,
-            "section": section,
-            "localisation": [where[1]] if where else [],
+            "section": findings[0][2] if findings else None,
+            "localisation": [g.line for g in groups if g.section and g.line],
         }
 
-    def lines(self, total, precise, explained, in_part, partly, remaining, where) -> list:
-        """The summary's lines (``wording``), in the order of the evidence above."""
-        lines, named = [], set()
+    def findings(self, precise, explained, in_part, partly, groups) -> list:
+        """(count, rank, section, kind, evidence) for each line of the summary, the best supported first:
+        by how many failing outputs it covers, then by the strength of the evidence (rank)."""
+        found = [(c.count, 0, c.section, "explained", c) for c in explained]
+        found += [(c.count, 1, c.section, "in part", c) for c in in_part]
+        found += [(c.count, 2, c.section, "partly", c) for c in partly]
         if precise:
-            lines.append(wording.precision_share(len(precise), total, self.records[precise[0]].summary))
-        for cause in explained:
-            lines.append(wording.explained(cause, total, named, first=not lines))
-        for cause in in_part:
-            lines.append(wording.in_part(cause, total, lines))
-        for cause in partly:
-            lines.append(wording.partly(cause, total, lines))
-        if remaining:
-            lines.append(wording.unexplained_rest(len(remaining), total, where, lines))
+            found.append((len(precise), 3, self.records[precise[0]].section, "precision", precise))
+        found += [(len(g.keys), 4, g.section, "unexplained", g) for g in groups]
+        return sorted(found, key=lambda f: (-f[0], f[1]))
+
+    def lines(self, total, findings) -> list:
+        """The summary's lines (``wording``), in the order of the findings."""
+        lines, named = [], set()
+        for count, _, _, kind, evidence in findings:
+            if kind == "explained":
+                lines.append(wording.explained(evidence, total, named, first=not lines))
+            elif kind == "in part":
+                lines.append(wording.in_part(evidence, total, lines))
+            elif kind == "partly":
+                lines.append(wording.partly(evidence, total, lines))
+            elif kind == "precision":
+                lines.append(wording.precision_share(count, total, self.records[evidence[0]].summary, lines))
+            else:
+                lines.append(wording.unexplained_group(count, total, evidence, lines))
         return lines
 
     def traced(self, remaining) -> dict:
@@ -206,18 +215,18 @@ class RunReconciler:
         return traced
 
     @staticmethod
-    def trace_line(traced, section):
-        """(the summary line of the traced stage most outputs depart at, the section the run points to)."""
+    def trace_line(traced) -> str:
+        """The summary line of the traced stage most outputs depart at."""
         stages = {}
         for trace in traced.values():
             stages[trace["first_departing"]] = stages.get(trace["first_departing"], 0) + 1
         stage = max(stages, key=stages.get)
         example = next(t for t in traced.values() if t["first_departing"] == stage)
-        line = wording.traced(stage, example.get("section"), stages[stage], len(traced))
-        return line, example.get("section") or section
+        return wording.traced(stage, example.get("section"), stages[stage], len(traced))
 
-    def apply(self, failing, traced, cover, in_part_cover, partly_cover) -> None:
-        """Each failing row's diagnosis becomes the one the whole run gives it."""
+    def apply(self, failing, traced, cover, in_part_cover, partly_cover, claimed=()) -> None:
+        """Each failing row's diagnosis becomes the one the whole run gives it (``claimed``: the rows
+        whose precision claim the run makes)."""
         for result in self.results:
             key = (result.case, result.output)
             if key not in failing:
@@ -233,22 +242,7 @@ class RunReconciler:
                 record.summary += wording.IN_PART
             elif key in partly_cover:
                 record.name(partly_cover[key][0], "partial")
-            elif record.verdict in ("matches", "partial", "none"):
+            elif record.verdict in ("matches", "partial", "none", "precision") and key not in claimed:
                 record.closest = None  # only the whole run names variants
                 record.unexplained()
             result.diagnosis = record.as_dict()
-
-
-def where_pointed(records, keys):
-    """(section, line) that most of these outputs' localisations point to, or None."""
-    counts, first_line = {}, {}
-    for key in sorted(keys):
-        record = records.get(key)
-        section = record.localised_section if record is not None else None
-        if section:
-            counts[section] = counts.get(section, 0) + 1
-            first_line.setdefault(section, next((l for l in record.localisation or [] if section in l), ""))
-    if not counts:
-        return None
-    best = max(counts, key=lambda s: (counts[s], s))
-    return best, first_line[best]

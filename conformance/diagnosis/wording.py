@@ -111,16 +111,20 @@ def partly(cause, total, lines) -> str:
     )
 
 
-def precision_share(count, total, sentence) -> str:
-    return f"diagnosis: {count} of {total} failing outputs: {sentence}"
+def precision_share(count, total, sentence, lines) -> str:
+    return f"{lead(lines)} {count} of {total} failing outputs: {sentence}"
 
 
-def unexplained_rest(count, total, where, lines) -> str:
-    what = "no known variant explains any of the" if not lines else "no known variant explains"
-    counted = f"{total} failing outputs" if not lines else f"{count} of {total} failing outputs"
-    return f"{lead(lines)} {what} {counted}" + (
-        f"; their error structure points to {where[0]}: {where[1]}" if where else ""
-    )
+def unexplained_group(count, total, group, lines) -> str:
+    """Outputs no variant explains, with where their evidence points (``unexplained.Group``)."""
+    what = "no known variant explains any of the" if not lines and count == total else "no known variant explains"
+    counted = f"{total} failing outputs" if not lines and count == total else f"{count} of {total} failing outputs"
+    pointer = ""
+    if group.section and group.traced:
+        pointer = f"; their first departing stage is in {group.section} ({group.line})"
+    elif group.section:
+        pointer = f"; their error structure points to {group.section}" + (f": {group.line}" if group.line else "")
+    return f"{lead(lines)} {what} {counted}{pointer}"
 
 
 def traced(stage, section, count, total) -> str:

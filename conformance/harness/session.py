@@ -233,11 +233,12 @@ class CheckSession:
         from .check import Checker
 
         s = self.settings
+        declared = self.declared_dtype(port)
         diagnose = None
         if not s.no_diagnosis:
             from ..diagnosis.diagnoser import make_diagnoser
 
-            diagnose = make_diagnoser(profile, k=s.k)
+            diagnose = make_diagnoser(profile, k=s.k, compute_dtype=declared)
         checker = Checker(
             port,
             profile,
@@ -246,7 +247,7 @@ class CheckSession:
             diagnose=diagnose,
             trace="all" if s.trace else None if s.no_trace else "failing",
             on_failure=on_failure,
-            dtype=self.declared_dtype(port),
+            dtype=declared,
         )
         return diagnose, checker
 

@@ -24,19 +24,8 @@ TARGETS = {"right": 0.9, "wrong_names": 0, "false_precision": 0}  # besides ever
 # miss that no longer happens (remove it here). The diagnosis's words are being improved (issue 23.1);
 # this list is what is left to do, not an allowance.
 KNOWN_MISSES = {
-    "shift_by_one": {"section", "precision"},
-    "coordinates_floored": {"section", "precision"},
-    "box_corners_shifted_back": {"section", "precision"},
     "pi_as_float16_constant": {"section", "name", "precision"},
     "point_embeddings_off_by_one": {"name"},
-    "layer_norm_one_pass_variance": {"section", "precision"},
-    "layer_norm2_weight_not_loaded": {"section", "precision"},
-    "first_mask_for_every_image": {"section"},
-    "first_prompt_for_every_image": {"section"},
-    "sparse_batch_rolled": {"section"},
-    "mask_batch_reversed": {"section"},
-    "sparse_channels_reversed": {"section"},
-    "sparse_channels_first": {"section"},
 }
 
 

@@ -1,0 +1,96 @@
+"""The failing outputs no variant explains, grouped by where their evidence points: the first
+departing stage of a trace where there is one, else the error structure's section (``localise``).
+Sparse tokens and dense grid outputs whose positions both differ (§4) are one cause seen in two
+outputs: their group names the earliest stage both outputs come from (the registry)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from samspec.reference import DENSE_PE, SPARSE, registry
+
+
+class Group(NamedTuple):
+    """Failing outputs whose evidence points to one section."""
+
+    section: str | None  # None: nothing structural was found
+    line: str  # the localisation line that says why (may be empty)
+    keys: list  # (case id, output) of its outputs
+    traced: bool = False  # the section is a trace's first departing stage
+
+
+def earliest_shared_stage(outputs):
+    """The first stage of the registry that feeds every one of ``outputs`` (or None)."""
+    return next((stage for stage in registry.STAGES if set(outputs) <= set(stage.outputs)), None)
+
+
+def _pointer(record, trace):
+    """(section, line) of one output: its trace's first departing stage, else its localisation."""
+    if trace is not None and trace.get("section"):
+        return trace["section"], f"`--trace`: {trace['first_departing']}"
+    section = record.localised_section if record is not None else None
+    if not section:
+        return None, ""
+    return section, next((line for line in record.localisation or [] if section in line), "")
+
+
+def group(records, keys, traced) -> list:
+    """The groups of ``keys`` (failing outputs no variant explains), largest first."""
+    found = {}
+    for key in sorted(keys):
+        section, line = _pointer(records.get(key), traced.get(key))
+        traced_here = key in traced and bool(traced[key].get("section"))
+        entry = found.setdefault((section, traced_here), Group(section, line, [], traced_here))
+        entry.keys.append(key)
+    groups = _merge_shared(_fold_box_only(list(found.values()), records))
+    return sorted(groups, key=lambda g: (-len(g.keys), g.section is None, g.section or ""))
+
+
+def _fold_box_only(groups, records) -> list:
+    """Box corners whose positions differ in cases without points point to §3 (the shift or the
+    normalisation, as far as such a case can tell); where cases with points showed that the boxes
+    alone differ (§6.1), they are that one cause: their outputs join the §6.1 group."""
+    corners = next((g for g in groups if g.section == "§6.1" and not g.traced), None)
+    if corners is None:
+        return groups
+    moved = [key for g in groups if g.section == "§3" and not g.traced for key in g.keys if _box_only(records.get(key))]
+    if not moved:
+        return groups
+    kept = [
+        Group(g.section, g.line, [k for k in g.keys if k not in moved], g.traced) for g in groups if g is not corners
+    ]
+    return [g for g in kept if g.keys] + [Group("§6.1", corners.line, sorted(corners.keys + moved))]
+
+
+def _box_only(record) -> bool:
+    """Whether the output's positional finding (§3) names box corner tokens only."""
+    line = next((text for text in (record.localisation if record is not None else []) if text.endswith("(§3)")), "")
+    names = [name.strip() for name in line.split(":")[0].split(",")] if line else []
+    return bool(names) and all(name.startswith("box ") for name in names)
+
+
+# the sections the localisation gives the sparse tokens and the grid when both differ in position; not
+# §3 (the tokens differ while the grid agrees) nor §8.1 (the grid differs while the tokens agree)
+SHARED = ("§4", "§4.1")
+
+
+def _merge_shared(groups) -> list:
+    """Groups holding the sparse tokens' positional differences and groups holding the grid's are one
+    cause seen in both outputs: they become one group at the earliest stage both outputs share."""
+    sparse = [g for g in groups if SPARSE in _outputs(g) and g.section in SHARED]
+    grid = [g for g in groups if DENSE_PE in _outputs(g) and g.section in SHARED]
+    merged = sparse + [g for g in grid if g not in sparse]
+    keys = sorted(key for g in merged for key in g.keys)
+    counts = {output: sum(1 for _, o in keys if o == output) for output in (SPARSE, DENSE_PE)}
+    stage = earliest_shared_stage((SPARSE, DENSE_PE))
+    if not counts[SPARSE] or not counts[DENSE_PE] or stage is None:
+        return groups
+    line = (
+        f"the sparse tokens ({counts[SPARSE]}) and the dense positional grid ({counts[DENSE_PE]}) differ in the "
+        f"same run: the earliest stage they share is {stage.name} ({stage.section})"
+    )
+    return [g for g in groups if g not in merged] + [Group(stage.section, line, keys)]
+
+
+def _outputs(group_) -> set:
+    return {output for _, output in group_.keys}

@@ -1,0 +1,185 @@
+"""The diagnosis's words (docs/diagnosis.md, issue 23.1): every sentence true, ordered by evidence.
+Each test builds a buggy port from the reference's own stages and asserts what the diagnosis says."""
+
+import re
+
+import numpy as np
+import pytest
+
+from samspec.conformance.cases.store import load_cases
+from samspec.conformance.diagnosis.diagnoser import Diagnoser
+from samspec.conformance.diagnosis.precision import rounding_pattern
+from samspec.conformance.diagnosis.variants import DENSE, SPARSE, Variant, VariantAdapter
+from samspec.conformance.diagnosis.variants.blocks import replace_stages
+from samspec.conformance.harness.check import Checker
+from samspec.conformance.profiles.profile import get_profile
+from samspec.reference.coordinates import shift_to_pixel_centres
+from samspec.reference.positional_encoding import fourier_argument
+from samspec.reference.sparse import assemble_sparse
+
+SAM = get_profile("sam")
+COUNT = re.compile(r"\((\d+) of (\d+)\)| (\d+) of (\d+) failing outputs")
+
+
+@pytest.fixture(scope="module")
+def cases():
+    return load_cases()
+
+
+def pick(cases, *ids):
+    return [c for c in cases if c.id in ids]
+
+
+def run(port, cases, compute_dtype=None):
+    diagnoser = Diagnoser(SAM, compute_dtype=compute_dtype)
+    results = Checker(port, SAM, diagnose=diagnoser, dtype=compute_dtype).run(cases)
+    return results, diagnoser.reconcile(results, cases)
+
+
+def bug(name, **recipe):
+    return VariantAdapter(Variant(name, f"your port has {name}", "§0", "test", **recipe))
+
+
+def counts(line):
+    found = COUNT.search(line)
+    return int(found.group(1) or found.group(3)) if found else 0
+
+
+class DenseInFloat16(VariantAdapter):
+    """A float32 port whose dense embedding is computed in float16 and returned as float32."""
+
+    def __init__(self):
+        super().__init__(Variant("dense_float16", "computes in float16", "§11.3", "precision"))
+
+    def build(self, config, params):
+        super().build(config, params)
+        self.half = self.variant.encoder(config, params, "float16")
+
+    def run(self, points, labels, boxes, masks):
+        out = super().run(points, labels, boxes, masks)
+        half = self.variant.run(self.config, {}, {"masks": masks}, "float16", encoder=self.half)
+        out[DENSE] = half[DENSE].astype(np.float32)
+        return out
+
+
+# -- precision claims (§11.3) ------------------------------------------------------------------------------
+
+
+def test_a_float32_coordinate_bug_within_the_float16_budget_gets_no_precision_claim(cases):
+    """§11.3, words: a logic bug whose error is as small as float16's budget is no precision pattern."""
+    shifted = bug("points_shift_by_one", stages=replace_stages(shift_to_pixel_centres=lambda c, xp: c + 1.0))
+    results, overall = run(shifted, pick(cases, "seed.points", "seed.points_boxes", "seed.boxes"))
+    assert overall is not None and overall["precision"] == 0
+    assert "accurate" not in overall["summary"]
+    assert not any("float16-accurate" in (r.diagnosis or {}).get("summary", "") for r in results)
+
+
+def test_a_port_computing_in_float16_is_told_so_unless_it_declares_float32(cases):
+    """§11.3, words: the claim where the error is float16 rounding on most outputs; never when the port
+    declares it computes in float32."""
+    subset = pick(cases, "masks.random", "masks.binary", "masks.cm4", "all.points_boxes_masks", "seed.points")
+    _, overall = run(DenseInFloat16(), subset)
+    assert overall["lines"][0].startswith("diagnosis: ") and "only float16-accurate" in overall["lines"][0]
+    assert overall["section"] == "§11.3" and 2 * overall["precision"] > overall["failing"]
+    _, declared = run(DenseInFloat16(), subset, compute_dtype="float32")
+    assert declared is None or ("accurate" not in declared["summary"] and declared["precision"] == 0)
+
+
+def test_the_rounding_pattern_is_rounding_not_a_structured_difference():
+    """§11.3, stage diagnosis: float16 rounding of a float32 computation is a rounding pattern; the same
+    size of error on a tenth of the elements, or ten times it, is not."""
+    rng = np.random.default_rng(0)
+    truth = rng.normal(size=(4, 64))
+    rounding = truth.astype(np.float16).astype(np.float64) - truth
+    port = rounding[::-1]  # another rounding, of the same sizes
+    assert rounding_pattern(port, rounding)
+    confined = np.zeros_like(rounding)
+    confined[0, :6] = 10 * np.abs(rounding).max()
+    assert not rounding_pattern(confined, rounding)
+    assert not rounding_pattern(10 * rounding, rounding)
+    assert not rounding_pattern(rounding / 1000, rounding)
+
+
+# -- the whole run's order ---------------------------------------------------------------------------------
+
+
+def _sparse_plus(outputs, inputs, config):
+    out = dict(outputs)
+    out[SPARSE] = out[SPARSE] + 0.25
+    return out
+
+
+def test_summary_lines_are_ordered_by_outputs_covered_and_both_causes_are_counted(cases):
+    """§5 and §9.3, words: a sparse bug no variant explains covers more outputs than the mask path's tanh
+    GELU (a known variant); both are named with their counts, the larger first, and the JSON section is
+    the first line's."""
+    two = bug("sparse_offset_and_tanh_gelu", activation="gelu_tanh", outputs=_sparse_plus)
+    subset = pick(cases, "seed.points", "points.many", "labels.all_values", "masks.random", "boxes.only")
+    _, overall = run(two, subset)
+    lines = overall["lines"]
+    assert len(lines) >= 2
+    assert lines[0].startswith("diagnosis: no known variant explains")
+    assert any("`tanh_gelu`" in line for line in lines[1:])
+    numbers = [counts(line) for line in lines if counts(line)]
+    assert numbers == sorted(numbers, reverse=True) and len(numbers) >= 2
+    assert overall["section"] and overall["section"] in lines[0]
+
+
+def test_sparse_and_grid_failing_together_name_the_earliest_stage_they_share(cases):
+    """§4.1, words: one Fourier-argument bug shows in the sparse tokens and the dense grid: the summary
+    names the stage both outputs come from."""
+    three_pi = bug(
+        "three_pi", stages=replace_stages(fourier_argument=lambda u, g, xp: 1.5 * fourier_argument(u, g, xp))
+    )
+    _, overall = run(three_pi, pick(cases, "seed.points", "points.many", "masks.random", "empty.portrait"))
+    assert "the earliest stage they share is fourier_argument (§4.1)" in overall["lines"][0]
+    assert overall["section"] == "§4.1"
+
+
+# -- localisation words ------------------------------------------------------------------------------------
+
+
+def _top_left_moved(coords, xp):
+    shifted = shift_to_pixel_centres(coords, xp)
+    return shifted + xp.asarray([[3.0, 0.0], [0.0, 0.0]]) if coords.ndim == 4 else shifted
+
+
+def test_a_single_token_never_differs_by_one_same_vector(cases):
+    """§6.1, stage localisation: one box's top-left corner read 3 pixels off; a group of one token gives
+    no "same vector" claim (always true for one token), so no embedding row is blamed (§6.2)."""
+    moved = bug("top_left_moved", stages=replace_stages(shift_to_pixel_centres=_top_left_moved))
+    results, _ = run(moved, pick(cases, "boxes.border"))
+    row = next(r for r in results if r.output == SPARSE and r.verdict == "fail")
+    words = " ".join(row.diagnosis["localisation"])
+    assert "same vector" not in words and "§6.2" not in words and "positional" in words
+
+
+def _first_prompt_everywhere(outputs, inputs, config):
+    out = dict(outputs)
+    out[SPARSE] = np.ascontiguousarray(np.broadcast_to(out[SPARSE][:1], out[SPARSE].shape))
+    return out
+
+
+def test_a_batch_where_images_get_another_images_tokens_is_a_batching_pattern(cases):
+    """§11.1, stage localisation: every image gets the first image's sparse tokens."""
+    first = bug("first_prompt_everywhere", outputs=_first_prompt_everywhere)
+    results, overall = run(first, pick(cases, "points.mixed_batch", "labels.all_values"))
+    row = next(r for r in results if r.output == SPARSE and r.verdict == "fail")
+    assert "each equal to another image's expected sparse tokens" in row.diagnosis["localisation"][0]
+    assert "image 1 has image 0's" in row.diagnosis["localisation"][0]
+    assert overall["section"] == "§11.1"
+
+
+def _no_points_with_boxes(point_tokens, box_tokens, batch, hidden_size, dtype, xp):
+    return assemble_sparse(None if box_tokens is not None else point_tokens, box_tokens, batch, hidden_size, dtype, xp)
+
+
+def test_a_shape_mismatch_names_the_missing_tokens_and_the_present_ones(cases):
+    """§7, stage localisation: a port that drops its point tokens when a box is given; its box tokens are
+    present (matched against every expected token, not in order)."""
+    dropped = bug("no_points_with_boxes", stages=replace_stages(assemble_sparse=_no_points_with_boxes))
+    results, _ = run(dropped, pick(cases, "boxes.with_points"))
+    row = next(r for r in results if r.output == SPARSE and r.verdict == "fail")
+    line = row.diagnosis["localisation"][0]
+    assert "tokens where 6 are expected: missing label" in line and "the others are present (§7)" in line
+    assert "not found in order" not in line
