@@ -4,7 +4,7 @@ cause of the whole run. Each is named; ``as_dict`` gives the JSON form the repor
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import NamedTuple
 
 from . import wording
@@ -75,6 +75,12 @@ class Diagnosis:
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
         return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Diagnosis:
+        """The record back from its JSON form (``as_dict``; e.g. sent by a pytest-xdist worker)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in names})
 
     def make_finite(self) -> Diagnosis:
         """Infinite numbers become None (strict JSON has no Infinity)."""

@@ -21,7 +21,7 @@ def worker_payload(results, profile_spec, diagnoser=None) -> dict:
     rows = _strict([dataclasses.asdict(r) for r in results], "$", [])
     records = getattr(diagnoser, "records", {})
     kept = [
-        [case, output, records[case, output]]
+        [case, output, records[case, output].as_dict()]
         for case, output in {(r.case, r.output) for r in results}
         if (case, output) in records
     ]
@@ -35,6 +35,7 @@ def worker_payload(results, profile_spec, diagnoser=None) -> dict:
 def whole_run_summary(settings, payloads) -> str:
     """The overall diagnosis of every worker's results together; "" where it cannot be made here."""
     from ..diagnosis.diagnoser import make_diagnoser
+    from ..diagnosis.records import Diagnosis
     from ..profiles.profile import PROFILES
     from .check import Result, final_diagnosis
     from .session import CheckSession
@@ -53,6 +54,6 @@ def whole_run_summary(settings, payloads) -> str:
     diagnoser = make_diagnoser(PROFILES[next(iter(specs))], k=settings.k)
     for payload in payloads:
         for case, output, record in json.loads(payload.get("records") or "[]"):
-            diagnoser.records[case, output] = record
+            diagnoser.records[case, output] = Diagnosis.from_dict(record)
     overall = final_diagnosis(diagnoser, results, [c for c in cases if c.id in ran])
     return (overall or {}).get("summary") or ""
