@@ -301,3 +301,22 @@ def test_under_xdist_nothing_checked_is_still_not_green(pytester, monkeypatch):
     result.assert_outcomes(skipped=3)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["samspec: nothing was checked (3 n/a)*"])
+
+
+RUNTIME_PORT = """
+from samspec.conformance.diagnosis.variants import VariantAdapter
+
+class Described:
+    def __new__(cls):
+        adapter = VariantAdapter("no_pixel_shift")
+        adapter.runtime = "toy 1.2, compiled"  # what the port runs on: named in every report (docs/adapters.md)
+        return adapter
+"""
+
+
+def test_the_adapter_runtime_is_named_in_the_failure_and_the_summary(run, pytester):
+    pytester.makepyfile(runtime_port=RUNTIME_PORT)
+    result = run("--samspec-port", "runtime_port:Described", "--samspec-cases", r"^labels\.foreground$")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["*samspec check runtime_port:Described (profile 'sam', runtime toy 1.2, compiled):"])
+    result.stdout.fnmatch_lines(["samspec: runtime toy 1.2, compiled"])
