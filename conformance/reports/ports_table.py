@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..profiles.profile import get_profile
 from .applicability import COVERED_SECTIONS, applicable, coverage, uncovered
+from .keras_backends import backend_lines, run_backends
 from .port_runs import Run, run_all
 from .ports_markdown import coverage_lines, divergence_lines, run_lines, summary_lines
 
@@ -49,14 +50,16 @@ RUNS = (
 # the versions the tox environment `ports` pins (tox.ini); the table describes these
 VERSIONS = (
     "segment-anything 1.0, transformers 5.24.0, keras-hub 0.32.0 (Keras 3.15.1, `KERAS_BACKEND=torch`), "
-    "onnxruntime 1.32.0, sam2 1.1.0, ultralytics 8.4.190, torch 2.13.0 (CPU)"
+    "onnxruntime 1.32.0, sam2 1.1.0, ultralytics 8.4.190, torch 2.13.0 (CPU); for keras-hub on each Keras backend "
+    "also jax 0.10.2 and tensorflow-cpu 2.21.0"
 )
 DEFAULT_OUT = "docs/ports.md"
 
 
-def render(runs, n_cases: int, covered: dict | None = None) -> str:
-    """docs/ports.md: the introduction, the summary, the applicability coverage (with ``covered``),
-    the divergences, then one section per port with a subsection per profile."""
+def render(runs, n_cases: int, covered: dict | None = None, backends=()) -> str:
+    """docs/ports.md: the introduction, the summary, keras-hub per Keras backend (``backends``), the
+    applicability coverage (with ``covered``), the divergences, then one section per port with a
+    subsection per profile."""
     lines = [
         "# Ports under test: the divergence table",
         "",
@@ -74,6 +77,8 @@ def render(runs, n_cases: int, covered: dict | None = None) -> str:
         "",
     ]
     lines += summary_lines(runs)
+    if backends:
+        lines += backend_lines(backends)
     if covered:
         lines += coverage_lines(covered, n_cases)
     lines += divergence_lines(runs)
@@ -93,9 +98,10 @@ def generate(fixtures=None, log=None) -> tuple:
 
     cases = load_cases(fixtures, strict=True)
     runs = run_all(cases, RUNS, log=log)
+    backends = run_backends(cases, log=log)
     own = [name for _, profiles in RUNS for name in profiles]
     covered = coverage(cases, [get_profile(name) for name in dict.fromkeys(own)])
-    return render(runs, len(cases), covered), runs
+    return render(runs, len(cases), covered, backends), runs + backends
 
 
 # -- command line ---------------------------------------------------------------------------------
