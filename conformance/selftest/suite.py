@@ -10,7 +10,9 @@
 
 Both sets are scored on the words (``score.py``): caught, right first section, wrong names, false
 precision claims. Targets: all caught, >= 90% right first section, 0 wrong names, 0 false
-precision claims (``score.TARGETS``).
+precision claims (``score.TARGETS``). The checks run without the trace, so the words judged are the
+diagnosis's own; ``--trace`` also traces every failing case of the second set and adds where the
+trace places each bug (a table the committed docs/selftest.md does not hold).
 
 The faithful references (float32, float16) must pass everything. The result is the table in
 docs/selftest.md, which CI regenerates and compares (``samspec selftest --check``). The table
