@@ -23,6 +23,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import uuid
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -80,9 +81,34 @@ class Run:
         assert H.FAKE_ROW not in self.stdout.splitlines(), "the port's fake table row reached the table"
 
 
+def processes_with(token: str) -> list:
+    """Process ids whose environment holds HOSTILE_RUN=token (a run's samspec, workers and their children)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:  # gone meanwhile, or not ours
+            continue
+        if f"HOSTILE_RUN={token}".encode() in environ.split(b"\0"):
+            found.append(int(entry.name))
+    return found
+
+
+def assert_nothing_left(token: str, seconds: float = 3.0) -> None:
+    """No process of the run is alive (a SIGKILLed group may take a moment to be gone)."""
+    deadline = time.monotonic() + seconds
+    while processes_with(token) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert processes_with(token) == [], "a process of the run (a worker, a program, a child) is still alive"
+
+
 def samspec(*args, tmp_path, cwd=HERE, env=None, reports=True, timeout=120) -> Run:
-    """``python -m samspec.conformance.cli ARGS`` with --report/--junit in ``tmp_path`` (for check)."""
+    """``python -m samspec.conformance.cli ARGS`` with --report/--junit in ``tmp_path`` (for check); no
+    process of the run may be left behind."""
     report = junit = None
+    token = (env or {}).get("HOSTILE_RUN") or uuid.uuid4().hex
     command = [sys.executable, "-m", "samspec.conformance.cli", *args]
     if reports:
         report, junit = tmp_path / "report.json", tmp_path / "report.xml"
@@ -94,10 +120,11 @@ def samspec(*args, tmp_path, cwd=HERE, env=None, reports=True, timeout=120) -> R
         text=True,
         errors="replace",
         timeout=timeout,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, "HOSTILE_RUN": token, **(env or {})},
     )
     run = Run(completed, report, junit)
     run.assert_clean()
+    assert_nothing_left(token)
     return run
 
 

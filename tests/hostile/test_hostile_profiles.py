@@ -17,24 +17,9 @@ from pathlib import Path
 
 import hostile_adapters as H
 import pytest
-from test_hostile_adapters import HERE, KEYS, assert_one_line_error, assert_verdicts, samspec
+from test_hostile_adapters import HERE, KEYS, assert_one_line_error, assert_verdicts, processes_with, samspec
 
 ARGS = ("--cases", H.CASES, "--timeout", "2", "--no-diagnosis")
-
-
-def processes_with(token: str) -> list:
-    """Process ids whose environment holds HOSTILE_RUN=token (a run's samspec, workers and their children)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes()
-        except OSError:  # gone meanwhile, or not ours
-            continue
-        if f"HOSTILE_RUN={token}".encode() in environ.split(b"\0"):
-            found.append(int(entry.name))
-    return found
 
 
 def run_profile(profile, tmp_path, port="hostile_adapters:Good", **env):

@@ -18,8 +18,7 @@ import uuid
 import hostile_adapters as H
 import numpy as np
 import pytest
-from test_hostile_adapters import KEYS, assert_one_line_error, assert_verdicts, samspec
-from test_hostile_profiles import processes_with
+from test_hostile_adapters import KEYS, assert_one_line_error, assert_verdicts, processes_with, samspec
 
 from samspec.conformance.cases.store import load_cases
 from samspec.reference import SAMPromptEncoder
