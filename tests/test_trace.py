@@ -341,3 +341,22 @@ def test_spec11_a_sparse_output_with_the_right_tokens_in_another_batch_or_layout
         compared = compare_trace(case, port.trace(**prompt(case)))
         assert compared["first_departing"] == "prompt_sparse_embeddings", (name, compared["summary"])
         assert compared["section"] == section, (name, compared["summary"])
+
+
+def test_spec3_when_no_variant_is_named_the_summary_leads_with_the_traced_departure():
+    """§3.1 trace stage: a shift bug no known variant explains; the default check's summary leads with the
+    trace's line (its first departing stage, §3.1); a named variant keeps the lead (the GELU test above)."""
+    from samspec.conformance.diagnosis.diagnoser import make_diagnoser
+    from samspec.conformance.harness.check import final_diagnosis
+    from samspec.conformance.selftest.novel_bugs import NOVEL_BUGS
+
+    cases = load_cases(pattern=r"^(labels\.(foreground|background)|points\.border)$")
+    diagnose = make_diagnoser(SAM)
+    results = Checker(TracedVariantAdapter(NOVEL_BUGS["shift_by_one"]), SAM, diagnose=diagnose, trace="failing").run(
+        cases
+    )
+    overall = final_diagnosis(diagnose, results, cases)
+    assert not overall["explained"]
+    first = overall["summary"].splitlines()[0]
+    assert first.startswith("trace: the first stage that departs is points.shifted (§3.1)"), overall["summary"]
+    assert overall["lines"][0] == first and sum("first stage that departs" in line for line in overall["lines"]) == 1

@@ -305,16 +305,24 @@ def trace_summary(results) -> dict | None:
 
 
 def with_trace_summary(overall, results):
-    """``overall`` (the whole-run diagnosis) with ``trace`` (``trace_summary``) added, and its line
-    appended to the summary unless the diagnosis already names the first departing stage."""
+    """``overall`` (the whole-run diagnosis) with ``trace`` (``trace_summary``) added and its line in the
+    summary: first when no known variant is named (the measured departure is then the best-supported
+    section, as the diagnosis's own ``section`` already takes it), else last; a line of the diagnosis
+    that already names the first departing stage gives way to it (it counts only unexplained outputs)."""
     summary = trace_summary(results)
     if summary is None or not isinstance(overall, dict):
         return overall
     overall = dict(overall, trace=summary)
-    text = str(overall.get("summary") or "")
-    if "first stage that departs" not in text:
-        overall["summary"] = f"{text}\n{summary['line']}" if text else summary["line"]
-        overall["lines"] = list(overall.get("lines") or []) + [summary["line"]]
+    lines = overall.get("lines")
+    if lines is None:
+        lines = str(overall.get("summary") or "").splitlines()
+    lines = [line for line in lines if "first stage that departs" not in line]
+    named = overall.get("explained") or overall.get("in_part")
+    if summary["first_departing"] and not named:
+        lines = [summary["line"]] + lines
+    else:
+        lines = lines + [summary["line"]]
+    overall.update(lines=lines, summary="\n".join(lines))
     return overall
 
 

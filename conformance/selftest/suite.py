@@ -38,7 +38,7 @@ from ..diagnosis.diagnoser import REFERENCE, Diagnoser
 from ..diagnosis.variants import CATALOGUE
 from ..harness.check import Checker
 from ..harness.progress import progress
-from ..harness.stages import trace_summary
+from ..harness.stages import trace_summary, with_trace_summary
 from ..profiles.profile import get_profile
 from .novel_bugs import NOVEL
 from .ports import SharedRunAdapter, TracedVariantAdapter
@@ -233,8 +233,14 @@ def _novel_row(bug, overall, failing) -> dict:
     }
     row.update(judge_words(overall, failing, bug))
     traced = trace_summary(failing)
-    if traced is not None:
-        row.update(traced_section=traced["section"], trace_right=_top(traced["section"]) == _top(bug.section))
+    if traced is not None:  # `--trace`: where the trace places the bug, and the summary a default check prints
+        shown = judge_words(with_trace_summary(overall, failing), failing, bug)
+        row.update(
+            traced_section=traced["section"],
+            trace_right=_top(traced["section"]) == _top(bug.section),
+            first_with_trace=shown["first_section"],
+            right_with_trace=shown["right_section"],
+        )
     return row
 
 
