@@ -507,6 +507,20 @@ def test_spec4_1_large_coordinates_within_the_bound_give_finite_outputs(dtype, s
         assert all(np.all(np.isfinite(np.asarray(v))) for v in outputs.values())
 
 
+def test_spec4_1_fourier_bound_is_per_axis_not_the_largest_coordinate():
+    """§4.1, §13: the refusal uses each axis's own frequencies: a huge x is accepted where G's x row
+    is tiny (the argument stays finite), though the largest coordinate alone would overflow."""
+    params = init_params(8, 4, seed=0)
+    params["pe_layer.positional_encoding_gaussian_matrix"][0, :] = 1e-300  # x barely matters
+    enc = SAMPromptEncoder(hidden_size=8, image_embedding_size=(4, 4), input_image_size=(1, 1), mask_in_channels=4,
+                           params=params)  # fmt: skip
+    points, labels = np.array([[[5e307, -0.5]]]), np.array([[1]])  # y: 2u - 1 = -1
+    outputs = enc(points=points, labels=labels)
+    assert all(np.all(np.isfinite(np.asarray(v))) for v in outputs.values())
+    with pytest.raises(ValueError, match=r"^points: expected pixel coordinates whose §4\.1 Fourier argument"):
+        enc(points=np.array([[[5e307, 5e307]]]), labels=labels)  # now y overflows too
+
+
 # -- issue 14 item 9: the reference's own arguments -------------------------------------------------
 
 
