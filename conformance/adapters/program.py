@@ -17,6 +17,7 @@ Contained like an adapter's worker (docs/ci.md, "What samspec guarantees"):
 from __future__ import annotations
 
 import os
+import select
 import shlex
 import subprocess
 import time
@@ -96,4 +97,7 @@ def _wait(process, captured, timeout):
             return code
         if deadline is not None and time.monotonic() >= deadline:
             return None
-        time.sleep(POLL_SECONDS)
+        if captured.fd is None:
+            time.sleep(POLL_SECONDS)
+        else:  # wake as soon as it prints: a writer blocked on a full pipe must not wait for the poll
+            select.select([captured.fd], [], [], POLL_SECONDS)
