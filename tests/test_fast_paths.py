@@ -765,3 +765,25 @@ def test_spec9_5_thread_pool_is_remade_in_a_forked_child():
         time.sleep(0.05)
     os.kill(pid, 9)
     raise AssertionError("the forked child hung on the parent's thread pool")
+
+
+def test_spec11_every_fast_module_says_why_it_equals_its_definition_and_is_tested_here():
+    """reference/fast/ (docs/performance.md): each module of a rearrangement says why it equals the
+    definition and is imported by this file, whose tests compare it with that definition."""
+    import importlib
+    import pkgutil
+    import re
+    from pathlib import Path
+
+    from samspec.reference import fast
+
+    here = Path(__file__).read_text(encoding="utf-8")
+    modules = [info.name for info in pkgutil.iter_modules(fast.__path__)]
+    assert modules, "reference/fast/ has no modules"
+    for name in modules:
+        text = importlib.import_module(f"samspec.reference.fast.{name}").__doc__ or ""
+        source = Path(fast.__path__[0], f"{name}.py").read_text(encoding="utf-8")
+        assert re.search(r"[Ww]hy this equals", source), f"reference/fast/{name}.py never says why it equals"
+        assert f"samspec.reference.fast.{name} import" in here or f"import {name}" in here, (
+            f"reference/fast/{name}.py is not imported by tests/test_fast_paths.py ({text[:60]!r})"
+        )

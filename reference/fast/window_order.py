@@ -1,7 +1,7 @@
 """Spec §9 on NumPy, fast: the mask downscaler as ``SAMPromptEncoder.__call__`` computes it there.
 
 The definition is ``masks.downscale_mask`` (channels last, stage by stage), which the teaching
-composition calls. This module computes the same composition, the
+composition calls. Why this equals the definition: this module computes the same composition, the
 stages' arithmetic in the spec's order, rearranged in two ways that are exact in real arithmetic:
 
 1. *The pixels in window order.* LayerNorm2d (§9.2) and the activation (§9.3) act on each
