@@ -343,9 +343,9 @@ def test_spec11_a_sparse_output_with_the_right_tokens_in_another_batch_or_layout
         assert compared["section"] == section, (name, compared["summary"])
 
 
-def test_spec3_when_no_variant_is_named_the_summary_leads_with_the_traced_departure():
-    """§3.1 trace stage: a shift bug no known variant explains; the default check's summary leads with the
-    trace's line (its first departing stage, §3.1); a named variant keeps the lead (the GELU test above)."""
+def test_spec3_the_traced_departure_closes_the_summary_once():
+    """§3.1 trace stage: a shift bug no known variant explains; the default check's summary keeps the
+    diagnosis's order of evidence and closes with one trace line (its first departing stage, §3.1)."""
     from samspec.conformance.diagnosis.diagnoser import make_diagnoser
     from samspec.conformance.harness.check import final_diagnosis
     from samspec.conformance.selftest.novel_bugs import NOVEL_BUGS
@@ -356,7 +356,7 @@ def test_spec3_when_no_variant_is_named_the_summary_leads_with_the_traced_depart
         cases
     )
     overall = final_diagnosis(diagnose, results, cases)
-    assert not overall["explained"]
-    first = overall["summary"].splitlines()[0]
-    assert first.startswith("trace: the first stage that departs is points.shifted (§3.1)"), overall["summary"]
-    assert overall["lines"][0] == first and sum("first stage that departs" in line for line in overall["lines"]) == 1
+    assert not overall["explained"] and overall["lines"][0].startswith("diagnosis: ")
+    last = overall["summary"].splitlines()[-1]
+    assert last.startswith("trace: the first stage that departs is points.shifted (§3.1)"), overall["summary"]
+    assert overall["lines"][-1] == last and sum("first stage that departs" in line for line in overall["lines"]) == 1

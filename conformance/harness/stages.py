@@ -305,10 +305,10 @@ def trace_summary(results) -> dict | None:
 
 
 def with_trace_summary(overall, results):
-    """``overall`` (the whole-run diagnosis) with ``trace`` (``trace_summary``) added and its line in the
-    summary: first when no known variant is named (the measured departure is then the best-supported
-    section, as the diagnosis's own ``section`` already takes it), else last; a line of the diagnosis
-    that already names the first departing stage gives way to it (it counts only unexplained outputs)."""
+    """``overall`` (the whole-run diagnosis) with ``trace`` (``trace_summary``) added and its line closing
+    the summary (the diagnosis orders its own lines by evidence, traced outputs included); a line of the
+    diagnosis that already names the first departing stage gives way to it (it counts only the
+    outputs no variant explains, this one every traced failing case)."""
     summary = trace_summary(results)
     if summary is None or not isinstance(overall, dict):
         return overall
@@ -316,12 +316,7 @@ def with_trace_summary(overall, results):
     lines = overall.get("lines")
     if lines is None:
         lines = str(overall.get("summary") or "").splitlines()
-    lines = [line for line in lines if "first stage that departs" not in line]
-    named = overall.get("explained") or overall.get("in_part")
-    if summary["first_departing"] and not named:
-        lines = [summary["line"]] + lines
-    else:
-        lines = lines + [summary["line"]]
+    lines = [line for line in lines if "first stage that departs" not in line] + [summary["line"]]
     overall.update(lines=lines, summary="\n".join(lines))
     return overall
 

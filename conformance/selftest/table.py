@@ -125,8 +125,8 @@ def _traced(evaluation) -> list:
     lines = [
         "\n## Where the trace places the bugs outside the catalogue (`--trace`)\n",
         f"**{right} of {len(rows)} traced bugs placed in their section by the trace's summary line; the summary a "
-        f"default check prints (the trace's line first when no variant is named) leads with the right section for "
-        f"{shown}** (without the trace: {sum(r['right_section'] for r in rows)}).\n",
+        f"default check prints (traced outputs in the diagnosis, the trace's line last) leads with the right section "
+        f"for {shown}**.\n",
         "| bug | spec | first section | trace | first section, traced |",
         "|---|---|---|---|---|",
     ]
