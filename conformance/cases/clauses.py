@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from samspec.reference import SAMPromptEncoder
+from samspec.reference import SEMANTICS, SAMPromptEncoder
 
 from ..profiles.builtin import PROFILES
 from ..profiles.conversions import prompt_batch
@@ -208,10 +208,17 @@ def _masks(view) -> bool:
 
 # -- the clauses of §2–§11 ------------------------------------------------------------------------
 
-SAM_LABELS = frozenset({"sam", "hf"})  # labels 2 and 3: PE only
-CORNER_LABELS = frozenset({"sam2", "hf_sam2"})  # labels 2 and 3: PE + corner rows
-MINUS_10 = frozenset({"hf", "hf_sam2"})  # label −10: zeros
-TWO_BOX_TOKENS = frozenset({"sam", "hf", "sam2"})
+
+def _semantics_where(test) -> frozenset:
+    """The reference semantics (samspec.reference.SEMANTICS, §12.1) whose conventions pass ``test``."""
+    return frozenset(name for name, conventions in SEMANTICS.items() if test(conventions))
+
+
+SAM_LABELS = _semantics_where(lambda c: c.labels.entries.get(2) == (1, "none"))  # labels 2 and 3: PE only
+CORNER_LABELS = _semantics_where(lambda c: c.labels.entries.get(2) == (1, "top_left"))  # PE + corner rows
+MINUS_10 = _semantics_where(lambda c: c.labels.entries.get(-10) == (0, "none"))  # label −10: zeros
+TWO_BOX_TOKENS = _semantics_where(lambda c: not c.box_trailing_not_a_point)
+TRAILING_BOX_TOKEN = _semantics_where(lambda c: c.box_trailing_not_a_point)
 
 SPEC_CLAUSES = (
     Clause("2.1.sizes_unrelated", "2.1", "no relation between (H, W) and (h, w) is assumed", _sizes_unrelated),
@@ -312,7 +319,7 @@ SPEC_CLAUSES = (
         "6.3",
         "each box's two corner tokens are followed by `not_a_point_embed` (`hf_sam2`)",
         _boxes_given,
-        semantics=frozenset({"hf_sam2"}),
+        semantics=TRAILING_BOX_TOKEN,
     ),
     Clause("7.order", "7", "point tokens (padding included) first, then box tokens", _all(_points, _boxes_given)),
     Clause(
