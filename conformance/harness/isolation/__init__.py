@@ -1,20 +1,22 @@
-"""Running a port's adapter where it cannot touch the verdict (docs/ci.md, "What samspec guarantees").
+"""Running a port where it cannot touch the verdict (docs/ci.md, "What samspec guarantees").
 
 `samspec check` and the pytest plugin run the adapter in a **worker process** by default. The parent
-alone compares outputs, decides verdicts and picks the exit code; the worker only imports the adapter,
-calls ``build`` / ``run`` / ``trace`` and sends plain arrays back.
+alone compares outputs, decides verdicts and picks the exit code; the worker imports the adapter,
+resolves its profile, calls ``to_port`` -> ``build`` / ``run`` / ``trace`` -> ``from_port`` and sends
+plain arrays back. Everything a port supplies runs there: its adapter, its profile's code, a
+``--profile module:attr`` module, the reading of an ``--outputs`` folder.
 
-- A worker that exits (any code: ``sys.exit``, ``os._exit``), is killed by a signal (a segfault, the
-  OOM killer) or does not answer within the per-case ``timeout`` raises ``PortFailure`` naming what
-  happened; the next call starts a fresh worker and replays the last ``build``.
-- ``SystemExit`` raised by adapter code is an error of that call, in the worker and in process alike.
-- Everything the adapter writes to stdout/stderr (Python or C level) goes to a capture file, handed
-  back per case by ``take_captured()``, so that it can never interleave with samspec's table.
-- The parent reads the worker's answers with a restricted unpickler: NumPy arrays of plain dtypes,
-  numbers, strings and containers only. An output larger than the case can need is refused in the
-  worker, before it is sent.
+- ``wire``: what crosses the boundary (plain arrays, a restricted unpickler, size limits).
+- ``worker``: the child's side; ``conversion``: the adapter under its profile, every call into port
+  code wrapped; ``contract``: the adapter's signatures checked once at load.
+- ``parent``: spawning, deadlines, killing the worker's process group (``close_all``);
+  ``lifetime``: the worker dies with its parent, process groups killed as a whole.
+- ``capture``: what the port prints, bounded; ``errors``: the exceptions the harness turns into
+  verdicts or exit codes; ``in_process``: the same interface without the process (``--in-process``).
 
-``InProcessPort`` is the same interface without the process (``--in-process``, for debuggers).
+A worker that exits (any code), is killed by a signal or does not answer within the per-case
+``timeout`` raises ``PortFailure`` naming what happened; the next call starts a fresh worker and
+replays the last ``build``.
 """
 
 from __future__ import annotations

@@ -40,6 +40,16 @@ class MissingModule(Exception):
         self.module = module
 
 
+def _changed(now: np.ndarray, before: np.ndarray) -> bool:
+    """Whether the port wrote into an input array (its dtype, shape or values differ from the copy)."""
+    if now.dtype != before.dtype or now.shape != before.shape:
+        return True
+    try:
+        return not np.array_equal(now, before, equal_nan=now.dtype.kind in "fc")
+    except (TypeError, ValueError):  # values NumPy cannot compare: compare their bytes
+        return now.tobytes() != before.tobytes()
+
+
 class ProfiledAdapter:
     """``adapter`` under ``profile``. ``passthrough``: exceptions that are not the port's to contain
     (in samspec's process: Ctrl-C and the in-process timeout)."""
@@ -129,11 +139,7 @@ class ProfiledAdapter:
             self.adapter.value_limit = limit
         raw = self._call(self.adapter.run, **port_inputs)
         raw = self._plain("outputs", raw, limit)
-        mutated = sorted(
-            k
-            for k, v in port_inputs.items()
-            if v is not None and (v.dtype != before[k].dtype or not np.array_equal(v, before[k], equal_nan=True))
-        )
+        mutated = sorted(k for k, v in port_inputs.items() if v is not None and _changed(v, before[k]))
         missing = {str(k): safe_text(v, 600) for k, v in self.adapter.missing.items()} if reader else {}
         return self.sam_outputs(raw, inputs, config, limit), mutated, missing
 
