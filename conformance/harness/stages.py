@@ -130,8 +130,9 @@ def _summary(rows, first, port_stages, ignored, dtype) -> str:
         if first["error"] is not None
         else first["message"]
     )
-    return f"trace: the first stage that departs is {first['stage']} ({first['section']}): {numbers}" + (
-        f"; before it, {', '.join(agreeing[-3:])} agree" if agreeing else ""
+    return (
+        f"trace: the first stage that departs is {first['stage']} ({first['section'] or AFTER_STAGES}): {numbers}"
+        + (f"; before it, {', '.join(agreeing[-3:])} agree" if agreeing else "")
     )
 
 
@@ -160,26 +161,31 @@ def _sparse_arrangement(got, expected, tolerance):
     return None
 
 
+AFTER_STAGES = "after its traced stages"  # how a departure the trace cannot place is spelled
+
+
 def _after_its_last_stage(rows, first, reference, port_stages):
-    """``first`` (the first departing row), its section §11 when it is an output whose last stage was
-    traced and agrees (the values are right, their arrangement is not); §10 for the dense output of a
-    case without a mask (the reference has no mask stage: the output is no_mask_embed's); §11.1 or
-    §11.2 for a sparse output holding the right tokens in another batch or layout."""
-    if first is not None and first["stage"] == "prompt_sparse_embeddings":
+    """``first`` (the first departing row), placed where the trace can tell when it is an output: §11
+    when the output's last stage was traced and agrees (the values are right, their arrangement is
+    not), §11.1 or §11.2 for a sparse output holding the right tokens in another batch or layout.
+    Otherwise an output departing after every traced stage agrees (its assembly, §7, or its layout,
+    §11; without a mask, no_mask_embed, §10, or its layout) gets no section: the diagnosis then keeps
+    the error structure's."""
+    if first is None or first["stage"] not in (*LAST_STAGE, "prompt_sparse_embeddings"):
+        return first
+    if first["stage"] == "prompt_sparse_embeddings":
         tolerance = first["budget"] if first["budget"] is not None else 0.0
         found = _sparse_arrangement(port_stages.get(first["stage"]), reference[first["stage"]], tolerance)
         if found:
             first.update(section=found[0], message=f"{found[1]}; {first['message']}".rstrip("; "))
-        return first
-    if first is None or first["stage"] not in LAST_STAGE:
-        return first
-    if first["stage"] == "prompt_dense_embeddings" and "mask.conv3" not in reference:
-        first.update(section="§10", message=first["message"] or "no mask: the dense output is no_mask_embed's")
-        return first
-    last = next((row for row in rows if row["stage"] == LAST_STAGE[first["stage"]]), None)
-    if last is None or last["verdict"] != "pass":
-        return first
-    first.update(section="§11", message=first["message"] or f"{last['stage']} agrees: the output's batch or layout")
+            return first
+    else:
+        last = next((row for row in rows if row["stage"] == LAST_STAGE[first["stage"]]), None)
+        if last is not None and last["verdict"] == "pass":
+            message = first["message"] or f"{last['stage']} agrees: the output's batch or layout"
+            first.update(section="§11", message=message)
+            return first
+    first.update(section=None, message=first["message"] or f"the output departs {AFTER_STAGES}")
     return first
 
 
@@ -263,7 +269,7 @@ def _departures(results) -> tuple:
     for trace in traces.values():
         stage = trace.get("first_departing")
         if stage:
-            count, section = stages.get(stage, (0, trace.get("section") or section_of(stage)))
+            count, section = stages.get(stage, (0, trace.get("section")))
             stages[stage] = (count + 1, section)
     return traces, stages
 
@@ -282,9 +288,9 @@ def trace_summary(results) -> dict | None:
     stage = ranked[0] if ranked else None
     section = stages[stage][1] if stage else None
     if stage:
-        line = f"trace: the first stage that departs is {stage} ({section}) "
+        line = f"trace: the first stage that departs is {stage} ({section or AFTER_STAGES}) "
         line += f"in {stages[stage][0]} of {len(traces)} traced failing cases"
-        line += "".join(f"; {s} ({stages[s][1]}) in {stages[s][0]}" for s in ranked[1:4])
+        line += "".join(f"; {s} ({stages[s][1] or AFTER_STAGES}) in {stages[s][0]}" for s in ranked[1:4])
     else:
         line = f"trace: no traced stage departs in the {len(traces)} traced failing cases"
     if set(stages) & POSITIONAL_TOKENS and set(stages) & POSITIONAL_GRID:
@@ -327,7 +333,7 @@ def departure_note(result) -> str:
     if result.verdict != "fail" or not isinstance(trace, dict):
         return ""
     if trace.get("first_departing"):
-        return f"departs at {trace['first_departing']} ({trace.get('section') or section_of(trace['first_departing'])})"
+        return f"departs at {trace['first_departing']} ({trace.get('section') or AFTER_STAGES})"
     if trace.get("failed_stage"):
         return f"trace failed at {trace['failed_stage']}"
     return ""
