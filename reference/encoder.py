@@ -90,18 +90,7 @@ class SAMPromptEncoder:
         self.semantics = profile if isinstance(profile, Semantics) else get_semantics(profile)  # §12.1
         self.conventions = self.semantics  # (the old name)
         self.profile = self.semantics.name
-        if stages is not None and not isinstance(stages, dict):
-            raise TypeError(f"stages: expected a dict of stage name -> function; received {type(stages).__name__}")
-        unknown = sorted(set(stages or {}) - set(STAGES))
-        if unknown:
-            raise ValueError(f"stages: expected names among {sorted(STAGES)}; received {unknown}")
-        for name, stage in (stages or {}).items():
-            if not callable(stage):
-                raise TypeError(
-                    f"stages[{name!r}]: expected a function like {name}; received {type(stage).__name__} {stage!r}"[
-                        :300
-                    ]
-                )
+        check.check_stages(stages, STAGES)  # replacements by name (the diagnosis's variants)
         if not isinstance(fast, bool):
             raise TypeError(f"fast: expected True or False; received {fast!r}")
         self.stages = SimpleNamespace(**dict(STAGES, **(stages or {})))

@@ -99,6 +99,21 @@ def check_representable(name: str, values: tuple, dtype: DType, xp: Namespace) -
         )
 
 
+def check_stages(stages: object, known: dict) -> None:
+    """``SAMPromptEncoder(stages=...)``: None, or a dict of known stage names -> callables."""
+    if stages is None:
+        return
+    if not isinstance(stages, dict):
+        raise TypeError(f"stages: expected a dict of stage name -> function; received {type(stages).__name__}")
+    unknown = sorted(set(stages) - set(known))
+    if unknown:
+        raise ValueError(f"stages: expected names among {sorted(known)}; received {unknown}")
+    for name, stage in stages.items():
+        if not callable(stage):
+            received = f"{type(stage).__name__} {stage!r}"
+            raise TypeError(f"stages[{name!r}]: expected a function like {name}; received {received}"[:300])
+
+
 def check_batch_sizes(sizes: dict) -> int | None:
     """All given inputs must agree on the batch size; returns it (None when nothing is given)."""
     given = {name: size for name, size in sizes.items() if size is not None}

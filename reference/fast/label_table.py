@@ -90,9 +90,7 @@ def sparse_embeddings(
     place on this function's own temporaries (PE and the looked-up rows): the same operations on
     the same values (a + b = b + a exactly), with no per-part copies and no final concat.
     The sinusoids are ``sin_and_cos`` (float64 NumPy: the half-angle form, 8 machine epsilons).
-
-    Its labels are the encoder's, already checked against the rule (§13), so it reads nothing
-    back from the device to check them again.
+    Its labels are the encoder's, already checked (§13): nothing is read back from the device.
     """
     lowest = min(rule.allowed)
     span = keep_table.shape[0] - 3  # token_table: the label codes, then tl, br and the trailing token
