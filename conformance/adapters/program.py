@@ -8,7 +8,8 @@ Contained like an adapter's worker (docs/ci.md, "What samspec guarantees"):
   (pass the paths as the script's arguments instead: ``sh -c 'prog "$1" "$2"' sh {fixtures} {out}``).
 - The program runs in its own process group, which is killed as a whole when the program exits (what it
   left running must not write into the folder being judged), on the overall timeout, on Ctrl-C or a
-  signal, and when samspec exits.
+  signal, and when samspec exits; so is what it started in a session of its own (found by the
+  environment mark it inherited, lifetime.kill_marked).
 - The wait ends when the program exits, not when its output closes (a child it left behind may hold it).
 - What it prints is kept bounded (head and tail, ``CAPTURE_LIMIT`` bytes, how much was cut), to be shown
   escaped like an adapter's output.
@@ -23,7 +24,7 @@ import subprocess
 import time
 
 from ..harness.isolation.capture import Captured
-from ..harness.isolation.lifetime import kill_group, track, untrack
+from ..harness.isolation.lifetime import kill_group, kill_marked, marked_env, new_mark, track, untrack
 
 PLACEHOLDERS = ("{fixtures}", "{out}")
 SHELLS = {"sh", "bash", "dash", "zsh", "ksh", "fish", "csh", "tcsh", "busybox"}
@@ -58,9 +59,15 @@ def run_exec(template: str, fixtures_dir, out_dir, timeout: float | None = None)
     seconds (the whole run) is killed with its process group, status 124."""
     argv = program_argv(template, fixtures_dir, out_dir)
     read_end, write_end = os.pipe()
+    mark = new_mark()  # in the environment of the program and all it starts (lifetime.kill_marked)
     try:
         process = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=write_end, stderr=write_end, start_new_session=True
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=write_end,
+            stderr=write_end,
+            start_new_session=True,
+            env=marked_env(mark),
         )
     except FileNotFoundError:
         return 127, f"cannot run {argv[0]!r}: no such program"
@@ -72,11 +79,12 @@ def run_exec(template: str, fixtures_dir, out_dir, timeout: float | None = None)
         os.close(write_end)
     captured = Captured()
     captured.attach(read_end)
-    track(process)
+    track(process, mark)
     try:
         code = _wait(process, captured, timeout)
     finally:
         kill_group(process)  # what the program left running, and the program itself on a timeout or Ctrl-C
+        kill_marked(mark)  # and what it started outside its group (setsid)
         process.wait()
         untrack(process)
         captured.detach()

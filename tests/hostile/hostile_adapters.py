@@ -604,6 +604,18 @@ class SpawnsHangingProgram(Good):
         program.wait()
 
 
+class SpawnsEscapingProgram(Good):
+    """Runs a program in a session of its own (setsid: outside the worker's process group) that never
+    ends: it is found by the environment mark it inherited and killed with the worker."""
+
+    def hostile_run(self, inputs):
+        import subprocess
+
+        program = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
+        _record_pid(program.pid)
+        program.wait()
+
+
 class SendsHalfAnAnswer(Good):
     """Sends the length header of a 1 MB answer, then 10 bytes, then hangs: the timeout still holds."""
 

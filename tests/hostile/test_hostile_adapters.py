@@ -279,6 +279,7 @@ def _alive(pid: int) -> bool:
     [
         ("ForksThenExits", r"the worker process exited with code 0"),
         ("SpawnsHangingProgram", r"timed out after 2 s while running the port"),
+        ("SpawnsEscapingProgram", r"timed out after 2 s while running the port"),
     ],
 )
 def test_processes_the_port_started_end_with_it(name, pattern, tmp_path):

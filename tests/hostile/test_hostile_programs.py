@@ -60,6 +60,16 @@ def test_exec_wait_ends_when_the_program_exits(tmp_path):
     assert "missing file" in run.result(H.FIRST)["message"]
 
 
+def test_exec_child_in_a_session_of_its_own_is_killed_too(tmp_path):
+    """A child the program starts with setsid (outside its process group) does not outlive the run."""
+    source = (
+        "import subprocess, sys; "
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'], start_new_session=True)"
+    )
+    run = run_exec(source, tmp_path, "--timeout", "30")  # run_exec asserts that no process of the run is left
+    assert run.rc == 1 and run.seconds < 60
+
+
 def test_exec_hang_is_killed_at_its_overall_timeout(tmp_path):
     run = run_exec("import time; time.sleep(600)", tmp_path, "--exec-timeout", "2")
     assert run.rc == 1 and run.seconds < 60

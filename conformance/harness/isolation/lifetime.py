@@ -5,6 +5,9 @@
   process id changes) within ``WATCH_SECONDS`` and kills the worker's process group, the worker included.
 - ``kill_group``: SIGKILL to a worker (or an ``--exec`` program) and every process it started in its group;
   ``track`` / ``untrack`` keep the live ones, which ``kill_tracked`` ends (samspec's exit, its signal handlers).
+- ``marked_env`` / ``kill_marked``: a worker or program starts with an environment variable unique to it,
+  which its descendants inherit; on Linux, ``kill_marked`` also ends those that left its process group
+  (``setsid``), found by that mark in ``/proc/<pid>/environ``.
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ import signal
 import sys
 import threading
 import time
+import uuid
 
 WATCH_SECONDS = 0.5
-_TRACKED = set()  # Popen objects of process groups samspec started and has not yet ended
+MARK = "SAMSPEC_PROCESS_MARK"  # the environment variable a worker or program and its descendants carry
+_TRACKED = {}  # Popen -> its mark: the process groups samspec started and has not yet ended
 PR_SET_PDEATHSIG = 1
 
 
@@ -62,16 +67,48 @@ def kill_group(process) -> None:
         process.kill()
 
 
-def track(process) -> None:
-    _TRACKED.add(process)
+def new_mark() -> str:
+    return uuid.uuid4().hex
+
+
+def marked_env(mark: str) -> dict:
+    """This process's environment plus the mark a child and its descendants will carry."""
+    return {**os.environ, MARK: mark}
+
+
+def kill_marked(mark: str) -> None:
+    """SIGKILL every process of this user that carries ``mark`` (Linux /proc; elsewhere nothing to read)."""
+    needle = f"{MARK}={mark}".encode()
+    try:
+        entries = [entry.name for entry in os.scandir("/proc") if entry.name.isdigit()]
+    except OSError:
+        return
+    for name in entries:
+        if int(name) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{name}/environ", "rb") as environ:
+                marked = needle in environ.read().split(b"\0")
+        except OSError:  # gone meanwhile, or another user's
+            continue
+        if marked:
+            with contextlib.suppress(OSError):
+                os.kill(int(name), signal.SIGKILL)
+
+
+def track(process, mark: str | None = None) -> None:
+    _TRACKED[process] = mark
 
 
 def untrack(process) -> None:
-    _TRACKED.discard(process)
+    _TRACKED.pop(process, None)
 
 
 def kill_tracked() -> None:
-    """Kill every tracked process group (an --exec program still running when samspec ends)."""
-    for process in list(_TRACKED):
+    """Kill every tracked process group, and what carries its mark (an --exec program still running when
+    samspec ends)."""
+    for process, mark in list(_TRACKED.items()):
         kill_group(process)
+        if mark:
+            kill_marked(mark)
         untrack(process)

@@ -24,7 +24,7 @@ from ...profiles.model import NotApplicable
 from .capture import Captured
 from .conversion import ConversionError, profile_from_data
 from .errors import MissingDependency, PortFailure, PortLoadError, describe_exit
-from .lifetime import kill_group, kill_tracked
+from .lifetime import kill_group, kill_marked, kill_tracked, marked_env, new_mark
 from .wire import ANSWER_SLACK, LARGEST_ANSWER, TooLarge, receive
 
 DEFAULT_TIMEOUT = 60.0  # seconds per case (build + run)
@@ -83,6 +83,7 @@ class IsolatedPort:
     def __init__(self, port: str, timeout: float = DEFAULT_TIMEOUT, profile: str | None = None, outputs=None):
         self.port = port
         self.outputs = None if outputs is None else str(outputs)
+        self.mark = new_mark()  # in the environment of the worker and all it starts (lifetime.kill_marked)
         self.mutated = []  # the port's inputs that the last run_case modified in place
         self.missing = {}  # output -> why the last run_case lacks it (the --outputs reader's missing files)
         self.profile_override = profile
@@ -119,6 +120,7 @@ class IsolatedPort:
                 stdout=write_end,
                 stderr=write_end,  # -u: prints arrive with their case
                 start_new_session=True,  # Ctrl-C in the terminal reaches the parent only
+                env=marked_env(self.mark),
             )
         finally:
             os.close(write_end)
@@ -150,6 +152,7 @@ class IsolatedPort:
             self._connection = None
         if process is not None:
             kill_group(process)
+            kill_marked(self.mark)  # what the worker started that left its group (setsid)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(5)
         self._captured.detach()
