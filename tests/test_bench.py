@@ -48,6 +48,7 @@ def test_time_calls_waits_for_the_device_after_every_timed_call():
     assert events == ["call", "sync"] * 5, "each call (2 warm-up, 3 timed) must be followed by the device's wait"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("namespace", ["numpy", pytest.param("torch", marks=pytest.mark.sam)])
 def test_bench_gpu_measure_runs_every_workload_on_the_device_it_is_given(namespace, capsys):
     device = stand_in(namespace)
@@ -99,6 +100,7 @@ def test_bench_gpu_on_the_gpu(tmp_path):
         assert entry["peak_bytes"] >= entry["output_bytes"] > 0, name
 
 
+@pytest.mark.slow
 def test_bench_command_writes_its_table_and_json(tmp_path, capsys):
     out = tmp_path / "bench.json"
     argv = ["bench", "--workloads", "W3", "--allocator", "default", "--no-suite", "--repeat", "1", "--json", str(out)]

@@ -56,6 +56,7 @@ def test_the_c_port_passes_every_case_in_float64(tmp_path, cases):
     assert {r.dtype for r in results if r.verdict == "pass"} == {"float64"}
 
 
+@pytest.mark.slow
 def test_the_planted_bug_fails_and_is_named(tmp_path, cases):
     results = judge(run_port(build(tmp_path, bug="no_pixel_shift"), tmp_path), cases)
     failed = [r for r in results if r.verdict == "fail"]
@@ -101,6 +102,7 @@ def test_usage_without_arguments(tmp_path):
     assert done.returncode == 2 and "usage:" in done.stderr
 
 
+@pytest.mark.slow
 def test_samspec_check_exec_judges_the_c_port(tmp_path):
     program = build(tmp_path)
     ok = subprocess.run(

@@ -161,6 +161,7 @@ def test_meta_bare_prompt_encoder_state_dict(tmp_path, params32):
     assert_identical(load_params(path), params32)
 
 
+@pytest.mark.slow
 @pytest.mark.ports
 def test_transformers_directory_and_safetensors_file(tmp_path, params32):
     directory = write_transformers(tmp_path / "sam-hf", params32)

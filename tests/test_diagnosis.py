@@ -146,6 +146,7 @@ def test_a_profile_declared_divergence_is_not_offered():
     assert "channels_last" not in names and "no_padding_point" not in names and "tanh_gelu" in names
 
 
+@pytest.mark.slow
 def test_cli_prints_the_diagnosis_and_the_whole_run_summary(capsys, monkeypatch):
     monkeypatch.syspath_prepend(str(Path(__file__).parent / "harness"))
     assert main(["check", "toy_ports:NoShift"]) == 1
@@ -180,6 +181,7 @@ def meta_bugs():
     return meta_bugs
 
 
+@pytest.mark.slow
 @pytest.mark.sam
 def test_every_meta_bug_fails_and_is_named(meta_bugs, cases):
     import warnings
@@ -204,6 +206,7 @@ def test_every_meta_bug_fails_and_is_named(meta_bugs, cases):
     assert wrong == {}, wrong  # today all are named right; the held-out bar is "most"
 
 
+@pytest.mark.slow
 @pytest.mark.sam
 def test_meta_ports_with_two_bugs_name_both(meta_bugs, cases):
     from samspec.conformance.selftest.suite import check_ports
@@ -215,6 +218,7 @@ def test_meta_ports_with_two_bugs_name_both(meta_bugs, cases):
         assert set(expected) <= named, (name, overall["summary"])
 
 
+@pytest.mark.slow
 @pytest.mark.sam
 @pytest.mark.parametrize("name", ["RefactoredPE", "Float64PE", "ExplicitLayerNorm"])
 def test_faithful_meta_rewrites_pass(meta_bugs, cases, name):
@@ -222,6 +226,7 @@ def test_faithful_meta_rewrites_pass(meta_bugs, cases, name):
     assert [r.test_id for r in results if r.verdict not in ("pass", "n/a")] == []  # n/a: label -10 under `sam`
 
 
+@pytest.mark.slow
 @pytest.mark.sam
 def test_segment_anything_has_no_false_alarm(meta_bugs, cases):
     from samspec.conformance.adapters.registry import resolve_adapter
@@ -277,6 +282,7 @@ def _arrays_in(value):
     return 0
 
 
+@pytest.mark.slow
 def test_the_diagnosis_keeps_no_port_output_and_one_case_of_arrays(cases):
     """Bounded memory: per failing output only names and numbers are kept, and the variant outputs
     of one case at a time (the whole-run summary needs no port output)."""
@@ -426,6 +432,7 @@ def test_meta_trace_agrees_with_the_reference_and_locates_meta_bugs(meta_bugs, c
         assert compare_trace(case, port.trace(**case.inputs), "sam")["first_departing"] == stage, name
 
 
+@pytest.mark.slow
 def test_a_variant_changes_no_output_outside_what_it_touches(cases):
     """The diagnosis skips, without running it, a variant on an output outside ``Variant.touches``:
     there the variant must equal the reference, for every variant (and bug outside the catalogue) on

@@ -219,6 +219,7 @@ def requirements(doc: Path) -> list:
     return [n for b in runnable(doc) for n in filter(None, re.split(r"[,\s]+", b.markers.get("requires", "")))]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "doc",
     [pytest.param(d, marks=markers_for(requirements(d))) for d in DOCS if runnable(d)],

@@ -41,6 +41,7 @@ def png_size(path: Path):
     return struct.unpack(">II", data[16:24])  # IHDR: width, height
 
 
+@pytest.mark.slow
 @pytest.mark.sam
 def test_every_figure_is_drawn(tmp_path):
     require("matplotlib")

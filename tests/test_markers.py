@@ -7,6 +7,7 @@ import re
 import shlex
 from pathlib import Path
 
+import pytest
 from _pytest.mark.expression import Expression
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,6 +56,7 @@ def test_every_marker_conftest_names_is_registered(pytestconfig):
     assert {m for allowed in MARKERS.values() for m in allowed} | {"slow"} <= registered
 
 
+@pytest.mark.slow
 def test_a_test_needing_a_library_without_its_marker_fails_naming_the_marker(pytester):
     """conftest.require: torch needs `sam` (or `ports`), transformers `ports`; numpy needs nothing."""
     pytester.makeconftest((ROOT / "tests" / "conftest.py").read_text(encoding="utf-8"))

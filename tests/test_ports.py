@@ -79,6 +79,7 @@ def report(all_libraries):
     return ports_report.generate()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("port", sorted(OWN))
 def test_port_passes_under_its_own_profile(port, capsys):
     LIBRARIES[port]()
@@ -96,6 +97,7 @@ def test_adapters_carry_their_default_profile():
         assert BUILTINS[port]().profile == profile
 
 
+@pytest.mark.slow
 def test_layout_profiles_fail_exactly_where_the_divergences_predict(report):
     _, runs = report
     by_name = {(run.port, run.profile.name): run for run in runs}
@@ -359,6 +361,7 @@ def test_hf_no_longer_hides_the_sam2_family_differences(all_libraries):
     assert {r.verdict for r in results if r.case == "labels.minus_10"} == {"pass"}
 
 
+@pytest.mark.slow
 def test_onnxruntime_trace_exposes_stages_as_graph_outputs(all_libraries):
     """`check --trace` on ONNX Runtime: the stages are extra outputs of a graph exported from the same
     SamOnnxModel methods; on every case that runs under `sam_onnx` they agree with the reference's

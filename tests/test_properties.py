@@ -124,6 +124,7 @@ def test_faithful_reference_ports_pass_every_property(port, profile):
     assert all(r.examples > 0 for r in results)
 
 
+@pytest.mark.slow
 @pytest.mark.sam
 def test_segment_anything_passes_every_property():
     require("torch")

@@ -142,6 +142,7 @@ def test_a_bad_port_is_a_usage_error(run):
     result.stderr.fnmatch_lines(["*unknown port 'no-such-port'*"])
 
 
+@pytest.mark.slow
 def test_a_test_id_as_argument_runs_that_test_alone(run, pytester):
     pytester.makepyfile(test_plain="def test_one():\n    assert True\n")
     result = run("--samspec-port", "reference-f32", "labels.foreground::sparse", "-v")
@@ -168,6 +169,7 @@ def test_k_counts_every_test_and_never_goes_negative(run):
     assert "-4 selected" not in result.stdout.str()
 
 
+@pytest.mark.slow
 def test_last_failed_reruns_only_the_failures(pytester, monkeypatch):
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     pytester.makepyfile(buggy_port=BUGGY)
@@ -187,6 +189,7 @@ def test_last_failed_reruns_only_the_failures(pytester, monkeypatch):
     again.stdout.fnmatch_lines(["*labels.foreground::sparse FAILED*"])
 
 
+@pytest.mark.slow
 def test_under_xdist_with_two_workers(pytester, monkeypatch):
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     pytester.makepyfile(buggy_port=BUGGY)

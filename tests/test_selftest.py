@@ -18,6 +18,7 @@ from samspec.conformance.selftest.score import KNOWN_MISSES, TARGETS
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
+@pytest.mark.slow
 def test_committed_table_is_current_and_both_sets_meet_their_targets(capsys):
     """CI's check: regenerate, compare with docs/selftest.md, and fail on any escape or misdiagnosis."""
     args = argparse.Namespace(out=None, check=True, fixtures=None, quiet=True, jobs=None)

@@ -83,6 +83,7 @@ def _compiled_points(encoder, torch):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.sam
 def test_spec11_4_a_ports_own_instance_attributes_survive_the_trace(meta, cases):
     """§11.4 trace stage: monkeypatches and torch.compile-wrapped methods on the port's instance stay

@@ -20,6 +20,7 @@ def check(*args):
     return main(["check", *args])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("port", ["reference-f32", "reference-f16", "toy_ports:Faithful32"])
 def test_faithful_ports_pass(port, capsys):
     assert check(port) == 0
@@ -27,6 +28,7 @@ def test_faithful_ports_pass(port, capsys):
     assert " fail" not in out and "error" not in out.split("\n")[-2]
 
 
+@pytest.mark.slow
 def test_a_real_bug_fails_and_the_row_says_where(capsys):
     assert check("toy_ports:NoShift") == 1
     out = capsys.readouterr().out
@@ -36,6 +38,7 @@ def test_a_real_bug_fails_and_the_row_says_where(capsys):
     assert ("pass", "labels.foreground", "dense_pe") in rows
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "port, verdict, text",
     [
@@ -125,10 +128,12 @@ def test_not_applicable_is_never_a_pass(capsys):
     assert "n/a" in out and "batch size" in out and "pass " not in out
 
 
+@pytest.mark.slow
 def test_reference_under_its_own_keras_hub_profile_passes(capsys):
     assert check("reference-f32", "--profile", "keras_hub") == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stop", [("-x",), ("--maxfail", "1")])
 def test_a_run_stopped_early_says_so_in_every_report(stop, tmp_path, capsys):
     """-x / --maxfail: the summary, the JSON, the JUnit and the HTML say the run stopped and what did not run."""

@@ -102,6 +102,7 @@ def test_docs_coverage_md_is_what_the_command_produces(cases, rows):
     )
 
 
+@pytest.mark.slow
 def test_check_exits_1_on_a_stale_table(tmp_path, capsys):
     stale = tmp_path / "coverage.md"
     stale.write_text("# an old table\n", encoding="utf-8")

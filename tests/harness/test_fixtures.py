@@ -12,6 +12,7 @@ from samspec.conformance.cases.catalogue import CASES
 from samspec.conformance.cli import main
 
 
+@pytest.mark.slow
 def test_generate_is_deterministic(tmp_path):
     """Two generations give byte-identical files and manifests."""
     first = fixtures.generate(tmp_path / "a")
@@ -21,6 +22,7 @@ def test_generate_is_deterministic(tmp_path):
         assert (tmp_path / "a" / relative).read_bytes() == (tmp_path / "b" / relative).read_bytes(), relative
 
 
+@pytest.mark.slow
 def test_committed_set_matches_the_catalogue(tmp_path):
     """The committed manifest lists the same cases, files, shapes and inputs as a fresh generation;
     values are compared by `samspec fixtures verify` (1e-12), since float64 last bits may differ
@@ -91,6 +93,7 @@ def test_verify_passes_on_the_committed_set(capsys):
     assert main(["fixtures", "verify", "--quiet"]) == 0
 
 
+@pytest.mark.slow
 def test_verify_names_a_flipped_byte(copy_of_fixtures, capsys):
     manifest = fixtures.read_manifest(copy_of_fixtures)
     victim = next(f for f in manifest["sha256"] if "expected.prompt_sparse" in f)
@@ -101,6 +104,7 @@ def test_verify_names_a_flipped_byte(copy_of_fixtures, capsys):
     assert victim in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_verify_names_a_missing_file(copy_of_fixtures, capsys):
     manifest = fixtures.read_manifest(copy_of_fixtures)
     victim = next(f for f in manifest["sha256"] if "input.masks" in f)
@@ -186,6 +190,7 @@ def test_generate_refuses_a_non_empty_folder_without_force(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.txt"]
 
 
+@pytest.mark.slow
 def test_generate_force_replaces_a_fixture_set(tmp_path, capsys):
     out = tmp_path / "fx"
     assert main(["fixtures", "generate", "--out", str(out), "--quiet"]) == 0
@@ -200,6 +205,7 @@ def test_generate_force_replaces_a_fixture_set(tmp_path, capsys):
     assert fixtures.verify(out, log=lambda line: None) == []
 
 
+@pytest.mark.slow
 def test_generate_interrupted_leaves_the_old_set_intact(tmp_path, monkeypatch):
     out = tmp_path / "fx"
     fixtures.generate(out)
@@ -235,6 +241,7 @@ def test_generate_never_writes_inside_the_installed_package(tmp_path, monkeypatc
     assert (shipped / "manifest.json").read_bytes() == before
 
 
+@pytest.mark.slow
 def test_generate_regenerates_a_source_checkout_with_force(tmp_path, monkeypatch, capsys):
     """A developer's checkout (pyproject.toml naming samspec, conformance/cases/catalogue.py, fixtures/)."""
     project = tmp_path / "checkout"

@@ -203,6 +203,7 @@ RUN_ERRORS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(RUN_ERRORS))
 def test_run_misbehaves(name, tmp_path):
     run = check(name, "--no-diagnosis", tmp_path=tmp_path)
@@ -243,6 +244,7 @@ def test_control_characters_reach_neither_terminal_nor_xml(tmp_path):
     assert errors and all("\x1b" not in text and "\\x1b" in text for text in errors)
 
 
+@pytest.mark.slow
 @pytest.mark.sam
 def test_torch_tensor_requiring_grad_is_named(tmp_path):
     require("torch")
@@ -274,6 +276,7 @@ def _alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "name, pattern",
     [
@@ -322,6 +325,7 @@ BUILD_ERRORS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(BUILD_ERRORS))
 def test_build_misbehaves(name, tmp_path):
     run = check(name, "--no-diagnosis", tmp_path=tmp_path)

@@ -76,6 +76,7 @@ def test_exec_hang_is_killed_at_its_overall_timeout(tmp_path):
     assert "still running after 2 s (--exec-timeout): killed with its group" in run.stderr
 
 
+@pytest.mark.slow
 def test_exec_output_is_bounded_and_escaped(tmp_path):
     """§ guarantees: 50 MB of output with terminal escapes and a fake table row: a few KB on stderr, escaped."""
     fake = H.FAKE_ROW.replace("'", "")

@@ -24,6 +24,7 @@ def test_an_unbounded_trace_is_refused_in_the_worker(name, tmp_path):
         assert re.search(NOTES[name], result["trace"]["summary"]), result["trace"]["summary"]
 
 
+@pytest.mark.slow
 def test_junk_stage_names_are_capped_in_the_reports_and_the_html_table_is_a_table(tmp_path):
     html = tmp_path / "report.html"
     run = check("TraceWithJunk", "--trace", "--no-diagnosis", "--html", str(html), tmp_path=tmp_path)
