@@ -87,7 +87,6 @@ def test_no_import_circles():
     assert circles(graph) == []
 
 
-@pytest.mark.xfail(reason="the splits land branch by branch; this marker goes when the last one has")
 def test_no_file_over_600_lines():
     long = {
         str(path.relative_to(ROOT)): n
@@ -97,9 +96,21 @@ def test_no_file_over_600_lines():
     assert long == {}, f"files over {MAX_FILE} lines: {long}"
 
 
-@pytest.mark.xfail(reason="the splits land branch by branch; this marker goes when the last one has")
 @pytest.mark.parametrize(
-    "kind, limit", [(ast.ClassDef, MAX_CLASS), ((ast.FunctionDef, ast.AsyncFunctionDef), MAX_FUNCTION)]
+    "kind, limit",
+    [
+        pytest.param(ast.ClassDef, MAX_CLASS, id="class"),
+        pytest.param(
+            (ast.FunctionDef, ast.AsyncFunctionDef),
+            MAX_FUNCTION,
+            id="function",
+            marks=pytest.mark.xfail(
+                reason="conformance/adapters/onnxruntime.py:export_prompt_encoder is 62 lines; this marker goes "
+                "when it is split",
+                strict=False,
+            ),
+        ),
+    ],
 )
 def test_no_class_or_function_over_its_limit(kind, limit):
     long = {}
