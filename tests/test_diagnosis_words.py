@@ -183,3 +183,22 @@ def test_a_shape_mismatch_names_the_missing_tokens_and_the_present_ones(cases):
     line = row.diagnosis["localisation"][0]
     assert "tokens where 6 are expected: missing label" in line and "the others are present (§7)" in line
     assert "not found in order" not in line
+
+
+def _rows_rotated(params):
+    rotated = dict(params)
+    for i in range(4):
+        rotated[f"point_embeddings.{i}.weight"] = params[f"point_embeddings.{(i + 1) % 4}.weight"]
+    return rotated
+
+
+def test_a_variant_that_the_failing_outputs_refute_is_not_named(cases):
+    """§5.2, words: a port that loads point_embeddings.i from row i + 1 matches `labels_swapped` where only
+    label 0 appears (label 0 gets the foreground row), but every output with label 1 or a box refutes it:
+    no known variant is named."""
+    rotated = bug("rows_rotated", params=_rows_rotated)
+    subset = pick(
+        cases, "labels.background", "labels.foreground", "labels.foreground.square", "points.mixed_batch", "boxes.only"
+    )
+    _, overall = run(rotated, subset)
+    assert overall["explained"] == [] and "`labels_swapped`" not in overall["summary"]

@@ -50,6 +50,24 @@ class RunReconciler:
                         counts[name] += 1
         return counts
 
+    def failing_contradictions(self, name, field="matching") -> int:
+        """How many failing outputs the variant changes but does not match (alone or in a pair; or, for
+        ``field`` "partial", explain most of): outputs where the port does something else than it would."""
+        parts = name.split("+")
+        if not self.cases_by_id or any(part not in self.runs.by_name for part in parts):
+            return 0
+        variant, count = self.runs.variant(name), 0
+        for key in self.failing():
+            record, case = self.records[key], self.cases_by_id.get(key[0])
+            if case is None or record.verdict in ("failed", "not diagnosed", "precision"):
+                continue
+            explaining = record.matching + (record.partial if field == "partial" else [])
+            if any(set(parts) <= set(m.split("+")) or set(m.split("+")) <= set(parts) for m in explaining):
+                continue  # the variant alone or in a pair, or a part of this pair alone, explains it
+            if key[1] in self.runs.touches(case, variant) and self.runs.distance(case, variant, REFERENCE, key[1]) > 0:
+                count += 1
+        return count
+
     def consistent(self, name) -> bool:
         """Whether the variant agrees with every output the port passed (a variant that would fail an
         output the port passes is not the port's bug, however many failing outputs it matches)."""
@@ -110,8 +128,8 @@ class RunReconciler:
         variants consistent with every passing output; otherwise an inconsistent one too, if it covers
         at least half of the ``total`` failing outputs (the port does it for some inputs only).
         Returns (causes, the keys left, {key: (name, name whose numbers the row shows)})."""
-        remaining, chosen, cover = set(keys), [], {}
-        allowed = self.consistent if strict else (lambda n: True)
+        remaining, chosen, cover, refuted = set(keys), [], {}, set()
+        allowed = (lambda n: n not in refuted and self.consistent(n)) if strict else (lambda n: True)
         while remaining:
             best, top, tied_with = self._most_common(remaining, field, allowed)
             if best is None:
@@ -119,6 +137,9 @@ class RunReconciler:
             if not strict and 2 * top < (total or len(keys)):
                 break  # an inconsistent variant that explains a minority is a coincidence, not a diagnosis
             covered = {key for key in remaining if best in (getattr(self.records[key], field) or [])}
+            if strict and self.failing_contradictions(best, field) > len(covered):
+                refuted.add(best)  # it changes more failing outputs than it explains, and those not as the port
+                continue
             for key in covered:
                 cover[key] = (best, best)
             if "+" in best and field == "matching":

@@ -36,12 +36,16 @@ def _pointer(record, trace):
 
 def group(records, keys, traced) -> list:
     """The groups of ``keys`` (failing outputs no variant explains), largest first."""
-    found = {}
+    found, lines = {}, {}
     for key in sorted(keys):
         section, line = _pointer(records.get(key), traced.get(key))
         traced_here = key in traced and bool(traced[key].get("section"))
         entry = found.setdefault((section, traced_here), Group(section, line, [], traced_here))
         entry.keys.append(key)
+        said = lines.setdefault((section, traced_here), {})
+        said[line] = said.get(line, 0) + 1
+    for where, entry in list(found.items()):  # the line most of the group's outputs say
+        found[where] = entry._replace(line=max(lines[where], key=lines[where].get))
     groups = _merge_shared(_fold_box_only(list(found.values()), records))
     return sorted(groups, key=lambda g: (-len(g.keys), g.section is None, g.section or ""))
 
