@@ -110,6 +110,7 @@ def test_layout_profiles_fail_exactly_where_the_divergences_predict(report):
         assert not layout.predicted_but_passing(), [(r.case, r.output) for r in layout.predicted_but_passing()]
 
 
+@pytest.mark.slow  # the module's report fixture runs every port under every profile
 def test_the_divergences_each_layout_profile_shows(report):
     """Spot checks in words: which case fails under which layout profile, and why."""
     _, runs = report
@@ -165,12 +166,14 @@ def test_the_divergences_each_layout_profile_shows(report):
         assert verdicts == verdict, (profile, verdicts)
 
 
+@pytest.mark.slow  # the module's report fixture runs every port under every profile
 def test_docs_ports_md_is_what_the_command_produces(report):
     text, _ = report
     committed = (ROOT / "docs" / "ports.md").read_text(encoding="utf-8")
     assert committed == text, "docs/ports.md is stale: run `samspec report ports --out docs/ports.md`"
 
 
+@pytest.mark.slow  # the module's report fixture runs every port under every profile
 def test_report_command_check_mode(report, tmp_path, capsys, monkeypatch):
     """`--check FILE` exits 1 on a stale copy and 0 on a fresh one (the report is not re-run here)."""
     import argparse
