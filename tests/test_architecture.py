@@ -100,16 +100,7 @@ def test_no_file_over_600_lines():
     "kind, limit",
     [
         pytest.param(ast.ClassDef, MAX_CLASS, id="class"),
-        pytest.param(
-            (ast.FunctionDef, ast.AsyncFunctionDef),
-            MAX_FUNCTION,
-            id="function",
-            marks=pytest.mark.xfail(
-                reason="conformance/adapters/onnxruntime.py:export_prompt_encoder is 62 lines; this marker goes "
-                "when it is split",
-                strict=False,
-            ),
-        ),
+        pytest.param((ast.FunctionDef, ast.AsyncFunctionDef), MAX_FUNCTION, id="function"),
     ],
 )
 def test_no_class_or_function_over_its_limit(kind, limit):

@@ -44,6 +44,29 @@ def load_onnx_model_class():
     return SamOnnxModel
 
 
+# the graph's batch and point-count axes stay free
+DYNAMIC_AXES = {
+    "point_coords": {0: "batch", 1: "num_points"},
+    "point_labels": {0: "batch", 1: "num_points"},
+    "mask_input": {0: "batch"},
+    "sparse_embeddings": {0: "batch", 1: "num_points"},
+    "dense_embeddings": {0: "batch"},
+}
+
+
+def _example_inputs(encoder, img_size: int) -> tuple:
+    """Inputs the exporter traces with: two prompts of five points (every label), a mask, has_mask_input."""
+    import torch
+
+    h, w = encoder.image_embedding_size
+    return (
+        torch.rand(2, 5, 2) * img_size,
+        torch.tensor([[0.0, 1.0, 2.0, 3.0, -1.0], [1.0, 0.0, -1.0, 3.0, 2.0]]),
+        torch.randn(2, 1, 4 * h, 4 * w),
+        torch.tensor([1.0]),
+    )
+
+
 def export_prompt_encoder(encoder, img_size: int, trace: bool = False) -> bytes:
     """The ONNX model (bytes) of SamOnnxModel's prompt path around ``encoder`` (a Meta PromptEncoder);
     with ``trace``, the stages of onnx_trace.TRACE_OUTPUTS are graph outputs too, after the three."""
@@ -77,30 +100,16 @@ def export_prompt_encoder(encoder, img_size: int, trace: bool = False) -> bytes:
                 return recorded_call(encoder, lambda: self.outputs(*inputs))
             return self.outputs(*inputs)
 
-    h, w = encoder.image_embedding_size
-    example = (
-        torch.rand(2, 5, 2) * img_size,
-        torch.tensor([[0.0, 1.0, 2.0, 3.0, -1.0], [1.0, 0.0, -1.0, 3.0, 2.0]]),
-        torch.randn(2, 1, 4 * h, 4 * w),
-        torch.tensor([1.0]),
-    )
-    dynamic_axes = {
-        "point_coords": {0: "batch", 1: "num_points"},
-        "point_labels": {0: "batch", 1: "num_points"},
-        "mask_input": {0: "batch"},
-        "sparse_embeddings": {0: "batch", 1: "num_points"},
-        "dense_embeddings": {0: "batch"},
-    }
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TracerWarning and the TorchScript exporter's deprecation notice
         torch.onnx.export(
             PromptEncoderGraph().eval(),
-            example,
+            _example_inputs(encoder, img_size),
             buffer,
             input_names=list(INPUT_NAMES),
             output_names=list(OUTPUT_NAMES + (TRACE_OUTPUTS if trace else ())),
-            dynamic_axes=dynamic_axes,
+            dynamic_axes=DYNAMIC_AXES,
             opset_version=OPSET,
             do_constant_folding=True,
             dynamo=False,

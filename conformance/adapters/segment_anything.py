@@ -36,7 +36,9 @@ def register_bare_package(name: str, hint: str) -> None:
 def load_prompt_encoder_class():
     """``segment_anything.modeling.prompt_encoder.PromptEncoder`` without running the package
     ``__init__``, which imports torchvision for the whole model zoo; the prompt encoder needs torch only."""
-    register_bare_package("segment_anything", "pip install -c constraints.txt 'samspec[sam]'")
+    from ..reports.install_hint import install_command
+
+    register_bare_package("segment_anything", f"{install_command('sam')} -c constraints.txt (it pins torch==2.13.0)")
     from segment_anything.modeling.prompt_encoder import PromptEncoder
 
     return PromptEncoder

@@ -28,8 +28,22 @@ def worker_payload(results, profile_spec, diagnoser=None) -> dict:
     return {
         "results": json.dumps(rows),
         "records": json.dumps(_strict(kept, "$", [])),
-        "profile": profile_spec if isinstance(profile_spec, str) else None,
+        "profile": _builtin_name(profile_spec),
     }
+
+
+def _builtin_name(profile) -> str | None:
+    """The name of the built-in profile ``profile`` is: given by name, or as the data a port's worker sent
+    back that equals that built-in profile's data; None for any other profile."""
+    from ..profiles.profile import PROFILES
+    from .isolation.conversion import profile_data
+
+    if isinstance(profile, str):
+        return profile
+    name = getattr(profile, "name", None)
+    if name in PROFILES and profile_data(profile) == profile_data(PROFILES[name]):
+        return name
+    return None
 
 
 def whole_run_summary(settings, payloads) -> str:
