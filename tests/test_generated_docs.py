@@ -119,3 +119,25 @@ def test_tracked_figures_are_what_samspec_figures_draws(tmp_path):
             f"docs/img/{name}.png: {share:.3%} of its pixels differ from a fresh drawing by more than "
             f"{PIXEL_LEVELS} levels (tolerance {PIXEL_SHARE:.2%}): run `samspec figures --out docs/img`"
         )
+
+
+def test_failing_port_ratios_quoted_in_the_docs_are_what_the_figure_shows():
+    """README.md and docs/guide.md quote how far over budget the two broken ports of failing_port.png are
+    (§3.1 no +0.5 shift on seed.points, §9.3 tanh GELU on masks.binary), to two significant digits."""
+    from samspec.conformance.harness.check import Checker
+    from samspec.conformance.profiles.profile import get_profile
+    from samspec.conformance.teaching.example import demo_ports
+
+    cases = {c.id: c for c in load_cases()}
+    quoted = []
+    for (_, adapter), case_id, key in [
+        (demo_ports()[1], "seed.points", "prompt_sparse_embeddings"),
+        (demo_ports()[2], "masks.binary", "prompt_dense_embeddings"),
+    ]:
+        result = next(r for r in Checker(adapter, get_profile("sam")).run_case(cases[case_id]) if r.output == key)
+        quoted.append(f"up to {float(f'{result.ratio:.2g}'):,.0f} times")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    guide = " ".join((ROOT / "docs" / "guide.md").read_text(encoding="utf-8").split())
+    assert quoted[0] in " ".join(readme.split()), f"README.md should say the missing shift is {quoted[0]} over budget"
+    assert f"{quoted[0]} the budget" in guide, f"docs/guide.md should say the missing shift is {quoted[0]} the budget"
+    assert f"by {quoted[1]}" in guide, f"docs/guide.md should say tanh GELU is over budget by {quoted[1]}"

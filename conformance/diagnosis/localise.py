@@ -537,7 +537,7 @@ def _dense(ev):
         ]
     return [
         f"the difference is confined to {where}: conv 2x2, LayerNorm2d, activation, conv 1x1 "
-        f"(§9; `samspec check --trace` shows the first stage that departs)"
+        f"(§9; the trace shows the first stage that departs: on by default for a few failing cases, `--trace` for all)"
     ]
 
 

@@ -93,7 +93,8 @@ def inspect_output(got, expected_shape) -> tuple:
             None,
             (
                 f"{len(bad)} of {got.size} values are NaN or infinite (first at {tuple(int(i) for i in bad[0])}): "
-                "find the stage that makes them (samspec check --trace, docs/diagnosis.md)"
+                "find the stage that makes them (the trace of a failing case, on by default; `--trace` traces "
+                "every case; docs/diagnosis.md)"
             ),
         )
     expected_size = int(np.prod(expected_shape)) if expected_shape is not None else 0
