@@ -8,13 +8,12 @@ to it with no such case. The output depends only on the fixture set and the cata
 
 from __future__ import annotations
 
-import difflib
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..cases.clauses import CLAUSES, CaseView, Clause
 from ..profiles.builtin import PROFILES
+from .generated import emit
 
 DEFAULT_OUT = "docs/coverage.md"
 
@@ -168,26 +167,8 @@ def run(args) -> int:
     missing = gaps(rows)
     for clause, profile in missing:
         print(f"samspec report coverage: gap: no case exercises {clause} under profile {profile}", file=sys.stderr)
-    if getattr(args, "check", None):
-        path = Path(args.check)
-        committed = path.read_text(encoding="utf-8") if path.is_file() else ""
-        if committed != text:
-            diff = difflib.unified_diff(
-                committed.splitlines(), text.splitlines(), f"{path} (committed)", f"{path} (regenerated)", lineterm=""
-            )
-            print("\n".join(list(diff)[:80]), file=sys.stderr)
-            print(
-                f"samspec report coverage: {path} is stale; regenerate it with `samspec report coverage --out {path}`",
-                file=sys.stderr,
-            )
-            return 1
-        print(f"{path} is up to date")
-    elif getattr(args, "out", None):
-        Path(args.out).write_text(text, encoding="utf-8")
-        print(f"wrote {args.out}")
-    else:
-        sys.stdout.write(text)
-    return 1 if missing else 0
+    stale = emit(text, args, "samspec report coverage")
+    return 1 if stale or missing else 0
 
 
 def main(argv=None) -> int:

@@ -10,12 +10,11 @@ errors are printed to two significant digits, and nothing depends on the time or
 
 from __future__ import annotations
 
-import difflib
 import sys
-from pathlib import Path
 
 from ..profiles.profile import get_profile
 from .applicability import COVERED_SECTIONS, applicable, coverage, uncovered
+from .generated import emit
 from .keras_backends import backend_lines, run_backends
 from .port_runs import Run, run_all
 from .ports_markdown import coverage_lines, divergence_lines, run_lines, summary_lines
@@ -127,27 +126,8 @@ def run(args) -> int:
     bad = [r for r in runs if r.verdict().startswith("**")]
     for r in bad:
         print(f"samspec report ports: {r.port} under {r.profile.name}: {r.verdict().strip('*')}", file=sys.stderr)
-    if getattr(args, "check", None):
-        path = Path(args.check)
-        committed = path.read_text(encoding="utf-8") if path.is_file() else ""
-        if committed != text:
-            diff = difflib.unified_diff(
-                committed.splitlines(), text.splitlines(), f"{path} (committed)", f"{path} (regenerated)", lineterm=""
-            )
-            print("\n".join(list(diff)[:80]), file=sys.stderr)
-            print(
-                f"samspec report ports: {path} is stale; regenerate it with `samspec report ports --out {path}`",
-                file=sys.stderr,
-            )
-            return 1
-        print(f"{path} is up to date")
-        return 1 if bad else 0
-    if getattr(args, "out", None):
-        Path(args.out).write_text(text, encoding="utf-8")
-        print(f"wrote {args.out}")
-    else:
-        sys.stdout.write(text)
-    return 1 if bad else 0
+    stale = emit(text, args, "samspec report ports")
+    return 1 if stale or bad else 0
 
 
 def main(argv=None) -> int:
