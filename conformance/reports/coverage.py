@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from ..cases.clauses import CLAUSES, CaseView, Clause
 from ..profiles.builtin import PROFILES
+from . import generated
 from .generated import emit
 
 DEFAULT_OUT = "docs/coverage.md"
@@ -146,17 +147,7 @@ def generate(fixtures=None) -> tuple:
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--out", metavar="FILE", help=f"write the table here (e.g. {DEFAULT_OUT}); default: print it")
-    parser.add_argument(
-        "--check",
-        metavar="FILE",
-        nargs="?",
-        const=DEFAULT_OUT,
-        help=f"regenerate and compare with FILE (default {DEFAULT_OUT}); exit 1 if it is stale or has a gap",
-    )
-    parser.add_argument(
-        "--fixtures", metavar="DIR", help="a fixture folder (default: the fixtures shipped with samspec)"
-    )
+    generated.add_arguments(parser, DEFAULT_OUT, "it is stale or has a gap")
     parser.set_defaults(handler=run)
 
 

@@ -28,3 +28,18 @@ def emit(text: str, args, command: str) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def add_arguments(parser, default_out: str, fails_when: str = "it is stale") -> None:
+    """The options of a generated document's command: ``--out``, ``--check [FILE]`` and ``--fixtures``."""
+    parser.add_argument("--out", metavar="FILE", help=f"write the table here (e.g. {default_out}); default: print it")
+    parser.add_argument(
+        "--check",
+        metavar="FILE",
+        nargs="?",
+        const=default_out,
+        help=f"regenerate and compare with FILE (default {default_out}); exit 1 if {fails_when}",
+    )
+    parser.add_argument(
+        "--fixtures", metavar="DIR", help="a fixture folder (default: the fixtures shipped with samspec)"
+    )

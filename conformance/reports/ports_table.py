@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 
 from ..profiles.profile import get_profile
+from . import generated
 from .applicability import COVERED_SECTIONS, applicable, coverage, uncovered
 from .generated import emit
 from .keras_backends import backend_lines, run_backends
@@ -107,17 +108,7 @@ def generate(fixtures=None, log=None) -> tuple:
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--out", metavar="FILE", help=f"write the table here (e.g. {DEFAULT_OUT}); default: print it")
-    parser.add_argument(
-        "--check",
-        metavar="FILE",
-        nargs="?",
-        const=DEFAULT_OUT,
-        help=f"regenerate and compare with FILE (default {DEFAULT_OUT}); exit 1 if it is stale",
-    )
-    parser.add_argument(
-        "--fixtures", metavar="DIR", help="a fixture folder (default: the fixtures shipped with samspec)"
-    )
+    generated.add_arguments(parser, DEFAULT_OUT)
     parser.set_defaults(handler=run)
 
 
