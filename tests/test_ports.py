@@ -279,7 +279,14 @@ def test_sam2_family_adapters_import_without_the_package_init(port, absent, all_
     assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout
 
 
-TORCH_PORTS = ("segment-anything", "sam2", "ultralytics", "transformers", "transformers-sam2")
+TORCH_PORTS = (
+    "segment-anything",
+    "sam2",
+    "ultralytics",
+    "transformers",
+    "transformers-sam2",
+    "samspec.conformance.adapters.transformers:SamHQAdapter",
+)
 
 
 @pytest.mark.parametrize("port", TORCH_PORTS)
@@ -292,7 +299,7 @@ def test_torch_adapters_trace_every_stage_under_their_own_profile(port, all_libr
     from samspec.conformance.harness.stages import compare_trace
     from samspec.conformance.profiles.profile import get_profile
 
-    own = get_profile(OWN.get(port, "sam"))
+    own = get_profile(OWN.get(port) or HELD_OUT.get(port, "sam"))
     adapter = resolve_adapter(port)
     cases = {
         c.id: c for c in load_cases(pattern=r"^(all\.points_boxes_masks\.square|labels\.corner_2\.square|seed\.boxes)$")
@@ -316,18 +323,44 @@ def test_torch_adapters_trace_every_stage_under_their_own_profile(port, all_libr
         assert expected_stages[case_id] <= set(stages), (case_id, sorted(stages))
         compared = compare_trace(case, stages, own.semantics)
         assert compared["first_departing"] is None and len(compared["rows"]) >= len(expected_stages[case_id]), compared
-    if port in LAYOUT:
-        layout = get_profile(LAYOUT[port])
+    if port in LAYOUT or port in HELD_OUT:
+        layout = get_profile(own.name + "_layout")
         case = cases["labels.corner_2.square"]
         adapter.build(case.config, case.params)
         compared = compare_trace(case, adapter.trace(**layout.to_port(case.inputs, case.config)), layout.semantics)
-        first = "points.tokens" if port != "transformers" else None  # SamPromptEncoder: PE only, as SAM v1
+        first = None if own.name == "hf" else "points.tokens"  # SamPromptEncoder (and SAM-HQ's): PE only, as SAM v1
         assert compared["first_departing"] == first, (port, compared["summary"])
     if port == "transformers-sam2":
         case = cases["seed.boxes"]
         adapter.build(case.config, case.params)
         compared = compare_trace(case, adapter.trace(**get_profile("hf_sam2_layout").to_port(case.inputs, case.config)))
         assert compared["first_departing"] == "boxes.tokens", compared["summary"]
+
+
+# transformers classes that are not built-in ports but share a built-in port's code (held-out real ports):
+# adapter (module:attr), own profile
+HELD_OUT = {
+    "samspec.conformance.adapters.transformers:SamHQAdapter": "hf",  # SamHQPromptEncoder
+    "samspec.conformance.adapters.transformers_sam2:EdgeTamVideoAdapter": "hf_sam2",  # EdgeTamVideoPromptEncoder
+}
+
+
+@pytest.mark.parametrize("port", sorted(HELD_OUT))
+def test_held_out_transformers_ports_pass_under_their_profile_and_fail_where_predicted(port, all_libraries):
+    """SAM-HQ and EdgeTAM video, over the whole catalogue: no false alarm under their own profile (§12.2's
+    conventions of the code they share), and under its layout twin a failure on exactly the outputs the
+    exposed divergences predict (no missed divergence, none unexplained)."""
+    from samspec.conformance.cases.store import load_cases
+    from samspec.conformance.reports.port_runs import run_all
+
+    own, layout = HELD_OUT[port], HELD_OUT[port] + "_layout"
+    runs = {run.profile.name: run for run in run_all(load_cases(strict=True), [(port, (own, layout))])}
+    assert runs[own].verdict() == "passes", ("§12.2 own profile", runs[own].counts, runs[own].differing()[:3])
+    assert runs[layout].verdict() == "fails exactly where predicted", (
+        "§12.2 layout profile",
+        [(r.case, r.output, r.message) for r in runs[layout].unexplained()],
+        [(r.case, r.output) for r in runs[layout].predicted_but_passing()],
+    )
 
 
 @pytest.mark.parametrize(

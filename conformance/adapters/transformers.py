@@ -1,4 +1,5 @@
-"""transformers' SAM (`SamModel.prompt_encoder`, a `SamPromptEncoder`), float32 on the CPU, profile `hf`.
+"""transformers' SAM (`SamModel.prompt_encoder`, a `SamPromptEncoder`), float32 on the CPU, profile `hf`;
+``SamHQAdapter``: SAM-HQ (`SamHQModel.prompt_encoder`, a `SamHQPromptEncoder`, the same code), profile `hf`.
 
 Conversion only: a small `SamModel` is built for the case's configuration (the vision encoder and
 mask decoder are tiny and never run), samspec's parameters are renamed into it, and prompts go
@@ -100,17 +101,30 @@ def _hf_layout(stages, activations):
         stages["boxes.positional_encoding"] = pe[:, :, :2]
 
 
-def sam_config(hidden_size, image_size, image_embedding_size, mask_in_channels, activation="gelu"):
-    """A `transformers.SamConfig` whose prompt encoder has this configuration; the vision encoder
-    and mask decoder are as small as transformers allows (they are built, never run)."""
-    from transformers import SamConfig
-    from transformers.models.sam.configuration_sam import (
-        SamMaskDecoderConfig,
-        SamPromptEncoderConfig,
-        SamVisionConfig,
-    )
+# transformers' SAM v1 family: model folder -> class-name prefix (SamHQPromptEncoder is SamPromptEncoder's code)
+FAMILY = {"sam": "Sam", "sam_hq": "SamHQ"}
 
-    vision = SamVisionConfig(
+
+def family_class(family: str, kind: str, suffix: str, families: dict = FAMILY):
+    """``transformers.models.<family>.<kind>_<family>.<Prefix><suffix>``, the prefix from ``families``,
+    e.g. ("sam_hq", "modeling", "Model") -> SamHQModel."""
+    import importlib
+
+    if family not in families:
+        raise ValueError(f"family: expected one of {sorted(families)}; received {family!r}")
+    module = importlib.import_module(f"transformers.models.{family}.{kind}_{family}")
+    return getattr(module, f"{families[family]}{suffix}")
+
+
+def sam_config(hidden_size, image_size, image_embedding_size, mask_in_channels, activation="gelu", family="sam"):
+    """A `transformers.SamConfig` (or the family's: `SamHQConfig`) whose prompt encoder has this
+    configuration; the vision encoder and mask decoder are as small as transformers allows (they are
+    built, never run)."""
+
+    def config_class(suffix):
+        return family_class(family, "configuration", suffix)
+
+    vision = config_class("VisionConfig")(
         hidden_size=8,
         output_channels=hidden_size,
         num_hidden_layers=1,
@@ -122,7 +136,7 @@ def sam_config(hidden_size, image_size, image_embedding_size, mask_in_channels, 
         window_size=2,
         num_pos_feats=hidden_size // 2,
     )
-    prompt = SamPromptEncoderConfig(
+    prompt = config_class("PromptEncoderConfig")(
         hidden_size=hidden_size,
         image_size=image_size,
         patch_size=max(1, image_size // image_embedding_size),
@@ -130,39 +144,41 @@ def sam_config(hidden_size, image_size, image_embedding_size, mask_in_channels, 
         hidden_act=activation,
         layer_norm_eps=1e-6,
     )
-    decoder = SamMaskDecoderConfig(
+    decoder = config_class("MaskDecoderConfig")(
         hidden_size=hidden_size,
         num_hidden_layers=1,
         num_attention_heads=1,
         mlp_dim=8,
         iou_head_hidden_dim=8,
+        **({"vit_dim": vision.hidden_size} if family == "sam_hq" else {}),  # SAM-HQ's decoder reads ViT features
     )
-    config = SamConfig(vision_config=vision, prompt_encoder_config=prompt, mask_decoder_config=decoder)
+    config = config_class("Config")(vision_config=vision, prompt_encoder_config=prompt, mask_decoder_config=decoder)
     config.prompt_encoder_config.image_embedding_size = image_embedding_size  # image_size // patch_size otherwise
     return config
 
 
 class TransformersAdapter(TorchAdapter):
+    """``SamModel``'s prompt encoder; ``family`` picks another member of transformers' SAM v1 family (FAMILY)."""
+
     name = "transformers"
     profile = "hf"
+    family = "sam"
 
     def build(self, config, params):
         torch = self._load_torch()
-        from transformers import SamModel
 
         image_size = max(config["input_image_size"])  # one int: square only (see the module docstring)
         grid = max(config["image_embedding_size"])
-        model = SamModel(
-            sam_config(
-                config["hidden_size"], image_size, grid, config["mask_in_channels"], config.get("activation", "gelu")
-            )
+        activation = config.get("activation", "gelu")
+        model = family_class(self.family, "modeling", "Model")(
+            sam_config(config["hidden_size"], image_size, grid, config["mask_in_channels"], activation, self.family)
         )
         state = {PARAM_NAMES[name]: torch.as_tensor(np.asarray(value)) for name, value in params.items()}
         state[TIED_PE] = state["shared_image_embedding.positional_embedding"]
         missing, unexpected = model.load_state_dict(state, strict=False)
         missing = [k for k in missing if k.startswith(("prompt_encoder.", "shared_image_embedding."))]
         if missing or unexpected:
-            raise ValueError(f"transformers SamModel: missing {missing}, unexpected {unexpected}")
+            raise ValueError(f"transformers {type(model).__name__}: missing {missing}, unexpected {unexpected}")
         self.model = model.to(device=self.device, dtype=self.dtype).eval()
 
     def trace(self, input_points, input_labels, input_boxes, input_masks):
@@ -188,3 +204,10 @@ class TransformersAdapter(TorchAdapter):
             "dense_embeddings": dense.detach().cpu().numpy(),
             "image_positional_embeddings": grid.detach().cpu().numpy(),
         }
+
+
+class SamHQAdapter(TransformersAdapter):
+    """SAM-HQ's prompt encoder (``SamHQModel.prompt_encoder``): SamPromptEncoder's code under other class
+    names, so the same conversion and profile ``hf``."""
+
+    name, family = "transformers-sam-hq", "sam_hq"

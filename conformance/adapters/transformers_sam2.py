@@ -30,11 +30,12 @@ POINT_EMBED = "point_embed.weight"
 
 
 # transformers' SAM 2 family: model folder -> class-name prefix. They share Sam2PromptEncoder's code
-# ("Copied from" / modular): EdgeTAM, SAM 2 video, SAM 3 tracker (image and video).
+# ("Copied from" / modular): EdgeTAM (image and video), SAM 2 video, SAM 3 tracker (image and video).
 FAMILY = {
     "sam2": "Sam2",
     "sam2_video": "Sam2Video",
     "edgetam": "EdgeTam",
+    "edgetam_video": "EdgeTamVideo",
     "sam3_tracker": "Sam3Tracker",
     "sam3_tracker_video": "Sam3TrackerVideo",
 }
@@ -43,12 +44,9 @@ FAMILY = {
 def family_class(family: str, kind: str, suffix: str):
     """``transformers.models.<family>.<kind>_<family>.<Prefix><suffix>``, e.g. ("edgetam", "modeling",
     "PromptEncoder") -> EdgeTamPromptEncoder."""
-    import importlib
+    from .transformers import family_class as sam_family_class
 
-    if family not in FAMILY:
-        raise ValueError(f"family: expected one of {sorted(FAMILY)}; received {family!r}")
-    module = importlib.import_module(f"transformers.models.{family}.{kind}_{family}")
-    return getattr(module, f"{FAMILY[family]}{suffix}")
+    return sam_family_class(family, kind, suffix, FAMILY)
 
 
 def sam2_prompt_config(
@@ -136,6 +134,10 @@ class TransformersSam2Adapter(TorchAdapter):
 
 class EdgeTamAdapter(TransformersSam2Adapter):
     name, family = "transformers-edgetam", "edgetam"
+
+
+class EdgeTamVideoAdapter(TransformersSam2Adapter):
+    name, family = "transformers-edgetam-video", "edgetam_video"
 
 
 class Sam2VideoAdapter(TransformersSam2Adapter):
