@@ -1,0 +1,264 @@
+"""The held-out buggy ports and what a right diagnosis says about each (issue 23, the red team).
+
+Each entry is a port written as real port code (NumPy from docs/spec.md, or a subclass or
+monkeypatch of Meta's, transformers', sam2's or keras-hub's prompt encoder), with one bug (two for
+``two_bugs``), or none (``faithful``: it must pass). For each bug:
+
+- ``sections``: the spec sections a right summary may lead with (its top-level section is
+  compared, as in ``selftest.score``); a port with two bugs lists one per bug;
+- ``kind``: logic, precision, batching, layout, weight conversion, ordering, off-by-one,
+  dtype/cast, broadcasting, wrong default;
+- ``precision``: whether the bug genuinely rounds to a lower precision (only there is a precision
+  claim, spec §11.3, true);
+- ``names``: the catalogue variants whose sentence is true of this port (naming any other is wrong).
+
+Written from docs/spec.md and the ports' own code, not from samspec's variants or diagnosis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+NP = "tests.port_bugs.numpy_bugs"
+NPF = "tests.port_bugs.numpy_port"
+META = "tests.port_bugs.meta_ports"
+HF = "tests.port_bugs.hf_ports"
+SAM2 = "tests.port_bugs.sam2_ports"
+KERAS = "tests.port_bugs.keras_ports"
+# the modules each family of ports imports (tests/conftest.py MARKERS decides the test's marker)
+NEEDS = {
+    NP: (),
+    NPF: (),
+    META: ("torch", "segment_anything"),
+    HF: ("torch", "transformers"),
+    SAM2: ("torch", "sam2"),
+    KERAS: ("torch", "keras_hub"),
+}
+
+
+@dataclass(frozen=True)
+class PortBug:
+    name: str
+    port: str  # MODULE:ATTR, as given to `samspec check`
+    profile: str
+    sections: tuple = ()
+    kind: str = ""
+    precision: bool = False
+    names: tuple = ()
+    what: str = ""
+    faithful: bool = False
+    two_bugs: bool = False
+    extra_args: tuple = field(default_factory=tuple)
+
+    @property
+    def module(self) -> str:
+        return self.port.split(":")[0]
+
+    @property
+    def needs(self) -> tuple:
+        return NEEDS[self.module]
+
+
+def _np(name, cls, sections, kind, what, precision=False, names=(), **kw):
+    return PortBug(name, f"{NP}:{cls}", "sam", tuple(sections), kind, precision, tuple(names), what, **kw)
+
+
+NUMPY = [
+    PortBug("numpy_faithful", f"{NPF}:NumpyPort", "sam", what="faithful NumPy port, float32", faithful=True),
+    _np("numpy_f64_inside", "NumpyPortFloat64Inside", (), "", "faithful: float64 inside, float32 out", faithful=True),
+    _np(
+        "np_shift_only_integer_inputs",
+        "ShiftOnlyIntegerInputs",
+        ["§3.1"],
+        "logic",
+        "adds 0.5 only to integer coordinates",
+        names=["no_pixel_shift"],
+    ),
+    _np("np_cos_from_sin", "CosFromSin", ["§4.2"], "logic", "cos A taken as sqrt(1 - sin² A): its sign is lost"),
+    _np("np_centring_precedence", "CentringPrecedence", ["§4.1"], "logic", "2 * (u - 1) instead of 2u - 1"),
+    _np(
+        "np_padding_label_prepended",
+        "PaddingLabelPrepended",
+        ["§5.1"],
+        "off-by-one",
+        "padding point appended, its label -1 prepended",
+    ),
+    _np("np_pad_when_no_mask", "PadWhenNoMask", ["§5.1"], "logic", "pads points when no mask (not no box) is given"),
+    _np(
+        "np_labels_of_first_image",
+        "LabelsOfFirstImage",
+        ["§5.2", "§11.1"],
+        "batching",
+        "label embeddings looked up with image 0's labels for every image",
+    ),
+    _np("np_boxes_clipped", "BoxesClippedToImage", ["§6.1"], "logic", "box corners clipped into the image"),
+    _np("np_box_corners_sorted", "BoxCornersSorted", ["§6.1"], "logic", "boxes reordered to (min, min, max, max)"),
+    _np(
+        "np_empty_sparse_batch_one",
+        "EmptySparseBatchOne",
+        ["§7", "§11.1"],
+        "batching",
+        "no points and no boxes: sparse (1, 0, C) whatever the batch",
+    ),
+    _np(
+        "np_empty_sparse_float64",
+        "EmptySparseFloat64",
+        ["§11.3", "§7"],
+        "dtype/cast",
+        "sparse output starts from a float64 np.zeros, so it is float64 holding float32 values",
+        precision=True,
+    ),
+    _np(
+        "np_grid_float16",
+        "GridFloat16",
+        ["§8.2", "§11.3", "§1.3"],
+        "precision",
+        "dense positional grid computed in float16",
+        precision=True,
+    ),
+    _np(
+        "np_grid_from_pixel_centres",
+        "GridFromPixelCentres",
+        ["§8.1"],
+        "wrong default",
+        "grid from 16-pixel patch centres / (W, H): right only when H = 16h, W = 16w",
+    ),
+    _np("np_activation_before_norm", "ActivationBeforeNorm", ["§9"], "ordering", "conv, GELU, LayerNorm2d"),
+    _np("np_norm_precedence", "NormPrecedence", ["§9.2"], "logic", "x - mu / sqrt(var + eps)"),
+    _np(
+        "np_variance_over_everything",
+        "VarianceOverEverything",
+        ["§9.2"],
+        "broadcasting",
+        "LayerNorm variance reduced over every axis (mean per pixel)",
+    ),
+    _np(
+        "np_windows_without_permute",
+        "WindowsWithoutPermute",
+        ["§9.1"],
+        "layout",
+        "2x2 windows gathered by reshape alone",
+    ),
+    _np("np_mask_cast_to_int", "MaskCastToInt", ["§9"], "dtype/cast", "mask logits truncated to int32"),
+    _np(
+        "np_no_mask_reshaped_nhwc",
+        "NoMaskReshapedFromNHWC",
+        ["§10"],
+        "layout",
+        "no_mask_embed broadcast channels-last and reshaped to (B, C, h, w)",
+    ),
+    _np(
+        "np_tokens_flattened_wrong",
+        "TokensFlattenedWrong",
+        ["§11.1"],
+        "batching",
+        "points encoded as (B*N, 2), unflattened as (N, B, C) transposed",
+    ),
+    _np("np_dense_pe_no_batch_axis", "DensePeNoBatchAxis", ["§11.2", "§8.2"], "layout", "dense PE returned (C, h, w)"),
+    _np(
+        "np_whole_port_float16",
+        "WholePortFloat16",
+        ["§11.3", "§1.3"],
+        "precision",
+        "every stage computed in float16, outputs returned as float32",
+        precision=True,
+    ),
+    _np(
+        "np_two_labels_batch_norm_precedence",
+        "TwoBugsLabelsBatchAndNormPrecedence",
+        ["§5.2", "§11.1", "§9.2"],
+        "batching + logic",
+        "image 0's labels for the batch (§5.2), and x - mu / sqrt(var + eps) (§9.2)",
+        two_bugs=True,
+    ),
+    _np(
+        "np_two_cos_from_sin_empty_batch",
+        "TwoBugsCosFromSinAndEmptyBatch",
+        ["§4.2", "§7", "§11.1"],
+        "logic + batching",
+        "cos from sin (§4.2), and the empty sparse output with batch 1 (§7)",
+        two_bugs=True,
+    ),
+]
+
+
+def _meta(name, cls, sections, kind, what, precision=False, names=(), **kw):
+    return PortBug(name, f"{META}:{cls}", "sam", tuple(sections), kind, precision, tuple(names), what, **kw)
+
+
+META_PORTS = [
+    _meta(
+        "meta_faithful_refactor", "MetaFaithfulRefactor", (), "", "faithful refactor (instance patches)", faithful=True
+    ),
+    _meta("meta_shift_x_only", "MetaShiftXOnly", ["§3.1"], "off-by-one", "only x shifted by 0.5 (points, boxes)"),
+    _meta(
+        "meta_gaussian_not_loaded",
+        "MetaGaussianNotLoaded",
+        ["§4.1"],
+        "weight conversion",
+        "Gaussian buffer skipped by the loader: fresh torch.randn matrix",
+    ),
+    _meta(
+        "meta_autocast_bfloat16",
+        "MetaAutocastBfloat16",
+        ["§11.3", "§1.3"],
+        "precision",
+        "whole port under torch.autocast('cpu') (bfloat16 matmuls, convolutions)",
+        precision=True,
+    ),
+    _meta("meta_labels_uint8", "MetaLabelsUint8", ["§5.2"], "dtype/cast", "labels as uint8: label -1 becomes 255"),
+    _meta(
+        "meta_bottom_right_gets_both",
+        "MetaBottomRightGetsBoth",
+        ["§6.2"],
+        "logic",
+        "top-left embedding added to both corners, bottom-right to corner 1 too",
+    ),
+    _meta("meta_boxes_xxyy", "MetaBoxesXXYY", ["§6.1"], "layout", "box read as corners (x1, x2), (y1, y2)"),
+    _meta(
+        "meta_boxes_of_first_image",
+        "MetaBoxesOfFirstImage",
+        ["§6.1", "§11.1"],
+        "batching",
+        "boxes[:1] encoded and expanded to the batch",
+    ),
+    _meta(
+        "meta_grid_divisors_swapped",
+        "MetaGridDivisorsSwapped",
+        ["§8.1"],
+        "logic",
+        "grid y divided by w, x by h (instance patch of pe_layer.forward)",
+    ),
+    _meta(
+        "meta_layer_norm_bfloat16",
+        "MetaLayerNormBfloat16",
+        ["§9.2", "§11.3", "§1.3"],
+        "precision",
+        "both LayerNorm2d computed in bfloat16",
+        precision=True,
+    ),
+    _meta(
+        "meta_norm1_beta_from_conv1_bias",
+        "MetaNorm1BetaFromConv1Bias",
+        ["§9.2"],
+        "weight conversion",
+        "first LayerNorm's bias loaded from the first conv's bias",
+    ),
+    _meta(
+        "meta_no_mask_hw_swapped", "MetaNoMaskHWSwapped", ["§10"], "layout", "no_mask_embed expanded to (B, C, w, h)"
+    ),
+    _meta(
+        "meta_two_shift_x_norm1_beta",
+        "MetaTwoShiftXAndNorm1Beta",
+        ["§3.1", "§9.2"],
+        "off-by-one + weight conversion",
+        "only x shifted (§3.1), and LayerNorm 1's bias from the conv bias (§9.2)",
+        two_bugs=True,
+    ),
+]
+
+BUGS = NUMPY + META_PORTS
+
+
+def by_name() -> dict:
+    return {bug.name: bug for bug in BUGS}

@@ -1,0 +1,246 @@
+"""Buggy NumPy ports: each subclass of the faithful ``NumpyPort`` rewrites one stage the way a
+porter gets it wrong (registry: ``bugs.py``). ``NumpyPortFloat64Inside`` is a faithful rewrite."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .numpy_port import NumpyPort
+
+
+# ---------------------------------------------------------------- faithful rewrites
+class NumpyPortFloat64Inside(NumpyPort):
+    """Faithful: computes every stage in float64 and rounds the three outputs to float32 once."""
+
+    name = "numpy-f64-inside"
+    dtype = np.float64
+
+    def run(self, points, labels, boxes, masks):
+        return {k: np.asarray(v, dtype=np.float32) for k, v in super().run(points, labels, boxes, masks).items()}
+
+
+# ---------------------------------------------------------------- §3 coordinates
+class ShiftOnlyIntegerInputs(NumpyPort):
+    """§3.1: shifts by 0.5 only integer pixel indices, believing float coordinates are already centres."""
+
+    def embed_points(self, points, labels, pad):
+        shifted = np.issubdtype(np.asarray(points).dtype, np.integer)
+        coords = np.asarray(points, dtype=self.dtype) + (self.const(0.5) if shifted else self.const(0))
+        labels = np.asarray(labels)
+        if pad:
+            coords, labels = self.pad(coords, labels)
+        return self.label_tokens(self.encode(self.normalise(coords)), labels)
+
+    def box_corners(self, boxes):
+        shifted = np.issubdtype(np.asarray(boxes).dtype, np.integer)
+        coords = np.asarray(boxes, dtype=self.dtype) + (self.const(0.5) if shifted else self.const(0))
+        return coords.reshape(-1, 2, 2)
+
+
+# ---------------------------------------------------------------- §4 positional encoding
+class CosFromSin(NumpyPort):
+    """§4.2: takes cos A = sqrt(1 - sin² A) to save a transcendental call (loses the sign of cos)."""
+
+    def sinusoids(self, arg):
+        s = np.sin(arg)
+        return np.concatenate([s, np.sqrt(np.maximum(self.const(1) - s * s, 0))], axis=-1)
+
+
+class CentringPrecedence(NumpyPort):
+    """§4.1: writes the centring as 2 * (u - 1) (an operator-precedence slip) instead of 2u - 1."""
+
+    def fourier_argument(self, unit):
+        g = self.p["pe_layer.positional_encoding_gaussian_matrix"]
+        return self.const(2 * np.pi) * ((self.const(2) * (unit - self.const(1))) @ g)
+
+
+# ---------------------------------------------------------------- §5 points
+class PaddingLabelPrepended(NumpyPort):
+    """§5.1 off by one: appends the padding point after the points but prepends its label -1."""
+
+    def pad(self, coords, labels):
+        b = coords.shape[0]
+        coords = np.concatenate([coords, np.zeros((b, 1, 2), coords.dtype)], axis=1)
+        labels = np.concatenate([-np.ones((b, 1), labels.dtype), labels], axis=1)
+        return coords, labels
+
+
+class PadWhenNoMask(NumpyPort):
+    """§5.1: pads the points when no *mask* is given (copy-paste of the wrong condition) instead of no box."""
+
+    def run(self, points, labels, boxes, masks):
+        self._masks_given = masks is not None
+        return super().run(points, labels, boxes, masks)
+
+    def sparse(self, points, labels, boxes, batch):
+        parts = [self.empty_sparse(batch)]
+        if points is not None:
+            parts.append(self.embed_points(points, labels, pad=not self._masks_given))
+        if boxes is not None:
+            parts.append(self.embed_boxes(boxes))
+        return np.concatenate(parts, axis=1)
+
+
+class LabelsOfFirstImage(NumpyPort):
+    """§5.2 batching: looks the label embeddings up with the first image's labels for the whole batch."""
+
+    def label_tokens(self, pe, labels):
+        return super().label_tokens(pe, np.broadcast_to(labels[:1], labels.shape))
+
+
+# ---------------------------------------------------------------- §6 boxes
+class BoxesClippedToImage(NumpyPort):
+    """§6.1: clips box corners into the image, [0, W-1] x [0, H-1], before the shift."""
+
+    def box_corners(self, boxes):
+        hi = np.array([self.W - 1, self.H - 1, self.W - 1, self.H - 1], dtype=self.dtype)
+        boxes = np.clip(np.asarray(boxes, dtype=self.dtype), 0, hi)
+        return self.shift(boxes).reshape(-1, 2, 2)
+
+
+class BoxCornersSorted(NumpyPort):
+    """§6.1: "repairs" boxes to (min x, min y, max x, max y) before encoding them."""
+
+    def box_corners(self, boxes):
+        b = np.asarray(boxes, dtype=self.dtype)
+        lo, hi = np.minimum(b[:, :2], b[:, 2:]), np.maximum(b[:, :2], b[:, 2:])
+        return self.shift(np.concatenate([lo, hi], axis=1)).reshape(-1, 2, 2)
+
+
+# ---------------------------------------------------------------- §7 assembly
+class EmptySparseBatchOne(NumpyPort):
+    """§7: with neither points nor boxes returns one empty sequence, (1, 0, C), whatever the batch."""
+
+    def sparse(self, points, labels, boxes, batch):
+        if points is None and boxes is None:
+            return np.zeros((1, 0, self.C), dtype=self.dtype)
+        return super().sparse(points, labels, boxes, batch)
+
+
+class EmptySparseFloat64(NumpyPort):
+    """§7/§11.3 dtype: starts the sparse output from np.zeros((B, 0, C)) without a dtype (float64), so
+    every sparse output is float64 holding float32 values."""
+
+    def empty_sparse(self, batch):
+        return np.zeros((batch, 0, self.C))
+
+
+# ---------------------------------------------------------------- §8 grid
+class GridFloat16(NumpyPort):
+    """§8.2 precision: builds the dense positional grid in float16 (to save memory), returned as float32."""
+
+    def dense_pe(self):
+        g = self.p["pe_layer.positional_encoding_gaussian_matrix"].astype(np.float16)
+        ys = (np.arange(self.h, dtype=np.float16) + np.float16(0.5)) / np.float16(self.h)
+        xs = (np.arange(self.w, dtype=np.float16) + np.float16(0.5)) / np.float16(self.w)
+        unit = np.stack(np.meshgrid(xs, ys), axis=-1)
+        arg = np.float16(2 * np.pi) * ((np.float16(2) * unit - np.float16(1)) @ g)
+        pe = np.concatenate([np.sin(arg), np.cos(arg)], axis=-1)
+        return pe.transpose(2, 0, 1)[None].astype(np.float32)
+
+
+class GridFromPixelCentres(NumpyPort):
+    """§8.1: builds the grid from the pixel centres of each 16-pixel patch, normalised by (W, H) like
+    points; equal to the cell centres only when (H, W) = 16 (h, w)."""
+
+    def cell_centres(self):
+        ys = (np.arange(self.h, dtype=self.dtype) * 16 + self.const(8)) / self.const(self.H)
+        xs = (np.arange(self.w, dtype=self.dtype) * 16 + self.const(8)) / self.const(self.W)
+        return np.stack(np.meshgrid(xs, ys), axis=-1)
+
+
+# ---------------------------------------------------------------- §9 mask path
+class ActivationBeforeNorm(NumpyPort):
+    """§9 ordering: conv -> GELU -> LayerNorm2d instead of conv -> LayerNorm2d -> GELU."""
+
+    def downscale(self, masks):
+        p = self.p
+        x = np.asarray(masks, dtype=self.dtype)[:, 0, :, :, None]
+        x = self.conv2x2(x, p["mask_downscaling.0.weight"], p["mask_downscaling.0.bias"])
+        x = self.layer_norm(self.activation(x), p["mask_downscaling.1.weight"], p["mask_downscaling.1.bias"])
+        x = self.conv2x2(x, p["mask_downscaling.3.weight"], p["mask_downscaling.3.bias"])
+        x = self.layer_norm(self.activation(x), p["mask_downscaling.4.weight"], p["mask_downscaling.4.bias"])
+        x = self.conv1x1(x, p["mask_downscaling.6.weight"], p["mask_downscaling.6.bias"])
+        return x.transpose(0, 3, 1, 2)
+
+
+class NormPrecedence(NumpyPort):
+    """§9.2: writes x - mu / sqrt(var + eps) (precedence slip) for (x - mu) / sqrt(var + eps)."""
+
+    def layer_norm(self, x, gamma, beta):
+        mu = x.mean(axis=-1, keepdims=True)
+        var = ((x - mu) ** 2).mean(axis=-1, keepdims=True)
+        return (x - mu / np.sqrt(var + self.const(self.eps))) * gamma + beta
+
+
+class VarianceOverEverything(NumpyPort):
+    """§9.2 reduction: the mean is per pixel but the variance forgets axis=-1 (one variance for the whole batch)."""
+
+    def layer_norm(self, x, gamma, beta):
+        mu = x.mean(axis=-1, keepdims=True)
+        var = ((x - mu) ** 2).mean()
+        return (x - mu) / np.sqrt(var + self.const(self.eps)) * gamma + beta
+
+
+class WindowsWithoutPermute(NumpyPort):
+    """§9.1 layout: gathers the 2x2 windows by reshape alone, without moving the row tap next to the column tap."""
+
+    def conv2x2(self, x, weight, bias):
+        b, hx, wx, cin = x.shape
+        win = x.reshape(b, hx // 2, wx // 2, 4 * cin)
+        kernel = weight.transpose(2, 3, 1, 0).reshape(4 * cin, -1)
+        return win @ kernel + bias
+
+
+class MaskCastToInt(NumpyPort):
+    """§9 dtype: reads the mask as integers (np.asarray(masks, np.int32)), truncating the logits."""
+
+    def downscale(self, masks):
+        return super().downscale(np.asarray(masks).astype(np.int32))
+
+
+# ---------------------------------------------------------------- §10 no mask
+class NoMaskReshapedFromNHWC(NumpyPort):
+    """§10 layout: broadcasts no_mask_embed channels-last, (B, h, w, C), then reshapes it to (B, C, h, w)."""
+
+    def no_mask(self, batch):
+        embed = self.p["no_mask_embed.weight"].reshape(1, 1, 1, -1)
+        return np.broadcast_to(embed, (batch, self.h, self.w, self.C)).reshape(batch, self.C, self.h, self.w)
+
+
+# ---------------------------------------------------------------- §11 batch, layout, dtype
+class TokensFlattenedWrong(NumpyPort):
+    """§11.1 batching: encodes the points flattened to (B*N, 2) and unflattens the tokens as (N, B, C)
+    transposed, which mixes the images' tokens when B > 1."""
+
+    def encode(self, unit):
+        if unit.ndim != 3:
+            return super().encode(unit)
+        b, n, _ = unit.shape
+        flat = super().encode(unit.reshape(-1, 2))
+        return flat.reshape(n, b, -1).transpose(1, 0, 2)
+
+
+class DensePeNoBatchAxis(NumpyPort):
+    """§11.2 layout: returns the dense positional grid as (C, h, w), without its batch axis of 1."""
+
+    def dense_pe(self):
+        return super().dense_pe()[0]
+
+
+class WholePortFloat16(NumpyPort):
+    """Precision, whole port: computes every stage in float16 and returns float32 outputs."""
+
+    dtype = np.float16
+
+    def run(self, points, labels, boxes, masks):
+        return {k: np.asarray(v, dtype=np.float32) for k, v in super().run(points, labels, boxes, masks).items()}
+
+
+# ---------------------------------------------------------------- two independent bugs
+class TwoBugsLabelsBatchAndNormPrecedence(LabelsOfFirstImage, NormPrecedence):
+    """Two bugs: §5.2 labels of the first image for the batch, and §9.2 the LayerNorm precedence slip."""
+
+
+class TwoBugsCosFromSinAndEmptyBatch(CosFromSin, EmptySparseBatchOne):
+    """Two bugs: §4.2 cos from sin, and §7 the empty sparse output with batch 1."""
