@@ -257,7 +257,128 @@ META_PORTS = [
     ),
 ]
 
-BUGS = NUMPY + META_PORTS
+
+def _port(module, profile):
+    def make(name, cls, sections, kind, what, precision=False, names=(), **kw):
+        return PortBug(name, f"{module}:{cls}", profile, tuple(sections), kind, precision, tuple(names), what, **kw)
+
+    return make
+
+
+_hf, _sam2, _keras = _port(HF, "hf"), _port(SAM2, "sam2"), _port(KERAS, "keras_hub")
+
+HF_PORTS = [
+    _hf("hf_faithful_gather", "HfFaithfulGather", (), "", "faithful: label embeddings by one gather", faithful=True),
+    _hf(
+        "hf_point_pe_not_tied",
+        "HfPointPeNotTied",
+        ["§4.1"],
+        "weight conversion",
+        "prompt encoder's positional embedding untied from the loaded one (fresh init)",
+    ),
+    _hf(
+        "hf_gelu_new_default",
+        "HfGeluNewDefault",
+        ["§9.3"],
+        "wrong default",
+        "hidden_act left at gelu_new (tanh GELU)",
+        names=["tanh_gelu"],
+    ),
+    _hf("hf_boxes_transposed", "HfBoxesTransposed", ["§6.1"], "layout", "box corners (x1, x2), (y1, y2)"),
+    _hf(
+        "hf_conv2_weight_scrambled",
+        "HfConv2WeightScrambled",
+        ["§9.1"],
+        "weight conversion",
+        "conv 2 weight: in/out axes swapped and reshaped back",
+    ),
+    _hf(
+        "hf_no_mask_batch_from_point_axis",
+        "HfNoMaskBatchFromPointAxis",
+        ["§10", "§11.1"],
+        "batching",
+        "no-mask dense expanded to the point-batch axis P = 1",
+        names=["no_mask_batch_1"],
+    ),
+    _hf(
+        "hf_two_boxes_transposed_conv2",
+        "HfTwoBoxesTransposedConv2",
+        ["§6.1", "§9.1"],
+        "layout + weight conversion",
+        "boxes (x1, x2), (y1, y2) (§6.1), and conv 2's weight scrambled (§9.1)",
+        two_bugs=True,
+    ),
+]
+
+SAM2_PORTS = [
+    _sam2(
+        "sam2_corner_labels_swapped",
+        "Sam2CornerLabelsSwapped",
+        ["§5.2"],
+        "logic",
+        "point labels 2 and 3 get each other's corner embedding",
+    ),
+    _sam2(
+        "sam2_no_mask_from_not_a_point",
+        "Sam2NoMaskFromNotAPoint",
+        ["§10"],
+        "weight conversion",
+        "no_mask_embed loaded from not_a_point_embed",
+    ),
+    _sam2(
+        "sam2_grid_size_swapped",
+        "Sam2GridSizeSwapped",
+        ["§8.2", "§8.1"],
+        "layout",
+        "dense PE grid built for (w, h)",
+        names=["grid_transposed"],
+    ),
+    _sam2(
+        "sam2_points_float16",
+        "Sam2PointsFloat16",
+        ["§3", "§11.3", "§1.3"],
+        "precision",
+        "point and box pixel coordinates rounded to float16 before the encoder",
+        precision=True,
+    ),
+    _sam2(
+        "sam2_two_corner_labels_no_mask",
+        "Sam2TwoCornerLabelsNoMask",
+        ["§5.2", "§10"],
+        "logic + weight conversion",
+        "labels 2/3 swapped (§5.2), and no_mask_embed from not_a_point_embed (§10)",
+        two_bugs=True,
+    ),
+]
+
+KERAS_PORTS = [
+    _keras("keras_faithful_box_concat", "KerasFaithfulBoxConcat", (), "", "faithful _embed_box rewrite", faithful=True),
+    _keras(
+        "keras_conv3_reshaped",
+        "KerasConv3Reshaped",
+        ["§9.4"],
+        "weight conversion",
+        "1x1 kernel converted by reshape instead of transpose",
+    ),
+    _keras(
+        "keras_box_corners_on_box_axis",
+        "KerasBoxCornersStackedOnBoxAxis",
+        ["§6.2"],
+        "ordering",
+        "corner tokens tl0, tl1, …, br0, br1, …: differs only with two boxes or more per image",
+    ),
+    _keras("keras_shift_x_only", "KerasShiftXOnly", ["§3.1"], "off-by-one", "only x shifted by 0.5 (points)"),
+    _keras(
+        "keras_two_conv3_shift_x",
+        "KerasTwoConv3ShiftX",
+        ["§3.1", "§9.4"],
+        "off-by-one + weight conversion",
+        "only x shifted (§3.1), and the 1x1 kernel by reshape (§9.4)",
+        two_bugs=True,
+    ),
+]
+
+BUGS = NUMPY + META_PORTS + HF_PORTS + SAM2_PORTS + KERAS_PORTS
 
 
 def by_name() -> dict:
