@@ -41,7 +41,11 @@ def prepare_inputs(encoder: Any, points: Array, labels: Array, boxes: Array, mas
         batch["boxes"] = boxes.shape[0]
     if masks is not None:
         batch["masks"], masks = canonical_masks(encoder, masks)
-    return Prompt(points, labels, boxes, masks, batch_size(encoder.semantics, batch))
+    size = batch_size(encoder.semantics, batch)
+    if encoder.semantics.empty_prompt_points and points is None and boxes is None:  # §7: zero points, §5.1 pads
+        xp = encoder.xp
+        points, labels = xp.zeros((size, 0, 2), dtype=encoder.dtype), xp.zeros((size, 0), dtype=xp.int64)
+    return Prompt(points, labels, boxes, masks, size)
 
 
 def canonical_points(encoder, points, labels):

@@ -1,7 +1,7 @@
 """Spec §12.1: the reference's *semantics*, the conventions in which it takes prompts and returns outputs.
 
 One word for one thing: a *semantics* is the reference's (``SEMANTICS``: `sam`, `sam2`, `hf`,
-`hf_sam2`, `keras_hub`); a *profile* is the conformance suite's description of a port
+`hf_sam2`, `ort_sam2`, `keras_hub`); a *profile* is the conformance suite's description of a port
 (``samspec.conformance.profiles``), which names the semantics its outputs must reproduce. The
 encoder's ``profile=`` argument and the old names ``PROFILES``, ``Conventions`` and
 ``get_conventions`` remain as aliases.
@@ -96,6 +96,9 @@ class Semantics:
       empty prompt is an error under this profile.
     - ``box_trailing_not_a_point``: each box gives three tokens, its two corners then a
       not-a-point token (§6.3, transformers ``Sam2PromptEncoder``); False: two (§6.2).
+    - ``empty_prompt_points``: a prompt with neither points nor boxes is zero points (B, 0, 2), which
+      §5.1 pads, so its sparse output is the padding token alone (§7; onnxruntime's SAM 2 wrapper,
+      whose points input is never absent); False: (B, 0, C).
     """
 
     name: str
@@ -106,6 +109,7 @@ class Semantics:
     labels: LabelRule
     empty_prompt_batch: int | None
     box_trailing_not_a_point: bool = False
+    empty_prompt_points: bool = False
 
 
 SAM = Semantics(
@@ -124,6 +128,11 @@ SEMANTICS = {
     "sam2": replace(SAM, name="sam2", labels=SAM2_LABELS),
     "hf": replace(SAM, name="hf", labels=HF_LABELS),
     "hf_sam2": replace(SAM, name="hf_sam2", labels=HF_SAM2_LABELS, box_trailing_not_a_point=True),
+    # onnxruntime's SAM 2 export wrapper: sam2's labels; the padding point it appends to every prompt is
+    # §6.3's trailing token after a box's corner points, and §5.1's token alone for an empty prompt
+    "ort_sam2": replace(
+        SAM, name="ort_sam2", labels=SAM2_LABELS, box_trailing_not_a_point=True, empty_prompt_points=True
+    ),
     "keras_hub": Semantics(
         name="keras_hub",
         boxes_layout="corners",

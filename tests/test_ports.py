@@ -1,5 +1,6 @@
 """The real ports under test: transformers (SamPromptEncoder and Sam2PromptEncoder), keras-hub, ONNX
-Runtime, Meta's sam2 and ultralytics (tox env `ports`).
+Runtime (Meta's SAM v1 export and onnxruntime's own SAM 2 export wrapper), Meta's sam2 and ultralytics
+(tox env `ports`); held-out transformers classes that share a built-in port's code (SAM-HQ, EdgeTAM video).
 
 Each passes `samspec check` under its own profile; under its layout-only profile (sam's semantics)
 it fails on exactly the outputs its declared divergences predict; docs/ports.md is what
@@ -51,6 +52,7 @@ LIBRARIES = {
     "sam2": lambda: require("sam2", _sam2),
     "ultralytics": lambda: require("ultralytics", _ultralytics),
     "transformers-sam2": lambda: require("transformers"),
+    "onnxruntime-sam2": lambda: (require("onnxruntime"), require("onnx"), require("sam2", _sam2)),
 }
 OWN = {
     "transformers": "hf",
@@ -59,6 +61,7 @@ OWN = {
     "sam2": "sam2",
     "ultralytics": "sam2",
     "transformers-sam2": "hf_sam2",
+    "onnxruntime-sam2": "ort_sam2",
 }
 LAYOUT = {port: profile + "_layout" for port, profile in OWN.items()}
 
@@ -435,3 +438,37 @@ def test_onnxruntime_trace_exposes_stages_as_graph_outputs(all_libraries):
         assert compared["first_departing"] is None, f"§11.4 {case.id}: {compared['summary']}"
         traced += 1
     assert traced >= 20
+
+
+def test_onnxruntime_sam2_pads_every_prompt_and_traces(all_libraries):
+    """onnxruntime's SAM 2 wrapper appends its padding point to every prompt: after a box's corner points it
+    is §6.3's trailing token, alone for an empty prompt §7's one token (`ort_sam2` computes both; under
+    `ort_sam2_layout` they are one extra row each, the rows both have agreeing). `trace()` agrees with the
+    reference's trace under `ort_sam2` (§3.2, §4, §8, §9)."""
+    from samspec.conformance.adapters.registry import resolve_adapter
+    from samspec.conformance.cases.store import load_cases
+    from samspec.conformance.harness.check import Checker
+    from samspec.conformance.harness.stages import compare_trace
+    from samspec.conformance.profiles.profile import get_profile
+    from samspec.conformance.reports.port_runs import run_all
+
+    own, adapter = get_profile("ort_sam2"), resolve_adapter("onnxruntime-sam2")
+    pattern = r"^(seed\.boxes|empty\.tiny|masks\.random|all\.points_boxes_masks\.square)$"
+    cases = load_cases(pattern=pattern)
+    for case in cases:
+        adapter.build(case.config, case.params)
+        outputs = adapter.run(**own.to_port(case.inputs, case.config))
+        points = 0 if case.inputs.get("points") is None else np.shape(case.inputs["points"])[1]
+        rows = points + (2 if case.inputs.get("boxes") is not None else 0) + 1  # the wrapper's padding row
+        assert outputs["sparse_embeddings"].shape[1] == rows, ("§5.1", case.id, outputs["sparse_embeddings"].shape)
+        compared = compare_trace(case, adapter.trace(**own.to_port(case.inputs, case.config)), own.semantics)
+        assert compared["first_departing"] is None and compared["rows"], (case.id, compared["summary"])
+    results = Checker(adapter, own).run(cases)
+    assert {r.verdict for r in results} == {"pass"}, [(r.case, r.output, r.message) for r in results]
+    layout = {r.profile.name: r for r in run_all(cases, [("onnxruntime-sam2", ("ort_sam2_layout",))])}
+    run = layout["ort_sam2_layout"]
+    failing = {(r.case, r.output) for r in run.differing()}
+    assert failing == {(c.id, "prompt_sparse_embeddings") for c in cases}, ("§12.2 ort_sam2_layout", failing)
+    assert run.predicted[("empty.tiny", "prompt_sparse_embeddings")] == ["empty_prompt_padding_token"]
+    assert "agree" in run.details[("seed.boxes", "prompt_sparse_embeddings")]
+    assert run.verdict() == "fails exactly where predicted"

@@ -24,7 +24,7 @@ def _builtin(module: str, cls: str, *args):
 
 # Each adapter carries its default profile (its `profile` attribute): transformers -> hf,
 # keras-hub -> keras_hub, onnxruntime -> sam_onnx, sam2 and ultralytics -> sam2, transformers-sam2 ->
-# hf_sam2 (docs/profiles.md).
+# hf_sam2, onnxruntime-sam2 -> ort_sam2 (docs/profiles.md).
 BUILTINS = {
     "reference-f32": _builtin("reference", "ReferenceAdapter", "float32"),
     "reference-f16": _builtin("reference", "ReferenceAdapter", "float16"),
@@ -36,6 +36,7 @@ BUILTINS = {
     "sam2": _builtin("sam2", "Sam2Adapter"),
     "ultralytics": _builtin("ultralytics", "UltralyticsAdapter"),
     "transformers-sam2": _builtin("transformers_sam2", "TransformersSam2Adapter"),
+    "onnxruntime-sam2": _builtin("onnxruntime_sam2", "OnnxRuntimeSam2Adapter"),
 }
 
 

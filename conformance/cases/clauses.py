@@ -219,6 +219,8 @@ CORNER_LABELS = _semantics_where(lambda c: c.labels.entries.get(2) == (1, "top_l
 MINUS_10 = _semantics_where(lambda c: c.labels.entries.get(-10) == (0, "none"))  # label −10: zeros
 TWO_BOX_TOKENS = _semantics_where(lambda c: not c.box_trailing_not_a_point)
 TRAILING_BOX_TOKEN = _semantics_where(lambda c: c.box_trailing_not_a_point)
+EMPTY_SPARSE = _semantics_where(lambda c: not c.empty_prompt_points)  # no points, no boxes: (B, 0, C)
+PADDED_EMPTY_PROMPT = _semantics_where(lambda c: c.empty_prompt_points)  # zero points, padded: (B, 1, C)
 
 SPEC_CLAUSES = (
     Clause("2.1.sizes_unrelated", "2.1", "no relation between (H, W) and (h, w) is assumed", _sizes_unrelated),
@@ -327,11 +329,19 @@ SPEC_CLAUSES = (
         "7",
         "neither points nor boxes: the sparse output is an empty (B, 0, C)",
         _all(_not(_points), _not(_boxes_given)),
+        semantics=EMPTY_SPARSE,
+    ),
+    Clause(
+        "7.empty_padded",
+        "7",
+        "neither points nor boxes: zero points, padded by §5.1, give the padding token alone (`ort_sam2`)",
+        _all(_not(_points), _not(_boxes_given)),
+        semantics=PADDED_EMPTY_PROMPT,
     ),
     Clause(
         "7.empty_batch",
         "7",
-        "the empty sparse output has the batch of §11.1 (the masks')",
+        "the sparse output of a prompt without points or boxes has the batch of §11.1 (the masks')",
         lambda v: not _points(v) and not _boxes_given(v) and _masks(v) and _batch(v) > 1,
     ),
     Clause("8.1.cell_centres", "8.1", "u[i, j] = ((j + 0.5) / w, (i + 0.5) / h): no pixel shift, no (H, W)", _always),

@@ -12,6 +12,7 @@ from .conversions import (
     hf_to_port,
     keras_hub_from_port,
     keras_hub_to_port,
+    ort_sam2_to_port,
     sam_onnx_from_port,
     sam_onnx_to_port,
 )
@@ -70,6 +71,19 @@ _HF_DIVERGENCES = (
     "hf_minus_10_label",
 )
 _ONNX_DIVERGENCES = ("onnx_mask_blend", "no_padding_point", "corner_labels", "square_normalisation")
+_ORT_SAM2_NOTES = {
+    "square_normalisation": (
+        "onnxruntime's SAM2PromptEncoder divides x and y by one image_size (square images only); this case's "
+        "image is H != W and its tokens depend on coordinates"
+    ),
+}
+_ORT_SAM2_DIVERGENCES = (
+    "onnx_mask_blend",
+    "corner_labels",
+    "box_not_a_point_token",
+    "square_normalisation",
+    "empty_prompt_padding_token",
+)
 _HF_SAM2_DIVERGENCES = (
     "point_batch_axis",
     "hf_boxes_on_point_batch",
@@ -175,6 +189,37 @@ PROFILES = {
         exposed=("no_padding_point", "corner_labels", "square_normalisation"),
         port="onnxruntime",
         layout_of="sam_onnx",
+    ),
+    "ort_sam2": Profile(
+        name="ort_sam2",
+        description=(
+            "onnxruntime's SAM 2 export wrapper (onnxruntime/transformers/models/sam2/prompt_encoder.py): "
+            "Meta's ONNX prompt layout (box corners as points labelled 2 and 3, after the points) under the "
+            "names point_coords, point_labels, input_masks, has_input_masks; square images only. Semantics "
+            "`ort_sam2`: labels 2 and 3 add the corner embeddings, and the padding point it appends to every "
+            "prompt follows a box's corners as §6.3's trailing not-a-point token and is an empty prompt's one token."
+        ),
+        divergences=_ORT_SAM2_DIVERGENCES,
+        to_port_fn=ort_sam2_to_port,
+        from_port_fn=sam_onnx_from_port,
+        notes=_ORT_SAM2_NOTES,
+        excluded=("square_normalisation",),
+        computed=("corner_labels", "box_not_a_point_token", "empty_prompt_padding_token"),
+        semantics="ort_sam2",
+        port="onnxruntime-sam2",
+    ),
+    "ort_sam2_layout": Profile(
+        name="ort_sam2_layout",
+        description=(
+            "onnxruntime's SAM 2 prompt layout with SAM v1's semantics: point labels pass through, every "
+            "image size and the empty prompt run."
+        ),
+        divergences=("onnx_mask_blend",),
+        to_port_fn=ort_sam2_to_port,
+        from_port_fn=sam_onnx_from_port,
+        exposed=("corner_labels", "box_not_a_point_token", "square_normalisation", "empty_prompt_padding_token"),
+        port="onnxruntime-sam2",
+        layout_of="ort_sam2",
     ),
     "sam2": Profile(
         name="sam2",

@@ -119,3 +119,17 @@ def sam_onnx_to_port(inputs, config, explicit_padding=True):
 
 def sam_onnx_from_port(outputs, config, inputs):
     return {ONNX_OUTPUT_NAMES.get(k, k): v for k, v in outputs.items()}
+
+
+# onnxruntime's SAM 2 export wrapper (`onnxruntime/transformers/models/sam2/prompt_encoder.py`): Meta's ONNX
+# prompt layout under other input names; it appends the padding point itself, to every prompt
+
+
+def ort_sam2_to_port(inputs, config):
+    port = sam_onnx_to_port(inputs, config, explicit_padding=False)
+    return {
+        "point_coords": port["point_coords"],
+        "point_labels": port["point_labels"],
+        "input_masks": port["mask_input"],
+        "has_input_masks": port["has_mask_input"],
+    }

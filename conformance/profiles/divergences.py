@@ -122,6 +122,13 @@ DIVERGENCES = {
             lambda i, c: frozenset({SPARSE}) if not _has_sparse_prompt(i) else NONE,
         ),
         Divergence(
+            "empty_prompt_padding_token",
+            "no points and no boxes: the sparse output is one not-a-point token (a padding point is appended to "
+            "every prompt, an empty one included)",
+            lambda i, c: frozenset({SPARSE}) if not _has_sparse_prompt(i) else NONE,
+            changes_rows=True,
+        ),
+        Divergence(
             "empty_prompt_crash",
             "no prompt at all raises (IndexError): the batch size comes from the first prompt given",
             lambda i, c: ALL_OUTPUTS if all(i.get(k) is None for k in ("points", "boxes", "masks")) else NONE,

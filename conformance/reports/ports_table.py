@@ -43,6 +43,7 @@ RUNS = (
     ("transformers", ("hf", "hf_layout")),
     ("keras-hub", ("keras_hub", "keras_hub_layout")),
     ("onnxruntime", ("sam_onnx", "sam_onnx_layout")),
+    ("onnxruntime-sam2", ("ort_sam2", "ort_sam2_layout")),
     ("sam2", ("sam2", "sam2_layout")),
     ("ultralytics", ("sam2", "sam2_layout")),
     ("transformers-sam2", ("hf_sam2", "hf_sam2_layout")),
@@ -50,8 +51,8 @@ RUNS = (
 # the versions the tox environment `ports` pins (tox.ini); the table describes these
 VERSIONS = (
     "segment-anything 1.0, transformers 5.24.0, keras-hub 0.32.0 (Keras 3.15.1, `KERAS_BACKEND=torch`), "
-    "onnxruntime 1.32.0, sam2 1.1.0, ultralytics 8.4.190, torch 2.13.0 (CPU); for keras-hub on each Keras backend "
-    "also jax 0.10.2 and tensorflow-cpu 2.21.0"
+    "onnxruntime 1.32.0 (its SAM 2 export wrapper for `onnxruntime-sam2`), sam2 1.1.0, ultralytics 8.4.190, "
+    "torch 2.13.0 (CPU); for keras-hub on each Keras backend also jax 0.10.2 and tensorflow-cpu 2.21.0"
 )
 DEFAULT_OUT = "docs/ports.md"
 
@@ -68,8 +69,8 @@ def render(runs, n_cases: int, covered: dict | None = None, backends=()) -> str:
         "",
         f"Every built-in port is run over the whole fixture catalogue ({n_cases} cases, three outputs each) "
         "under its own profile, where it must pass against the reference run under that profile's semantics "
-        "(`sam`, `hf`, `sam2` or `hf_sam2`: the conventions its port follows), and under the layout-only variant "
-        "of that profile, which "
+        "(`sam`, `hf`, `sam2`, `hf_sam2` or `ort_sam2`: the conventions its port follows), and under the "
+        "layout-only variant of that profile, which "
         "converts layouts and names only and keeps SAM v1's semantics (padding rule, label meaning, empty "
         "prompts, image sizes), so that the port fails on exactly the outputs that its documented divergences "
         "predict (docs/profiles.md; divergence names from docs/spec.md §12.2). Counts are per output "

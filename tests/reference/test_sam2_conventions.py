@@ -107,6 +107,24 @@ class TestSpec6_3_TrailingNotAPoint:
         sam = encoder("sam", literal)(boxes=BOX)["prompt_sparse_embeddings"]
         assert sam2.shape == (1, 2, 8) and np.array_equal(sam2, sam)
 
+    def test_spec7_ort_sam2_empty_prompt_is_the_padding_token_alone(self, literal):
+        """§7 and §5.1 with N = 0, profile ort_sam2 (`empty_prompt_points`): no points and no boxes give
+        one token per image, exactly not_a_point_embed, at the masks' batch; `sam` gives (B, 0, C)."""
+        masks = np.zeros((2, 1, 8, 12))
+        for prompts, batch in (({}, 1), ({"masks": masks}, 2)):
+            tokens = encoder("ort_sam2", literal)(**prompts)["prompt_sparse_embeddings"]
+            assert tokens.shape == (batch, 1, 8), ("§7", prompts.keys(), tokens.shape)
+            assert all(np.array_equal(tokens[b, 0], row("not_a_point_embed.weight")) for b in range(batch))
+            assert encoder("sam", literal)(**prompts)["prompt_sparse_embeddings"].shape == (batch, 0, 8)
+
+    def test_spec6_3_ort_sam2_equals_hf_sam2_on_boxes_and_sam2_on_points(self, literal):
+        """§6.3 and §5.2, profile ort_sam2: a box gives tl, br, not_a_point as under hf_sam2; points are
+        padded and labelled as under sam2."""
+        labels = np.array([[1, 0, 2, 3, -1, 2]])
+        for prompts, same_as in (({"boxes": BOX}, "hf_sam2"), ({"points": POINTS, "labels": labels}, "sam2")):
+            ort = encoder("ort_sam2", literal)(**prompts)["prompt_sparse_embeddings"]
+            assert np.array_equal(ort, encoder(same_as, literal)(**prompts)["prompt_sparse_embeddings"]), same_as
+
     def test_spec6_3_trace_keeps_corner_stages_and_three_tokens(self, literal):
         """§11.4 trace, profile hf_sam2: boxes.positional_encoding (B, M, 2, C); boxes.tokens (B, 3M, C)."""
         trace = encoder("hf_sam2", literal).trace(boxes=BOX)
