@@ -162,6 +162,7 @@ NUMPY = [
         "precision",
         "every stage computed in float16, outputs returned as float32",
         precision=True,
+        names=["pe_float16", "pe_float16_coords", "gaussian_float16"],
     ),
     _np(
         "np_two_labels_batch_norm_precedence",

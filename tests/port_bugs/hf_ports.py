@@ -42,8 +42,8 @@ class HfFaithfulGather(HfPort):
         def _embed_points(self, points, labels, pad):
             points = points + 0.5
             if pad:
-                points = torch.cat([points, torch.zeros_like(points[:, :, :1])], dim=2)
-                labels = torch.cat([labels, torch.full_like(labels[:, :, :1], -1)], dim=2)
+                points = torch.cat([points, points.new_zeros((*points.shape[:2], 1, 2))], dim=2)
+                labels = torch.cat([labels, labels.new_full((*labels.shape[:2], 1), -1)], dim=2)
             pe = self.shared_embedding(points, (self.input_image_size, self.input_image_size))
             zeros = torch.zeros_like(self.not_a_point_embed.weight)
             table = torch.cat(

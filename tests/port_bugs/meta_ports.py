@@ -72,8 +72,8 @@ class MetaFaithfulRefactor(MetaPort):
         def _embed_points(self, points, labels, pad):
             points = points + 0.5
             if pad:
-                points = torch.cat([points, torch.zeros_like(points[:, :1])], dim=1)
-                labels = torch.cat([labels, torch.full_like(labels[:, :1], -1)], dim=1)
+                points = torch.cat([points, points.new_zeros((points.shape[0], 1, 2))], dim=1)
+                labels = torch.cat([labels, labels.new_full((labels.shape[0], 1), -1)], dim=1)
             pe = self.pe_layer.forward_with_coords(points, self.input_image_size)
             table = torch.cat(
                 [self.not_a_point_embed.weight, self.point_embeddings[0].weight, self.point_embeddings[1].weight]

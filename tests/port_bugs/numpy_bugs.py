@@ -210,15 +210,17 @@ class NoMaskReshapedFromNHWC(NumpyPort):
 
 # ---------------------------------------------------------------- §11 batch, layout, dtype
 class TokensFlattenedWrong(NumpyPort):
-    """§11.1 batching: encodes the points flattened to (B*N, 2) and unflattens the tokens as (N, B, C)
-    transposed, which mixes the images' tokens when B > 1."""
+    """§11.1 batching: encodes the points flattened to (B*N, 2) and unflattens their encodings as
+    (N, B, C) transposed, which mixes the images' tokens when B > 1 (boxes and the grid are right)."""
 
-    def encode(self, unit):
-        if unit.ndim != 3:
-            return super().encode(unit)
-        b, n, _ = unit.shape
-        flat = super().encode(unit.reshape(-1, 2))
-        return flat.reshape(n, b, -1).transpose(1, 0, 2)
+    def embed_points(self, points, labels, pad):
+        coords = self.shift(np.asarray(points, dtype=self.dtype))
+        labels = np.asarray(labels)
+        if pad:
+            coords, labels = self.pad(coords, labels)
+        b, n, _ = coords.shape
+        flat = self.encode(self.normalise(coords.reshape(-1, 2)))
+        return self.label_tokens(flat.reshape(n, b, -1).transpose(1, 0, 2), labels)
 
 
 class DensePeNoBatchAxis(NumpyPort):
