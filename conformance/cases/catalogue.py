@@ -192,6 +192,26 @@ def integer_boxes(rng, config):
     return {"boxes": np.rint(random_boxes(rng, config, 2)).astype(np.int64)}
 
 
+def integer_masks(style, batch):
+    """Masks stored as integers (spec §9.5: integer masks are accepted and cast), from random logits:
+    - "int32_binary": int32 0/1 (a mask image);
+    - "uint8_255": uint8 0/255 (an 8-bit mask image, not rescaled to 0/1);
+    - "int64_logits": int64 logits of both signs, the rounded random logits (|value| up to about 20).
+    """
+
+    def make(rng, config):
+        logits = random_masks(rng, config, batch)
+        if style == "int32_binary":
+            return {"masks": (logits > 0).astype(np.int32)}
+        if style == "uint8_255":
+            return {"masks": np.where(logits > 0, 255, 0).astype(np.uint8)}
+        if style == "int64_logits":
+            return {"masks": np.rint(logits).astype(np.int64)}
+        raise ValueError(f"style: expected 'int32_binary', 'uint8_255' or 'int64_logits'; received {style!r}")
+
+    return make
+
+
 # -- the catalogue ----------------------------------------------------------------------------------
 
 LABEL_CASES = [
@@ -308,6 +328,27 @@ BASE_CASES = LABEL_CASES + [
         "portrait",
         prompt(masks="near_zero", batch=1),
         params_variant="equal_conv1_bias",
+    ),
+    Case(
+        "masks.integer_binary",
+        "batch 2 of int32 0/1 masks: cast to the compute dtype, values kept",
+        ("9", "9.5"),
+        "portrait",
+        integer_masks("int32_binary", batch=2),
+    ),
+    Case(
+        "masks.integer_uint8",
+        "a uint8 0/255 mask: cast, not rescaled to 0/1",
+        ("9", "9.5"),
+        "landscape",
+        integer_masks("uint8_255", batch=1),
+    ),
+    Case(
+        "masks.integer_logits",
+        "batch 2 of int64 mask logits of both signs: cast, neither clipped nor thresholded",
+        ("9", "9.5"),
+        "portrait",
+        integer_masks("int64_logits", batch=2),
     ),
     Case(
         "all.points_boxes_masks",

@@ -371,6 +371,12 @@ SPEC_CLAUSES = (
         "mask values are arbitrary finite reals (logits of both signs)",
         lambda v: _masks(v) and np.min(v.inputs["masks"]) < 0 < np.max(v.inputs["masks"]),
     ),
+    Clause(
+        "9.5.integer_masks",
+        "9.5",
+        "integer masks are accepted and cast: their values kept (not thresholded to 0/1, rescaled or dropped)",
+        _integer("masks"),
+    ),
     Clause("10.no_mask", "10", "no mask: `no_mask_embed` at every cell", _not(_masks)),
     Clause(
         "10.no_mask_batch",

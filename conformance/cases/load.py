@@ -19,10 +19,16 @@ from samspec.reference import SAMPromptEncoder
 from .errors import FileProblem, FixtureError, one_line
 from .folder import MAX_FILE_BYTES, Folder, fixture_root
 from .manifest import read_manifest
-from .npy import npy_array, npy_header
+from .npy import INTEGER_DTYPES, npy_array, npy_header
 
 TOLERANCE = 1e-12  # stored values must agree with the float64 reference within this fraction of scale
-INPUT_DTYPES = {"points": ("<f8", "<i8"), "labels": ("<i8",), "boxes": ("<f8", "<i8"), "masks": ("<f8",)}
+# masks may be stored as integers of any width, signed or unsigned (spec §9.5: integer masks are accepted and cast)
+INPUT_DTYPES = {
+    "points": ("<f8", "<i8"),
+    "labels": ("<i8",),
+    "boxes": ("<f8", "<i8"),
+    "masks": ("<f8",) + INTEGER_DTYPES,
+}
 
 
 @dataclass

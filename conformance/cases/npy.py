@@ -1,6 +1,7 @@
-"""Arrays on disk: the ``.npy`` encoding a fixture set writes (explicit little-endian float64 or
-int64, constant axes reduced) and the checked decoding it reads back (header parsed by NumPy's own
-literal parser, dtype, order, shape and size checked before the array is built)."""
+"""Arrays on disk: the ``.npy`` encoding a fixture set writes (explicit little-endian float64, or an
+integer dtype of its own width, constant axes reduced) and the checked decoding it reads back
+(header parsed by NumPy's own literal parser, dtype, order, shape and size checked before the array
+is built)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,21 @@ import numpy as np
 
 from .errors import FileProblem, one_line
 
+# the integer dtypes a fixture file may hold (little-endian, any width, signed or unsigned): labels are
+# int64, points and boxes int64 when integer, masks any of these (spec §9.5)
+INTEGER_DTYPES = ("|i1", "<i2", "<i4", "<i8", "|u1", "<u2", "<u4", "<u8")
+
 
 def npy_bytes(array) -> bytes:
-    """The .npy encoding of an array with an explicit little-endian dtype (float64 or int64)."""
+    """The .npy encoding of an array with an explicit little-endian dtype: float64 for real values,
+    an integer array in its own width and signedness (an int32 or uint8 mask stays one), else int64."""
     array = np.asarray(array)
-    kind = "<f8" if array.dtype.kind == "f" else "<i8"
+    if array.dtype.kind == "f":
+        kind = "<f8"
+    elif array.dtype.kind in "iu":
+        kind = array.dtype.newbyteorder("<").str
+    else:
+        kind = "<i8"
     buffer = io.BytesIO()
     np.save(buffer, np.ascontiguousarray(array, dtype=kind), allow_pickle=False)
     return buffer.getvalue()

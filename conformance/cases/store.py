@@ -38,13 +38,14 @@ from .generate import (
 )
 from .load import INPUT_DTYPES, TOLERANCE, FixtureCase, load_cases
 from .manifest import CASE_ID, INPUT_KEYS, SCHEMA_VERSION, read_manifest
-from .npy import compact, npy_bytes
+from .npy import INTEGER_DTYPES, compact, npy_bytes
 from .verify import verify
 
 __all__ = [
     "CASE_ID",
     "INPUT_DTYPES",
     "INPUT_KEYS",
+    "INTEGER_DTYPES",
     "MANAGED",
     "MAX_FILE_BYTES",
     "SCHEMA_VERSION",

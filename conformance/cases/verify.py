@@ -10,7 +10,7 @@ from .errors import FileProblem
 from .folder import fixture_root
 from .load import Reader, load_case
 from .manifest import read_manifest
-from .npy import npy_array
+from .npy import INTEGER_DTYPES, npy_array
 
 
 def _npy_files(root: Path, prefix: str = "") -> list:
@@ -37,7 +37,7 @@ def verify(root=None, log=print) -> list:
     problems = []
     for relative in manifest["sha256"]:
         try:
-            npy_array(*reader.data(relative), root / relative, ("<f8", "<i8"))
+            npy_array(*reader.data(relative), root / relative, ("<f8",) + INTEGER_DTYPES)
         except FileProblem as exc:
             problems.append(str(exc))
     for relative in _npy_files(root):

@@ -78,12 +78,24 @@ static const Json *get(const Json *object, const char *key) {
     return NULL;
 }
 
-/* ---- .npy files (docs/fixtures.md): version 1.0, little-endian '<f8' or '<i8', C order ------ */
+/* ---- .npy files (docs/fixtures.md): version 1.0, little-endian '<f8' or an integer dtype, C order ---- */
 
 typedef struct { double *data; long size; int ndim; long shape[8]; } Array;
 
+/* one stored value as a double: '<f8', or a little-endian integer of 1, 2, 4 or 8 bytes, signed ('i')
+   or unsigned ('u'): labels are '<i8', and masks may be any of these (spec §9.5: integer masks are
+   accepted and cast); the host is assumed little-endian */
+static double npy_value(const unsigned char *bytes, char kind, int width) {
+    double d; long long s; unsigned long long u = 0;
+    if (kind == 'f') { memcpy(&d, bytes, 8); return d; }
+    if (kind == 'i' && width == 8) { memcpy(&s, bytes, 8); return (double)s; }
+    for (int i = width - 1; i >= 0; i--) u = u << 8 | bytes[i];
+    if (kind == 'i' && u >> (8 * width - 1)) return (double)u - ldexp(1.0, 8 * width); /* two's complement */
+    return (double)u;
+}
+
 static int read_npy(const char *path, Array *a) {
-    unsigned char head[10]; char header[4096], *p; int is_int; FILE *f = fopen(path, "rb");
+    unsigned char head[10], *raw; char header[4096], *p, kind = 0; int width = 0; FILE *f = fopen(path, "rb");
     memset(a, 0, sizeof *a);
     if (!f) FAIL("cannot open %s: %s", path, strerror(errno));
     unsigned len = 0;
@@ -92,9 +104,10 @@ static int read_npy(const char *path, Array *a) {
         fclose(f); FAIL("%s: not a version 1.0 .npy file", path);
     }
     header[len] = 0;
-    is_int = strstr(header, "'descr': '<i8'") != NULL;
-    if ((!is_int && !strstr(header, "'descr': '<f8'")) || !strstr(header, "'fortran_order': False")) {
-        fclose(f); FAIL("%s: expected '<f8' or '<i8' in C order; header %s", path, header);
+    if ((p = strstr(header, "'descr': '")) && (p[10] == '<' || p[10] == '|')) { kind = p[11]; width = atoi(p + 12); }
+    if (!((kind == 'f' && width == 8) || ((kind == 'i' || kind == 'u') && (width == 1 || width == 2 || width == 4 || width == 8)))
+        || !strstr(header, "'fortran_order': False")) {
+        fclose(f); FAIL("%s: expected '<f8' or a little-endian integer dtype in C order; header %s", path, header);
     }
     if (!(p = strstr(header, "'shape'")) || !(p = strchr(p, '('))) { fclose(f); FAIL("%s: no shape in the header", path); }
     p++; a->size = 1;
@@ -105,12 +118,13 @@ static int read_npy(const char *path, Array *a) {
     }
     long start = ftell(f), end = (fseek(f, 0, SEEK_END), ftell(f));
     fseek(f, start, SEEK_SET);
-    if (a->size < 0 || a->size != (end - start) / 8) { fclose(f); FAIL("%s: the header's shape does not match the file's size", path); }
+    if (a->size < 0 || a->size != (end - start) / width) { fclose(f); FAIL("%s: the header's shape does not match the file's size", path); }
     a->data = malloc((a->size ? a->size : 1) * sizeof(double));
-    if (fread(a->data, 8, a->size, f) != (size_t)a->size) { fclose(f); FAIL("%s: shorter than its header says", path); }
+    raw = malloc((a->size ? a->size : 1) * width);
+    if (fread(raw, width, a->size, f) != (size_t)a->size) { free(raw); fclose(f); FAIL("%s: shorter than its header says", path); }
     fclose(f);
-    if (is_int) /* int64 labels, stored as doubles here: small integers are exact */
-        for (long i = 0; i < a->size; i++) { long long v; memcpy(&v, &a->data[i], 8); a->data[i] = (double)v; }
+    for (long i = 0; i < a->size; i++) a->data[i] = npy_value(raw + i * width, kind, width);
+    free(raw);
     return 1;
 }
 

@@ -87,6 +87,8 @@ def test_a_profile_excluding_a_divergence_is_not_held_to_the_clauses_it_contradi
         ("9.2.variance_near_eps", "masks.random", False),
         ("2.1.sizes_unrelated", "config.unrelated_sizes", True),
         ("2.1.sizes_unrelated", "seed.points", False),
+        ("9.5.integer_masks", "masks.integer_uint8.square", True),
+        ("9.5.integer_masks", "masks.random", False),
     ],
 )
 def test_predicates_read_the_cases_inputs(cases, clause_id, case_id, exercised):
@@ -159,6 +161,51 @@ class GridFromImageSize(ReferenceAdapter):
         super().build(dict(config, image_embedding_size=sizes), params)
 
 
+# -- §9.5 "integer masks are accepted and cast": ports that mishandle integer masks ------------------
+
+
+def _integer(masks) -> bool:
+    return masks is not None and np.asarray(masks).dtype.kind in "iu"
+
+
+class IntegerMasksDropped(ReferenceAdapter):
+    """Takes an integer mask for "no mask" (only floating masks count as mask logits): the no-mask
+    outputs, at the batch the masks gave (§11.1)."""
+
+    def run(self, points, labels, boxes, masks):
+        if not _integer(masks):
+            return super().run(points, labels, boxes, masks)
+        out = super().run(points, labels, boxes, None)
+        batch = len(masks)
+        return {
+            key: value if key == "prompt_dense_positional_embeddings" else np.repeat(value, batch // len(value), 0)
+            for key, value in out.items()
+        }
+
+
+class Uint8MasksRescaled(ReferenceAdapter):
+    """Divides a uint8 mask by 255, as for an 8-bit image: §9.5 casts, it does not rescale."""
+
+    def run(self, points, labels, boxes, masks):
+        if masks is not None and np.asarray(masks).dtype == np.uint8:
+            masks = np.asarray(masks) / 255.0
+        return super().run(points, labels, boxes, masks)
+
+
+class IntegerMasksAsFlags(ReferenceAdapter):
+    """Reads an integer mask as 0/1 flags (value > 0): §9.5 keeps the integers' values."""
+
+    def run(self, points, labels, boxes, masks):
+        if _integer(masks):
+            masks = (np.asarray(masks) > 0).astype(np.float64)
+        return super().run(points, labels, boxes, masks)
+
+
+def _integer_masks_where(test):
+    """The ids of the cases with an integer mask that passes ``test`` (its array)."""
+    return lambda cases: {c.id for c in cases if _integer(c.inputs.get("masks")) and test(c.inputs["masks"])}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "port, clauses",
@@ -167,6 +214,7 @@ class GridFromImageSize(ReferenceAdapter):
         (ClippedBoxes, ("6.1.outside",)),
         (WidenedDegenerateBoxes, ("6.1.coincident_corners", "6.1.zero_width")),
         (GridFromImageSize, ("2.1.sizes_unrelated",)),
+        (IntegerMasksDropped, ("9.5.integer_masks",)),
     ],
 )
 def test_a_port_breaking_one_clause_fails_exactly_the_cases_exercising_it(cases, port, clauses):
@@ -176,3 +224,28 @@ def test_a_port_breaking_one_clause_fails_exactly_the_cases_exercising_it(cases,
     section = next(c.section for c in CLAUSES if c.id == clauses[0])
     assert failing, f"{port.__name__} breaks §{section} ({', '.join(clauses)}) and passed every case"
     assert failing <= exercising, f"{port.__name__}: cases failing outside {clauses}: {sorted(failing - exercising)}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "port, failing_cases",
+    [
+        (IntegerMasksDropped, _integer_masks_where(lambda m: True)),
+        (Uint8MasksRescaled, _integer_masks_where(lambda m: m.dtype == np.uint8)),
+        (IntegerMasksAsFlags, _integer_masks_where(lambda m: not np.isin(m, (0, 1)).all())),
+    ],
+)
+def test_a_port_mishandling_integer_masks_fails_exactly_those_cases(cases, port, failing_cases):
+    """§9.5, mask downscaler input: a port that drops, rescales or thresholds integer masks passed every
+    case before the integer-mask cases; it fails exactly the cases whose integer mask it changes, on the
+    dense output only, and the clause's cases include them."""
+    expected = failing_cases(cases)
+    clause = next(c for c in CLAUSES if c.id == "9.5.integer_masks")
+    assert expected and expected <= {c.id for c in cases if clause.exercised(CaseView.of(c))}
+    results = Checker(port(), PROFILES["sam"]).run(cases)
+    failing = {(r.case, r.output) for r in results if r.verdict in ("fail", "error")}
+    dense = "prompt_dense_embeddings"
+    assert failing == {(case, dense) for case in expected}, (
+        f"§9.5 integer masks, {port.__name__}: failing {sorted(failing)}; "
+        f"expected the dense output of {sorted(expected)}"
+    )

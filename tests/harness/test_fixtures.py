@@ -1,5 +1,6 @@
 """The golden fixtures (docs/fixtures.md): deterministic, checksummed, verified by recomputation."""
 
+import io
 import json
 import shutil
 
@@ -8,7 +9,7 @@ import pytest
 
 from samspec.conformance.cases import generate as generating
 from samspec.conformance.cases import store as fixtures
-from samspec.conformance.cases.catalogue import CASES
+from samspec.conformance.cases.catalogue import CASES, case_inputs
 from samspec.conformance.cli import main
 
 
@@ -75,11 +76,66 @@ def test_catalogue_covers_the_edges():
 
 
 def test_npy_files_are_little_endian_with_explicit_dtype():
+    """Every file is '<f8' or '<i8', except mask inputs, which keep the catalogue's integer dtype
+    (§9.5: integer masks are accepted and cast; docs/fixtures.md)."""
     root = fixtures.default_dir()
     manifest = fixtures.read_manifest(root)
-    for relative in list(manifest["sha256"])[:50]:
+    for relative in manifest["sha256"]:
         array = np.load(root / relative, allow_pickle=False)
-        assert array.dtype.str in ("<f8", "<i8"), relative
+        allowed = ("<f8",) + fixtures.INTEGER_DTYPES if relative.endswith("/input.masks.npy") else ("<f8", "<i8")
+        assert array.dtype.str in allowed, relative
+    for case in CASES:
+        masks = case_inputs(case).get("masks")
+        if masks is not None:
+            stored = np.load(root / "cases" / case.id / "input.masks.npy", allow_pickle=False)
+            want = "<f8" if masks.dtype.kind == "f" else masks.dtype.newbyteorder("<").str
+            assert stored.dtype.str == want, f"{case.id}: masks stored as {stored.dtype.str}, generated as {want}"
+
+
+def test_integer_masks_are_cast_by_the_reference():
+    """§9.5 (mask downscaler input): a case whose mask is stored as integers is compared with the
+    reference on the same values as float64: cast, neither thresholded nor rescaled."""
+    from samspec.reference import SAMPromptEncoder
+
+    integer = [c for c in fixtures.load_cases(pattern=r"^masks\.") if c.inputs["masks"].dtype.kind in "iu"]
+    assert integer, "§9.5: no fixture case stores an integer mask"
+    for case in integer:
+        assert case.fixture_error is None, case.fixture_error
+        as_float = case.inputs["masks"].astype(np.float64)
+        fresh = SAMPromptEncoder(**case.config, params=case.params, dtype="float64")(masks=as_float)
+        for key, value in fresh.items():
+            np.testing.assert_array_equal(case.reference[key], value, err_msg=f"§9.5 {case.id} {key}")
+
+
+@pytest.mark.parametrize(
+    "dtype, accepted",
+    [("<i2", True), ("|i1", True), ("<u4", True), (">i4", False), ("<f4", False), ("|b1", False)],
+)
+def test_a_mask_file_s_dtype_is_read_from_its_header(copy_of_fixtures, dtype, accepted):
+    """A mask input may be stored as any little-endian integer (docs/fixtures.md) and loads with the
+    same reference; a big-endian, float32 or boolean mask file makes the case's fixture error, naming
+    the file, its dtype and the accepted ones."""
+    import hashlib
+
+    case_id = "masks.integer_binary"
+    manifest = json.loads((copy_of_fixtures / "manifest.json").read_text())
+    relative = next(c for c in manifest["cases"] if c["id"] == case_id)["inputs"]["masks"]
+    original = np.load(copy_of_fixtures / relative)
+    buffer = io.BytesIO()
+    np.save(buffer, original.astype(dtype), allow_pickle=False)
+    (copy_of_fixtures / relative).write_bytes(buffer.getvalue())
+    manifest["sha256"][relative] = hashlib.sha256(buffer.getvalue()).hexdigest()
+    (copy_of_fixtures / "manifest.json").write_text(json.dumps(manifest))
+    case = fixtures.load_cases(copy_of_fixtures, pattern=rf"^{case_id}$")[0]
+    if accepted:
+        assert case.fixture_error is None, case.fixture_error
+        shipped = fixtures.load_cases(pattern=rf"^{case_id}$")[0]
+        for key, value in shipped.reference.items():
+            np.testing.assert_array_equal(case.reference[key], value)
+    else:
+        assert case.fixture_error is not None and relative in case.fixture_error
+        assert f"dtype {np.dtype(dtype).str!r}" in case.fixture_error
+        assert all(repr(d) in case.fixture_error for d in ("<f8",) + fixtures.INTEGER_DTYPES), case.fixture_error
 
 
 @pytest.fixture
