@@ -429,3 +429,22 @@ def test_a_user_profile_whose_functions_fail_gives_error_verdicts(cases):
         results = Checker(ReferenceAdapter("float32"), profile).run(cases[:2])
         assert {r.verdict for r in results} == {"error"} and exit_code(results) == 1, profile.name
         assert all(profile.name in r.message and "my conversion" in r.message for r in results), results[0].message
+
+
+def test_profiles_hand_integer_masks_to_the_port_unchanged(cases):
+    """§9.5 (mask downscaler input): integer masks are accepted and cast, and the cast is the port's
+    (its adapter's, docs/adapters.md): every built-in profile's conversion hands the case's integer
+    mask over with its dtype and values, so the `masks.integer_*` cases reach the port as integers."""
+    integer = [c for c in cases if c.inputs.get("masks") is not None and c.inputs["masks"].dtype.kind in "iu"]
+    assert integer, "§9.5: no fixture case stores an integer mask"
+    for profile in PROFILES.values():
+        for case in integer:
+            try:
+                out = profile.to_port(case.inputs, case.config)
+            except NotApplicable:
+                continue
+            mask = case.inputs["masks"]
+            handed = [np.asarray(v) for v in out.values() if v is not None and np.asarray(v).dtype == mask.dtype]
+            assert any(np.array_equal(v.ravel(), mask.ravel()) for v in handed), (
+                f"§9.5 {profile.name}.to_port on {case.id}: the {mask.dtype} mask does not reach the port unchanged"
+            )
