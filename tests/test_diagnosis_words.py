@@ -8,13 +8,14 @@ import pytest
 
 from samspec.conformance.cases.store import load_cases
 from samspec.conformance.diagnosis.diagnoser import Diagnoser
+from samspec.conformance.diagnosis.phase import argument_fit
 from samspec.conformance.diagnosis.precision import rounding_pattern
 from samspec.conformance.diagnosis.variants import DENSE, SPARSE, Variant, VariantAdapter
 from samspec.conformance.diagnosis.variants.blocks import replace_stages
 from samspec.conformance.harness.check import Checker
 from samspec.conformance.profiles.profile import get_profile
 from samspec.reference.coordinates import shift_to_pixel_centres
-from samspec.reference.positional_encoding import fourier_argument
+from samspec.reference.positional_encoding import fourier_argument, sinusoids
 from samspec.reference.sparse import assemble_sparse
 
 SAM = get_profile("sam")
@@ -98,6 +99,51 @@ def test_the_rounding_pattern_is_rounding_not_a_structured_difference():
     assert not rounding_pattern(confined, rounding)
     assert not rounding_pattern(10 * rounding, rounding)
     assert not rounding_pattern(rounding / 1000, rounding)
+
+
+def test_the_right_sinusoids_of_a_scaled_argument_are_no_rounding():
+    """§4.1, stage diagnosis: the phase error of each (sin, cos) pair is recoverable; float16 rounding of
+    the argument gives errors of random sign that no line describes, a scaled constant a line in A."""
+    argument = np.random.default_rng(1).normal(scale=20.0, size=(40, 16))
+    reference = sinusoids(argument, np)
+    rounded = sinusoids(argument.astype(np.float16).astype(np.float64), np)
+    assert argument_fit(rounded, reference, argument) is None
+    scaled = argument_fit(sinusoids(argument * (1 + 3e-4), np), reference, argument)
+    assert scaled is not None and abs(scaled.kappa - 3e-4) < 1e-6 and "(§4.1)" in scaled.line("grid's features")
+
+
+def _argument_times(factor):
+    return lambda u, g, xp: factor * fourier_argument(u, g, xp)
+
+
+def test_a_scaled_fourier_constant_gets_no_precision_claim_and_no_rounding_variant(cases):
+    """§4.1, words: 2 pi written as 6.2813 (a scaled argument, within float16's budget and the size of
+    `gaussian_float16`'s rounding) is neither a precision problem nor the Gaussian matrix in float16."""
+    scaled = bug("two_pi_short", stages=replace_stages(fourier_argument=_argument_times(6.2813 / (2 * np.pi))))
+    subset = pick(cases, "seed.points", "points.many", "labels.all_values", "empty.portrait", "boxes.with_points")
+    results, overall = run(scaled, subset)
+    assert overall["precision"] == 0 and "accurate" not in overall["summary"]
+    assert overall["explained"] == [] and "gaussian_float16" not in overall["summary"]
+    assert overall["section"] == "§4.1"
+    grid = next(r for r in results if r.verdict == "fail" and r.output != SPARSE)
+    assert "off by" in grid.diagnosis["localisation"][0] and grid.diagnosis["localisation"][0].endswith("(§4.1)")
+
+
+def _cosines_negated(argument, xp):
+    features = sinusoids(argument, xp)
+    half = features.shape[-1] // 2
+    return xp.concat([features[..., :half], -features[..., half:]], axis=-1)
+
+
+def test_one_half_of_the_features_right_points_to_the_sinusoids_not_the_argument(cases):
+    """§4.2, stage localisation: the sines agree and the cosines differ (negated), so the argument both
+    share (§4.1) is right; tokens at one position (a degenerate box's corners) give no "same vector"."""
+    negated = bug("cosines_negated", stages=replace_stages(sinusoids=_cosines_negated))
+    results, overall = run(negated, pick(cases, "seed.points", "boxes.degenerate", "empty.portrait"))
+    assert overall["section"] == "§4.2" and len(overall["lines"]) == 1
+    degenerate = next(r for r in results if r.case == "boxes.degenerate" and r.output == SPARSE)
+    words = " ".join(degenerate.diagnosis["localisation"])
+    assert "same vector" not in words and "§6.2" not in words and "the sine halves of the features agree" in words
 
 
 # -- the whole run's order ---------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from . import wording
 from .localise import DENSE_PE, SPARSE, Evidence, localise
 from .measures import exceeds, has_positions, inspect_output, max_abs_difference, scale, top_section
 from .pairs import PAIR, pair_candidates
+from .phase import systematic_argument
 from .precision import LOWER, declared_higher, rounding_pattern
 from .records import Diagnosis, Score
 from .runs import REFERENCE
@@ -32,7 +33,7 @@ class OutputJudge:
         self.suspects = []  # variants that matched earlier outputs of this run (tried in pairs)
         self.truncated = False
 
-    def judge(self, case, output_key, got, variant, dtype, reference_error=math.inf):
+    def judge(self, case, output_key, got, variant, dtype, reference_error=math.inf, rounds=True):
         """(error, budget) of the port's output against one variant (budget None: not a candidate)."""
         runs = self.runs
         if output_key not in runs.touches(case, variant):  # known without running it
@@ -49,16 +50,17 @@ class OutputJudge:
             return error, None
         if dtype != "float64" and runs.variant_outputs(case, variant, dtype) is None:
             return error, None
-        return error, runs.budget(case, variant, output_key, dtype)
+        return error, runs.budget(case, variant, output_key, dtype, rounds)
 
-    def score(self, case, output_key, got, dtype, reference_error, variants, deadline) -> list[Score]:
-        """Each variant's Score on this output, best first (ratio, then error, then catalogue order)."""
+    def score(self, case, output_key, got, dtype, reference_error, variants, deadline, rounds=True) -> list[Score]:
+        """Each variant's Score on this output, best first (ratio, then error, then catalogue order);
+        ``rounds``: the port's error may be rounding (``VariantRuns.budget``'s allowance)."""
         scored = []
         for order, variant in enumerate(variants):
             if time.monotonic() > deadline:
                 self.truncated = True
                 break
-            error, budget = self.judge(case, output_key, got, variant, dtype, reference_error)
+            error, budget = self.judge(case, output_key, got, variant, dtype, reference_error, rounds)
             if math.isinf(error):
                 continue
             ratio = error / budget if budget else math.inf
@@ -83,18 +85,19 @@ class OutputJudge:
             return Diagnosis(summary=problem, verdict="not diagnosed")
         reference_error = max_abs_difference(got, expected)
         diagnosis = Diagnosis(reference_error=reference_error, dtype=dtype)
-        precision = self.precision(case, output_key, got, dtype, expected, reference_error)
-        diagnosis.localisation, diagnosis.localised_section = self.localise(
-            case, output_key, got, expected, dtype, outputs
-        )
+        evidence, argument = self.evidence(case, output_key, got, expected, dtype, outputs)
+        diagnosis.localisation, diagnosis.localised_section = self.localise(evidence, argument)
+        # the right sinusoids of a systematically wrong argument are no rounding (phase.py)
+        precision = None if argument else self.precision(case, output_key, got, dtype, expected, reference_error)
         if precision and dtype == "float64":  # float32 accuracy is far below any bug's error: say it at once
             diagnosis.verdict, diagnosis.section, diagnosis.summary = "precision", "§11.3", precision
             return diagnosis.make_finite()
-        scored = self.score(case, output_key, got, dtype, reference_error, self.runs.variants, deadline)
+        rounds = argument is None  # rounding otherwise than a variant that rounds on purpose is allowed
+        scored = self.score(case, output_key, got, dtype, reference_error, self.runs.variants, deadline, rounds)
         matching = [s for s in scored if s.ratio <= 1.0]
         if not matching:  # two bugs at once?
             combined = pair_candidates(self.runs, case, output_key, scored, reference_error, self.suspects)
-            pairs = self.score(case, output_key, got, dtype, reference_error, combined, deadline)
+            pairs = self.score(case, output_key, got, dtype, reference_error, combined, deadline, rounds)
             pair_matching = [s for s in pairs if s.ratio <= 1.0]
             if pair_matching:
                 matching, scored = pair_matching, sorted(pairs + scored, key=lambda s: (s.ratio, s.error, s.order))
@@ -182,8 +185,9 @@ class OutputJudge:
             return "fail"
         return "pass" if max_abs_difference(value.astype(np.float64), expected) <= budget else "fail"
 
-    def localise(self, case, output_key, got, expected, dtype, outputs):
-        """(lines, section) of the error's structure (``localise.py``); a failure there is a line."""
+    def evidence(self, case, output_key, got, expected, dtype, outputs):
+        """(the ``Evidence`` the localisation reads, the ``phase.ArgumentFit`` of the output's positional
+        encodings or None); (a line saying why, None) when they cannot be built."""
         try:
             others = {}
             needed = {SPARSE: DENSE_PE, DENSE_PE: SPARSE}.get(output_key)  # what the localisation compares with
@@ -194,12 +198,24 @@ class OutputJudge:
                 got=got,
                 expected=expected,
                 tol=self.runs.budget(case, REFERENCE, output_key, dtype),
-                trace=self.runs.reference_trace(case) if output_key == SPARSE else {},
+                trace=self.runs.reference_trace(case) if output_key in (SPARSE, DENSE_PE) else {},
                 params={k: np.asarray(v, dtype=np.float64) for k, v in case.params.items()},
                 conventions=conventions_of(self.runs.semantics),
                 inputs=case.inputs,
                 others=others,
             )
-            return localise(evidence)
+            return evidence, systematic_argument(
+                output_key, got, expected, evidence.trace, evidence.conventions, case.inputs
+            )
+        except Exception as exc:
+            return f"localisation failed: {type(exc).__name__}: {str(exc)[:200]}", None
+
+    @staticmethod
+    def localise(evidence, argument):
+        """(lines, section) of the error's structure (``localise.py``); a failure there is a line."""
+        if isinstance(evidence, str):
+            return [evidence], None
+        try:
+            return localise(evidence, argument)
         except Exception as exc:
             return [f"localisation failed: {type(exc).__name__}: {str(exc)[:200]}"], None

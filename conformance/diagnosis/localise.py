@@ -28,6 +28,8 @@ import numpy as np
 
 from samspec.reference import DENSE, DENSE_PE, SPARSE
 
+from .tokens import anonymous, reference_tokens
+
 ROWS = (  # parameter rows a token may consist of, with the words a port author knows them by
     ("point_embeddings.0.weight", "point_embeddings.0 (the background row)"),
     ("point_embeddings.1.weight", "point_embeddings.1 (the foreground row)"),
@@ -74,8 +76,9 @@ def _result(lines):
     return lines, next((s for s in map(_section_of, lines) if s), None)
 
 
-def localise(ev: Evidence):
-    """(lines, section) for one failing output; ([], None) when nothing structural is found."""
+def localise(ev: Evidence, argument=None):
+    """(lines, section) for one failing output; ([], None) when nothing structural is found.
+    ``argument``: the ``phase.ArgumentFit`` of its positional encodings, which then leads."""
     if ev.key == SPARSE:
         lines = _sparse_shape(ev) if ev.got.shape != ev.expected.shape else _sparse(ev)
     elif ev.got.shape != ev.expected.shape:
@@ -84,6 +87,8 @@ def localise(ev: Evidence):
         lines = _dense(ev)
     else:
         lines = _grid(ev)
+    if argument is not None:
+        lines = [argument.line("sparse tokens' positional parts" if ev.key == SPARSE else "grid's features")] + lines
     batching = _batch_pattern(ev)
     if batching:  # another image's output is evidence enough to lead; an uneven batch alone is not
         lines = [batching[0]] + lines if batching[1] else lines + [batching[0]]
@@ -144,41 +149,15 @@ def _which_row(vector, ev, with_pe=None):
 
 
 def _tokens(ev):
-    """Per token of the expected sparse output, batch entry by batch entry: a list (one per batch
-    entry) of (kind, keep PE?, the reference's PE of the token (C,) or None)."""
-    trace, conv = ev.trace, ev.conventions
-    labels = trace.get("points.labels")
-    corners = trace.get("boxes.positional_encoding")
-    batch = ev.expected.shape[0]
-    padded = conv.pad_points and ev.inputs.get("points") is not None and ev.inputs.get("boxes") is None
-    per_box = 3 if getattr(conv, "box_trailing_not_a_point", False) else 2
-    rows = []
-    for b in range(batch):
-        kinds = []
-        if labels is not None:
-            labels = np.asarray(labels)
-            pe = trace.get("points.positional_encoding")
-            count = labels.shape[1]
-            for n in range(count):
-                label = int(labels[b, n])
-                kind = "padding tokens" if padded and n == count - 1 else f"label {label} tokens"
-                keep = conv.labels.entries.get(label, (1, None))[0]
-                kinds.append((kind, bool(keep), None if pe is None else pe[b, n]))
-        if corners is not None:
-            for m in range(corners.shape[1]):
-                kinds.append(("box top-left corner tokens", True, corners[b, m, 0]))
-                kinds.append(("box bottom-right corner tokens", True, corners[b, m, 1]))
-                if per_box == 3:
-                    kinds.append(("box trailing not-a-point tokens", False, None))
-        rows.append(kinds)
-    return rows
+    """Per batch entry of the expected sparse output, its tokens (``tokens.Token``)."""
+    return reference_tokens(ev.trace, ev.conventions, ev.inputs, ev.expected.shape[0])
 
 
 def _group(kinds, bad):
     """{kind: (tokens, differing tokens)} over (batch, token) positions."""
     groups = {}
     for b, row in enumerate(kinds):
-        for n, (kind, _, _) in enumerate(row):
+        for n, (kind, *_) in enumerate(row):
             total, wrong = groups.get(kind, (0, 0))
             groups[kind] = (total + 1, wrong + int(bad[b, n]))
     return groups
@@ -207,7 +186,7 @@ def _sparse(ev):
         return ["the sparse tokens are the expected ones with their channels in reverse order (§11.2)"]
     kinds = _tokens(ev)
     if any(len(row) != got.shape[1] for row in kinds):
-        kinds = [[(f"token {n}", True, None) for n in range(got.shape[1])] for _ in range(got.shape[0])]
+        kinds = [anonymous(got.shape[1]) for _ in range(got.shape[0])]
     difference = got - expected
     bad = np.max(np.abs(difference), axis=2) > tol  # (B, N): per token, over channels
     groups = _group(kinds, bad)
@@ -220,7 +199,7 @@ def _sparse(ev):
         return lines + [reordered]
     findings = []
     for kind in groups:
-        members = [(b, n) for b, row in enumerate(kinds) for n, (k, _, _) in enumerate(row) if k == kind and bad[b, n]]
+        members = [(b, n) for b, row in enumerate(kinds) for n, (k, *_) in enumerate(row) if k == kind and bad[b, n]]
         if members:
             findings.append(_token_group(ev, kind, members, kinds, difference))
     positional = [f for f in findings if f[0] == "pe"]
@@ -257,7 +236,10 @@ def _positional_line(ev, positional, kinds):
     grid = ev.others.get(DENSE_PE)
     point_pe_bad = any(f[2].startswith(("label", "padding")) for f in positional)
     box_pe_bad = any(f[2].startswith("box") for f in positional)
-    has_points = any(k.startswith("label") for row in kinds for k, _, _ in row)
+    has_points = any(k.startswith("label") for row in kinds for k, *_ in row)
+    half = next((f[4] for f in positional if f[4]), None)
+    if half and grid != "pass":  # one half of the features is right: so is their argument (§4.1)
+        return f"{names}: {half} (§4.2)"
     if any(f[3] for f in positional) and grid != "pass":  # the port's PE part is no valid sin/cos pair
         return (
             f"{names}: the features are not sin/cos pairs of one argument: the sinusoids or their "
@@ -283,19 +265,38 @@ def _positional_line(ev, positional, kinds):
     )
 
 
+def _one_half(got, expected, tol):
+    """The words when one half of the features (§4.2: sines first, then cosines) agrees and the other
+    differs: the argument both come from is right and the sinusoids differ; else None."""
+    half = expected.shape[-1] // 2
+    sines, cosines = (float(np.max(np.abs(got[..., s] - expected[..., s]))) for s in (slice(half), slice(half, None)))
+    if (sines <= tol) == (cosines <= tol):
+        return None
+    right, wrong = ("sine", "cosine") if sines <= tol else ("cosine", "sine")
+    return (
+        f"the {right} halves of the features agree and the {wrong} halves differ: the argument they share is "
+        f"right and the {wrong}s differ"
+    )
+
+
 def _token_group(ev, kind, members, kinds, difference):
     """One group of differing tokens, ``members`` its (batch, token) positions: ("row", line) for one
     same difference vector, ("pe", "", kind, not_sinusoid) for a positional difference, ("other", line)."""
     tol = ev.tol
     vectors = np.stack([difference[b, n] for b, n in members])
     b, n = members[0]
-    _, keep, pe = kinds[b][n]
+    _, keep, pe, _ = kinds[b][n]
     got_token = ev.got[b, n]
     if len(members) == 1 and (kind == "padding tokens" or not keep):  # one token: no "same vector" to see
         used = _which_row(got_token, ev) or (_which_row(got_token, ev, with_pe=pe) if pe is not None else None)
         section = "§5.1" if kind == "padding tokens" else ("§6.3" if kind.startswith("box") else "§5.2")
         return ("row", f"{kind} differ (one token): it equals {used or 'no known row'} ({section})")
-    if len(members) > 1 and np.max(np.abs(vectors - vectors[0])) <= 2 * tol:  # one same vector for every token
+    positions = np.stack([kinds[bb][nn].pe for bb, nn in members]) if keep and pe is not None else None
+    if positions is not None and np.max(np.abs(positions - positions[0])) <= tol:
+        members_apart = 1  # tokens at one position differ by one vector whatever the bug: no "same vector" to see
+    else:
+        members_apart = len(members)
+    if members_apart > 1 and np.max(np.abs(vectors - vectors[0])) <= 2 * tol:  # one same vector for every token
         if kind == "padding tokens" or not keep:
             used = _which_row(got_token, ev) or (_which_row(got_token, ev, with_pe=pe) if pe is not None else None)
             what = f"they equal {used}" if used else "they equal no known row"
@@ -306,18 +307,18 @@ def _token_group(ev, kind, members, kinds, difference):
         section = "§6.2" if kind.startswith("box") else "§5.2"
         return ("row", f"{kind} differ by one same vector: their embedding row differs; {what} ({section})")
     if keep and pe is not None:
-        rows_alone = [ev.expected[bb, nn] - kinds[bb][nn][2] for bb, nn in members]  # the expected row, no PE
+        rows_alone = [ev.expected[bb, nn] - kinds[bb][nn].pe for bb, nn in members]  # the expected row, no PE
         if all(np.max(np.abs(ev.got[bb, nn] - row)) <= 2 * tol for (bb, nn), row in zip(members, rows_alone)):
             section = "§6.2" if kind.startswith("box") else "§5.2"
             return (
                 "row",
                 f"{kind} equal their embedding row alone: the port drops their positional encoding ({section})",
             )
-        port_pe = np.stack([ev.got[bb, nn] - (ev.expected[bb, nn] - kinds[bb][nn][2]) for bb, nn in members])
+        port_pe = np.stack([ev.got[bb, nn] - (ev.expected[bb, nn] - kinds[bb][nn].pe) for bb, nn in members])
         half = port_pe.shape[-1] // 2
         norms = port_pe[..., :half] ** 2 + port_pe[..., half:] ** 2
         not_sinusoid = bool(np.max(np.abs(norms - 1.0)) > max(1e3 * tol, 1e-3))
-        return ("pe", "", kind, not_sinusoid)
+        return ("pe", "", kind, not_sinusoid, _one_half(port_pe, positions, tol))
     if not keep:
         used = _which_row(got_token, ev)
         return (
@@ -341,7 +342,7 @@ def _sparse_shape(ev):
         return [f"the sparse output has batch {got.shape[0]} where {expected.shape[0]} is expected (§11.1)"]
     kinds = _tokens(ev)[0] if expected.shape[0] else []
     if len(kinds) != expected.shape[1]:
-        kinds = [(f"token {n}", True, None) for n in range(expected.shape[1])]
+        kinds = anonymous(expected.shape[1])
     matched, extra, missing = _match_tokens(got[0], expected[0], tol)
     count = f"the sparse output has {got.shape[1]} tokens where {expected.shape[1]} are expected"
     if extra and not missing:
@@ -557,6 +558,9 @@ def _grid(ev):
     for words, candidate in permutations:
         if _same(got, candidate, tol):
             return [f"the dense positional grid is the expected one {words} (§4.2)"]
+    one_half = _one_half(np.moveaxis(got, 1, -1), np.moveaxis(expected, 1, -1), tol)
+    if one_half:
+        return [f"the grid's channels: {one_half} (§4.2)"]
     norms = got[:, :half] ** 2 + got[:, half:] ** 2
     if np.max(np.abs(norms - 1.0)) > max(1e3 * tol, 1e-3):
         return [

@@ -115,14 +115,15 @@ class VariantRuns:
 
         return self.scalar(case, (variant.name, output_key, "scale"), compute)
 
-    def budget(self, case, variant, output_key, dtype) -> float:
-        """k x the variant's own error in ``dtype`` + floor: the tolerance model around the variant."""
+    def budget(self, case, variant, output_key, dtype, rounds=True) -> float:
+        """k x the variant's own error in ``dtype`` + floor: the tolerance model around the variant;
+        ``rounds``: a variant that rounds on purpose also allows what its rounding changes."""
         faithful = 0.0 if dtype == "float64" else self.distance(case, variant, variant, output_key, dtype)
         faithful = 0.0 if math.isinf(faithful) else faithful
         budget = self.k * faithful + FLOORS.get(dtype, FLOORS["float32"]) * self.variant_scale(
             case, variant, output_key
         )
-        if variant.rounding:  # it rounds on purpose; another order of operations rounds otherwise:
+        if variant.rounding and rounds:  # it rounds on purpose; another order of operations rounds otherwise:
             # allow what that rounding itself changes (the rounding variant alone against the reference)
             for part in variant.name.split("+"):
                 single = self.by_name.get(part)
