@@ -167,6 +167,28 @@ class MetaLabelsUint8(MetaPort):
         return super()._tensor(value, dtype)
 
 
+class _Labels23Background(PromptEncoder):
+    def _embed_points(self, points, labels, pad):
+        points = points + 0.5
+        if pad:
+            points = torch.cat([points, torch.zeros((points.shape[0], 1, 2))], dim=1)
+            labels = torch.cat([labels, -torch.ones((labels.shape[0], 1), dtype=labels.dtype)], dim=1)
+        point_embedding = self.pe_layer.forward_with_coords(points, self.input_image_size)
+        point_embedding[labels == -1] = 0.0
+        point_embedding[labels == -1] += self.not_a_point_embed.weight
+        given = labels >= 0
+        rows = torch.where((labels == 1)[..., None], self.point_embeddings[1].weight, self.point_embeddings[0].weight)
+        point_embedding[given] += rows[given]
+        return point_embedding
+
+
+class MetaLabels23Background(MetaPort):
+    """§5.2: every label >= 0 other than 1 gets the background embedding (``where(label == 1, fg, bg)``),
+    so labels 2 and 3 (PE only under SAM v1) get point_embeddings.0."""
+
+    encoder_class = _Labels23Background
+
+
 # ---------------------------------------------------------------- §6 boxes
 class _BottomRightGetsBoth(PromptEncoder):
     def _embed_boxes(self, boxes):

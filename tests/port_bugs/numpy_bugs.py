@@ -54,6 +54,31 @@ class CentringPrecedence(NumpyPort):
         return self.const(2 * np.pi) * ((self.const(2) * (unit - self.const(1))) @ g)
 
 
+class PiTyped(NumpyPort):
+    """§4.1: 2π typed as 2 * 3.1416 (a hand-written constant, off by 7e-6 relative)."""
+
+    def fourier_argument(self, unit):
+        g = self.p["pe_layer.positional_encoding_gaussian_matrix"]
+        return self.const(2 * 3.1416) * ((self.const(2) * unit - self.const(1)) @ g)
+
+
+def round_to_bfloat16(x):
+    """float32 values rounded to bfloat16 (round to nearest even on the upper 16 bits), as float32."""
+    bits = np.asarray(x, dtype=np.float32).view(np.uint32)
+    rounded = (bits + np.uint32(0x7FFF) + ((bits >> np.uint32(16)) & np.uint32(1))) & np.uint32(0xFFFF0000)
+    return rounded.view(np.float32)
+
+
+class GaussianBfloat16Checkpoint(NumpyPort):
+    """Precision, weights: the Gaussian matrix comes from a bfloat16 checkpoint (rounded to bfloat16)."""
+
+    def convert(self, params):
+        p = super().convert(params)
+        key = "pe_layer.positional_encoding_gaussian_matrix"
+        p[key] = round_to_bfloat16(p[key])
+        return p
+
+
 # ---------------------------------------------------------------- §5 points
 class PaddingLabelPrepended(NumpyPort):
     """§5.1 off by one: appends the padding point after the points but prepends its label -1."""
@@ -86,6 +111,14 @@ class LabelsOfFirstImage(NumpyPort):
 
     def label_tokens(self, pe, labels):
         return super().label_tokens(pe, np.broadcast_to(labels[:1], labels.shape))
+
+
+class OutsidePointsWrapped(NumpyPort):
+    """§3.2: wraps coordinates into the image, x mod W and y mod H, before the shift (points only)."""
+
+    def embed_points(self, points, labels, pad):
+        wrapped = np.mod(np.asarray(points, dtype=self.dtype), np.array([self.W, self.H], dtype=self.dtype))
+        return super().embed_points(wrapped, labels, pad)
 
 
 # ---------------------------------------------------------------- §6 boxes
@@ -190,6 +223,17 @@ class WindowsWithoutPermute(NumpyPort):
         win = x.reshape(b, hx // 2, wx // 2, 4 * cin)
         kernel = weight.transpose(2, 3, 1, 0).reshape(4 * cin, -1)
         return win @ kernel + bias
+
+
+class MaskWeightsFloat16Checkpoint(NumpyPort):
+    """Precision, weights: the mask downscaler's weights come from a float16 checkpoint (rounded to float16)."""
+
+    def convert(self, params):
+        p = super().convert(params)
+        for key in p:
+            if key.startswith("mask_downscaling."):
+                p[key] = p[key].astype(np.float16).astype(self.dtype)
+        return p
 
 
 class MaskCastToInt(NumpyPort):
