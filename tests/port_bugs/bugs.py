@@ -147,6 +147,20 @@ NUMPY = [
         "wrong default",
         "grid from 16-pixel patch centres / (W, H): right only when H = 16h, W = 16w",
     ),
+    _np(
+        "np_gelu_erf_series_truncated",
+        "GeluErfSeriesTruncated",
+        ["§9.3"],
+        "logic",
+        "erf by an 8-term Maclaurin series: wrong only for large |x|",
+    ),
+    _np(
+        "np_degenerate_boxes_widened",
+        "DegenerateBoxesWidened",
+        ["§6.1"],
+        "logic",
+        "degenerate boxes widened to one pixel: only degenerate boxes differ",
+    ),
     _np("np_activation_before_norm", "ActivationBeforeNorm", ["§9"], "ordering", "conv, GELU, LayerNorm2d"),
     _np("np_norm_precedence", "NormPrecedence", ["§9.2"], "logic", "x - mu / sqrt(var + eps)"),
     _np(

@@ -140,6 +140,15 @@ class BoxCornersSorted(NumpyPort):
         return self.shift(np.concatenate([lo, hi], axis=1)).reshape(-1, 2, 2)
 
 
+class DegenerateBoxesWidened(NumpyPort):
+    """§6.1: "repairs" degenerate boxes to at least one pixel wide and high (x2 = max(x2, x1 + 1))."""
+
+    def box_corners(self, boxes):
+        b = np.array(boxes, dtype=self.dtype)
+        b[:, 2:] = np.maximum(b[:, 2:], b[:, :2] + self.const(1))
+        return self.shift(b).reshape(-1, 2, 2)
+
+
 # ---------------------------------------------------------------- §7 assembly
 class EmptySparseBatchOne(NumpyPort):
     """§7: with neither points nor boxes returns one empty sequence, (1, 0, C), whatever the batch."""
@@ -195,6 +204,20 @@ class ActivationBeforeNorm(NumpyPort):
         x = self.layer_norm(self.activation(x), p["mask_downscaling.4.weight"], p["mask_downscaling.4.bias"])
         x = self.conv1x1(x, p["mask_downscaling.6.weight"], p["mask_downscaling.6.bias"])
         return x.transpose(0, 3, 1, 2)
+
+
+class GeluErfSeriesTruncated(NumpyPort):
+    """§9.3: erf from its Maclaurin series cut at 8 terms (the port's language has no erf): exact near 0,
+    off for |x| beyond about 1.5."""
+
+    def activation(self, x):
+        z = x / self.const(np.sqrt(2))
+        term, total = z, z.copy()
+        for n in range(1, 8):
+            term = term * (-(z * z)) / self.const(n)
+            total = total + term / self.const(2 * n + 1)
+        erf = np.clip(self.const(2 / np.sqrt(np.pi)) * total, -1, 1)
+        return (x * self.const(0.5) * (self.const(1) + erf)).astype(self.dtype)
 
 
 class NormPrecedence(NumpyPort):

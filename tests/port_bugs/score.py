@@ -2,7 +2,8 @@
 
 Each port is checked twice, in a subprocess, with the command a user types:
 ``samspec check MODULE:CLASS --profile P --report r.json`` (a default check: the adapter runs in
-samspec's worker process and a few failing cases are traced), and the same with ``--no-trace``.
+samspec's worker process and a few failing cases are traced), and the same with ``--no-trace``
+(and ``--no-diagnosis``: only its verdicts are compared; the words are judged on the default run).
 Per port: caught (an output fails or errors), the summary's first section
 (``selftest.score.first_section``) and whether it is right (``judge_words``: its top-level section is
 one of the bug's, or the dtype clause for a real precision bug), the known variants named that are
@@ -50,7 +51,7 @@ def run_check(bug, trace: bool, folder: Path) -> dict:
     """One `samspec check` of ``bug``'s port; its exit code, JSON report, printed summary and time."""
     report = folder / f"{bug.name}.{'trace' if trace else 'notrace'}.json"
     command = [*samspec_command(), "check", bug.port, "--profile", bug.profile, "--report", str(report), "-q"]
-    command += [] if trace else ["--no-trace"]
+    command += [] if trace else ["--no-trace", "--no-diagnosis"]  # verdicts only: the words are judged traced
     command += list(bug.extra_args)
     started = time.monotonic()
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT_S)
@@ -135,7 +136,6 @@ def score_bug(bug, folder: Path) -> dict:
     row["outputs_failed_no_trace"] = sum(v in FAILING for v in second.values())
     row["rc"], row["rc_no_trace"] = traced["rc"], untraced["rc"]
     row["lines"] = summary_lines(traced["stdout"])
-    row["lines_no_trace"] = summary_lines(untraced["stdout"])
     row["error"] = traced["report"]["error"] if traced["report"] else traced["stderr"][-2000:]
     row["seconds"] = round(traced["seconds"] + untraced["seconds"], 1)
     row["misses"] = sorted(misses(bug, row))
