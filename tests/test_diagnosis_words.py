@@ -248,3 +248,40 @@ def test_a_variant_that_the_failing_outputs_refute_is_not_named(cases):
     )
     _, overall = run(rotated, subset)
     assert overall["explained"] == [] and "`labels_swapped`" not in overall["summary"]
+
+
+def _boxes_sorted(inputs, config):
+    prompt = dict(inputs)
+    if prompt.get("boxes") is not None:
+        boxes = np.asarray(prompt["boxes"])
+        prompt["boxes"] = np.concatenate(
+            [np.minimum(boxes[:, :2], boxes[:, 2:]), np.maximum(boxes[:, :2], boxes[:, 2:])], 1
+        )
+    return prompt
+
+
+def test_box_corners_that_differ_without_points_while_points_pass_point_to_the_corners(cases):
+    """§6.1, words: a port that reorders each box to (min, min, max, max) fails only box-only cases; the
+    cases with points pass, so the shared shift and normalisation (§3) are right: the corners (§6.1)."""
+    sorted_boxes = bug("boxes_sorted", inputs=_boxes_sorted)
+    _, overall = run(sorted_boxes, pick(cases, "boxes.reversed", "labels.foreground", "points.many", "boxes.only"))
+    assert overall["section"] == "§6.1" and overall["lines"][0].endswith("(§6.1)")
+    assert "cases with points encode their points right" in overall["lines"][0] and "(§3)" not in overall["summary"]
+
+
+def _labels_of_first_image(inputs, config):
+    prompt = dict(inputs)
+    prompt["labels"] = np.ascontiguousarray(np.broadcast_to(prompt["labels"][:1], prompt["labels"].shape))
+    return prompt
+
+
+def test_tokens_given_another_labels_row_are_told_which_known_rows_they_carry(cases):
+    """§5.2, stage localisation: every image's tokens take the first image's labels; the differing tokens
+    each equal a known row (with or without their positional encoding), so no "not a known row"."""
+    first_labels = bug("labels_of_first_image", inputs=_labels_of_first_image)
+    results, overall = run(first_labels, pick(cases, "points.mixed_batch"))
+    row = next(r for r in results if r.output == SPARSE and r.verdict == "fail")
+    words = " ".join(row.diagnosis["localisation"])
+    assert "not a known row" not in words and "no known row" not in words
+    assert "each equal to what another label gives: the positional encoding + point_embeddings.1" in words
+    assert overall["section"] == "§5.2"

@@ -10,11 +10,9 @@ says which spec section it points to, one line per finding:
   positional parts differ while the dense grid agrees (→ coordinates, §3) or together with it
   (→ the encoding, §4); tokens present in another order (→ §7); for a shape mismatch, what the
   extra or missing tokens equal ("one extra token per box, equal to not_a_point_embed");
-- dense embeddings (§9, §10): confined to mask cases (§9) or to the no-mask embedding (§10);
-  a per-channel pattern (some channels only, or a per-channel scale or offset: a weight
-  conversion); a transposed or flipped map, channels-last data (§11.2);
-- dense positional grid (§8): transposed or flipped, channels permuted (§4.2), or the grid
-  alone differs while the point tokens agree (§8.1).
+- dense embeddings (§9, §10) and the dense positional grid (§8): ``dense_structure``;
+- positional encodings whose (sin, cos) pairs are the right sinusoids of a systematically wrong
+  argument (§4.1): ``phase``, whose line then leads.
 
 ``localise(evidence)`` returns (lines, section); every line ends with the section it points to.
 Everything here is NumPy on arrays the diagnosis already holds for one case; nothing is kept.
@@ -28,23 +26,9 @@ import numpy as np
 
 from samspec.reference import DENSE, DENSE_PE, SPARSE
 
-from .tokens import anonymous, reference_tokens
-
-ROWS = (  # parameter rows a token may consist of, with the words a port author knows them by
-    ("point_embeddings.0.weight", "point_embeddings.0 (the background row)"),
-    ("point_embeddings.1.weight", "point_embeddings.1 (the foreground row)"),
-    ("point_embeddings.2.weight", "point_embeddings.2 (the top-left corner row)"),
-    ("point_embeddings.3.weight", "point_embeddings.3 (the bottom-right corner row)"),
-    ("not_a_point_embed.weight", "not_a_point_embed"),
-    ("no_mask_embed.weight", "no_mask_embed"),
-)
-ROW_OF_NAME = {  # LABEL_ROWS names of the reference's label rule -> parameter
-    "not_a_point": "not_a_point_embed.weight",
-    "background": "point_embeddings.0.weight",
-    "foreground": "point_embeddings.1.weight",
-    "top_left": "point_embeddings.2.weight",
-    "bottom_right": "point_embeddings.3.weight",
-}
+from .dense_structure import dense, dense_shape, grid, same
+from .phase import one_half
+from .tokens import anonymous, reference_tokens, which_row
 
 
 @dataclass
@@ -82,11 +66,11 @@ def localise(ev: Evidence, argument=None):
     if ev.key == SPARSE:
         lines = _sparse_shape(ev) if ev.got.shape != ev.expected.shape else _sparse(ev)
     elif ev.got.shape != ev.expected.shape:
-        lines = _dense_shape(ev)
+        lines = dense_shape(ev)
     elif ev.key == DENSE:
-        lines = _dense(ev)
+        lines = dense(ev)
     else:
-        lines = _grid(ev)
+        lines = grid(ev)
     if argument is not None:
         lines = [argument.line("sparse tokens' positional parts" if ev.key == SPARSE else "grid's features")] + lines
     batching = _batch_pattern(ev)
@@ -129,22 +113,6 @@ def _batch_pattern(ev):
     return None
 
 
-# -- known rows -------------------------------------------------------------------------------------------
-
-
-def _which_row(vector, ev, with_pe=None):
-    """The name of the parameter row ``vector`` equals (or zeros), optionally on top of ``with_pe``."""
-    base = vector if with_pe is None else vector - with_pe
-    tol = max(ev.tol, 1e-12)
-    if np.max(np.abs(base)) <= tol:
-        return "zeros" if with_pe is None else "the positional encoding alone"
-    for key, words in ROWS:
-        row = ev.params.get(key)
-        if row is not None and row.shape[-1] == base.shape[-1] and np.max(np.abs(base - row[0])) <= tol:
-            return words if with_pe is None else f"the positional encoding + {words}"
-    return None
-
-
 # -- sparse tokens (§5–§7) --------------------------------------------------------------------------------
 
 
@@ -182,7 +150,7 @@ def _sparse(ev):
     got, expected, tol = ev.got, ev.expected, ev.tol
     if got.ndim != 3 or got.shape[1] == 0:
         return ["the sparse output differs (§7)"]
-    if _same(got, expected[..., ::-1], tol):
+    if same(got, expected[..., ::-1], tol):
         return ["the sparse tokens are the expected ones with their channels in reverse order (§11.2)"]
     kinds = _tokens(ev)
     if any(len(row) != got.shape[1] for row in kinds):
@@ -265,18 +233,12 @@ def _positional_line(ev, positional, kinds):
     )
 
 
-def _one_half(got, expected, tol):
-    """The words when one half of the features (§4.2: sines first, then cosines) agrees and the other
-    differs: the argument both come from is right and the sinusoids differ; else None."""
-    half = expected.shape[-1] // 2
-    sines, cosines = (float(np.max(np.abs(got[..., s] - expected[..., s]))) for s in (slice(half), slice(half, None)))
-    if (sines <= tol) == (cosines <= tol):
-        return None
-    right, wrong = ("sine", "cosine") if sines <= tol else ("cosine", "sine")
-    return (
-        f"the {right} halves of the features agree and the {wrong} halves differ: the argument they share is "
-        f"right and the {wrong}s differ"
-    )
+def _known_row(ev, token, pe):
+    """What one token equals: a known row alone, or the positional encoding ``pe`` plus one; else None."""
+    alone = which_row(token, ev)
+    if alone is not None and alone != "zeros":
+        return f"{alone} alone"
+    return which_row(token, ev, with_pe=pe) if pe is not None else alone
 
 
 def _token_group(ev, kind, members, kinds, difference):
@@ -288,7 +250,7 @@ def _token_group(ev, kind, members, kinds, difference):
     _, keep, pe, _ = kinds[b][n]
     got_token = ev.got[b, n]
     if len(members) == 1 and (kind == "padding tokens" or not keep):  # one token: no "same vector" to see
-        used = _which_row(got_token, ev) or (_which_row(got_token, ev, with_pe=pe) if pe is not None else None)
+        used = which_row(got_token, ev) or (which_row(got_token, ev, with_pe=pe) if pe is not None else None)
         section = "§5.1" if kind == "padding tokens" else ("§6.3" if kind.startswith("box") else "§5.2")
         return ("row", f"{kind} differ (one token): it equals {used or 'no known row'} ({section})")
     positions = np.stack([kinds[bb][nn].pe for bb, nn in members]) if keep and pe is not None else None
@@ -298,11 +260,11 @@ def _token_group(ev, kind, members, kinds, difference):
         members_apart = len(members)
     if members_apart > 1 and np.max(np.abs(vectors - vectors[0])) <= 2 * tol:  # one same vector for every token
         if kind == "padding tokens" or not keep:
-            used = _which_row(got_token, ev) or (_which_row(got_token, ev, with_pe=pe) if pe is not None else None)
+            used = which_row(got_token, ev) or (which_row(got_token, ev, with_pe=pe) if pe is not None else None)
             what = f"they equal {used}" if used else "they equal no known row"
             section = "§5.1" if kind == "padding tokens" else ("§6.3" if kind.startswith("box") else "§5.2")
             return ("row", f"{kind} differ by one same vector: {what} ({section})")
-        used = _which_row(got_token, ev, with_pe=pe) if pe is not None else None
+        used = which_row(got_token, ev, with_pe=pe) if pe is not None else None
         what = f"the port gives them {used}" if used else "the port adds another vector to their positional encoding"
         section = "§6.2" if kind.startswith("box") else "§5.2"
         return ("row", f"{kind} differ by one same vector: their embedding row differs; {what} ({section})")
@@ -318,9 +280,14 @@ def _token_group(ev, kind, members, kinds, difference):
         half = port_pe.shape[-1] // 2
         norms = port_pe[..., :half] ** 2 + port_pe[..., half:] ** 2
         not_sinusoid = bool(np.max(np.abs(norms - 1.0)) > max(1e3 * tol, 1e-3))
-        return ("pe", "", kind, not_sinusoid, _one_half(port_pe, positions, tol))
+        rows = [_known_row(ev, ev.got[bb, nn], kinds[bb][nn].pe) for bb, nn in members] if not_sinusoid else []
+        if rows and all(rows):
+            listed = ", ".join(f"{row} ({rows.count(row)})" for row in dict.fromkeys(rows))
+            section = "§6.2" if kind.startswith("box") else "§5.2"
+            return ("row", f"{kind} differ, each equal to what another label gives: {listed} ({section})")
+        return ("pe", "", kind, not_sinusoid, one_half(port_pe, positions, tol))
     if not keep:
-        used = _which_row(got_token, ev)
+        used = _known_row(ev, got_token, pe)
         return (
             "other",
             f"{kind} differ token by token although they carry no position; the first equals "
@@ -331,7 +298,7 @@ def _token_group(ev, kind, members, kinds, difference):
 
 def _sparse_shape(ev):
     got, expected, tol = ev.got, ev.expected, ev.tol
-    if got.ndim == expected.ndim == 3 and _same(np.swapaxes(got, 1, 2), expected, tol):
+    if got.ndim == expected.ndim == 3 and same(np.swapaxes(got, 1, 2), expected, tol):
         return [f"the sparse output is (batch, hidden_size, tokens), shape {got.shape}: channels first (§11.2)"]
     if got.ndim != 3 or expected.ndim != 3 or got.shape[2] != expected.shape[2]:
         return [
@@ -386,7 +353,7 @@ def _extra_tokens(ev, kinds, extra):
     """(words, section) for the port's extra tokens, by the row each equals and what precedes it."""
     described = {}
     for after, token in extra:
-        name = _which_row(token, ev) or "no known row"
+        name = which_row(token, ev) or "no known row"
         preceding = kinds[after - 1][0] if after > 0 else "the start"
         described.setdefault((name, preceding), 0)
         described[(name, preceding)] += 1
@@ -413,166 +380,3 @@ def _extra_tokens(ev, kinds, extra):
         else:
             parts.append((f"{count} extra token(s) after {preceding}, equal to {name}", "§7"))
     return parts
-
-
-# -- dense outputs (§8–§11) -------------------------------------------------------------------------------
-
-
-def sample_view(a, size=4096):
-    """A strided view of about ``size`` values of ``a`` (every n-th index along its longest axis; no copy)."""
-    if a.size <= size or a.ndim == 0:
-        return a
-    axis = int(np.argmax(a.shape))
-    index = [slice(None)] * a.ndim
-    index[axis] = slice(None, None, a.size // size + 1)
-    return a[tuple(index)]
-
-
-def _same(a, b, tol) -> bool:
-    """a equals b within tol (a strided sample first: most rearrangements differ everywhere)."""
-    if a.shape != b.shape:
-        return False
-    if not a.size:
-        return True
-    if np.max(np.abs(sample_view(a) - sample_view(b))) > tol:
-        return False
-    return bool(np.max(np.abs(a - b)) <= tol)
-
-
-def _spatial_rearrangement(got, expected, tol, what, section):
-    """Transposed, flipped or channels-last versions of a (B, C, h, w) map."""
-    checks = [
-        ("flipped top to bottom", lambda e: e[:, :, ::-1, :]),
-        ("flipped left to right", lambda e: e[:, :, :, ::-1]),
-        ("rotated by 180 degrees", lambda e: e[:, :, ::-1, ::-1]),
-        ("transposed (h and w exchanged)", lambda e: np.swapaxes(e, 2, 3)),
-        ("channels-last data reshaped to (B, C, h, w)", lambda e: np.reshape(np.transpose(e, (0, 2, 3, 1)), e.shape)),
-        ("in reversed channel order", lambda e: e[:, ::-1]),
-    ]
-    for words, transform in checks:
-        candidate = transform(expected)
-        if candidate.shape == got.shape and _same(got, candidate, tol):
-            return f"the {what} is the expected one {words} ({'§11.2' if 'channel' in words else section})"
-    return None
-
-
-def _dense_shape(ev):
-    got, expected = ev.got, ev.expected
-    what = "dense embedding" if ev.key == DENSE else "dense positional grid"
-    if got.ndim == expected.ndim == 4:
-        if sorted(got.shape) == sorted(expected.shape) and got.shape[1] != expected.shape[1]:
-            if got.shape == (expected.shape[0], expected.shape[2], expected.shape[3], expected.shape[1]):
-                return [
-                    f"the {what} has shape {got.shape}, channels last, where {expected.shape} (B, C, h, w) is "
-                    "expected (§11.2)"
-                ]
-        if got.shape[1:] == expected.shape[1:]:
-            return [f"the {what} has batch {got.shape[0]} where {expected.shape[0]} is expected (§11.1)"]
-        if got.shape[:2] == expected.shape[:2] and got.shape[2:] == expected.shape[2:][::-1]:
-            return [
-                f"the {what} is (h, w)-transposed: shape {got.shape} where {expected.shape} is expected "
-                f"({'§8.2' if ev.key == DENSE_PE else '§9.1'})"
-            ]
-    return [f"the {what} has shape {got.shape} where {expected.shape} is expected (§11.2)"]
-
-
-def _channel_pattern(got, expected, tol):
-    """Which channels differ, and whether each is a per-channel scale or offset of the expected one."""
-    difference = np.abs(got - expected)
-    per_channel = np.max(difference, axis=(0, 2, 3))
-    bad = np.nonzero(per_channel > tol)[0]
-    channels = expected.shape[1]
-    lines = []
-    if 0 < len(bad) < channels:
-        listed = ", ".join(str(int(c)) for c in bad[:8]) + (", ..." if len(bad) > 8 else "")
-        lines.append(
-            f"only {len(bad)} of {channels} channels differ ({listed}): a per-channel pattern, as from a "
-            f"weight conversion of those output channels"
-        )
-    e = expected.transpose(1, 0, 2, 3).reshape(channels, -1)
-    g = got.transpose(1, 0, 2, 3).reshape(channels, -1)
-    if e.shape[1] >= 3 and len(bad):
-        offset = g - e
-        if np.max(np.abs(offset - offset[:, :1])) <= 2 * tol:
-            lines.append(
-                "each channel differs by one constant over every pixel and image: a per-channel offset "
-                "(a bias not loaded or loaded into the wrong channels)"
-            )
-        else:
-            centred_e = e - e.mean(axis=1, keepdims=True)
-            centred_g = g - g.mean(axis=1, keepdims=True)
-            denominator = np.sum(centred_e * centred_e, axis=1)
-            scale = np.where(
-                denominator > 0, np.sum(centred_e * centred_g, axis=1) / np.where(denominator > 0, denominator, 1), 1.0
-            )
-            residual = np.max(np.abs(centred_g - scale[:, None] * centred_e))
-            if residual <= 4 * tol and np.max(np.abs(scale - 1.0)) > 1e-6:
-                lines.append(
-                    "each channel is the expected one times its own factor plus its own offset: a per-channel "
-                    "scale (a weight loaded into the wrong channels, or scaled)"
-                )
-    return lines
-
-
-def _dense(ev):
-    got, expected, tol = ev.got, ev.expected, ev.tol
-    has_mask = ev.inputs.get("masks") is not None
-    where = "the downscaled mask (the mask path)" if has_mask else "the no-mask embedding"
-    lines = []
-    moved = _spatial_rearrangement(got, expected, tol, "dense embedding", "§9.1" if has_mask else "§10")
-    if moved:
-        return [moved]
-    pattern = _channel_pattern(got, expected, tol)
-    if not has_mask:
-        used = _which_row(got[0, :, 0, 0], ev) if got.size and np.max(np.abs(got - got[:, :, :1, :1])) <= tol else None
-        if used:
-            lines.append(
-                f"without a mask the dense output is {used} at every cell where no_mask_embed is expected (§10)"
-            )
-        else:
-            lines.append("only the no-mask dense output differs: no_mask_embed broadcast to (B, C, h, w) (§10)")
-        return lines + [f"{p} (§10)" for p in pattern]
-    if pattern:
-        return [f"{p} (§9)" for p in pattern] + [
-            "the difference is confined to mask cases: the mask downscaler's weights or their conversion (§9)"
-        ]
-    return [
-        f"the difference is confined to {where}: conv 2x2, LayerNorm2d, activation, conv 1x1 "
-        f"(§9; the trace shows the first stage that departs: on by default for a few failing cases, `--trace` for all)"
-    ]
-
-
-def _grid(ev):
-    got, expected, tol = ev.got, ev.expected, ev.tol
-    moved = _spatial_rearrangement(got, expected, tol, "dense positional grid", "§8.2")
-    if moved:
-        return [moved]
-    half = expected.shape[1] // 2
-    permutations = [
-        ("with its sine and cosine halves exchanged", np.concatenate([expected[:, half:], expected[:, :half]], axis=1)),
-        (
-            "with sines and cosines interleaved",
-            np.stack([expected[:, :half], expected[:, half:]], axis=2).reshape(expected.shape),
-        ),
-    ]
-    for words, candidate in permutations:
-        if _same(got, candidate, tol):
-            return [f"the dense positional grid is the expected one {words} (§4.2)"]
-    one_half = _one_half(np.moveaxis(got, 1, -1), np.moveaxis(expected, 1, -1), tol)
-    if one_half:
-        return [f"the grid's channels: {one_half} (§4.2)"]
-    norms = got[:, :half] ** 2 + got[:, half:] ** 2
-    if np.max(np.abs(norms - 1.0)) > max(1e3 * tol, 1e-3):
-        return [
-            "the grid's channels are not sin/cos pairs of one argument: the sinusoids or their channel order "
-            "differ (§4.2)"
-        ]
-    sparse = ev.others.get(SPARSE)
-    if sparse == "pass":
-        return [
-            "the grid differs while the point and box tokens agree (same Fourier features): the grid's cell "
-            "centres differ (§8.1)"
-        ]
-    if sparse == "fail":
-        return ["the grid and the sparse tokens differ together: the positional encoding both share differs (§4)"]
-    return ["the grid's positions differ: cell centres (§8.1) or the Fourier features (§4)"]

@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from ..harness.tolerance import FLOORS
-from .localise import sample_view
+from .dense_structure import sample_view
 
 SAMPLE = 1 << 16  # arrays larger than this are first compared on a strided sample (a lower bound)
 SIZE_FACTOR = 4  # an output with more than this many times the expected values (+ SIZE_SLACK) is not diagnosed

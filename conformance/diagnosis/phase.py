@@ -116,3 +116,17 @@ def systematic_argument(key, got, expected, trace, conventions, inputs):
     """The ``ArgumentFit`` of one failing output's positional encodings, or None."""
     pairs = feature_pairs(key, got, expected, trace, conventions, inputs)
     return None if pairs is None else argument_fit(*pairs)
+
+
+def one_half(got, expected, tol):
+    """The words when one half of the features (§4.2: sines first, then cosines) agrees and the other
+    differs: the argument both come from is right and the sinusoids differ; else None."""
+    half = expected.shape[-1] // 2
+    sines, cosines = (float(np.max(np.abs(got[..., s] - expected[..., s]))) for s in (slice(half), slice(half, None)))
+    if (sines <= tol) == (cosines <= tol):
+        return None
+    right, wrong = ("sine", "cosine") if sines <= tol else ("cosine", "sine")
+    return (
+        f"the {right} halves of the features agree and the {wrong} halves differ: the argument they share is "
+        f"right and the {wrong}s differ"
+    )

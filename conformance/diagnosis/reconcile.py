@@ -180,7 +180,7 @@ class RunReconciler:
         partly, remaining, partly_cover = self.greedy(remaining, "partial")
         remaining |= undiagnosed
         traced = self.traced(remaining)
-        groups = unexplained.group(self.records, remaining, traced)
+        groups = unexplained.group(self.records, remaining, traced, (self.results, self.cases_by_id))
         findings = self.findings(precise, explained, in_part, partly, groups)
         lines = self.lines(total, findings)
         if traced:

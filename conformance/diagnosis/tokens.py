@@ -2,13 +2,29 @@
 token what it is (label value, padding token, box corner, trailing not-a-point), whether it keeps its
 positional encoding (§5.2), and that encoding and its Fourier argument (§4.1) from the reference's trace.
 The localisation reads differing tokens through it, and the phase of the features (``phase``) their
-arguments."""
+arguments; ``which_row`` names the parameter row a token (or a token minus its encoding) equals."""
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
 import numpy as np
+
+ROWS = (  # parameter rows a token may consist of, with the words a port author knows them by
+    ("point_embeddings.0.weight", "point_embeddings.0 (the background row)"),
+    ("point_embeddings.1.weight", "point_embeddings.1 (the foreground row)"),
+    ("point_embeddings.2.weight", "point_embeddings.2 (the top-left corner row)"),
+    ("point_embeddings.3.weight", "point_embeddings.3 (the bottom-right corner row)"),
+    ("not_a_point_embed.weight", "not_a_point_embed"),
+    ("no_mask_embed.weight", "no_mask_embed"),
+)
+ROW_OF_NAME = {  # LABEL_ROWS names of the reference's label rule -> parameter
+    "not_a_point": "not_a_point_embed.weight",
+    "background": "point_embeddings.0.weight",
+    "foreground": "point_embeddings.1.weight",
+    "top_left": "point_embeddings.2.weight",
+    "bottom_right": "point_embeddings.3.weight",
+}
 
 
 class Token(NamedTuple):
@@ -61,3 +77,16 @@ def reference_tokens(trace, conventions, inputs, batch: int) -> list:
                     tokens.append(Token("box trailing not-a-point tokens", False, None))
         rows.append(tokens)
     return rows
+
+
+def which_row(vector, ev, with_pe=None):
+    """The name of the parameter row ``vector`` equals (or zeros), optionally on top of ``with_pe``."""
+    base = vector if with_pe is None else vector - with_pe
+    tol = max(ev.tol, 1e-12)
+    if np.max(np.abs(base)) <= tol:
+        return "zeros" if with_pe is None else "the positional encoding alone"
+    for key, words in ROWS:
+        row = ev.params.get(key)
+        if row is not None and row.shape[-1] == base.shape[-1] and np.max(np.abs(base - row[0])) <= tol:
+            return words if with_pe is None else f"the positional encoding + {words}"
+    return None

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy as np
+
 from samspec.reference import DENSE_PE, SPARSE, registry
 
 
@@ -34,8 +36,16 @@ def _pointer(record, trace):
     return section, next((line for line in record.localisation or [] if section in line), "")
 
 
-def group(records, keys, traced) -> list:
-    """The groups of ``keys`` (failing outputs no variant explains), largest first."""
+def points_right(results, cases_by_id) -> int:
+    """How many cases with points have their sparse output pass (their points' coordinates are right)."""
+    passing = {r.case for r in results if r.output == SPARSE and r.verdict == "pass"}
+    with_points = (cases_by_id.get(case_id) for case_id in passing)
+    return sum(1 for c in with_points if c is not None and np.size(c.inputs.get("points", None)) > 1)
+
+
+def group(records, keys, traced, run=((), {})) -> list:
+    """The groups of ``keys`` (failing outputs no variant explains), largest first. ``run``: the run's
+    (results, cases by id), whose passing cases with points show their coordinates (§3) right."""
     found, lines = {}, {}
     for key in sorted(keys):
         section, line = _pointer(records.get(key), traced.get(key))
@@ -46,20 +56,31 @@ def group(records, keys, traced) -> list:
         said[line] = said.get(line, 0) + 1
     for where, entry in list(found.items()):  # the line most of the group's outputs say
         found[where] = entry._replace(line=max(lines[where], key=lines[where].get))
-    groups = _merge_shared(_fold_box_only(list(found.values()), records))
+    groups = _merge_shared(_fold_box_only(list(found.values()), records, points_right(*run)))
     return sorted(groups, key=lambda g: (-len(g.keys), g.section is None, g.section or ""))
 
 
-def _fold_box_only(groups, records) -> list:
+def _fold_box_only(groups, records, points_right=0) -> list:
     """Box corners whose positions differ in cases without points point to §3 (the shift or the
-    normalisation, as far as such a case can tell); where cases with points showed that the boxes
-    alone differ (§6.1), they are that one cause: their outputs join the §6.1 group."""
+    normalisation, as far as such a case can tell). They are the box corners (§6.1) where cases with
+    points showed that the boxes alone differ (they join that §6.1 group), or where every failing
+    output's positional difference is in box corners and ``points_right`` cases with points pass (the
+    same shift and normalisation are right for points)."""
     corners = next((g for g in groups if g.section == "§6.1" and not g.traced), None)
-    if corners is None:
-        return groups
-    moved = [key for g in groups if g.section == "§3" and not g.traced for key in g.keys if _box_only(records.get(key))]
+    coordinates = [key for g in groups if g.section == "§3" and not g.traced for key in g.keys]
+    moved = [key for key in coordinates if _box_only(records.get(key))]
     if not moved:
         return groups
+    if corners is None:
+        if not points_right or len(moved) < len(coordinates):
+            return groups
+        corners = Group(
+            "§6.1",
+            f"box corner tokens differ in position in cases without points, while {points_right} cases with points "
+            f"encode their points right (the same shift and normalisation, §3): the corners are read or changed "
+            f"before they are encoded (§6.1)",
+            [],
+        )
     kept = [
         Group(g.section, g.line, [k for k in g.keys if k not in moved], g.traced) for g in groups if g is not corners
     ]
