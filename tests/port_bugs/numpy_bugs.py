@@ -313,3 +313,119 @@ class TwoBugsLabelsBatchAndNormPrecedence(LabelsOfFirstImage, NormPrecedence):
 
 class TwoBugsCosFromSinAndEmptyBatch(CosFromSin, EmptySparseBatchOne):
     """Two bugs: §4.2 cos from sin, and §7 the empty sparse output with batch 1."""
+
+
+# ---------------------------------------------------------------- ports that trace themselves
+class Traced:
+    """A ``trace()`` the way a NumPy porter adds one: each stage method records its result under the
+    reference's stage names (docs/spec.md §11.4), in the reference's layouts, while ``run`` runs."""
+
+    STAGES = {"shift": "shifted", "normalise": "normalised", "fourier_argument": "fourier_argument"}
+    MASK = ("conv1", "norm1", "act1", "conv2", "norm2", "act2", "conv3")
+
+    def trace(self, points, labels, boxes, masks):
+        self._stages, self._where, self._mask_step = {}, None, 0
+        try:
+            outputs = self.run(points, labels, boxes, masks)
+        finally:
+            stages, self._stages = self._stages, None
+        stages.update(outputs)
+        return stages
+
+    def _record(self, stage, value):
+        if getattr(self, "_stages", None) is None or self._where is None:
+            return value
+        kept = np.array(value)
+        if self._where == "boxes" and stage != "tokens":
+            kept = kept.reshape(kept.shape[0], 1, 2, -1)
+        if self._where == "mask":
+            stage, self._mask_step = self.MASK[self._mask_step], self._mask_step + 1
+        self._stages.setdefault(f"{self._where}.{stage}", kept)
+        return value
+
+    def _inside(self, where, fn, *args):
+        previous, self._where = getattr(self, "_where", None), where
+        try:
+            return fn(*args)
+        finally:
+            self._where = previous
+
+    def embed_points(self, points, labels, pad):
+        tokens = self._inside("points", super().embed_points, points, labels, pad)
+        return self._inside("points", self._record, "tokens", tokens)
+
+    def embed_boxes(self, boxes):
+        tokens = self._inside("boxes", super().embed_boxes, boxes)
+        return self._inside("boxes", self._record, "tokens", tokens)
+
+    def dense_pe(self):
+        return self._inside("dense_pe", super().dense_pe)
+
+    def downscale(self, masks):
+        return self._inside("mask", super().downscale, masks)
+
+    def shift(self, coords):
+        return self._record("shifted", super().shift(coords))
+
+    def normalise(self, coords):
+        return self._record("normalised", super().normalise(coords))
+
+    def cell_centres(self):
+        return self._record("cell_centres", super().cell_centres())
+
+    def fourier_argument(self, unit):
+        return self._record("fourier_argument", super().fourier_argument(unit))
+
+    def sinusoids(self, arg):
+        out = super().sinusoids(arg)
+        return self._record("grid" if self._where == "dense_pe" else "positional_encoding", out)
+
+    def conv2x2(self, x, weight, bias):
+        return self._record("conv", super().conv2x2(x, weight, bias))
+
+    def layer_norm(self, x, gamma, beta):
+        return self._record("norm", super().layer_norm(x, gamma, beta))
+
+    def activation(self, x):
+        return self._record("act", super().activation(x))
+
+    def conv1x1(self, x, weight, bias):
+        return self._record("conv", super().conv1x1(x, weight, bias))
+
+
+class TracedNumpyPort(Traced, NumpyPort):
+    """Faithful, with a trace()."""
+
+
+class TracedCosFromSin(Traced, CosFromSin):
+    """§4.2, traced: cos A = sqrt(1 - sin² A)."""
+
+
+class TracedBoxesClipped(Traced, BoxesClippedToImage):
+    """§6.1, traced: box corners clipped into the image."""
+
+
+class TracedBoxesXXYY(Traced, NumpyPort):
+    """§6.1 layout, traced: the box (B, 4) read as corners (x1, x2), (y1, y2)."""
+
+    def box_corners(self, boxes):
+        return self.shift(np.asarray(boxes, dtype=self.dtype).reshape(-1, 2, 2).transpose(0, 2, 1))
+
+
+class TracedWindowsWithoutPermute(Traced, WindowsWithoutPermute):
+    """§9.1, traced: 2x2 windows gathered by reshape alone."""
+
+
+class TracedLabelsOfFirstImage(Traced, LabelsOfFirstImage):
+    """§5.2 batching, traced: image 0's labels for the whole batch."""
+
+
+class TraceFailsOnBatchesMaskCastToInt(Traced, MaskCastToInt):
+    """§9 dtype (mask logits truncated to int32), with a trace() that raises on batches of more than one
+    image ("not implemented"): the verdicts must not change, and the trace's failure must be reported."""
+
+    def trace(self, points, labels, boxes, masks):
+        given = [x for x in (points, boxes, masks) if x is not None]
+        if given and np.asarray(given[0]).shape[0] > 1:
+            raise ValueError("trace: batches of more than one image are not implemented")
+        return super().trace(points, labels, boxes, masks)
