@@ -12,6 +12,7 @@ not the bug's, a false precision claim (made about a port whose bug rounds nothi
 without tracing. A faithful port is right when every output passes.
 
     python -m tests.port_bugs.score [--out TABLE.md] [--json ROWS.json] [--only REGEX] [--jobs 2]
+    python -m tests.port_bugs.score --rows ROWS.json [MORE.json ...] --out TABLE.md   # render saved rows
 
 At most two ports run at a time (the machine's cores are shared).
 """
@@ -192,8 +193,9 @@ def markdown(bugs, rows) -> str:
         elif bug.precision:
             claim = "missed"
         section = "faithful" if bug.faithful else " ".join(bug.sections)
+        caught = ("**fails**" if row["caught"] else "passes") if bug.faithful else _cell(row["caught"])
         out.append(
-            f"| `{bug.name}` | {bug.profile} | {bug.kind or '-'} | {section} | {_cell(row['caught'])} | "
+            f"| `{bug.name}` | {bug.profile} | {bug.kind or '-'} | {section} | {caught} | "
             f"{row['first_section'] or '-'} | {_cell(row['right_section']) if not bug.faithful else '-'} | "
             f"{', '.join(row['wrong_names']) or '-'} | {claim} | {_cell(row['same_verdicts'])} | "
             f"{row['outputs_failed']} / {row['outputs_failed_no_trace']} | {', '.join(row['misses']) or '-'} |"
@@ -239,9 +241,15 @@ def main(argv=None) -> int:
     parser.add_argument("--json", help="write the rows as JSON here")
     parser.add_argument("--only", help="only ports whose name matches this regex")
     parser.add_argument("--jobs", type=int, default=MAX_JOBS, help="ports checked at once (at most 2)")
+    parser.add_argument("--rows", nargs="+", metavar="ROWS.json", help="run nothing: render rows saved by --json")
     args = parser.parse_args(argv)
     bugs = [b for b in BUGS if not args.only or re.search(args.only, b.name)]
-    rows = score(bugs, args.jobs, log=lambda line: print(line, flush=True))
+    if args.rows:
+        saved = {row["bug"]: row for path in args.rows for row in json.loads(Path(path).read_text(encoding="utf-8"))}
+        bugs = [b for b in bugs if b.name in saved]
+        rows = [saved[b.name] for b in bugs]
+    else:
+        rows = score(bugs, args.jobs, log=lambda line: print(line, flush=True))
     text = markdown(bugs, rows) + "\n" + miss_details(bugs, rows)
     print(text)
     if args.out:
