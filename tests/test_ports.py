@@ -483,3 +483,31 @@ def test_onnxruntime_sam2_pads_every_prompt_and_traces(all_libraries):
     assert run.predicted[("empty.tiny", "prompt_sparse_embeddings")] == ["empty_prompt_padding_token"]
     assert "agree" in run.details[("seed.boxes", "prompt_sparse_embeddings")]
     assert run.verdict() == "fails exactly where predicted"
+
+
+@pytest.mark.parametrize(
+    "module, cls, profile",
+    [
+        ("transformers", "TransformersAdapter", "hf"),
+        ("transformers_sam2", "TransformersSam2Adapter", "hf_sam2"),
+        ("ultralytics", "UltralyticsAdapter", "sam2"),
+    ],
+)
+def test_torch_adapters_in_float64_keep_the_float64_weights(module, cls, profile, all_libraries):
+    """§11.3: a port run in float64 is held to the float64 budget, so its weights must be the fixtures'
+    float64 parameters, not float32 roundings of them (building the module in float32, loading, then
+    converting left every output ~1e-7 off: 10⁴–10⁵ times the budget). transformers' encoders and
+    ultralytics' run in float64 (docs/profiles.md) and pass."""
+    import importlib
+
+    from samspec.conformance.cases.store import load_cases
+    from samspec.conformance.harness.check import Checker
+    from samspec.conformance.profiles.profile import get_profile
+
+    cases = load_cases(pattern=r"^(seed\.points_boxes|masks\.random)\.square$|^seed\.points_boxes$")
+    params = cases[0].params["no_mask_embed.weight"]
+    assert not np.array_equal(params.astype(np.float32).astype(np.float64), params)  # not float32-representable
+    adapter = getattr(importlib.import_module(f"samspec.conformance.adapters.{module}"), cls)("float64")
+    results = Checker(adapter, get_profile(profile)).run(cases)
+    checked = [r for r in results if r.verdict != "n/a"]
+    assert checked and all(r.verdict == "pass" for r in checked), [(r.case, r.output, r.message) for r in checked]

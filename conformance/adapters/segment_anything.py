@@ -44,9 +44,11 @@ def load_prompt_encoder_class():
     return PromptEncoder
 
 
-def build_prompt_encoder(config, params, prompt_encoder_class=None):
+def build_prompt_encoder(config, params, prompt_encoder_class=None, dtype=None):
     """Meta's PromptEncoder (or a class with its constructor and state-dict names: sam2's,
-    ultralytics') for a samspec config, with ``params`` (SAM v1 names) loaded strictly."""
+    ultralytics') for a samspec config, with ``params`` (SAM v1 names) loaded strictly. With a torch
+    ``dtype`` the module is in that dtype before the float64 parameters are copied in, so that they are
+    rounded once, to it (loading into the float32 module first would round float64 weights to float32)."""
     import torch
 
     activations = {"gelu": torch.nn.GELU, "relu": torch.nn.ReLU}
@@ -60,6 +62,8 @@ def build_prompt_encoder(config, params, prompt_encoder_class=None):
         mask_in_chans=config["mask_in_channels"],
         activation=activations[activation],
     )
+    if dtype is not None:
+        encoder = encoder.to(dtype=dtype)
     encoder.load_state_dict({name: torch.as_tensor(np.asarray(value)) for name, value in params.items()}, strict=True)
     return encoder
 
@@ -74,8 +78,8 @@ class SegmentAnythingAdapter(TorchAdapter):
 
     def build(self, config, params):
         self._load_torch()
-        encoder = build_prompt_encoder(config, params, self.load_class())
-        self.encoder = encoder.to(device=self.device, dtype=self.dtype).eval()
+        encoder = build_prompt_encoder(config, params, self.load_class(), self.dtype)
+        self.encoder = encoder.to(device=self.device).eval()
 
     def trace(self, points, labels, boxes, masks):
         """{stage name: array} of one call, by forward hooks (`samspec check --trace`, trace_hooks)."""

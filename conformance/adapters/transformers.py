@@ -172,14 +172,14 @@ class TransformersAdapter(TorchAdapter):
         activation = config.get("activation", "gelu")
         model = family_class(self.family, "modeling", "Model")(
             sam_config(config["hidden_size"], image_size, grid, config["mask_in_channels"], activation, self.family)
-        )
+        ).to(dtype=self.dtype)  # before loading: the float64 parameters are rounded once, to the port's dtype
         state = {PARAM_NAMES[name]: torch.as_tensor(np.asarray(value)) for name, value in params.items()}
         state[TIED_PE] = state["shared_image_embedding.positional_embedding"]
         missing, unexpected = model.load_state_dict(state, strict=False)
         missing = [k for k in missing if k.startswith(("prompt_encoder.", "shared_image_embedding."))]
         if missing or unexpected:
             raise ValueError(f"transformers {type(model).__name__}: missing {missing}, unexpected {unexpected}")
-        self.model = model.to(device=self.device, dtype=self.dtype).eval()
+        self.model = model.to(device=self.device).eval()
 
     def trace(self, input_points, input_labels, input_boxes, input_masks):
         """The stages of one call (`samspec check --trace`): ``trace_hf_encoder`` around ``run``."""

@@ -96,14 +96,16 @@ class TransformersSam2Adapter(TorchAdapter):
             config.get("activation", "gelu"),
             self.family,
         )
-        encoder = family_class(self.family, "modeling", "PromptEncoder")(prompt_config)
+        # in the port's dtype before loading: the float64 parameters are rounded once, to that dtype
+        encoder = family_class(self.family, "modeling", "PromptEncoder")(prompt_config).to(dtype=self.dtype)
         state = {k: torch.as_tensor(v) for k, v in sam2_state_dict(params).items()}
         encoder.load_state_dict(state, strict=True)
         shared = family_class(self.family, "modeling", "PositionalEmbedding")(prompt_config)  # the model's shared one
+        shared = shared.to(dtype=self.dtype)
         shared.load_state_dict({"positional_embedding": state["shared_embedding.positional_embedding"]}, strict=True)
-        self.encoder = encoder.to(device=self.device, dtype=self.dtype).eval()
+        self.encoder = encoder.to(device=self.device).eval()
         self.grid_owner = SimpleNamespace(
-            prompt_encoder=self.encoder, shared_image_embedding=shared.to(device=self.device, dtype=self.dtype).eval()
+            prompt_encoder=self.encoder, shared_image_embedding=shared.to(device=self.device).eval()
         )
 
     def trace(self, input_points, input_labels, input_boxes, input_masks):
