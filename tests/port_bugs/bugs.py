@@ -315,6 +315,13 @@ META_PORTS = [
         precision=True,
     ),
     _meta(
+        "meta_compiled_mask_clamp",
+        "MetaCompiledMaskClamp",
+        ["§9"],
+        "logic",
+        "mask logits clamped to [-10, 10] inside a torch.compile-wrapped instance method",
+    ),
+    _meta(
         "meta_norm1_beta_from_conv1_bias",
         "MetaNorm1BetaFromConv1Bias",
         ["§9.2"],

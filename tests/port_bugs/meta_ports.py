@@ -261,6 +261,19 @@ class MetaLayerNormBfloat16(MetaPort):
                 return (self.weight[:, None, None] * y.float() + self.bias[:, None, None]).float()
 
 
+class MetaCompiledMaskClamp(MetaPort):
+    """§9: the mask path is wrapped in ``torch.compile`` on the instance (backend "eager"), and the wrapped
+    function clamps the mask logits to [-10, 10] "for stability": only masks with larger logits differ."""
+
+    def patch(self, encoder):
+        downscale = encoder.mask_downscaling
+
+        def embed_masks(masks):
+            return downscale(masks.clamp(-10.0, 10.0))
+
+        encoder._embed_masks = torch.compile(embed_masks, backend="eager", dynamic=True)
+
+
 class MetaNorm1BetaFromConv1Bias(MetaPort):
     """§9.2 weight conversion: a key-map typo loads the first LayerNorm's bias from the first conv's bias."""
 
