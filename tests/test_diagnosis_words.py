@@ -285,3 +285,42 @@ def test_tokens_given_another_labels_row_are_told_which_known_rows_they_carry(ca
     assert "not a known row" not in words and "no known row" not in words
     assert "each equal to what another label gives: the positional encoding + point_embeddings.1" in words
     assert overall["section"] == "§5.2"
+
+
+def _boxes_xxyy(inputs, config):
+    prompt = dict(inputs)
+    if prompt.get("boxes") is not None:
+        prompt["boxes"] = np.ascontiguousarray(np.asarray(prompt["boxes"])[:, [0, 2, 1, 3]])
+    return prompt
+
+
+def test_a_traced_box_stage_departing_while_points_agree_points_to_the_corners(cases):
+    """§6.1, words with the trace: boxes read as (x1, x2, y1, y2) depart at the first traced box stage
+    (boxes.shifted, §3.1) while the cases with points pass: the summary leads with the corners (§6.1)."""
+    from samspec.conformance.selftest.ports import TracedVariantAdapter
+
+    port = TracedVariantAdapter(
+        Variant("boxes_xxyy", "reads boxes as x1, x2, y1, y2", "§6.1", "test", inputs=_boxes_xxyy)
+    )
+    diagnoser = Diagnoser(SAM)
+    subset = pick(cases, "boxes.only", "boxes.with_points", "labels.foreground", "points.many")
+    results = Checker(port, SAM, diagnose=diagnoser, trace="failing").run(subset)
+    assert any((r.trace or {}).get("first_departing") == "boxes.shifted" for r in results if r.verdict == "fail")
+    overall = diagnoser.reconcile(results, subset)
+    assert overall["section"] == "§6.1" and "the box corners are read or changed" in overall["lines"][0]
+
+
+def _no_mask_hw_swapped(outputs, inputs, config):
+    out = dict(outputs)
+    if inputs.get("masks") is None:
+        out[DENSE] = np.ascontiguousarray(np.swapaxes(out[DENSE], 2, 3))
+    return out
+
+
+def test_a_transposed_no_mask_embedding_points_to_the_no_mask_embedding(cases):
+    """§10, stage localisation: the dense output (B, C, w, h) of a case without a mask is no_mask_embed's
+    broadcast (§10), not the mask convolution (§9.1)."""
+    swapped = bug("no_mask_hw_swapped", outputs=_no_mask_hw_swapped)
+    results, overall = run(swapped, pick(cases, "labels.foreground", "masks.random"))
+    row = next(r for r in results if r.output == DENSE and r.verdict == "fail")
+    assert row.diagnosis["localisation"][0].endswith("(§10)") and overall["section"] == "§10"

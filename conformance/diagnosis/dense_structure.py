@@ -73,7 +73,7 @@ def dense_shape(ev):
         if got.shape[:2] == expected.shape[:2] and got.shape[2:] == expected.shape[2:][::-1]:
             return [
                 f"the {what} is (h, w)-transposed: shape {got.shape} where {expected.shape} is expected "
-                f"({'§8.2' if ev.key == DENSE_PE else '§9.1'})"
+                f"({'§8.2' if ev.key == DENSE_PE else ('§9.1' if ev.inputs.get('masks') is not None else '§10')})"
             ]
     return [f"the {what} has shape {got.shape} where {expected.shape} is expected (§11.2)"]
 

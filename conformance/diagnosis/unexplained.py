@@ -26,14 +26,44 @@ def earliest_shared_stage(outputs):
     return next((stage for stage in registry.STAGES if set(outputs) <= set(stage.outputs)), None)
 
 
-def _pointer(record, trace):
-    """(section, line) of one output: its trace's first departing stage, else its localisation."""
+BOX_COORDINATE_STAGES = ("boxes.shifted", "boxes.normalised", "boxes.fourier_argument", "boxes.positional_encoding")
+
+
+def _box_corners(trace, points_right) -> str | None:
+    """The line when a trace's first departing stage is a box stage before the tokens, no earlier box
+    stage agrees, and the points' same computation is right (that stage of the points agrees in this
+    trace, or ``points_right`` cases with points pass): the corners (§6.1) are read differently; else None."""
+    stage, rows = trace.get("first_departing"), trace.get("rows") or []
+    if stage not in BOX_COORDINATE_STAGES:
+        return None
+    verdicts = {row.get("stage"): row.get("verdict") for row in rows if isinstance(row, dict)}
+    if any(verdicts.get(earlier) == "pass" for earlier in BOX_COORDINATE_STAGES[: BOX_COORDINATE_STAGES.index(stage)]):
+        return None
+    twin = stage.replace("boxes.", "points.")
+    if verdicts.get(twin) == "pass":
+        why = f"{twin} agrees in the same cases"
+    elif points_right:
+        why = f"{points_right} cases with points pass"
+    else:
+        return None
+    return (
+        f"the first traced stage that departs is {stage} ({trace.get('section')}), before any box stage agrees, "
+        f"while {why}: the shared shift, normalisation and encoding are right, so the box corners are read or "
+        f"changed before they are encoded (§6.1)"
+    )
+
+
+def _pointer(record, trace, points_right=0):
+    """(section, line, traced) of one output: its trace's first departing stage, else its localisation."""
     if trace is not None and trace.get("section"):
-        return trace["section"], f"`--trace`: {trace['first_departing']}"
+        corners = _box_corners(trace, points_right)
+        if corners:
+            return "§6.1", corners, False
+        return trace["section"], f"`--trace`: {trace['first_departing']}", True
     section = record.localised_section if record is not None else None
     if not section:
-        return None, ""
-    return section, next((line for line in record.localisation or [] if section in line), "")
+        return None, "", False
+    return section, next((line for line in record.localisation or [] if section in line), ""), False
 
 
 def points_right(results, cases_by_id) -> int:
@@ -46,17 +76,16 @@ def points_right(results, cases_by_id) -> int:
 def group(records, keys, traced, run=((), {})) -> list:
     """The groups of ``keys`` (failing outputs no variant explains), largest first. ``run``: the run's
     (results, cases by id), whose passing cases with points show their coordinates (§3) right."""
-    found, lines = {}, {}
+    found, lines, points = {}, {}, points_right(*run)
     for key in sorted(keys):
-        section, line = _pointer(records.get(key), traced.get(key))
-        traced_here = key in traced and bool(traced[key].get("section"))
+        section, line, traced_here = _pointer(records.get(key), traced.get(key), points)
         entry = found.setdefault((section, traced_here), Group(section, line, [], traced_here))
         entry.keys.append(key)
         said = lines.setdefault((section, traced_here), {})
         said[line] = said.get(line, 0) + 1
     for where, entry in list(found.items()):  # the line most of the group's outputs say
         found[where] = entry._replace(line=max(lines[where], key=lines[where].get))
-    groups = _merge_shared(_fold_box_only(list(found.values()), records, points_right(*run)))
+    groups = _merge_shared(_fold_box_only(list(found.values()), records, points))
     return sorted(groups, key=lambda g: (-len(g.keys), g.section is None, g.section or ""))
 
 
