@@ -395,6 +395,7 @@ HF_PORTS = [
 ]
 
 SAM2_PORTS = [
+    _sam2("sam2_faithful_table", "Sam2FaithfulTable", (), "", "faithful: label rows by one gather", faithful=True),
     _sam2(
         "sam2_corner_labels_swapped",
         "Sam2CornerLabelsSwapped",

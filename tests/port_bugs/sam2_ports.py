@@ -32,6 +32,23 @@ def _on(obj, name):
     return put
 
 
+class Sam2FaithfulTable(Sam2Port):
+    """Faithful: ``_embed_points`` as one gather from a (5, C) table (-1, 0, 1, 2, 3) and a keep mask."""
+
+    def patch(self, encoder):
+        @_on(encoder, "_embed_points")
+        def _embed_points(self, points, labels, pad):
+            points = points + 0.5
+            if pad:
+                points = torch.cat([points, points.new_zeros((points.shape[0], 1, 2))], dim=1)
+                labels = torch.cat([labels, labels.new_full((labels.shape[0], 1), -1)], dim=1)
+            pe = self.pe_layer.forward_with_coords(points, self.input_image_size)
+            rows = [self.not_a_point_embed.weight] + [self.point_embeddings[i].weight for i in range(4)]
+            table = torch.cat(rows)
+            keep = (labels != -1)[..., None].to(pe.dtype)
+            return pe * keep + table[labels + 1]
+
+
 class Sam2CornerLabelsSwapped(Sam2Port):
     """§5.2: point labels 2 and 3 look up ``point_embeddings[5 - label]`` (2 gets the bottom-right row, 3
     the top-left one); boxes are unaffected."""
