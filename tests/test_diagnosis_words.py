@@ -324,3 +324,31 @@ def test_a_transposed_no_mask_embedding_points_to_the_no_mask_embedding(cases):
     results, overall = run(swapped, pick(cases, "labels.foreground", "masks.random"))
     row = next(r for r in results if r.output == DENSE and r.verdict == "fail")
     assert row.diagnosis["localisation"][0].endswith("(§10)") and overall["section"] == "§10"
+
+
+class WholeInFloat16(VariantAdapter):
+    """A float32 port that computes every stage in float16 and returns float32 outputs."""
+
+    def __init__(self):
+        super().__init__(Variant("whole_float16", "computes in float16", "§11.3", "precision"))
+
+    def build(self, config, params):
+        super().build(config, params)
+        self.half = self.variant.encoder(config, params, "float16")
+
+    def run(self, points, labels, boxes, masks):
+        prompt = {"points": points, "labels": labels, "boxes": boxes, "masks": masks}
+        half = self.variant.run(
+            self.config, {}, {k: v for k, v in prompt.items() if v is not None}, "float16", encoder=self.half
+        )
+        return {k: v.astype(np.float32) for k, v in half.items()}
+
+
+def test_a_port_computing_everything_in_float16_is_told_so_not_that_its_encoding_alone_rounds(cases):
+    """§11.3, words: the positional outputs match `pe_float16` (true of that stage alone), the dense ones
+    no variant; all are float16 rounding, so the claim covers every output and no variant is named."""
+    subset = pick(cases, "seed.points", "labels.all_values", "masks.random", "masks.binary", "points.many")
+    results, overall = run(WholeInFloat16(), subset)
+    assert "only float16-accurate" in overall["lines"][0] and overall["section"] == "§11.3"
+    assert overall["precision"] == overall["failing"] and overall["explained"] == []
+    assert all(r.diagnosis["verdict"] == "precision" for r in results if r.verdict == "fail")

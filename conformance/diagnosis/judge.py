@@ -89,6 +89,7 @@ class OutputJudge:
         diagnosis.localisation, diagnosis.localised_section = self.localise(evidence, argument)
         # the right sinusoids of a systematically wrong argument are no rounding (phase.py)
         precision = None if argument else self.precision(case, output_key, got, dtype, expected, reference_error)
+        diagnosis.precision = precision  # kept for the whole run, also where a variant that rounds matches
         if precision and dtype == "float64":  # float32 accuracy is far below any bug's error: say it at once
             diagnosis.verdict, diagnosis.section, diagnosis.summary = "precision", "§11.3", precision
             return diagnosis.make_finite()

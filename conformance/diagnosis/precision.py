@@ -18,7 +18,7 @@ A claim "your outputs are float32 but only float16-accurate" needs three things:
 - no declaration against it: a port that declares a compute dtype higher than the claimed one
   (the adapter's ``compute_dtype``, ``--dtype``) is never told it computes lower.
 
-The whole run then makes the claim only for most of its failing outputs (``reconcile``).
+The whole run then makes the claim only for most of its failing outputs (``claimed_outputs``).
 """
 
 from __future__ import annotations
@@ -51,3 +51,22 @@ def rounding_pattern(port_error, rounding_error) -> bool:
     median, large = (max(float(np.quantile(rounding, q)), smallest) for q in (0.5, 0.9))
     ours_median, ours_large = (float(np.quantile(port, q)) for q in (0.5, 0.9))
     return ours_median <= HIGH * median and LOW * large <= ours_large <= HIGH * large
+
+
+def claimed_outputs(records, failing, variants) -> list:
+    """The failing outputs (keys of ``records``, Diagnosis records) the whole run's precision claim
+    covers: those only as accurate as a lower precision, when they are most of the failing outputs;
+    with them, the outputs that a variant rounding on purpose matches (``variants``: name -> Variant)
+    and that pass the same test: the whole port rounds, not only that variant's stage."""
+    precise = [key for key in failing if records[key].verdict == "precision"]
+    rounding = [key for key in failing if _rounds(records[key], variants)] if precise else []
+    if 2 * (len(precise) + len(rounding)) <= len(failing):
+        return []  # a precision claim needs most of the failing outputs behind it
+    return precise + rounding
+
+
+def _rounds(record, variants) -> bool:
+    """Whether the output passes the precision test and its best match is a variant that rounds."""
+    parts = record.matching[0].split("+") if record.verdict == "matches" and record.matching else []
+    found = [variants.get(part) for part in parts]
+    return bool(getattr(record, "precision", None) and found and all(v is not None and v.rounding for v in found))

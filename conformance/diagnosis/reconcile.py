@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 
 from . import unexplained, wording
+from .precision import claimed_outputs
 from .records import Cause
 from .runs import REFERENCE
 
@@ -170,9 +171,7 @@ class RunReconciler:
         if not failing:
             return None
         total = len(failing)
-        precise = [key for key in failing if self.records[key].verdict == "precision"]
-        if 2 * len(precise) <= total:  # a precision claim needs most of the failing outputs behind it
-            precise = []
+        precise = claimed_outputs(self.records, failing, self.runs.by_name)
         undiagnosed = {key for key in failing if self.records[key].verdict in ("failed", "not diagnosed")}
         usable = [key for key in failing if key not in precise and key not in undiagnosed]
         explained, remaining, cover = self.greedy(usable, "matching")
@@ -221,7 +220,8 @@ class RunReconciler:
             elif kind == "partly":
                 lines.append(wording.partly(evidence, total, lines))
             elif kind == "precision":
-                lines.append(wording.precision_share(count, total, self.records[evidence[0]].summary, lines))
+                sentence = self.records[evidence[0]].precision or self.records[evidence[0]].summary
+                lines.append(wording.precision_share(count, total, sentence, lines))
             else:
                 lines.append(wording.unexplained_group(count, total, evidence, lines))
         return lines
@@ -263,7 +263,9 @@ class RunReconciler:
                 record.summary += wording.IN_PART
             elif key in partly_cover:
                 record.name(partly_cover[key][0], "partial")
-            elif record.verdict in ("matches", "partial", "none", "precision") and key not in claimed:
+            elif key in claimed:
+                record.imprecise()
+            elif record.verdict in ("matches", "partial", "none", "precision"):
                 record.closest = None  # only the whole run names variants
                 record.unexplained()
             result.diagnosis = record.as_dict()

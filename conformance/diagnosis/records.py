@@ -60,6 +60,7 @@ class Diagnosis:
     dtype: str | None = None
     closest: str | None = None
     closest_error: float | None = None
+    precision: str | None = None  # the precision sentence where the output passes its test (not in the JSON)
 
     KEYS = tuple(
         (
@@ -103,6 +104,12 @@ class Diagnosis:
             self.summary = wording.matches(name, ratio, others, explanation, section)
         else:
             self.summary = wording.partial(name, error, self.reference_error, explanation, section)
+
+    def imprecise(self) -> None:
+        """The output is only as accurate as a lower precision (``precision``, spec §11.3); no variant."""
+        self.verdict, self.variant, self.explanation, self.section = "precision", None, None, "§11.3"
+        self.error = self.budget = self.ratio = None
+        self.summary = self.precision or self.summary
 
     def unexplained(self) -> None:
         """No variant is named: the sentence gives the closest one (if any) and the localised section."""
