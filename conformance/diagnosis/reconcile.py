@@ -220,8 +220,7 @@ class RunReconciler:
             elif kind == "partly":
                 lines.append(wording.partly(evidence, total, lines))
             elif kind == "precision":
-                sentence = self.records[evidence[0]].precision or self.records[evidence[0]].summary
-                lines.append(wording.precision_share(count, total, sentence, lines))
+                lines.append(wording.precision_share(count, total, self.records[evidence[0]], lines))
             else:
                 lines.append(wording.unexplained_group(count, total, evidence, lines))
         return lines

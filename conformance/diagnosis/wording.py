@@ -111,8 +111,9 @@ def partly(cause, total, lines) -> str:
     )
 
 
-def precision_share(count, total, sentence, lines) -> str:
-    return f"{lead(lines)} {count} of {total} failing outputs: {sentence}"
+def precision_share(count, total, record, lines) -> str:
+    """The precision claim of the whole run, in the words of one of its outputs' records."""
+    return f"{lead(lines)} {count} of {total} failing outputs: {record.precision or record.summary}"
 
 
 def unexplained_group(count, total, group, lines) -> str:
