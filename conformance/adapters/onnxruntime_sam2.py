@@ -77,7 +77,14 @@ def load_wrapper_class():
     from .sam2 import load_prompt_encoder_class
 
     load_prompt_encoder_class()  # registers the bare sam2 package (no hydra, no torchvision)
-    import onnxruntime.transformers.models.sam2  # noqa: F401  (puts the tool's folder on sys.path)
+    try:
+        import onnxruntime.transformers.models.sam2  # noqa: F401  (puts the tool's folder on sys.path)
+    except ModuleNotFoundError as exc:
+        raise ModuleNotFoundError(
+            f"onnxruntime's SAM 2 export tool (onnxruntime/transformers/models/sam2) is not installed ({exc}): "
+            "pip install -c constraints.txt onnxruntime==1.32.0 (docs/profiles.md)",
+            name=exc.name,
+        ) from None
 
     with _sam2_utils_without_hydra():
         module = __import__(MODULE, fromlist=["SAM2PromptEncoder"])
