@@ -63,12 +63,14 @@ def canonical_points(encoder, points, labels):
 
 
 def canonical_boxes(encoder, boxes):
-    """Boxes as (B, M, 2, 2) corners in pixels, cast to the compute dtype (§6.1, §12: `xyxy` (B, 4) is M = 1)."""
+    """Boxes as (B, M, 2, 2) corners in pixels, cast to the compute dtype (§6.1, §12: `xyxy` (B, 4) is
+    M = 1, (B, M, 4) is M boxes per image)."""
     xp, dtype = encoder.xp, encoder.dtype
     boxes = check.as_array("boxes", boxes, xp)
     if encoder.semantics.boxes_layout == "xyxy":
-        check.check_rank_and_shape("boxes", boxes, (None, 4), "(batch, x1 y1 x2 y2) in pixels")
-        boxes = xp.reshape(boxes, (boxes.shape[0], 1, 2, 2))
+        meaning = "(batch, x1 y1 x2 y2), or (batch, boxes, x1 y1 x2 y2) for several boxes per image, in pixels"
+        check.check_shape_among("boxes", boxes, ((None, 4), (None, None, 4)), meaning)
+        boxes = xp.reshape(boxes, (boxes.shape[0], 1 if boxes.ndim == 2 else boxes.shape[1], 2, 2))
     else:
         check.check_rank_and_shape("boxes", boxes, (None, None, 2, 2), "(batch, boxes, corner, xy) in pixels")
     check.check_finite("boxes", boxes, xp)

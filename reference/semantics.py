@@ -88,7 +88,8 @@ HF_SAM2_LABELS = LabelRule(
 class Semantics:
     """One semantics of the reference (spec §12.1).
 
-    - ``boxes_layout``: "xyxy" for (B, 4) boxes, one per image; "corners" for (B, M, 2, 2).
+    - ``boxes_layout``: "xyxy" for (B, 4) boxes, one per image, or (B, M, 4), M per image (§6.1);
+      "corners" for (B, M, 2, 2).
     - ``masks_layout``: "nchw" for (B, 1, 4h, 4w); "nmhwc" for (B, M, 4h, 4w, 1), flattened to B*M.
     - ``channels_last``: dense outputs as (B, h, w, C) instead of (B, C, h, w).
     - ``pad_points``: append a not-a-point when points are given without boxes (§5.1).

@@ -38,6 +38,16 @@ def check_rank_and_shape(name: str, array: Array, expected: tuple, meaning: str)
         raise ValueError(f"{name}: expected shape {spelled} {meaning}; received {_describe(array)}")
 
 
+def check_shape_among(name: str, array: Array, shapes: tuple, meaning: str) -> None:
+    """``array`` has one of ``shapes`` (each a tuple of ints and None, as for ``check_rank_and_shape``)."""
+    shape = tuple(array.shape)
+    for expected in shapes:
+        if len(shape) == len(expected) and all(e is None or e == s for e, s in zip(expected, shape)):
+            return
+    spelled = " or ".join("(" + ", ".join("*" if e is None else str(e) for e in expected) + ")" for expected in shapes)
+    raise ValueError(f"{name}: expected shape {spelled} {meaning}; received {_describe(array)}")
+
+
 def check_finite(name: str, array: Array, xp: Namespace) -> None:
     if xp.isdtype(array.dtype, "real floating") and not bool(xp.all(xp.isfinite(array))):
         bad = xp.reshape(~xp.isfinite(array), (-1,))

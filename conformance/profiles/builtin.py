@@ -18,6 +18,20 @@ from .conversions import (
 )
 from .model import Profile
 
+# several boxes per image (fixture boxes (B, M, 4), M != 1, spec §6.1): why a port cannot take them as one sequence
+_ONE_BOX_META = (
+    "{port}'s PromptEncoder takes one box per image: `_embed_boxes` reshapes boxes to (-1, 2, 2), so (B, M, 4) "
+    "gives B·M separate boxes, not one image's token sequence of M boxes"
+)
+_ONE_BOX_HF = (
+    "transformers puts boxes (B, nb, 4) on the point-batch axis: each box is a prompt of its own "
+    "(hf_boxes_on_point_batch), so several boxes cannot share one image's token sequence"
+)
+_ONE_BOX_ORT = (
+    "onnxruntime's SAM 2 wrapper takes box corners as points and appends one padding point per prompt, not per "
+    "box: several boxes give tl0, br0, tl1, br1, ..., then one not-a-point token, which neither §6.2 nor §6.3 states"
+)
+_ONE_BOX_SAM2 = _ONE_BOX_META.format(port="sam2's and ultralytics'")
 _KERAS_NOTES = {
     "labels_2_3_foreground": (
         "keras-hub gives labels 2 and 3 the foreground embedding; SAM v1 gives them none, and no "
@@ -33,6 +47,7 @@ _HF_NOTES = {
     "square_embedding_grid": (
         "transformers' image_embedding_size is one int (a square grid); this case's grid is h != w"
     ),
+    "one_box_per_prompt": _ONE_BOX_HF,
 }
 _HF_SAM2_NOTES = {
     "square_normalisation": _HF_NOTES["square_normalisation"].replace("SamPromptEncoder", "Sam2PromptEncoder"),
@@ -40,12 +55,14 @@ _HF_SAM2_NOTES = {
         "transformers' Sam2PromptEncoder builds a square grid, image_size // patch_size on both sides; this "
         "case's grid is h != w"
     ),
+    "one_box_per_prompt": _ONE_BOX_HF,
 }
 _LAYOUT_NOTES = {
     "hf_minus_10_label": (
         "label -10 means 'padding, all zeros' in transformers; SAM v1 gives it no meaning (the reference "
         "refuses it under sam semantics), so no expected value exists"
     ),
+    "one_box_per_prompt": _ONE_BOX_HF,
 }
 _ONNX_NOTES = {
     "square_normalisation": (
@@ -69,6 +86,7 @@ _HF_DIVERGENCES = (
     "square_normalisation",
     "square_embedding_grid",
     "hf_minus_10_label",
+    "one_box_per_prompt",
 )
 _ONNX_DIVERGENCES = ("onnx_mask_blend", "no_padding_point", "corner_labels", "square_normalisation")
 _ORT_SAM2_NOTES = {
@@ -76,6 +94,7 @@ _ORT_SAM2_NOTES = {
         "onnxruntime's SAM2PromptEncoder divides x and y by one image_size (square images only); this case's "
         "image is H != W and its tokens depend on coordinates"
     ),
+    "one_box_per_prompt": _ONE_BOX_ORT,
 }
 _ORT_SAM2_DIVERGENCES = (
     "onnx_mask_blend",
@@ -83,6 +102,7 @@ _ORT_SAM2_DIVERGENCES = (
     "box_not_a_point_token",
     "square_normalisation",
     "empty_prompt_padding_token",
+    "one_box_per_prompt",
 )
 _HF_SAM2_DIVERGENCES = (
     "point_batch_axis",
@@ -93,13 +113,20 @@ _HF_SAM2_DIVERGENCES = (
     "corner_labels",
     "hf_minus_10_label",
     "box_not_a_point_token",
+    "one_box_per_prompt",
 )
 
 
 PROFILES = {
     "sam": Profile(
         name="sam",
-        description="Meta's SAM v1 PromptEncoder: the fixtures' own conventions; nothing is converted.",
+        description=(
+            "Meta's SAM v1 PromptEncoder: the fixtures' own conventions; nothing is converted; one box per "
+            "image (several boxes per image are n/a)."
+        ),
+        divergences=("one_box_per_prompt",),
+        notes={"one_box_per_prompt": _ONE_BOX_META.format(port="Meta's SAM v1")},
+        excluded=("one_box_per_prompt",),
         port="segment-anything",
     ),
     "keras_hub": Profile(
@@ -139,7 +166,7 @@ PROFILES = {
         to_port_fn=hf_to_port,
         from_port_fn=hf_from_port,
         notes=_HF_NOTES,
-        excluded=("square_normalisation", "square_embedding_grid"),
+        excluded=("square_normalisation", "square_embedding_grid", "one_box_per_prompt"),
         computed=("hf_minus_10_label",),
         semantics="hf",
         port="transformers",
@@ -151,11 +178,11 @@ PROFILES = {
             "semantics: every case SAM v1 can express runs, a None sparse output is not converted; label -10 "
             "has no SAM v1 meaning (n/a)."
         ),
-        divergences=("point_batch_axis", "hf_boxes_on_point_batch", "hf_minus_10_label"),
+        divergences=("point_batch_axis", "hf_boxes_on_point_batch", "hf_minus_10_label", "one_box_per_prompt"),
         to_port_fn=hf_to_port,
         from_port_fn=hf_layout_from_port,
         notes=_LAYOUT_NOTES,
-        excluded=("hf_minus_10_label",),
+        excluded=("hf_minus_10_label", "one_box_per_prompt"),
         exposed=("square_normalisation", "square_embedding_grid", "empty_prompt_none"),
         port="transformers",
         layout_of="hf",
@@ -203,7 +230,7 @@ PROFILES = {
         to_port_fn=ort_sam2_to_port,
         from_port_fn=sam_onnx_from_port,
         notes=_ORT_SAM2_NOTES,
-        excluded=("square_normalisation",),
+        excluded=("square_normalisation", "one_box_per_prompt"),
         computed=("corner_labels", "box_not_a_point_token", "empty_prompt_padding_token"),
         semantics="ort_sam2",
         port="onnxruntime-sam2",
@@ -214,9 +241,11 @@ PROFILES = {
             "onnxruntime's SAM 2 prompt layout with SAM v1's semantics: point labels pass through, every "
             "image size and the empty prompt run."
         ),
-        divergences=("onnx_mask_blend",),
+        divergences=("onnx_mask_blend", "one_box_per_prompt"),
         to_port_fn=ort_sam2_to_port,
         from_port_fn=sam_onnx_from_port,
+        notes={"one_box_per_prompt": _ONE_BOX_ORT},
+        excluded=("one_box_per_prompt",),
         exposed=("corner_labels", "box_not_a_point_token", "square_normalisation", "empty_prompt_padding_token"),
         port="onnxruntime-sam2",
         layout_of="ort_sam2",
@@ -227,7 +256,9 @@ PROFILES = {
             "Meta's sam2 1.1.0 PromptEncoder and ultralytics' SAM PromptEncoder: SAM v1's layout and padding; "
             "semantics `sam2`: labels 2 and 3 add the corner embeddings point_embeddings.2/.3."
         ),
-        divergences=("corner_labels",),
+        divergences=("corner_labels", "one_box_per_prompt"),
+        notes={"one_box_per_prompt": _ONE_BOX_SAM2},
+        excluded=("one_box_per_prompt",),
         computed=("corner_labels",),
         semantics="sam2",
         port="sam2",
@@ -235,6 +266,9 @@ PROFILES = {
     "sam2_layout": Profile(
         name="sam2_layout",
         description="sam2's layout (SAM v1's own) with SAM v1's semantics: labels 2 and 3 pass through.",
+        divergences=("one_box_per_prompt",),
+        notes={"one_box_per_prompt": _ONE_BOX_SAM2},
+        excluded=("one_box_per_prompt",),
         exposed=("corner_labels",),
         port="sam2",
         layout_of="sam2",

@@ -25,6 +25,12 @@ def prompt_batch(inputs) -> int:
     return 1
 
 
+def box_corners(boxes):
+    """`sam` boxes (B, 4) or (B, M, 4) as corners (B, M, 2, 2) (spec §6.1: (B, 4) is M = 1)."""
+    boxes = np.asarray(boxes)
+    return np.reshape(boxes, (boxes.shape[0], 1 if boxes.ndim == 2 else boxes.shape[1], 2, 2))
+
+
 def is_none_output(value) -> bool:
     """A port's output that is Python's None (np.asarray(None) is a 0-d object array)."""
     if value is None:
@@ -43,7 +49,7 @@ def keras_hub_to_port(inputs, config, explicit_padding=True):
     return {
         "points": points,
         "labels": labels,
-        "boxes": None if boxes is None else np.reshape(boxes, (boxes.shape[0], 1, 2, 2)),
+        "boxes": None if boxes is None else box_corners(boxes),
         "masks": None if masks is None else np.asarray(masks)[:, :, :, :, None],
     }
 
@@ -105,9 +111,10 @@ def sam_onnx_to_port(inputs, config, explicit_padding=True):
             points, labels = append_padding_point(points, labels, np)  # §5.1 for the port
         coords.append(np.asarray(points, dtype=np.float64))
         codes.append(np.asarray(labels, dtype=np.int64))
-    if boxes is not None:  # box corners as two points labelled 2 (top-left) and 3 (bottom-right), after the points
-        coords.append(np.reshape(np.asarray(boxes, dtype=np.float64), (boxes.shape[0], 2, 2)))
-        codes.append(np.tile(np.array([[2, 3]], dtype=np.int64), (boxes.shape[0], 1)))
+    if boxes is not None:  # each box's corners as two points labelled 2 (top-left), 3 (bottom-right), after the points
+        corners = box_corners(np.asarray(boxes, dtype=np.float64))  # (B, M, 2, 2): tl0, br0, tl1, br1, ... (§6.2)
+        coords.append(np.reshape(corners, (corners.shape[0], -1, 2)))
+        codes.append(np.tile(np.array([[2, 3]], dtype=np.int64), (corners.shape[0], corners.shape[1])))
     h, w = config["image_embedding_size"]
     return {
         "point_coords": np.concatenate(coords, axis=1) if coords else np.zeros((batch, 0, 2)),

@@ -33,6 +33,12 @@ def _has_coordinates(inputs) -> bool:
     return inputs.get("boxes") is not None or _labels_any(inputs, lambda l: l != -1)
 
 
+def several_boxes_per_image(inputs) -> bool:
+    """Boxes given as (B, M, 4) with M != 1 (spec §6.1): not one box per image."""
+    boxes = inputs.get("boxes")
+    return boxes is not None and np.ndim(boxes) == 3 and np.shape(boxes)[1] != 1
+
+
 def _has_sparse_prompt(inputs) -> bool:
     return inputs.get("points") is not None or inputs.get("boxes") is not None
 
@@ -54,13 +60,16 @@ class Divergence:
     does not exercise it). ``outside_sam``: it gives a meaning to inputs that SAM v1 refuses
     (label −10), so the reference under `sam` semantics has no expected value and a case
     exercising it is n/a under every profile with those semantics. ``changes_rows``: it changes
-    the number of sparse tokens, not the values of the tokens a `sam` port also gives."""
+    the number of sparse tokens, not the values of the tokens a `sam` port also gives.
+    ``inexpressible``: the port's inputs cannot hold such a case in any layout (several boxes in
+    one token sequence), so it is n/a under the port's layout twin as well."""
 
     name: str
     summary: str
     affects: object = None  # (inputs, config) -> frozenset of output keys; None: layout only, never observable
     outside_sam: bool = False
     changes_rows: bool = False
+    inexpressible: bool = False
 
     def outputs(self, inputs, config) -> frozenset:
         return frozenset(self.affects(inputs, config)) if self.affects else NONE
@@ -101,6 +110,13 @@ DIVERGENCES = {
             "each box gives three tokens: its two corners, then `not_a_point_embed` (§6.3)",
             _sparse_if(lambda i: i.get("boxes") is not None and np.size(i["boxes"]) > 0),
             changes_rows=True,
+        ),
+        Divergence(
+            "one_box_per_prompt",
+            "one box per prompt: several boxes of one image are separate prompts (batch entries or point "
+            "batches), never one token sequence",
+            _sparse_if(several_boxes_per_image),
+            inexpressible=True,
         ),
         Divergence(
             "square_normalisation",

@@ -128,6 +128,14 @@ CASES = [
         r"received shape \(1, 2, 2\)",
     ),
     (
+        "boxes_several_not_xyxy",
+        {},
+        dict(boxes=np.zeros((1, 2, 5))),
+        ValueError,
+        r"^boxes:.*\(\*, 4\) or \(\*, \*, 4\)",
+        r"received shape \(1, 2, 5\)",
+    ),
+    (
         "boxes_xyxy_under_keras_hub",
         {"profile": "keras_hub"},
         dict(boxes=BOX1),

@@ -394,6 +394,20 @@ class TestSpec6_BoxCorners:
             sam_out = sam(boxes=boxes_xyxy[m : m + 1])["prompt_sparse_embeddings"]
             np.testing.assert_allclose(kh_out[0, 2 * m : 2 * m + 2], sam_out[0], rtol=0, atol=1e-15)
 
+    def test_spec6_several_boxes_per_image_interleaved(self):
+        """§6.1–§6.2: `sam` boxes (B, M, 4) are M boxes per image, as keras_hub's (B, M, 2, 2); the tokens
+        go tl0, br0, tl1, br1, ...: box m's two tokens are those of that box given alone."""
+        kh, sam = small_encoder(profile="keras_hub"), small_encoder()
+        boxes = np.array([[[1.0, 2.0, 9.0, 7.0], [3.0, 1.0, 20.0, 15.0], [0.0, 0.0, 4.0, 4.0]]] * 2)
+        boxes[1] = boxes[1, ::-1]  # each image its own order
+        several = sam(boxes=boxes)["prompt_sparse_embeddings"]
+        assert several.shape == (2, 6, 8)
+        np.testing.assert_array_equal(several, kh(boxes=boxes.reshape(2, 3, 2, 2))["prompt_sparse_embeddings"])
+        for b in range(2):
+            for m in range(3):
+                alone = sam(boxes=boxes[b : b + 1, m])["prompt_sparse_embeddings"][0]
+                np.testing.assert_allclose(several[b, 2 * m : 2 * m + 2], alone, rtol=0, atol=1e-15)
+
 
 # --- §7 sparse assembly ---------------------------------------------------------------------
 

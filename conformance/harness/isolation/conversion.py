@@ -169,6 +169,7 @@ def profile_data(profile: Profile) -> dict:
             "summary": safe_text(d.summary, 2000),
             "outside_sam": bool(d.outside_sam),
             "changes_rows": bool(d.changes_rows),
+            "inexpressible": bool(d.inexpressible),
         }
         for name, d in profile.catalogue.items()
     }
@@ -202,7 +203,9 @@ def profile_from_data(data: dict) -> ProfileData:
     """The ``ProfileData`` for what ``profile_data`` sent; ValueError when the data is malformed."""
     try:
         catalogue = {
-            name: Divergence(name, d["summary"], None, d["outside_sam"], d["changes_rows"])
+            name: Divergence(
+                name, d["summary"], None, d["outside_sam"], d["changes_rows"], d.get("inexpressible", False)
+            )
             for name, d in data["catalogue"].items()
         }
         fields = ("divergences", "excluded", "exposed", "computed")
