@@ -1,7 +1,7 @@
 """The fixture catalogue: every case's configuration, parameter set and prompt, as code.
 
-Inputs follow the `sam` profile (points (B, N, 2) pixel xy, labels (B, N), boxes (B, 4) xyxy,
-masks (B, 1, 4h, 4w)); profiles convert them for other ports. Everything is seeded, so
+Inputs follow the `sam` profile (points (B, N, 2) pixel xy, labels (B, N), boxes (B, 4) xyxy or
+(B, M, 4) for M boxes per image, masks (B, 1, 4h, 4w)); profiles convert them for other ports. Everything is seeded, so
 `samspec fixtures generate` is deterministic.
 
 Every case on a non-square configuration has a square twin (id suffix `.square`), so that ports
@@ -185,6 +185,21 @@ def outside_boxes(rng, config):
             [[-width / 4, height / 3, width / 2, 1.25 * height], [width, height, 1.5 * width, 1.5 * height]]
         )
     }
+
+
+def several_boxes(per_image, points=None, batch=2):
+    """``per_image`` random boxes for each image, stored (B, M, 4) x1 y1 x2 y2 (§6.1), each image's boxes
+    its own, and ``points`` random points with mixed labels: §6.2 interleaves the corner tokens per box."""
+
+    def make(rng, config):
+        boxes = random_boxes(rng, config, batch * per_image).reshape(batch, per_image, 4)
+        out = {"boxes": boxes}
+        if points is not None:
+            out["points"] = random_points(rng, config, batch, points)
+            out["labels"] = rng.integers(-1, 2, (batch, points))
+        return out
+
+    return make
 
 
 def integer_boxes(rng, config):
@@ -439,6 +454,34 @@ BASE_CASES = LABEL_CASES + [
         ("5", "6", "7", "8"),
         "seed",
         prompt(points=2, boxes=True, batch=1),
+    ),
+    Case(
+        "boxes.two_per_image",
+        "batch 2, two boxes per image, boxes (B, M, 4): corner tokens tl0, br0, tl1, br1 per image",
+        ("6.1", "6.2", "7"),
+        "portrait",
+        several_boxes(2),
+    ),
+    Case(
+        "boxes.two_per_image_with_points",
+        "batch 2, 3 points and two boxes per image: point tokens, then tl0, br0, tl1, br1; no padding point",
+        ("5.1", "6.2", "7"),
+        "portrait",
+        several_boxes(2, points=3),
+    ),
+    Case(
+        "boxes.three_per_image",
+        "batch 2, three boxes per image: corner tokens tl0, br0, tl1, br1, tl2, br2 per image",
+        ("6.1", "6.2", "7"),
+        "landscape",
+        several_boxes(3),
+    ),
+    Case(
+        "boxes.three_per_image_with_points",
+        "batch 2, 2 points and three boxes per image: point tokens, then tl0, br0, tl1, br1, tl2, br2",
+        ("5.1", "6.2", "7"),
+        "landscape",
+        several_boxes(3, points=2),
     ),
 ]
 

@@ -202,6 +202,11 @@ def _boxes_given(view) -> bool:
     return _given(view, "boxes")
 
 
+def _several_boxes(view) -> bool:
+    """Two or more boxes in one image: boxes (B, M, 4) with M >= 2 (§6.1)."""
+    return _given(view, "boxes") and np.ndim(view.inputs["boxes"]) == 3 and np.shape(view.inputs["boxes"])[1] >= 2
+
+
 def _masks(view) -> bool:
     return _given(view, "masks")
 
@@ -316,6 +321,13 @@ SPEC_CLAUSES = (
         _boxes_given,
     ),
     Clause("6.2.two_tokens", "6.2", "two tokens per box (not `hf_sam2`)", _boxes_given, semantics=TWO_BOX_TOKENS),
+    Clause(
+        "6.2.interleaved",
+        "6.2",
+        "several boxes per image: the corner tokens are interleaved per box, tl₀, br₀, tl₁, br₁, …",
+        _several_boxes,
+        contradicted_by=("one_box_per_prompt",),
+    ),
     Clause(
         "6.3.trailing_not_a_point",
         "6.3",

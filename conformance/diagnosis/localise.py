@@ -162,7 +162,7 @@ def _sparse(ev):
         f"sparse tokens that differ: {_spell_groups(groups, True)}"
         + (f"; that agree: {_spell_groups(groups, False)}" if not bad.all() else "; every token differs")
     ]
-    reordered = _reordered(got, expected, tol)
+    reordered = _reordered(got, expected, tol, kinds)
     if reordered:
         return lines + [reordered]
     findings = []
@@ -182,16 +182,23 @@ def _sparse(ev):
     return lines
 
 
-def _reordered(got, expected, tol):
-    """The line for tokens that are the expected ones in another order (every batch entry), or None."""
+def _reordered(got, expected, tol, kinds):
+    """The line for tokens that are the expected ones in another order (every batch entry), or None.
+    Only box corner tokens moved, among themselves: their order within the box tokens (§6.2)."""
     for b in range(got.shape[0]):
         order = _permutation(got[b], expected[b], tol)
         if -1 in order or sorted(order) != list(range(len(order))):
             return None
         if order != list(range(len(order))):
-            moved = [f"{n}<-{m}" for n, m in enumerate(order) if n != m][:6]
+            moved = [(n, m) for n, m in enumerate(order) if n != m]
+            spelled = ", ".join(f"{n}<-{m}" for n, m in moved[:6])
+            if all(kinds[b][i][0].startswith("box ") for pair in moved for i in pair):
+                return (
+                    f"the box corner tokens are the expected ones in another order (position<-expected: {spelled}): "
+                    f"the box tokens go box by box, in box order: tl0, br0, tl1, br1, ... (§6.2)"
+                )
             return (
-                f"the tokens are the expected ones in another order (position<-expected: {', '.join(moved)}): "
+                f"the tokens are the expected ones in another order (position<-expected: {spelled}): "
                 f"the sparse assembly or the token order differs (§7)"
             )
     return None

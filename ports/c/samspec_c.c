@@ -282,16 +282,19 @@ static int run_case(const char *root, const char *out_root, const Json *manifest
     long B = pts.data ? pts.shape[0] : box.data ? box.shape[0] : msk.data ? msk.shape[0] : 1;
     if (pts.data && (pts.ndim != 3 || pts.shape[2] != 2 || lab.ndim != 2 || lab.shape[0] != B || lab.shape[1] != pts.shape[1]))
         FAIL("points must be (B, N, 2) and labels (B, N)");
-    if (box.data && (box.ndim != 2 || box.shape[0] != B || box.shape[1] != 4)) FAIL("boxes must be (B, 4)");
+    /* §6.1: boxes (B, 4), one per image, or (B, M, 4), M per image; §6.2: 2M tokens, tl0, br0, tl1, br1, ... */
+    long M = !box.data ? 0 : box.ndim == 2 ? 1 : box.shape[1];
+    if (box.data && (box.ndim < 2 || box.ndim > 3 || box.shape[0] != B || box.shape[box.ndim - 1] != 4))
+        FAIL("boxes must be (B, 4) or (B, M, 4)");
     if (msk.data && (msk.ndim != 4 || msk.shape[0] != B || msk.shape[1] != 1 || msk.shape[2] != 4 * m.h || msk.shape[3] != 4 * m.w))
         FAIL("masks must be (B, 1, 4h, 4w) = (%ld, 1, %d, %d)", B, 4 * m.h, 4 * m.w);
-    long n_points = pts.data ? pts.shape[1] + (box.data ? 0 : 1) : 0, tokens = n_points + (box.data ? 2 : 0);
+    long n_points = pts.data ? pts.shape[1] + (box.data ? 0 : 1) : 0, tokens = n_points + 2 * M;
     long hw = (long)m.h * m.w;
     double *sparse = calloc(B * tokens * m.C + 1, sizeof(double)), *dense = malloc(B * m.C * hw * sizeof(double));
     double *grid = malloc(m.C * hw * sizeof(double));
     for (long b = 0; b < B; b++) { /* §7: point tokens then box tokens */
         if (pts.data) point_tokens(&m, &pts, &lab, b, n_points, sparse + b * tokens * m.C);
-        if (box.data) box_tokens(&m, box.data + b * 4, sparse + (b * tokens + n_points) * m.C);
+        for (long k = 0; k < M; k++) box_tokens(&m, box.data + (b * M + k) * 4, sparse + (b * tokens + n_points + 2 * k) * m.C);
         for (long c = 0; c < m.C; c++) /* §10 unless a mask is given */
             for (long p = 0; p < hw; p++) dense[(b * m.C + c) * hw + p] = m.no_mask.data[c];
         if (msk.data) downscale_mask(&m, msk.data + b * 16 * hw, dense + b * m.C * hw);

@@ -14,6 +14,7 @@ from samspec.conformance.adapters.reference import ReferenceAdapter
 from samspec.conformance.cases.clauses import CLAUSES, SPEC_CLAUSES, CaseView
 from samspec.conformance.cases.store import load_cases
 from samspec.conformance.cli import main
+from samspec.conformance.diagnosis.diagnoser import make_diagnoser
 from samspec.conformance.harness.check import Checker
 from samspec.conformance.profiles.builtin import PROFILES
 from samspec.conformance.reports import coverage
@@ -249,3 +250,43 @@ def test_a_port_mishandling_integer_masks_fails_exactly_those_cases(cases, port,
         f"§9.5 integer masks, {port.__name__}: failing {sorted(failing)}; "
         f"expected the dense output of {sorted(expected)}"
     )
+
+
+# -- §6.2 "interleaved per box: tl0, br0, tl1, br1, ...": a port that stacks the corners instead ----------------
+
+
+class BoxCornersStackedOnBoxAxis(ReferenceAdapter):
+    """keras-hub's conventions (boxes (B, M, 2, 2)), its box tokens ordered tl0, tl1, ..., br0, br1, ...
+    (the corners stacked on the box axis): §6.2 interleaves them per box. Equal with one box per image."""
+
+    def __init__(self):
+        super().__init__(profile="keras_hub")
+
+    def run(self, points, labels, boxes, masks):
+        out = super().run(points, labels, boxes, masks)
+        boxes_per_image = 0 if boxes is None else np.shape(boxes)[1]
+        if boxes_per_image:
+            sparse = out["prompt_sparse_embeddings"].copy()
+            batch, channels = sparse.shape[0], sparse.shape[-1]
+            tokens = sparse[:, -2 * boxes_per_image :].reshape(batch, boxes_per_image, 2, channels)
+            sparse[:, -2 * boxes_per_image :] = tokens.transpose(0, 2, 1, 3).reshape(batch, -1, channels)
+            out["prompt_sparse_embeddings"] = sparse
+        return out
+
+
+@pytest.mark.slow
+def test_a_port_stacking_box_corners_fails_exactly_the_several_box_cases(cases):
+    """§6.2, box tokens: before the cases with several boxes per image, this port passed every case under
+    `keras_hub`; it fails exactly the sparse output of the cases exercising `6.2.interleaved`, and the
+    diagnosis points to §6.2."""
+    clause = next(c for c in CLAUSES if c.id == "6.2.interleaved")
+    exercising = {case.id for case in cases if clause.exercised(CaseView.of(case))}
+    profile = PROFILES["keras_hub"]
+    results = Checker(BoxCornersStackedOnBoxAxis(), profile, diagnose=make_diagnoser(profile)).run(cases)
+    failing = {(r.case, r.output): r for r in results if r.verdict in ("fail", "error")}
+    assert exercising and set(failing) == {(case, "prompt_sparse_embeddings") for case in exercising}, (
+        f"§6.2 interleaved box tokens, sparse assembly: failing {sorted(failing)}; expected the sparse output of "
+        f"{sorted(exercising)}"
+    )
+    for (case, _), result in failing.items():
+        assert result.diagnosis["summary"].endswith("points to §6.2"), (case, result.diagnosis["summary"])

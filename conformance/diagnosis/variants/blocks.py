@@ -298,7 +298,7 @@ def no_mask_batch_1(outputs, inputs, config):
 def boxes_yxyx(inputs, config):
     out = dict(inputs)
     if out.get("boxes") is not None:
-        out["boxes"] = np.asarray(out["boxes"])[:, [1, 0, 3, 2]]
+        out["boxes"] = np.asarray(out["boxes"])[..., [1, 0, 3, 2]]
     return out
 
 
