@@ -385,6 +385,13 @@ HF_PORTS = [
         names=["no_mask_batch_1"],
     ),
     _hf(
+        "hf_negative_labels_not_a_point",
+        "HfNegativeLabelsNotAPoint",
+        ["§5.2"],
+        "logic",
+        "every label < 0 gives not_a_point_embed: -10 is not zeros",
+    ),
+    _hf(
         "hf_two_boxes_transposed_conv2",
         "HfTwoBoxesTransposedConv2",
         ["§6.1", "§9.1"],

@@ -120,3 +120,16 @@ class HfNoMaskBatchFromPointAxis(HfPort):
 
 class HfTwoBoxesTransposedConv2(HfBoxesTransposed, HfConv2WeightScrambled):
     """Two bugs: §6.1 boxes read (x1, x2), (y1, y2), and §9.1 conv 2's weight scrambled."""
+
+
+class HfNegativeLabelsNotAPoint(HfPort):
+    """§5.2: every negative label gets not_a_point_embed (``labels < 0``), so transformers' padding label
+    -10 gives not_a_point_embed instead of an all-zero token."""
+
+    def patch(self, model):
+        encoder = model.prompt_encoder
+        original = encoder._embed_points
+
+        @_on(encoder, "_embed_points")
+        def _embed_points(self, points, labels, pad):
+            return original(points, torch.where(labels < 0, torch.full_like(labels, -1), labels), pad)
