@@ -20,7 +20,7 @@ from .model import Profile
 
 # several boxes per image (fixture boxes (B, M, 4), M != 1, spec §6.1): why a port cannot take them as one sequence
 _ONE_BOX_META = (
-    "{port}'s PromptEncoder takes one box per image: `_embed_boxes` reshapes boxes to (-1, 2, 2), so (B, M, 4) "
+    "{port} takes one box per image: `_embed_boxes` reshapes boxes to (-1, 2, 2), so (B, M, 4) "
     "gives B·M separate boxes, not one image's token sequence of M boxes"
 )
 _ONE_BOX_HF = (
@@ -31,7 +31,7 @@ _ONE_BOX_ORT = (
     "onnxruntime's SAM 2 wrapper takes box corners as points and appends one padding point per prompt, not per "
     "box: several boxes give tl0, br0, tl1, br1, ..., then one not-a-point token, which neither §6.2 nor §6.3 states"
 )
-_ONE_BOX_SAM2 = _ONE_BOX_META.format(port="sam2's and ultralytics'")
+_ONE_BOX_SAM2 = _ONE_BOX_META.format(port="the PromptEncoder of sam2 and of ultralytics")
 _KERAS_NOTES = {
     "labels_2_3_foreground": (
         "keras-hub gives labels 2 and 3 the foreground embedding; SAM v1 gives them none, and no "
@@ -125,7 +125,7 @@ PROFILES = {
             "image (several boxes per image are n/a)."
         ),
         divergences=("one_box_per_prompt",),
-        notes={"one_box_per_prompt": _ONE_BOX_META.format(port="Meta's SAM v1")},
+        notes={"one_box_per_prompt": _ONE_BOX_META.format(port="Meta's SAM v1 PromptEncoder")},
         excluded=("one_box_per_prompt",),
         port="segment-anything",
     ),

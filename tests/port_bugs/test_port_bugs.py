@@ -28,8 +28,6 @@ KNOWN_MISSES: dict[str, set] = {
     "np_tokens_flattened_wrong": {"section"},
     # the whole port under torch.autocast (bfloat16), compute dtype declared float32: five logic stories, led by §4
     "meta_autocast_bfloat16": {"section"},
-    # two boxes per image or more: no keras_hub fixture case has M >= 2, so the corner order is never exercised
-    "keras_box_corners_on_box_axis": {"caught"},
 }
 
 SAM = [b for b in BUGS if set(b.needs) <= {"torch", "segment_anything"}]
