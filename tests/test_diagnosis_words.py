@@ -255,7 +255,7 @@ def _boxes_sorted(inputs, config):
     if prompt.get("boxes") is not None:
         boxes = np.asarray(prompt["boxes"])
         prompt["boxes"] = np.concatenate(
-            [np.minimum(boxes[:, :2], boxes[:, 2:]), np.maximum(boxes[:, :2], boxes[:, 2:])], 1
+            [np.minimum(boxes[..., :2], boxes[..., 2:]), np.maximum(boxes[..., :2], boxes[..., 2:])], -1
         )
     return prompt
 
@@ -290,7 +290,7 @@ def test_tokens_given_another_labels_row_are_told_which_known_rows_they_carry(ca
 def _boxes_xxyy(inputs, config):
     prompt = dict(inputs)
     if prompt.get("boxes") is not None:
-        prompt["boxes"] = np.ascontiguousarray(np.asarray(prompt["boxes"])[:, [0, 2, 1, 3]])
+        prompt["boxes"] = np.ascontiguousarray(np.asarray(prompt["boxes"])[..., [0, 2, 1, 3]])
     return prompt
 
 
@@ -352,3 +352,36 @@ def test_a_port_computing_everything_in_float16_is_told_so_not_that_its_encoding
     assert "only float16-accurate" in overall["lines"][0] and overall["section"] == "§11.3"
     assert overall["precision"] == overall["failing"] and overall["explained"] == []
     assert all(r.diagnosis["verdict"] == "precision" for r in results if r.verdict == "fail")
+
+
+def _points_of_previous_image(inputs, config):
+    prompt = dict(inputs)
+    prompt["points"] = np.ascontiguousarray(np.roll(prompt["points"], 1, axis=0))
+    return prompt
+
+
+def test_tokens_carrying_another_images_positions_are_a_batching_pattern(cases):
+    """§11.1, stage localisation: each image's points are encoded from the previous image's coordinates
+    with its own labels: every differing token carries another image's positional encoding."""
+    rolled = bug("points_of_previous_image", inputs=_points_of_previous_image)
+    results, overall = run(rolled, pick(cases, "points.mixed_batch", "labels.foreground"))
+    row = next(r for r in results if r.output == SPARSE and r.verdict == "fail")
+    assert any("the points are mixed up across the batch (§11.1)" in line for line in row.diagnosis["localisation"])
+    assert overall["section"] == "§11.1"
+
+
+def _no_mask_channels_last_reshaped(outputs, inputs, config):
+    out = dict(outputs)
+    if inputs.get("masks") is None:
+        dense = out[DENSE]
+        out[DENSE] = np.ascontiguousarray(np.transpose(dense, (0, 2, 3, 1)).reshape(dense.shape))
+    return out
+
+
+def test_a_variant_followed_for_some_inputs_only_is_led_by_where_those_outputs_are(cases):
+    """§10, words: no_mask_embed broadcast channels-last and reshaped; the mask cases pass, so
+    `channels_last_reshaped` (§11.2) holds for the no-mask dense outputs only: the line leads with §10."""
+    reshaped = bug("no_mask_channels_last_reshaped", outputs=_no_mask_channels_last_reshaped)
+    _, overall = run(reshaped, pick(cases, "labels.foreground", "points.many", "masks.random", "masks.binary"))
+    assert overall["lines"][0].startswith("diagnosis: 2 of 2 failing outputs point to §10")
+    assert "`channels_last_reshaped`" in overall["lines"][0] and overall["section"] == "§10"

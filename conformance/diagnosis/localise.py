@@ -175,11 +175,42 @@ def _sparse(ev):
         if finding[0] == "row":
             lines.append(finding[1])
     if positional:
-        lines.append(_positional_line(ev, positional, kinds))
+        lines.append(_borrowed_positions(ev, kinds, bad) or _positional_line(ev, positional, kinds))
     for finding in findings:
         if finding[0] == "other":
             lines.append(finding[1])
     return lines
+
+
+def _borrowed_positions(ev, kinds, bad):
+    """The line when every differing token that keeps its position carries, instead of its own
+    positional encoding, the encoding of another expected token of the batch (its row is right): the
+    points are mixed up across the batch (§11.1) or within an image (§7); else None."""
+    sources = [(b, n) for b, row in enumerate(kinds) for n, token in enumerate(row) if token.pe is not None]
+    moved = [(b, n) for b, n in sources if bad[b, n] and kinds[b][n].keep]
+    if not moved or len(sources) < 2:
+        return None
+    encodings = np.stack([kinds[b][n].pe for b, n in sources])
+    found = []
+    for b, n in moved:
+        port_pe = ev.got[b, n] - (ev.expected[b, n] - kinds[b][n].pe)
+        distance = np.max(np.abs(encodings - port_pe), axis=-1)
+        best = int(np.argmin(distance))
+        if distance[best] > 2 * ev.tol or sources[best] == (b, n):
+            return None
+        found.append(((b, n), sources[best]))
+    across = [(to, source) for to, source in found if source[0] != to[0]]
+    listed = ", ".join(f"image {to[0]} token {to[1]} has image {fr[0]} token {fr[1]}'s" for to, fr in found[:4])
+    more = ", ..." if len(found) > 4 else ""
+    if across:
+        return (
+            f"{len(found)} tokens carry another token's positional encoding with their own label row ({listed}{more}), "
+            f"{len(across)} of them another image's: the points are mixed up across the batch (§11.1)"
+        )
+    return (
+        f"{len(found)} tokens carry another token's positional encoding of the same image with their own label row "
+        f"({listed}{more}): the points' order differs from the labels' (§7)"
+    )
 
 
 def _reordered(got, expected, tol, kinds):

@@ -57,9 +57,12 @@ def claimed_outputs(records, failing, variants) -> list:
     """The failing outputs (keys of ``records``, Diagnosis records) the whole run's precision claim
     covers: those only as accurate as a lower precision, when they are most of the failing outputs;
     with them, the outputs that a variant rounding on purpose matches (``variants``: name -> Variant)
-    and that pass the same test: the whole port rounds, not only that variant's stage."""
+    and that pass the same test, where outputs of another kind (sparse, dense, grid) than those also
+    fail only to rounding: the whole port rounds, not only that variant's stage."""
     precise = [key for key in failing if records[key].verdict == "precision"]
-    rounding = [key for key in failing if _rounds(records[key], variants)] if precise else []
+    rounding = [key for key in failing if _rounds(records[key], variants)]
+    if not {output for _, output in precise} - {output for _, output in rounding}:
+        rounding = []  # the rounding variants' own outputs: their stage rounds, not the whole port
     if 2 * (len(precise) + len(rounding)) <= len(failing):
         return []  # a precision claim needs most of the failing outputs behind it
     return precise + rounding

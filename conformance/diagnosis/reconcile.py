@@ -18,6 +18,16 @@ from .records import Cause
 from .runs import REFERENCE
 
 
+def trace_line(traced) -> str:
+    """The summary line of the traced stage most outputs depart at."""
+    stages = {}
+    for trace in traced.values():
+        stages[trace["first_departing"]] = stages.get(trace["first_departing"], 0) + 1
+    stage = max(stages, key=stages.get)
+    example = next(t for t in traced.values() if t["first_departing"] == stage)
+    return wording.traced(stage, example.get("section"), stages[stage], len(traced))
+
+
 class RunReconciler:
     """One whole-run reconcile over ``results`` (and their ``cases``), from the per-output ``records``
     (``(case id, output) -> Diagnosis``) and the variant runs ``runs``."""
@@ -176,6 +186,7 @@ class RunReconciler:
         usable = [key for key in failing if key not in precise and key not in undiagnosed]
         explained, remaining, cover = self.greedy(usable, "matching")
         in_part, remaining, in_part_cover = self.greedy(remaining, "matching", strict=False, total=total)
+        in_part = [unexplained.where_in_part(c, self.records, in_part_cover, self.cases_by_id) for c in in_part]
         partly, remaining, partly_cover = self.greedy(remaining, "partial")
         remaining |= undiagnosed
         traced = self.traced(remaining)
@@ -183,7 +194,7 @@ class RunReconciler:
         findings = self.findings(precise, explained, in_part, partly, groups)
         lines = self.lines(total, findings)
         if traced:
-            lines.append(self.trace_line(traced))
+            lines.append(trace_line(traced))
         self.apply(failing, traced, cover, in_part_cover, partly_cover, set(precise))
         return {
             "summary": "\n".join(lines),
@@ -202,7 +213,7 @@ class RunReconciler:
         """(count, rank, section, kind, evidence) for each line of the summary, the best supported first:
         by how many failing outputs it covers, then by the strength of the evidence (rank)."""
         found = [(c.count, 0, c.section, "explained", c) for c in explained]
-        found += [(c.count, 1, c.section, "in part", c) for c in in_part]
+        found += [(c.count, 1, (c.localised or (c.section,))[0], "in part", c) for c in in_part]
         found += [(c.count, 2, c.section, "partly", c) for c in partly]
         if precise:
             found.append((len(precise), 3, self.records[precise[0]].section, "precision", precise))
@@ -233,16 +244,6 @@ class RunReconciler:
             if (result.case, result.output) in remaining and isinstance(trace, dict) and trace.get("first_departing"):
                 traced[(result.case, result.output)] = trace
         return traced
-
-    @staticmethod
-    def trace_line(traced) -> str:
-        """The summary line of the traced stage most outputs depart at."""
-        stages = {}
-        for trace in traced.values():
-            stages[trace["first_departing"]] = stages.get(trace["first_departing"], 0) + 1
-        stage = max(stages, key=stages.get)
-        example = next(t for t in traced.values() if t["first_departing"] == stage)
-        return wording.traced(stage, example.get("section"), stages[stage], len(traced))
 
     def apply(self, failing, traced, cover, in_part_cover, partly_cover, claimed=()) -> None:
         """Each failing row's diagnosis becomes the one the whole run gives it (``claimed``: the rows

@@ -131,6 +131,7 @@ class Cause:
     section: str
     tied_with: list  # other variants that explain as many
     contradicts: int  # passing outputs it would fail
+    localised: tuple | None = None  # (section, line): where every output it matches in part departs
 
     def as_dict(self) -> dict:
         return {

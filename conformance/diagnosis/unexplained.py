@@ -5,11 +5,12 @@ outputs: their group names the earliest stage both outputs come from (the regist
 
 from __future__ import annotations
 
+import dataclasses
 from typing import NamedTuple
 
 import numpy as np
 
-from samspec.reference import DENSE_PE, SPARSE, registry
+from samspec.reference import DENSE, DENSE_PE, SPARSE, registry
 
 
 class Group(NamedTuple):
@@ -148,3 +149,27 @@ def _merge_shared(groups) -> list:
 
 def _outputs(group_) -> set:
     return {output for _, output in group_.keys}
+
+
+def where_in_part(cause, records, cover, cases_by_id):
+    """A variant matching outputs it would not explain elsewhere (``in part``: the port does it for some
+    inputs only) with, where those outputs are all of one kind (the dense outputs of cases without a
+    mask, §10, or with one, §9) or their error structure points to one section, of another top level
+    than the variant's, that section and why (``Cause.localised``): those inputs are where it departs."""
+    keys = [key for key, (name, _) in cover.items() if name == cause.variant]
+    if not keys or "," in cause.section:
+        return cause
+    masks = {cases_by_id[case].inputs.get("masks") is not None for case, _ in keys if case in cases_by_id}
+    if {output for _, output in keys} == {DENSE} and len(masks) == 1:
+        section, line = (
+            ("§9", "they are the dense outputs of cases with a mask (the mask path)")
+            if masks == {True}
+            else ("§10", "they are the dense outputs of cases without a mask (no_mask_embed's broadcast)")
+        )
+    else:
+        sections = {records[key].localised_section for key in keys if key in records}
+        section = next(iter(sections)) if len(sections) == 1 else None
+        line = next((text for text in records[keys[0]].localisation or [] if section and section in text), section)
+    if not section or section.split(".")[0] == cause.section.split(".")[0]:
+        return cause
+    return dataclasses.replace(cause, localised=(section, line))

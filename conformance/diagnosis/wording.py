@@ -97,6 +97,14 @@ def explained(cause, total, named, first: bool) -> str:
 
 
 def in_part(cause, total, lines) -> str:
+    """A variant the port follows for some inputs only; led by where those outputs depart, when known."""
+    if cause.localised:
+        return (
+            f"{lead(lines)} {cause.count} of {total} failing outputs point to {cause.localised[0]}: "
+            f"{cause.localised[1]}; the closest known variant for them is `{cause.variant}`, which matches them "
+            f"but would also fail {cause.contradicts} output(s) that pass, so your port does this there only: "
+            f"{cause.explanation} ({cause.section})"
+        )
     return (
         f"{lead(lines)} closest known variant for {cause.count} of {total} is `{cause.variant}`, which "
         f"matches them but would also fail {cause.contradicts} output(s) that pass: your port does "
