@@ -22,10 +22,6 @@ from .score import misses, score_bug
 # (a subset of: caught, false_alarm, section, name, precision, trace; see score.misses). The diagnosis
 # lane removes entries as it fixes them; this is what is left to do, not an allowance.
 KNOWN_MISSES: dict[str, set] = {
-    # §10's no-mask output built channels-last and reshaped: led by `channels_last_reshaped` "for some inputs" (§11.2)
-    "np_no_mask_reshaped_nhwc": {"section"},
-    # points mixed across images token by token (§11.1): "shift or normalisation (§3)"
-    "np_tokens_flattened_wrong": {"section"},
     # the whole port under torch.autocast (bfloat16), compute dtype declared float32: five logic stories, led by §4
     "meta_autocast_bfloat16": {"section"},
 }
