@@ -16,7 +16,7 @@ from samspec.conformance.harness.check import Checker
 from samspec.conformance.profiles.profile import get_profile
 from samspec.reference.coordinates import shift_to_pixel_centres
 from samspec.reference.positional_encoding import fourier_argument, sinusoids
-from samspec.reference.sparse import assemble_sparse
+from samspec.reference.sparse import assemble_sparse, embed_box_corners
 
 SAM = get_profile("sam")
 COUNT = re.compile(r"\((\d+) of (\d+)\)| (\d+) of (\d+) failing outputs")
@@ -385,3 +385,32 @@ def test_a_variant_followed_for_some_inputs_only_is_led_by_where_those_outputs_a
     _, overall = run(reshaped, pick(cases, "labels.foreground", "points.many", "masks.random", "masks.binary"))
     assert overall["lines"][0].startswith("diagnosis: 2 of 2 failing outputs point to §10")
     assert "`channels_last_reshaped`" in overall["lines"][0] and overall["section"] == "§10"
+
+
+def _bottom_right_gets_both(corner_pe, top_left, bottom_right, xp):
+    return embed_box_corners(corner_pe, top_left, top_left + bottom_right, xp)
+
+
+def test_box_tokens_with_a_row_that_is_no_known_row_point_to_the_corner_embeddings(cases):
+    """§6.2, stage localisation: the bottom-right corner tokens get both corner rows; what is added to
+    their positional encoding is no known row, and it is the corners' embedding (§6.2), not a label's."""
+    both = bug("bottom_right_gets_both", stages=replace_stages(embed_box_corners=_bottom_right_gets_both))
+    results, overall = run(both, pick(cases, "boxes.border", "all.batch_one"))
+    lines = [line for r in results if r.verdict == "fail" for line in r.diagnosis["localisation"]]
+    assert any(line.endswith("the corner embedding differs (§6.2)") for line in lines)
+    assert not any("label embedding differs" in line for line in lines) and overall["section"] == "§6.2"
+
+
+def _conv3_input_channels_reversed(params):
+    scrambled = dict(params)
+    scrambled["mask_downscaling.6.weight"] = params["mask_downscaling.6.weight"][:, ::-1].copy()
+    return scrambled
+
+
+def test_a_spatially_constant_mask_gives_no_per_channel_offset_claim(cases):
+    """§9.4, stage localisation: a scrambled 1x1 convolution weight on a constant mask makes every
+    channel constant over the pixels whatever the bug: no "per-channel offset (a bias)" is claimed there."""
+    scrambled = bug("conv3_input_channels_reversed", params=_conv3_input_channels_reversed)
+    results, _ = run(scrambled, pick(cases, "masks.constant"))
+    row = next(r for r in results if r.output == DENSE and r.verdict == "fail")
+    assert not any("offset" in line for line in row.diagnosis["localisation"])

@@ -252,9 +252,10 @@ def _positional_line(ev, positional, kinds):
             f"channel order differ (§4.2)"
         )
     if any(f[3] for f in positional):
-        return (
-            f"{names}: what is added to the positional encoding is not a known row: the label embedding differs (§5.2)"
+        which = (
+            "corner embedding differs (§6.2)" if box_pe_bad and not point_pe_bad else "label embedding differs (§5.2)"
         )
+        return f"{names}: what is added to the positional encoding is not a known row: the {which}"
     if grid == "pass" and box_pe_bad and not point_pe_bad and has_points:
         return (
             f"{names}: the positional encoding of the box corners differs while the points' and the dense "
@@ -262,8 +263,9 @@ def _positional_line(ev, positional, kinds):
         )
     if grid == "pass":
         return (
-            f"{names}: each token's positional part differs while the dense grid agrees, so the Fourier "
-            f"features are right and the coordinates fed to them differ: shift or normalisation (§3)"
+            f"{names}: each token's positional part differs while the dense grid agrees: unless the tokens use a "
+            f"Gaussian matrix of their own, the coordinates fed to the Fourier features differ: shift or "
+            f"normalisation (§3)"
         )
     return (
         f"{names}: each token's positional part differs and so does the dense grid: the positional "
