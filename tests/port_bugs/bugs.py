@@ -67,6 +67,14 @@ NUMPY = [
     PortBug("numpy_faithful", f"{NPF}:NumpyPort", "sam", what="faithful NumPy port, float32", faithful=True),
     _np("numpy_f64_inside", "NumpyPortFloat64Inside", (), "", "faithful: float64 inside, float32 out", faithful=True),
     _np(
+        "np_linspace_complex_faithful",
+        "NumpyLinspaceComplexFaithful",
+        (),
+        "",
+        "faithful: grid by linspace, sinusoids by exp(1j A)",
+        faithful=True,
+    ),
+    _np(
         "np_shift_only_integer_inputs",
         "ShiftOnlyIntegerInputs",
         ["§3.1"],
@@ -108,6 +116,7 @@ NUMPY = [
         "padding point appended, its label -1 prepended",
     ),
     _np("np_pad_when_no_mask", "PadWhenNoMask", ["§5.1"], "logic", "pads points when no mask (not no box) is given"),
+    _np("np_padding_prepended", "PaddingPrepended", ["§5.1", "§7"], "ordering", "padding token before the points"),
     _np(
         "np_labels_of_first_image",
         "LabelsOfFirstImage",
@@ -176,6 +185,13 @@ NUMPY = [
         ["§9.1"],
         "layout",
         "2x2 windows gathered by reshape alone",
+    ),
+    _np(
+        "np_integer_masks_as_uint8",
+        "IntegerMasksAsUint8",
+        ["§9"],
+        "dtype/cast",
+        "integer masks read as uint8: negative integer logits wrap",
     ),
     _np("np_mask_cast_to_int", "MaskCastToInt", ["§9"], "dtype/cast", "mask logits truncated to int32"),
     _np(
@@ -352,6 +368,15 @@ def _port(module, profile):
 _hf, _sam2, _keras = _port(HF, "hf"), _port(SAM2, "sam2"), _port(KERAS, "keras_hub")
 
 HF_PORTS = [
+    _hf("hf_float64_faithful", "HfFloat64", (), "", "faithful: transformers in float64", faithful=True),
+    _hf(
+        "hf_float64_pe_float32",
+        "HfFloat64PeFloat32",
+        ["§11.3", "§1.3", "§4"],
+        "precision",
+        "float64 port whose positional embeddings stay float32",
+        precision=True,
+    ),
     _hf("hf_faithful_gather", "HfFaithfulGather", (), "", "faithful: label embeddings by one gather", faithful=True),
     _hf(
         "hf_point_pe_not_tied",

@@ -133,3 +133,24 @@ class HfNegativeLabelsNotAPoint(HfPort):
         @_on(encoder, "_embed_points")
         def _embed_points(self, points, labels, pad):
             return original(points, torch.where(labels < 0, torch.full_like(labels, -1), labels), pad)
+
+
+class HfFloat64(HfPort):
+    """Faithful: transformers' SamPromptEncoder run in float64 (``.double()``; compute dtype float64)."""
+
+    def __init__(self):
+        super().__init__(dtype="float64")
+
+
+class HfFloat64PeFloat32(HfFloat64):
+    """Precision, one stage: a float64 port whose positional embeddings (the shared Gaussian matrix and the
+    grid) stay in float32, as Meta's code hard-codes; coordinates are cast to the matrix's dtype."""
+
+    def patch(self, model):
+        pe = model.shared_image_embedding
+        pe.to(torch.float32)
+        original = pe.forward
+
+        @_on(pe, "forward")
+        def forward(self, input_coords, input_shape=None):
+            return original(input_coords.float(), input_shape).double()

@@ -19,6 +19,22 @@ class NumpyPortFloat64Inside(NumpyPort):
         return {k: np.asarray(v, dtype=np.float32) for k, v in super().run(points, labels, boxes, masks).items()}
 
 
+class NumpyLinspaceComplexFaithful(NumpyPort):
+    """Faithful: the grid's cell centres by ``np.linspace`` and the sinusoids from ``np.exp(1j * A)``
+    (complex64), each rounded differently from the reference but within float32's rounding."""
+
+    name = "numpy-linspace-complex"
+
+    def cell_centres(self):
+        ys = np.linspace(0.5 / self.h, 1 - 0.5 / self.h, self.h, dtype=self.dtype)
+        xs = np.linspace(0.5 / self.w, 1 - 0.5 / self.w, self.w, dtype=self.dtype)
+        return np.stack(np.meshgrid(xs, ys), axis=-1)
+
+    def sinusoids(self, arg):
+        z = np.exp(1j * arg.astype(np.complex64))
+        return np.concatenate([z.imag, z.real], axis=-1).astype(self.dtype)
+
+
 # ---------------------------------------------------------------- §3 coordinates
 class ShiftOnlyIntegerInputs(NumpyPort):
     """§3.1: shifts by 0.5 only integer pixel indices, believing float coordinates are already centres."""
@@ -104,6 +120,16 @@ class PadWhenNoMask(NumpyPort):
         if boxes is not None:
             parts.append(self.embed_boxes(boxes))
         return np.concatenate(parts, axis=1)
+
+
+class PaddingPrepended(NumpyPort):
+    """§5.1 ordering: the padding point and its label -1 are put before the points instead of after them."""
+
+    def pad(self, coords, labels):
+        b = coords.shape[0]
+        coords = np.concatenate([np.zeros((b, 1, 2), coords.dtype), coords], axis=1)
+        labels = np.concatenate([-np.ones((b, 1), labels.dtype), labels], axis=1)
+        return coords, labels
 
 
 class LabelsOfFirstImage(NumpyPort):
@@ -257,6 +283,17 @@ class MaskWeightsFloat16Checkpoint(NumpyPort):
             if key.startswith("mask_downscaling."):
                 p[key] = p[key].astype(np.float16).astype(self.dtype)
         return p
+
+
+class IntegerMasksAsUint8(NumpyPort):
+    """§9.5 dtype/cast: integer masks are read as uint8 (an image-mask habit), so negative integer logits wrap
+    (-1 becomes 255); float masks are right."""
+
+    def downscale(self, masks):
+        masks = np.asarray(masks)
+        if np.issubdtype(masks.dtype, np.integer):
+            masks = masks.astype(np.uint8)
+        return super().downscale(masks)
 
 
 class MaskCastToInt(NumpyPort):
