@@ -208,6 +208,13 @@ NUMPY = [
         "batching",
         "points encoded as (B*N, 2), unflattened as (N, B, C) transposed",
     ),
+    _np(
+        "np_batch_one_squeezed",
+        "BatchOneSqueezed",
+        ["§11.1", "§11.2"],
+        "layout",
+        "a batch of one returns sparse tokens (N', C)",
+    ),
     _np("np_dense_pe_no_batch_axis", "DensePeNoBatchAxis", ["§11.2", "§8.2"], "layout", "dense PE returned (C, h, w)"),
     _np(
         "np_whole_port_float16",
@@ -323,6 +330,13 @@ META_PORTS = [
         "grid y divided by w, x by h (instance patch of pe_layer.forward)",
     ),
     _meta(
+        "meta_dense_pe_cached_on_class",
+        "MetaDensePECachedOnClass",
+        ["§8.2", "§8"],
+        "logic",
+        "dense PE cached on the class: later encoders return the first one's grid",
+    ),
+    _meta(
         "meta_layer_norm_bfloat16",
         "MetaLayerNormBfloat16",
         ["§9.2", "§11.3", "§1.3"],
@@ -392,6 +406,13 @@ HF_PORTS = [
         "wrong default",
         "hidden_act left at gelu_new (tanh GELU)",
         names=["tanh_gelu"],
+    ),
+    _hf(
+        "hf_patch_size_default",
+        "HfPatchSizeDefault",
+        ["§8", "§10"],
+        "wrong default",
+        "grid size image_size // 16 (transformers' default patch size) instead of the configured one",
     ),
     _hf("hf_boxes_transposed", "HfBoxesTransposed", ["§6.1"], "layout", "box corners (x1, x2), (y1, y2)"),
     _hf(

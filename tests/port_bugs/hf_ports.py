@@ -75,6 +75,17 @@ class HfGeluNewDefault(HfPort):
         model.prompt_encoder.mask_embed.activation = ACT2FN["gelu_new"]
 
 
+class HfPatchSizeDefault(HfPort):
+    """Wrong default: the grid size taken from transformers' default patch size, image_size // 16, instead of
+    the configured embedding size (equal whenever the image is 16 times the grid)."""
+
+    def patch(self, model):
+        config = model.config.prompt_encoder_config
+        grid = config.image_size // 16
+        config.image_embedding_size = grid
+        model.prompt_encoder.image_embedding_size = (grid, grid)
+
+
 class HfBoxesTransposed(HfPort):
     """§6.1 layout: ``boxes.reshape(B, nb, 2, 2).transpose(-1, -2)``: corners (x1, x2) and (y1, y2)."""
 

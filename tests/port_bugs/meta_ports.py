@@ -245,6 +245,22 @@ class MetaGridDivisorsSwapped(MetaPort):
 
 
 # ---------------------------------------------------------------- §9 mask path
+class _DensePECachedOnClass(PromptEncoder):
+    _dense_pe = None  # "the grid never changes": computed once, kept on the class
+
+    def get_dense_pe(self):
+        if type(self)._dense_pe is None:
+            type(self)._dense_pe = super().get_dense_pe()
+        return type(self)._dense_pe
+
+
+class MetaDensePECachedOnClass(MetaPort):
+    """§8.2 state: the dense positional grid is cached on the class, so every encoder built later in the
+    process (another configuration or Gaussian matrix) returns the first one's grid."""
+
+    encoder_class = _DensePECachedOnClass
+
+
 class MetaLayerNormBfloat16(MetaPort):
     """Precision, one stage: both LayerNorm2d compute in bfloat16 (x.bfloat16(), back to float32)."""
 

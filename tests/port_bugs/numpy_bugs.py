@@ -327,6 +327,17 @@ class TokensFlattenedWrong(NumpyPort):
         return self.label_tokens(flat.reshape(n, b, -1).transpose(1, 0, 2), labels)
 
 
+class BatchOneSqueezed(NumpyPort):
+    """§11.1 layout: a batch of one image returns its sparse tokens unbatched, (N', C), "for convenience"."""
+
+    def run(self, points, labels, boxes, masks):
+        out = super().run(points, labels, boxes, masks)
+        sparse = out["prompt_sparse_embeddings"]
+        if sparse.shape[0] == 1:
+            out["prompt_sparse_embeddings"] = sparse[0]
+        return out
+
+
 class DensePeNoBatchAxis(NumpyPort):
     """§11.2 layout: returns the dense positional grid as (C, h, w), without its batch axis of 1."""
 
