@@ -35,6 +35,26 @@ class NumpyLinspaceComplexFaithful(NumpyPort):
         return np.concatenate([z.imag, z.real], axis=-1).astype(self.dtype)
 
 
+class NumpyOddStridesFaithful(NumpyPort):
+    """Faithful: returns views (a Fortran-ordered sparse copy, the dense output as a transposed view of a
+    channels-last array, the grid as a read-only broadcast view)."""
+
+    name = "numpy-odd-strides"
+
+    def downscale(self, masks):
+        return np.asfortranarray(super().downscale(masks))
+
+    def run(self, points, labels, boxes, masks):
+        out = super().run(points, labels, boxes, masks)
+        dense = np.ascontiguousarray(out["prompt_dense_embeddings"].transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+        pe = out["prompt_dense_positional_embeddings"]
+        return {
+            "prompt_sparse_embeddings": np.asfortranarray(out["prompt_sparse_embeddings"]),
+            "prompt_dense_embeddings": dense,
+            "prompt_dense_positional_embeddings": np.broadcast_to(pe[0], pe.shape),
+        }
+
+
 # ---------------------------------------------------------------- §3 coordinates
 class ShiftOnlyIntegerInputs(NumpyPort):
     """§3.1: shifts by 0.5 only integer pixel indices, believing float coordinates are already centres."""
@@ -132,6 +152,24 @@ class PaddingPrepended(NumpyPort):
         return coords, labels
 
 
+_LABEL_ROWS = {}
+
+
+class LabelRowsCachedBySize(NumpyPort):
+    """§5.2 state: the label rows are memoised by hidden size (a "cheap" key), so a later build with other
+    weights of the same size reuses the first build's not_a_point/background/foreground rows."""
+
+    def label_tokens(self, pe, labels):
+        keys = ("not_a_point_embed.weight", "point_embeddings.0.weight", "point_embeddings.1.weight")
+        rows = _LABEL_ROWS.setdefault(self.C, [self.p[k].copy() for k in keys])
+        cached = dict(self.p, **dict(zip(keys, rows)))
+        own, self.p = self.p, cached
+        try:
+            return super().label_tokens(pe, labels)
+        finally:
+            self.p = own
+
+
 class LabelsOfFirstImage(NumpyPort):
     """§5.2 batching: looks the label embeddings up with the first image's labels for the whole batch."""
 
@@ -218,6 +256,28 @@ class GridFromPixelCentres(NumpyPort):
 
 
 # ---------------------------------------------------------------- §9 mask path
+class ConvTapsSwapped(NumpyPort):
+    """§9.1: the 2x2 stride-2 convolution written tap by tap, ``x[:, di::2, dj::2] @ weight[:, :, dj, di].T``:
+    the kernel's row and column indices swapped."""
+
+    def conv2x2(self, x, weight, bias):
+        out = bias
+        for di in (0, 1):
+            for dj in (0, 1):
+                out = out + x[:, di::2, dj::2, :] @ weight[:, :, dj, di].T
+        return out
+
+
+class LayerNormOverWidth(NumpyPort):
+    """§9.2 layout: LayerNorm2d written for NCHW with ``axis=-1``, which there is the width, not the channels
+    (here: channels-last data normalised over its x axis)."""
+
+    def layer_norm(self, x, gamma, beta):
+        mu = x.mean(axis=-2, keepdims=True)
+        var = ((x - mu) ** 2).mean(axis=-2, keepdims=True)
+        return (x - mu) / np.sqrt(var + self.const(self.eps)) * gamma + beta
+
+
 class ActivationBeforeNorm(NumpyPort):
     """§9 ordering: conv -> GELU -> LayerNorm2d instead of conv -> LayerNorm2d -> GELU."""
 

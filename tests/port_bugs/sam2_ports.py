@@ -67,6 +67,18 @@ class Sam2CornerLabelsSwapped(Sam2Port):
             return pe
 
 
+class Sam2NoPaddingForZeroPoints(Sam2Port):
+    """§5.1: skips the padding point when the point list is empty (``pad and points.shape[1] > 0``), so
+    points of shape (B, 0, 2) give no token instead of the padding token."""
+
+    def patch(self, encoder):
+        original = encoder._embed_points
+
+        @_on(encoder, "_embed_points")
+        def _embed_points(self, points, labels, pad):
+            return original(points, labels, pad and points.shape[1] > 0)
+
+
 class Sam2NoMaskFromNotAPoint(Sam2Port):
     """§10 weight conversion: a key-map typo loads ``no_mask_embed`` from ``not_a_point_embed``."""
 
