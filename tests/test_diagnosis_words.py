@@ -10,7 +10,7 @@ from samspec.conformance.cases.store import load_cases
 from samspec.conformance.diagnosis.diagnoser import Diagnoser
 from samspec.conformance.diagnosis.phase import argument_fit
 from samspec.conformance.diagnosis.precision import rounding_pattern
-from samspec.conformance.diagnosis.variants import DENSE, SPARSE, Variant, VariantAdapter
+from samspec.conformance.diagnosis.variants import DENSE, DENSE_PE, SPARSE, Variant, VariantAdapter
 from samspec.conformance.diagnosis.variants.blocks import replace_stages
 from samspec.conformance.harness.check import Checker
 from samspec.conformance.profiles.profile import get_profile
@@ -414,3 +414,25 @@ def test_a_spatially_constant_mask_gives_no_per_channel_offset_claim(cases):
     results, _ = run(scrambled, pick(cases, "masks.constant"))
     row = next(r for r in results if r.output == DENSE and r.verdict == "fail")
     assert not any("offset" in line for line in row.diagnosis["localisation"])
+
+
+def _to_bfloat16(values):
+    """Round float32 values to bfloat16's 8 significant bits (round to nearest even), kept as float32."""
+    bits = np.asarray(values, dtype=np.float32).view(np.uint32)
+    rounded = (bits + np.uint32(0x7FFF) + ((bits >> np.uint32(16)) & np.uint32(1))) & np.uint32(0xFFFF0000)
+    return rounded.view(np.float32)
+
+
+def _grid_in_bfloat16(outputs, inputs, config):
+    out = dict(outputs)
+    out[DENSE_PE] = _to_bfloat16(out[DENSE_PE])
+    return out
+
+
+def test_bfloat16_rounding_of_the_grid_is_not_called_other_sinusoids(cases):
+    """§4.2, stage localisation: a grid rounded to bfloat16 in a port that declares float32 moves each
+    sin/cos pair off the unit circle by its rounding only: no "not sin/cos pairs" claim (§4.2)."""
+    rounded = bug("grid_in_bfloat16", outputs=_grid_in_bfloat16)
+    results, _ = run(rounded, pick(cases, "seed.points", "labels.foreground"), compute_dtype="float32")
+    rows = [r for r in results if r.output == DENSE_PE and r.verdict == "fail"]
+    assert rows and not any("not sin/cos pairs" in line for r in rows for line in r.diagnosis["localisation"])

@@ -16,7 +16,7 @@ import numpy as np
 
 from samspec.reference import DENSE, DENSE_PE, SPARSE
 
-from .phase import one_half
+from .phase import OFF_CIRCLE, one_half
 from .tokens import which_row
 
 
@@ -165,7 +165,7 @@ def grid(ev):
     if halves:
         return [f"the grid's channels: {halves} (§4.2)"]
     norms = got[:, :half] ** 2 + got[:, half:] ** 2
-    if np.max(np.abs(norms - 1.0)) > max(1e3 * tol, 1e-3):
+    if np.max(np.abs(norms - 1.0)) > max(1e3 * tol, OFF_CIRCLE):
         return [
             "the grid's channels are not sin/cos pairs of one argument: the sinusoids or their channel order "
             "differ (§4.2)"

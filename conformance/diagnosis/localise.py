@@ -27,7 +27,7 @@ import numpy as np
 from samspec.reference import DENSE, DENSE_PE, SPARSE
 
 from .dense_structure import dense, dense_shape, grid, same
-from .phase import one_half
+from .phase import OFF_CIRCLE, one_half
 from .tokens import anonymous, reference_tokens, which_row
 
 
@@ -319,7 +319,7 @@ def _token_group(ev, kind, members, kinds, difference):
         port_pe = np.stack([ev.got[bb, nn] - (ev.expected[bb, nn] - kinds[bb][nn].pe) for bb, nn in members])
         half = port_pe.shape[-1] // 2
         norms = port_pe[..., :half] ** 2 + port_pe[..., half:] ** 2
-        not_sinusoid = bool(np.max(np.abs(norms - 1.0)) > max(1e3 * tol, 1e-3))
+        not_sinusoid = bool(np.max(np.abs(norms - 1.0)) > max(1e3 * tol, OFF_CIRCLE))
         rows = [_known_row(ev, ev.got[bb, nn], kinds[bb][nn].pe) for bb, nn in members] if not_sinusoid else []
         if rows and all(rows):
             listed = ", ".join(f"{row} ({rows.count(row)})" for row in dict.fromkeys(rows))

@@ -31,6 +31,9 @@ SYSTEMATIC = 0.99  # the share of the phase error's energy one line kappa * A + 
 ELEMENTS = 16  # at least this many (sin, cos) pairs, and arguments spread over at least a radian
 CELLS = 512  # the grid's cells read at most (evenly spaced)
 UNIT = 0.05  # every pair the port gives has a norm within this of 1 (a sinusoid of some argument)
+# sin^2 + cos^2 further than this from 1 is no sin/cos pair: beyond what bfloat16 rounding (2^-8 of each
+# feature, about 0.008 on the sum) moves it, and far below what a wrong function (sin twice, |cos|) does
+OFF_CIRCLE = 1e-2
 
 
 class ArgumentFit(NamedTuple):
