@@ -200,6 +200,33 @@ def test_sam_onnx_conversion():
     assert out["point_coords"].shape == (1, 0, 2) and out["mask_input"].shape == (1, 1, 64, 64)
 
 
+SEVERAL_BOXES = np.array(
+    [[[1.0, 2.0, 50.0, 60.0], [3.0, 4.0, 10.0, 12.0]], [[5.0, 6.0, 7.0, 8.0], [9.0, 1.0, 2.0, 3.0]]]
+)
+
+
+def test_several_boxes_per_image_convert_box_by_box():
+    """§6.1–§6.2: `sam` boxes (B, M, 4) become keras-hub's (B, M, 2, 2), and the ONNX layouts' labelled points
+    tl0, br0, tl1, br1 (labels 2, 3, 2, 3) after the points."""
+    keras = get_profile("keras_hub").to_port(prompt(POINTS, LABELS, SEVERAL_BOXES), PORTRAIT)
+    assert np.array_equal(keras["boxes"], SEVERAL_BOXES.reshape(2, 2, 2, 2))
+    for name in ("sam_onnx", "sam_onnx_layout"):
+        out = get_profile(name).to_port(prompt(POINTS, LABELS, SEVERAL_BOXES), SQUARE)
+        assert out["point_labels"].tolist() == [[1, 0, 2, 3, 2, 3], [0, -1, 2, 3, 2, 3]], name
+        assert np.array_equal(out["point_coords"][:, 2:], SEVERAL_BOXES.reshape(2, 4, 2)), name
+
+
+@pytest.mark.parametrize("name", ["sam", "sam2", "sam2_layout", "hf", "hf_layout", "hf_sam2", "ort_sam2"])
+def test_one_box_per_prompt_ports_cannot_take_several_boxes(name):
+    """§6.1: a port taking one box per prompt gives n/a, with the reason, for boxes (B, M, 4) with M = 2 (and
+    M = 0), never for (B, 4) or (B, 1, 4)."""
+    for boxes in (SEVERAL_BOXES, SEVERAL_BOXES[:, :0]):
+        with pytest.raises(NotApplicable, match=r"box.*\(one_box_per_prompt\)$"):
+            get_profile(name).to_port(prompt(boxes=boxes), SQUARE)
+    for boxes in (BOXES, BOXES[:, None]):
+        assert get_profile(name).not_applicable(prompt(boxes=boxes), SQUARE) is None, name
+
+
 def test_own_profiles_mark_na_exactly_where_an_excluded_divergence_is_exercised(cases):
     for profile in PROFILES.values():
         for case in cases:
