@@ -139,3 +139,9 @@ def test_samspec_check_exec_judges_the_c_port(tmp_path):
         check=False,
     )
     assert buggy.returncode == 1 and "no_pixel_shift" in buggy.stdout
+    # docs/other-languages.md quotes this run's first failing row and its summary line: they are what it prints
+    docs = (PORT.parents[1] / "docs" / "other-languages.md").read_text(encoding="utf-8")
+    summary = next(line for line in buggy.stdout.splitlines() if line.startswith("diagnosis: "))
+    first = next(line for line in buggy.stdout.splitlines() if line.startswith("fail "))
+    assert summary in docs, f"docs/other-languages.md: the summary line is now\n{summary}"
+    assert " ".join(first.split()) in {" ".join(line.split()) for line in docs.splitlines()}, first
