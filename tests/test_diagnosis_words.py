@@ -436,3 +436,31 @@ def test_bfloat16_rounding_of_the_grid_is_not_called_other_sinusoids(cases):
     results, _ = run(rounded, pick(cases, "seed.points", "labels.foreground"), compute_dtype="float32")
     rows = [r for r in results if r.output == DENSE_PE and r.verdict == "fail"]
     assert rows and not any("not sin/cos pairs" in line for r in rows for line in r.diagnosis["localisation"])
+
+
+def _sparse_squeezed(outputs, inputs, config):
+    out = dict(outputs)
+    out[SPARSE] = out[SPARSE][0] if out[SPARSE].shape[0] == 1 else out[SPARSE]
+    return out
+
+
+def test_an_output_without_its_batch_axis_of_one_is_a_layout_of_the_outputs(cases):
+    """§11.2, stage localisation: a batch of one returns its sparse tokens as (N, C): the expected tokens
+    without their batch axis, not a token assembly (§7)."""
+    squeezed = bug("sparse_squeezed", outputs=_sparse_squeezed)
+    _, overall = run(squeezed, pick(cases, "labels.foreground", "seed.points"))
+    assert overall["section"] == "§11.2" and "without their batch axis of 1 (§11.2)" in overall["lines"][0]
+
+
+def _grid_of_half_size(outputs, inputs, config):
+    out = dict(outputs)
+    out[DENSE_PE] = np.ascontiguousarray(out[DENSE_PE][:, :, ::2, ::2])
+    return out
+
+
+def test_a_grid_of_another_size_is_built_for_another_configuration(cases):
+    """§8.2, stage localisation: a dense positional grid of another (h, w), not the expected one
+    transposed, depends on the configuration only: it is built for another configuration (§8.2)."""
+    halved = bug("grid_of_half_size", outputs=_grid_of_half_size)
+    _, overall = run(halved, pick(cases, "labels.foreground", "seed.points"))
+    assert overall["section"] == "§8.2" and "built for another configuration (§8.2)" in overall["lines"][0]

@@ -70,11 +70,21 @@ def dense_shape(ev):
                 ]
         if got.shape[1:] == expected.shape[1:]:
             return [f"the {what} has batch {got.shape[0]} where {expected.shape[0]} is expected (§11.1)"]
-        if got.shape[:2] == expected.shape[:2] and got.shape[2:] == expected.shape[2:][::-1]:
+        where = "§8.2" if ev.key == DENSE_PE else ("§9.1" if ev.inputs.get("masks") is not None else "§10")
+        if got.shape[:2] == expected.shape[:2] and same(got, np.swapaxes(expected, 2, 3), ev.tol):
+            return [f"the {what} is (h, w)-transposed: shape {got.shape} where {expected.shape} is expected ({where})"]
+        if ev.key == DENSE_PE and got.shape[0] == expected.shape[0]:  # the grid depends on the configuration only
             return [
-                f"the {what} is (h, w)-transposed: shape {got.shape} where {expected.shape} is expected "
-                f"({'§8.2' if ev.key == DENSE_PE else ('§9.1' if ev.inputs.get('masks') is not None else '§10')})"
+                f"the {what} has (C, h, w) = {got.shape[1:]} where {expected.shape[1:]} is expected (not the "
+                f"expected grid transposed): it is built for another configuration (§8.2)"
             ]
+        if got.shape[:2] == expected.shape[:2]:
+            return [
+                f"the {what} has (h, w) = {got.shape[2:]} where {expected.shape[2:]} is expected, with other values "
+                f"than the expected ones transposed: it is built for another embedding size ({where})"
+            ]
+    if expected.ndim == 4 and expected.shape[0] == 1 and same(got, expected[0], ev.tol):
+        return [f"the {what} has shape {got.shape}: the expected one without its batch axis of 1 (§11.2)"]
     return [f"the {what} has shape {got.shape} where {expected.shape} is expected (§11.2)"]
 
 
