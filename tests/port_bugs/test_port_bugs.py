@@ -24,10 +24,6 @@ from .score import misses, score_bug
 KNOWN_MISSES: dict[str, set] = {
     # the whole port under torch.autocast (bfloat16), compute dtype declared float32: five logic stories, led by §4
     "meta_autocast_bfloat16": {"section"},
-    # a batch of one returned unbatched, (N', C): "shape (4, 32) where (1, 4, 32) is expected (§7, §11.1)": §7 first
-    "np_batch_one_squeezed": {"section"},
-    # the grid cached on the class (another configuration's grid): "shape ... (§11.2)", and "(h, w)-transposed (§8.2)"
-    "meta_dense_pe_cached_on_class": {"section"},
 }
 
 SAM = [b for b in BUGS if set(b.needs) <= {"torch", "segment_anything"}]
