@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .round2 import ROUND2
+
 NP = "tests.port_bugs.numpy_bugs"
 NPF = "tests.port_bugs.numpy_port"
 META = "tests.port_bugs.meta_ports"
@@ -553,7 +555,7 @@ KERAS_PORTS = [
     ),
 ]
 
-BUGS = NUMPY + META_PORTS + HF_PORTS + SAM2_PORTS + KERAS_PORTS
+BUGS = NUMPY + META_PORTS + HF_PORTS + SAM2_PORTS + KERAS_PORTS + ROUND2  # round 2: round2.py
 
 
 def by_name() -> dict:

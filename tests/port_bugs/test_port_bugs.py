@@ -24,10 +24,16 @@ from .score import misses, score_bug
 KNOWN_MISSES: dict[str, set] = {
     # the whole port under torch.autocast (bfloat16), compute dtype declared float32: five logic stories, led by §4
     "meta_autocast_bfloat16": {"section"},
+    # round 2 (round2.py), measured before any fix:
+    # sparse tokens rounded to float16: no precision claim; led by "label -1 tokens differ by one same vector" (§5.2)
+    "r2_torch_sparse_half_storage": {"section"},
+    # grid size from input_image_size // 16: led by the output's shape (§11.2), not the grid's size (§8)
+    "r2_torch_grid_from_image_size": {"section"},
 }
 
 SAM = [b for b in BUGS if set(b.needs) <= {"torch", "segment_anything"}]
-PORTS = [b for b in BUGS if b not in SAM]
+JAX = [b for b in BUGS if "jax" in b.needs]  # round 2's JAX ports: jax is in the keras environment
+PORTS = [b for b in BUGS if b not in SAM and b not in JAX]
 KINDS = {
     "logic",
     "precision",
@@ -91,6 +97,13 @@ def test_numpy_and_meta_ports(bug, tmp_path):
 @pytest.mark.ports
 @pytest.mark.parametrize("bug", PORTS, ids=[b.name for b in PORTS])
 def test_transformers_sam2_and_keras_ports(bug, tmp_path):
+    _check(bug, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.keras
+@pytest.mark.parametrize("bug", JAX, ids=[b.name for b in JAX])
+def test_jax_ports(bug, tmp_path):
     _check(bug, tmp_path)
 
 
