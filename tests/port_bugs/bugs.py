@@ -297,6 +297,23 @@ NUMPY = [
         two_bugs=True,
     ),
     _np(
+        "np_two_pi_typed_mask_int",
+        "TwoBugsPiTypedAndMaskInt",
+        ["§4.1", "§9"],
+        "logic + dtype/cast",
+        "2π as 2 * 3.1416 (§4.1, tiny), and mask logits truncated to int32 (§9)",
+        two_bugs=True,
+    ),
+    _np(
+        "np_two_grid_float16_corners_sorted",
+        "TwoBugsGridFloat16AndCornersSorted",
+        ["§8.2", "§11.3", "§1.3", "§6.1"],
+        "precision + logic",
+        "grid in float16 (§8.2, precision), and boxes reordered to (min, max) (§6.1)",
+        precision=True,
+        two_bugs=True,
+    ),
+    _np(
         "np_two_cos_from_sin_empty_batch",
         "TwoBugsCosFromSinAndEmptyBatch",
         ["§4.2", "§7", "§11.1"],
@@ -494,6 +511,13 @@ SAM2_PORTS = [
         ["§5.1"],
         "logic",
         "no padding token when the point list is empty (N = 0)",
+    ),
+    _sam2(
+        "sam2_boxes_shifted_twice",
+        "Sam2BoxesShiftedTwice",
+        ["§3.1", "§6.1"],
+        "off-by-one",
+        "boxes shifted by 0.5 twice (the caller and the encoder); points right",
     ),
     _sam2(
         "sam2_no_mask_from_not_a_point",

@@ -419,6 +419,15 @@ class TwoBugsLabelsBatchAndNormPrecedence(LabelsOfFirstImage, NormPrecedence):
     """Two bugs: §5.2 labels of the first image for the batch, and §9.2 the LayerNorm precedence slip."""
 
 
+class TwoBugsPiTypedAndMaskInt(PiTyped, MaskCastToInt):
+    """Two bugs of very different sizes: §4.1 2π typed as 2 * 3.1416 (below float16's budget), and §9 mask
+    logits truncated to int32."""
+
+
+class TwoBugsGridFloat16AndCornersSorted(GridFloat16, BoxCornersSorted):
+    """Two bugs, one of them precision: §8.2 the grid in float16, and §6.1 boxes reordered to (min, max)."""
+
+
 class TwoBugsCosFromSinAndEmptyBatch(CosFromSin, EmptySparseBatchOne):
     """Two bugs: §4.2 cos from sin, and §7 the empty sparse output with batch 1."""
 

@@ -79,6 +79,18 @@ class Sam2NoPaddingForZeroPoints(Sam2Port):
             return original(points, labels, pad and points.shape[1] > 0)
 
 
+class Sam2BoxesShiftedTwice(Sam2Port):
+    """§3.1/§6.1: the port's box path adds the pixel-centre 0.5 before calling the encoder's ``_embed_boxes``,
+    which adds it again (boxes moved by a whole pixel; points are right)."""
+
+    def patch(self, encoder):
+        original = encoder._embed_boxes
+
+        @_on(encoder, "_embed_boxes")
+        def _embed_boxes(self, boxes):
+            return original(boxes + 0.5)
+
+
 class Sam2NoMaskFromNotAPoint(Sam2Port):
     """§10 weight conversion: a key-map typo loads ``no_mask_embed`` from ``not_a_point_embed``."""
 
