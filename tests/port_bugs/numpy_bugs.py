@@ -73,6 +73,36 @@ class ShiftOnlyIntegerInputs(NumpyPort):
         return coords.reshape(-1, 2, 2)
 
 
+class ShiftTypo(NumpyPort):
+    """§3.1: the pixel-centre shift typed as 0.4999 (an error far below a pixel, of float16's size)."""
+
+    def shift(self, coords):
+        return coords + self.const(0.4999)
+
+
+class NormaliseWithEpsilon(NumpyPort):
+    """§3.2: divides by (size + 1e-4) "to avoid a division by zero"."""
+
+    def normalise(self, coords):
+        return coords / (np.array([self.W, self.H], dtype=self.dtype) + self.const(1e-4))
+
+
+class SecondNormEps1e5(NumpyPort):
+    """§9.2 wrong default: the second LayerNorm2d built with PyTorch's default eps 1e-5 (the first has 1e-6)."""
+
+    def downscale(self, masks):
+        self._norms = 0
+        return super().downscale(masks)
+
+    def layer_norm(self, x, gamma, beta):
+        self._norms += 1
+        self.eps = 1e-5 if self._norms == 2 else 1e-6
+        try:
+            return super().layer_norm(x, gamma, beta)
+        finally:
+            self.eps = 1e-6
+
+
 # ---------------------------------------------------------------- §4 positional encoding
 class CosFromSin(NumpyPort):
     """§4.2: takes cos A = sqrt(1 - sin² A) to save a transcendental call (loses the sign of cos)."""
