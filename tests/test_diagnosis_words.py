@@ -464,3 +464,36 @@ def test_a_grid_of_another_size_is_built_for_another_configuration(cases):
     halved = bug("grid_of_half_size", outputs=_grid_of_half_size)
     _, overall = run(halved, pick(cases, "labels.foreground", "seed.points"))
     assert overall["section"] == "§8.2" and "built for another configuration (§8.2)" in overall["lines"][0]
+
+
+def _conv1_bias_dropped(params):
+    dropped = dict(params)
+    dropped["mask_downscaling.0.bias"] = np.zeros_like(params["mask_downscaling.0.bias"])
+    return dropped
+
+
+def test_every_failing_output_keeps_a_summary_line_beside_the_trace_line(cases):
+    """§9.1, words with the trace: a default check traces a few failing mask cases; the outputs left
+    untraced keep their own line (§9) once the trace's line closes the summary."""
+    from samspec.conformance.harness.stages import with_trace_summary
+    from samspec.conformance.selftest.ports import TracedVariantAdapter
+
+    port = TracedVariantAdapter(
+        Variant("conv1_bias_dropped", "drops conv1's bias", "§9.1", "test", params=_conv1_bias_dropped)
+    )
+    subset = [c for c in cases if c.inputs.get("masks") is not None]
+    diagnoser = Diagnoser(SAM)
+    results = Checker(port, SAM, diagnose=diagnoser, trace="failing").run(subset)
+    overall = diagnoser.reconcile(results, subset)
+    assert 0 < sum(r.trace is not None for r in results if r.verdict == "fail") < overall["failing"]
+    shown = with_trace_summary(overall, results)
+    covered = sum(counts(line) for line in shown["lines"] if not line.startswith("trace:"))
+    assert covered == shown["failing"] and any("(§9" in line for line in shown["lines"][:-1])
+
+
+def test_cases_whose_points_carry_no_position_say_nothing_about_the_corners(cases):
+    """§6.1, words: a passing case whose points all have label -1 (no positional encoding, §5.2) does
+    not show the shared shift and normalisation right: box-only differences stay at the coordinates (§3)."""
+    sorted_boxes = bug("boxes_sorted", inputs=_boxes_sorted)
+    _, overall = run(sorted_boxes, pick(cases, "boxes.reversed", "labels.not_a_point"))
+    assert "cases with points encode their points right" not in overall["summary"] and overall["section"] == "§3"

@@ -151,7 +151,7 @@ def dense(ev):
         ]
     return [
         f"the difference is confined to {where}: conv 2x2, LayerNorm2d, activation, conv 1x1 "
-        f"(§9; an adapter's `trace()` shows the first stage that departs)"
+        f"(§9; an adapter's `trace()` shows which of its stages differs first)"
     ]
 
 

@@ -68,10 +68,19 @@ def _pointer(record, trace, points_right=0):
 
 
 def points_right(results, cases_by_id) -> int:
-    """How many cases with points have their sparse output pass (their points' coordinates are right)."""
+    """How many cases with positioned points (a label of 0 or more) have their sparse output pass (their
+    points' coordinates are right); 0 when a traced failing case departs at a point stage."""
+    traces = [r.trace for r in results if isinstance(getattr(r, "trace", None), dict)]
+    if any(str(trace.get("first_departing")).startswith("points.") for trace in traces):
+        return 0
     passing = {r.case for r in results if r.output == SPARSE and r.verdict == "pass"}
     with_points = (cases_by_id.get(case_id) for case_id in passing)
-    return sum(1 for c in with_points if c is not None and np.size(c.inputs.get("points", None)) > 1)
+    return sum(1 for c in with_points if c is not None and _positioned(c.inputs))
+
+
+def _positioned(inputs) -> bool:
+    labels = inputs.get("labels")
+    return np.size(inputs.get("points", None)) > 1 and labels is not None and bool(np.any(np.asarray(labels) >= 0))
 
 
 def group(records, keys, traced, run=((), {})) -> list:
