@@ -497,3 +497,16 @@ def test_cases_whose_points_carry_no_position_say_nothing_about_the_corners(case
     sorted_boxes = bug("boxes_sorted", inputs=_boxes_sorted)
     _, overall = run(sorted_boxes, pick(cases, "boxes.reversed", "labels.not_a_point"))
     assert "cases with points encode their points right" not in overall["summary"] and overall["section"] == "§3"
+
+
+def test_a_variant_refuted_by_failing_outputs_only_is_not_said_to_fail_passing_ones():
+    """§12.2, words: a variant followed for some inputs only that no passing output refutes (the failing
+    outputs it changes otherwise do) is never said to "fail 0 output(s) that pass"."""
+    from samspec.conformance.diagnosis import wording
+    from samspec.conformance.diagnosis.records import Cause
+
+    cause = Cause("grid_xy_swapped", 33, "your grid stacks (y, x)", "§8.1", [], contradicts=0)
+    line = wording.in_part(cause, 33, [])
+    assert "0 output(s)" not in line and "changes other failing outputs" in line
+    refuted = Cause("grid_xy_swapped", 33, "your grid stacks (y, x)", "§8.1", [], contradicts=2)
+    assert "would also fail 2 output(s) that pass" in wording.in_part(refuted, 33, [])

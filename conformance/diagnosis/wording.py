@@ -49,7 +49,8 @@ def unexplained(reference_error, closest, closest_error, section) -> str:
 def precision(dtype, lower, error, budget) -> str:
     return (
         f"your outputs are {dtype} but only {lower}-accurate (max|err| {number(error)}, within the "
-        f"{lower} budget {number(budget)}): return {lower} outputs, or compute in {dtype} (§11.3, docs/tolerances.md)"
+        f"{lower} budget {number(budget)}): return {lower} outputs, or compute in {dtype} from {dtype} weights "
+        f"(§11.3, docs/tolerances.md)"
     )
 
 
@@ -102,14 +103,22 @@ def in_part(cause, total, lines) -> str:
         return (
             f"{lead(lines)} {cause.count} of {total} failing outputs point to {cause.localised[0]}: "
             f"{cause.localised[1]}; the closest known variant for them is `{cause.variant}`, which matches them "
-            f"but would also fail {cause.contradicts} output(s) that pass, so your port does this there only: "
+            f"but {_refuted(cause)}, so your port does this there only: "
             f"{cause.explanation} ({cause.section})"
         )
     return (
         f"{lead(lines)} closest known variant for {cause.count} of {total} is `{cause.variant}`, which "
-        f"matches them but would also fail {cause.contradicts} output(s) that pass: your port does "
-        f"this for some inputs only: {cause.explanation} ({cause.section})"
+        f"matches them but {_refuted(cause)}: your port does this for some inputs only: {cause.explanation} "
+        f"({cause.section})"
     )
+
+
+def _refuted(cause) -> str:
+    """Why a variant that matches outputs is not the port's bug: passing outputs it would fail, or
+    (none) the failing outputs it changes, where the port's differ from it."""
+    if cause.contradicts:
+        return f"would also fail {cause.contradicts} output(s) that pass"
+    return "changes other failing outputs, where the port's outputs are not the variant's"
 
 
 def partly(cause, total, lines) -> str:
