@@ -16,7 +16,7 @@ from samspec.conformance.harness.check import Checker
 from samspec.conformance.profiles.profile import get_profile
 from samspec.reference.coordinates import shift_to_pixel_centres
 from samspec.reference.positional_encoding import fourier_argument, sinusoids
-from samspec.reference.sparse import assemble_sparse, embed_box_corners
+from samspec.reference.sparse import append_padding_point, assemble_sparse, embed_box_corners
 
 SAM = get_profile("sam")
 COUNT = re.compile(r"\((\d+) of (\d+)\)| (\d+) of (\d+) failing outputs")
@@ -510,3 +510,17 @@ def test_a_variant_refuted_by_failing_outputs_only_is_not_said_to_fail_passing_o
     assert "0 output(s)" not in line and "changes other failing outputs" in line
     refuted = Cause("grid_xy_swapped", 33, "your grid stacks (y, x)", "§8.1", [], contradicts=2)
     assert "would also fail 2 output(s) that pass" in wording.in_part(refuted, 33, [])
+
+
+def _padding_prepended(coords, labels, xp):
+    padded, padded_labels = append_padding_point(coords, labels, xp)
+    return xp.roll(padded, 1, axis=1), xp.roll(padded_labels, 1, axis=1)
+
+
+def test_tokens_that_each_equal_another_expected_token_are_the_token_order(cases):
+    """§7, stage localisation: the padding point put before the points shifts every token by one; where the
+    tokens are no permutation of the expected ones, each differing token still equals another expected one."""
+    prepended = bug("padding_prepended", stages=replace_stages(append_padding_point=_padding_prepended))
+    results, overall = run(prepended, pick(cases, "points.mixed_batch", "points.many", "labels.all_values"))
+    assert overall["section"] == "§7" and "no known row" not in overall["summary"]
+    assert not any("not a known row" in line for r in results if r.diagnosis for line in r.diagnosis["localisation"])

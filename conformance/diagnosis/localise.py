@@ -162,7 +162,7 @@ def _sparse(ev):
         f"sparse tokens that differ: {_spell_groups(groups, True)}"
         + (f"; that agree: {_spell_groups(groups, False)}" if not bad.all() else "; every token differs")
     ]
-    reordered = _reordered(got, expected, tol, kinds)
+    reordered = _reordered(got, expected, tol, kinds) or _other_tokens(got, expected, bad, tol)
     if reordered:
         return lines + [reordered]
     findings = []
@@ -180,6 +180,24 @@ def _sparse(ev):
         if finding[0] == "other":
             lines.append(finding[1])
     return lines
+
+
+def _other_tokens(got, expected, bad, tol):
+    """The line when every differing token (two or more) equals another expected token of its image, though
+    not all tokens are a permutation of the expected ones: the token order differs (§7); else None."""
+    found = []
+    for b, n in zip(*np.nonzero(bad)):
+        distance = np.max(np.abs(expected[b] - got[b, n]), axis=-1)
+        other = int(np.argmin(distance))
+        if other == n or distance[other] > tol:
+            return None
+        found.append(f"{n}<-{other}" if got.shape[0] == 1 else f"image {b}: {n}<-{other}")
+    if len(found) < 2:
+        return None
+    return (
+        f"every differing token equals another expected token of its image (position<-expected: "
+        f"{', '.join(found[:6])}{', ...' if len(found) > 6 else ''}): the token order differs (§7)"
+    )
 
 
 def _borrowed_positions(ev, kinds, bad):
@@ -292,6 +310,13 @@ def _token_group(ev, kind, members, kinds, difference):
     if len(members) == 1 and (kind == "padding tokens" or not keep):  # one token: no "same vector" to see
         used = which_row(got_token, ev) or (which_row(got_token, ev, with_pe=pe) if pe is not None else None)
         section = "§5.1" if kind == "padding tokens" else ("§6.3" if kind.startswith("box") else "§5.2")
+        distance = np.max(np.abs(ev.expected[b] - got_token), axis=-1)
+        other = int(np.argmin(distance))
+        if not used and other != n and distance[other] <= tol:  # another expected token: the order (§7)
+            return (
+                "row",
+                f"{kind} differ (one token): it equals the expected token {other}, {kinds[b][other].kind[:-1]} (§7)",
+            )
         return ("row", f"{kind} differ (one token): it equals {used or 'no known row'} ({section})")
     positions = np.stack([kinds[bb][nn].pe for bb, nn in members]) if keep and pe is not None else None
     if positions is not None and np.max(np.abs(positions - positions[0])) <= tol:
