@@ -142,6 +142,50 @@ TORCH_PORTS = [
     ),
 ]
 
+TORCH_PORTS += [
+    _torch(
+        "r2_torch_gelu_sqrt2_typed",
+        "TorchGeluSqrt2Typed",
+        ["§9.3"],
+        "logic",
+        "GELU by hand with √2 typed as 1.414: an error above float32's budget, below float16's",
+    ),
+]
+
+# the same port with its own trace() (round2_torch.TracedTorchPort): samspec traces failing cases by default
+TRACED_TORCH_PORTS = [
+    _torch("r2_traced_torch_faithful", "TracedTorchFaithful", what="faithful, with trace()", faithful=True),
+    _torch(
+        "r2_traced_torch_sparse_half_storage",
+        "TracedTorchSparseHalfStorage",
+        ["§7", "§11.3", "§1.3"],
+        "precision",
+        "sparse tokens stored in float16, with the port's trace()",
+        precision=True,
+    ),
+    _torch(
+        "r2_traced_torch_unit_coords_clamped",
+        "TracedTorchUnitCoordsClamped",
+        ["§3.2"],
+        "logic",
+        "normalised coordinates clamped to [0, 1], with the port's trace()",
+    ),
+    _torch(
+        "r2_traced_torch_variance_by_moments",
+        "TracedTorchVarianceByMoments",
+        ["§9.2"],
+        "precision",
+        "LayerNorm2d variance as E[x²] − E[x]², with the port's trace()",
+    ),
+    _torch(
+        "r2_traced_torch_gelu_sqrt2_typed",
+        "TracedTorchGeluSqrt2Typed",
+        ["§9.3"],
+        "logic",
+        "GELU with √2 typed as 1.414, with the port's trace()",
+    ),
+]
+
 JAX_PORTS = [
     _jax("r2_jax_faithful", "JaxFaithful", what="faithful functional JAX port, NHWC inside, float32", faithful=True),
     _jax(
@@ -329,4 +373,4 @@ EXEC_PORTS = [
     ),
 ]
 
-ROUND2 = TORCH_PORTS + NUMPY_PORTS + EXEC_PORTS  # JAX_PORTS join once scored
+ROUND2 = TORCH_PORTS + TRACED_TORCH_PORTS + JAX_PORTS + NUMPY_PORTS + EXEC_PORTS

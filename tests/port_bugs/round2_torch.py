@@ -292,3 +292,66 @@ TorchCornerLabelThreshold = _port(_CornerLabelThreshold, "TorchCornerLabelThresh
 TorchFirstGeluTanh = _port(_FirstGeluTanh, "TorchFirstGeluTanh")
 TorchNoMaskAsZeroMask = _port(_NoMaskAsZeroMask, "TorchNoMaskAsZeroMask")
 TorchComplexExp = _port(_ComplexExp, "TorchComplexExp")
+
+
+class _GeluSqrt2Typed(TorchPromptEncoder):
+    # GELU written out by hand with √2 typed as 1.414 (error ~1e-4: above float32's budget, below float16's)
+    def act1(self, x):
+        return 0.5 * x * (1 + torch.erf(x / 1.414))
+
+    act2 = act1
+
+
+TorchGeluSqrt2Typed = _port(_GeluSqrt2Typed, "TorchGeluSqrt2Typed")
+
+
+class TracedTorchPort(TorchPort):
+    """The adapter with the port's own ``trace()`` (docs/adapters.md): the stages of spec §11.4 it can give,
+    channels last, computed by the same methods as ``run``."""
+
+    def trace(self, points, labels, boxes, masks):
+        enc, stages = self.encoder, {}
+        points, labels, boxes, masks = self.inputs(points, labels, boxes, masks)
+        with torch.no_grad():
+            if points is not None:
+                coords, lab = points + 0.5, labels
+                if boxes is None:
+                    b = coords.shape[0]
+                    coords = torch.cat([coords, torch.zeros(b, 1, 2)], dim=1)
+                    lab = torch.cat([lab, -torch.ones(b, 1, dtype=lab.dtype)], dim=1)
+                stages["points.normalised"] = enc.normalise(coords)
+                stages["points.positional_encoding"] = enc.fourier(stages["points.normalised"])
+                stages["points.tokens"] = enc.embed_points(points, labels, pad=boxes is None)
+            if boxes is not None:
+                corners = boxes.reshape(boxes.shape[0], -1, 2, 2) + 0.5
+                stages["boxes.normalised"] = enc.normalise(corners)
+                stages["boxes.positional_encoding"] = enc.fourier(stages["boxes.normalised"])
+                stages["boxes.tokens"] = enc.embed_boxes(boxes)
+            stages["dense_pe.grid"] = enc.dense_pe()[0].permute(1, 2, 0)
+            if masks is not None:
+                x = enc.conv1(enc.mask_to_float(masks))
+                stages["mask.conv1"] = x.permute(0, 2, 3, 1)
+                x = enc.norm1(x)
+                stages["mask.norm1"] = x.permute(0, 2, 3, 1)
+                x = enc.act1(x)
+                stages["mask.act1"] = x.permute(0, 2, 3, 1)
+                x = enc.conv2(x)
+                stages["mask.conv2"] = x.permute(0, 2, 3, 1)
+                x = enc.norm2(x)
+                stages["mask.norm2"] = x.permute(0, 2, 3, 1)
+                x = enc.act2(x)
+                stages["mask.act2"] = x.permute(0, 2, 3, 1)
+                stages["mask.conv3"] = enc.conv3(x).permute(0, 2, 3, 1)
+        outputs = self.run(*[None if a is None else a.numpy() for a in (points, labels, boxes, masks)])
+        return {**{k: v.detach().numpy() for k, v in stages.items()}, **outputs}
+
+
+def _traced(encoder_class, name):
+    return type(name, (TracedTorchPort,), {"encoder_class": encoder_class, "name": name})
+
+
+TracedTorchFaithful = _traced(TorchPromptEncoder, "TracedTorchFaithful")
+TracedTorchSparseHalfStorage = _traced(_SparseHalfStorage, "TracedTorchSparseHalfStorage")
+TracedTorchUnitCoordsClamped = _traced(_UnitCoordsClamped, "TracedTorchUnitCoordsClamped")
+TracedTorchVarianceByMoments = _traced(_VarianceByMoments, "TracedTorchVarianceByMoments")
+TracedTorchGeluSqrt2Typed = _traced(_GeluSqrt2Typed, "TracedTorchGeluSqrt2Typed")

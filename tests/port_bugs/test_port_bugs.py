@@ -27,6 +27,7 @@ KNOWN_MISSES: dict[str, set] = {
     # round 2 (round2.py), measured before any fix:
     # sparse tokens rounded to float16: no precision claim; led by "label -1 tokens differ by one same vector" (§5.2)
     "r2_torch_sparse_half_storage": {"section"},
+    "r2_traced_torch_sparse_half_storage": {"section"},  # the same, though its trace says the token stages agree
     # grid size from input_image_size // 16: led by the output's shape (§11.2), not the grid's size (§8)
     "r2_torch_grid_from_image_size": {"section"},
     # integer inputs read as <f8 by a hand-written reader: led by a line with no section, then §6.1, §7, §9
