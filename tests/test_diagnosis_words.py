@@ -524,3 +524,21 @@ def test_tokens_that_each_equal_another_expected_token_are_the_token_order(cases
     results, overall = run(prepended, pick(cases, "points.mixed_batch", "points.many", "labels.all_values"))
     assert overall["section"] == "§7" and "no known row" not in overall["summary"]
     assert not any("not a known row" in line for r in results if r.diagnosis for line in r.diagnosis["localisation"])
+
+
+def _dense_through_float32(outputs, inputs, config):
+    out = dict(outputs)
+    if inputs.get("masks") is not None:
+        out[DENSE] = out[DENSE].astype(np.float32).astype(np.float64)
+    return out
+
+
+def test_a_float64_port_whose_positional_outputs_are_float64_accurate_is_not_told_it_computes_in_float32(cases):
+    """§11.3, words: a float64 port whose mask path alone loses float64 accuracy (an approximation, a float32
+    step) passes its grid in float64: it does not compute in float32, so no "only float32-accurate" claim."""
+    port = VariantAdapter(
+        Variant("dense_through_float32", "x", "§9", "test", outputs=_dense_through_float32), "float64"
+    )
+    results, overall = run(port, pick(cases, "masks.random", "masks.binary", "all.points_boxes_masks"))
+    assert overall is not None and overall["precision"] == 0 and "float32-accurate" not in overall["summary"]
+    assert any(r.output == DENSE_PE and r.verdict == "pass" for r in results)

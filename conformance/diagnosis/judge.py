@@ -89,6 +89,8 @@ class OutputJudge:
         diagnosis.localisation, diagnosis.localised_section = self.localise(evidence, argument)
         # the right sinusoids of a systematically wrong argument are no rounding (phase.py)
         precision = None if argument else self.precision(case, output_key, got, dtype, expected, reference_error)
+        if precision and dtype == "float64" and self.float64_witness(case, output_key, outputs, dtype):
+            precision = None  # a positional output of the same case is float64-accurate: not computed in float32
         diagnosis.precision = precision  # kept for the whole run, also where a variant that rounds matches
         if precision and dtype == "float64":  # float32 accuracy is far below any bug's error: say it at once
             diagnosis.verdict, diagnosis.section, diagnosis.summary = "precision", "§11.3", precision
@@ -159,6 +161,12 @@ class OutputJudge:
         if not rounding_pattern(got - expected, np.asarray(rounded[output_key], dtype=np.float64) - expected):
             return None
         return wording.precision(dtype, lower, reference_error, budget)
+
+    def float64_witness(self, case, output_key, outputs, dtype) -> bool:
+        """Whether another output of the case that float32 would round (the grid's sinusoids, positioned
+        tokens) passes in float64: the port computes those in float64, not its whole run in float32."""
+        others = [k for k in (SPARSE, DENSE_PE) if k != output_key and isinstance(outputs, dict) and k in outputs]
+        return any(self.status(case, k, outputs[k], dtype) == "pass" for k in others)
 
     def status(self, case, key, value, dtype) -> str:
         """pass / fail / missing / n/a (nothing position-dependent to compare) for another output

@@ -28,12 +28,8 @@ KNOWN_MISSES: dict[str, set] = {
     # sparse tokens rounded to float16: no precision claim; led by "label -1 tokens differ by one same vector" (§5.2)
     "r2_torch_sparse_half_storage": {"section"},
     "r2_traced_torch_sparse_half_storage": {"section"},  # the same, though its trace says the token stages agree
-    # grid size from input_image_size // 16: led by the output's shape (§11.2), not the grid's size (§8)
-    "r2_torch_grid_from_image_size": {"section"},
     # integer inputs read as <f8 by a hand-written reader: led by a line with no section, then §6.1, §7, §9
     "r2_exec_raw_f8_reader": {"section"},
-    # float64 port with a JavaScript erf (1.5e-7): told it is "only float32-accurate" (§11.3) on 22 of 24 outputs
-    "r2_exec_js_erf": {"precision", "section"},
 }
 
 SAM = [b for b in BUGS if set(b.needs) <= {"torch", "segment_anything"}]
