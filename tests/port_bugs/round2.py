@@ -371,6 +371,13 @@ EXEC_PORTS = [
         "logic",
         "positional grids cached by (h, w) across cases: a later config of the same size reuses another's grid",
     ),
+    _exec(
+        "r2_exec_empty_prompt_padded",
+        "empty_prompt_padded",
+        ["§7", "§5.1"],
+        "wrong default",
+        "no points and no boxes taken as zero points, so padded: sparse (B, 1, C) not_a_point instead of (B, 0, C)",
+    ),
 ]
 
 ROUND2 = TORCH_PORTS + TRACED_TORCH_PORTS + JAX_PORTS + NUMPY_PORTS + EXEC_PORTS

@@ -8,7 +8,7 @@ every case, and writes OUT/<case id>/<output key>.npy. Written from docs/spec.md
 
 Each BUG is one mistake a port in another language makes (a naive .npy reader, a writer that
 widens, a JavaScript erf, a typed constant, a buffer written in the wrong order, a C switch that
-falls through, a cache keyed by too little).
+falls through, a cache keyed by too little, an empty prompt made zero points).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ BUGS = (
     "grid_nhwc_buffer",
     "case0_fallthrough",
     "grid_cache_by_size",
+    "empty_prompt_padded",
 )
 FLOAT64_BUGS = ("js_erf", "two_pi_digits")  # ports that compute in double, as JavaScript does
 
@@ -167,6 +168,8 @@ def run_case(case, fixtures: Path, bug: str, grid_cache: dict) -> dict:
         parts.append(enc.points(points, labels, pad=boxes is None))
     if boxes is not None:
         parts.append(enc.boxes(boxes))
+    if not parts and bug == "empty_prompt_padded":  # "no prompt" made zero points, which the padding rule pads
+        parts.append(enc.points(np.zeros((batch, 0, 2)), np.zeros((batch, 0), np.int64), pad=True))
     sparse = np.concatenate(parts, axis=1) if parts else np.zeros((batch, 0, enc.c), dt)
     if masks is not None:
         dense = enc.dense(masks)
