@@ -4,6 +4,8 @@ Each port is checked twice, in a subprocess, with the command a user types:
 ``samspec check MODULE:CLASS --profile P --report r.json`` (a default check: the adapter runs in
 samspec's worker process and a few failing cases are traced), and the same with ``--no-trace``
 (and ``--no-diagnosis``: only its verdicts are compared; the words are judged on the default run).
+The second run is made only where the first traced something (a port without ``trace()`` was
+already checked without tracing).
 Per port: caught (an output fails or errors), the summary's first section
 (``selftest.score.first_section``) and whether it is right (``judge_words``: its top-level section is
 one of the bug's, or the dtype clause for a real precision bug), the known variants named that are
@@ -127,10 +129,19 @@ def misses(bug, row) -> set:
     return found
 
 
+def traced_any(report) -> bool:
+    """Whether a run traced anything: a whole-run trace line or a traced result (a failed trace counts)."""
+    if not report:
+        return True  # no report to tell: assume it may have, and run the comparison
+    return bool((report.get("diagnosis") or {}).get("trace")) or any(r.get("trace") for r in report["results"])
+
+
 def score_bug(bug, folder: Path) -> dict:
     traced = run_check(bug, True, folder)
-    untraced = run_check(bug, False, folder)
-    row = {"bug": bug.name, **judge(bug, traced)}
+    # Tracing can change verdicts only where it ran: a port without trace(), or a run with nothing to
+    # trace, was already a run without tracing, and a second one would compare a run with itself.
+    untraced = run_check(bug, False, folder) if traced_any(traced["report"]) else {**traced, "seconds": 0.0}
+    row = {"bug": bug.name, **judge(bug, traced), "traced": traced_any(traced["report"])}
     first, second = verdicts(traced["report"]), verdicts(untraced["report"])
     row["same_verdicts"] = bool(first) and first == second and traced["rc"] == untraced["rc"]
     row["verdict_differences"] = sorted(k for k in set(first) | set(second) if first.get(k) != second.get(k))[:10]
@@ -194,10 +205,11 @@ def markdown(bugs, rows) -> str:
             claim = "missed"
         section = "faithful" if bug.faithful else " ".join(bug.sections)
         caught = ("**fails**" if row["caught"] else "passes") if bug.faithful else _cell(row["caught"])
+        same = _cell(row["same_verdicts"]) if row.get("traced", True) else "no trace ran"
         out.append(
             f"| `{bug.name}` | {bug.profile} | {bug.kind or '-'} | {section} | {caught} | "
             f"{row['first_section'] or '-'} | {_cell(row['right_section']) if not bug.faithful else '-'} | "
-            f"{', '.join(row['wrong_names']) or '-'} | {claim} | {_cell(row['same_verdicts'])} | "
+            f"{', '.join(row['wrong_names']) or '-'} | {claim} | {same} | "
             f"{row['outputs_failed']} / {row['outputs_failed_no_trace']} | {', '.join(row['misses']) or '-'} |"
         )
     head = (
