@@ -542,3 +542,19 @@ def test_a_float64_port_whose_positional_outputs_are_float64_accurate_is_not_tol
     results, overall = run(port, pick(cases, "masks.random", "masks.binary", "all.points_boxes_masks"))
     assert overall is not None and overall["precision"] == 0 and "float32-accurate" not in overall["summary"]
     assert any(r.output == DENSE_PE and r.verdict == "pass" for r in results)
+
+
+def _sparse_stored_in_float16(outputs, inputs, config):
+    out = dict(outputs)
+    out[SPARSE] = out[SPARSE].astype(np.float16).astype(np.float32)
+    return out
+
+
+def test_tokens_equal_to_a_row_rounded_to_float16_point_to_the_dtype(cases):
+    """§11.3, stage localisation: sparse tokens stored in float16 by a port declaring float32: the
+    not-a-point tokens equal not_a_point_embed rounded to float16, not "no known row" (§5.2)."""
+    stored = bug("sparse_stored_in_float16", outputs=_sparse_stored_in_float16)
+    results, overall = run(stored, pick(cases, "labels.not_a_point", "seed.points"), compute_dtype="float32")
+    lines = [line for r in results if r.verdict == "fail" for line in r.diagnosis["localisation"]]
+    assert any("not_a_point_embed rounded to float16 (§11.3)" in line for line in lines)
+    assert "no known row" not in overall["lines"][0]

@@ -299,6 +299,13 @@ def _known_row(ev, token, pe):
     return which_row(token, ev, with_pe=pe) if pe is not None else alone
 
 
+def _row_section(kind, used) -> str:
+    """The section of a token that carries no position and equals the row ``used`` (or no known row)."""
+    if used and used.endswith("rounded to float16"):
+        return "§11.3"  # a known row stored in float16
+    return "§5.1" if kind == "padding tokens" else ("§6.3" if kind.startswith("box") else "§5.2")
+
+
 def _token_group(ev, kind, members, kinds, difference):
     """One group of differing tokens, ``members`` its (batch, token) positions: ("row", line) for one
     same difference vector, ("pe", "", kind, not_sinusoid) for a positional difference, ("other", line)."""
@@ -309,7 +316,7 @@ def _token_group(ev, kind, members, kinds, difference):
     got_token = ev.got[b, n]
     if len(members) == 1 and (kind == "padding tokens" or not keep):  # one token: no "same vector" to see
         used = which_row(got_token, ev) or (which_row(got_token, ev, with_pe=pe) if pe is not None else None)
-        section = "§5.1" if kind == "padding tokens" else ("§6.3" if kind.startswith("box") else "§5.2")
+        section = _row_section(kind, used)
         distance = np.max(np.abs(ev.expected[b] - got_token), axis=-1)
         other = int(np.argmin(distance))
         if not used and other != n and distance[other] <= tol:  # another expected token: the order (§7)
@@ -327,7 +334,7 @@ def _token_group(ev, kind, members, kinds, difference):
         if kind == "padding tokens" or not keep:
             used = which_row(got_token, ev) or (which_row(got_token, ev, with_pe=pe) if pe is not None else None)
             what = f"they equal {used}" if used else "they equal no known row"
-            section = "§5.1" if kind == "padding tokens" else ("§6.3" if kind.startswith("box") else "§5.2")
+            section = _row_section(kind, used)
             return ("row", f"{kind} differ by one same vector: {what} ({section})")
         used = which_row(got_token, ev, with_pe=pe) if pe is not None else None
         what = f"the port gives them {used}" if used else "the port adds another vector to their positional encoding"

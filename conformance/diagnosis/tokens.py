@@ -89,4 +89,10 @@ def which_row(vector, ev, with_pe=None):
         row = ev.params.get(key)
         if row is not None and row.shape[-1] == base.shape[-1] and np.max(np.abs(base - row[0])) <= tol:
             return words if with_pe is None else f"the positional encoding + {words}"
+    if with_pe is None:  # a stored row rounded to float16: the tokens are kept in float16 (§11.3)
+        for key, words in ROWS:
+            row = ev.params.get(key)
+            if row is not None and row.shape[-1] == base.shape[-1]:
+                if np.max(np.abs(base - row[0].astype(np.float16).astype(np.float64))) <= tol:
+                    return f"{words} rounded to float16"
     return None

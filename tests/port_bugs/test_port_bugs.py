@@ -25,9 +25,6 @@ KNOWN_MISSES: dict[str, set] = {
     # the whole port under torch.autocast (bfloat16), compute dtype declared float32: five logic stories, led by §4
     "meta_autocast_bfloat16": {"section"},
     # round 2 (round2.py), measured before any fix:
-    # sparse tokens rounded to float16: no precision claim; led by "label -1 tokens differ by one same vector" (§5.2)
-    "r2_torch_sparse_half_storage": {"section"},
-    "r2_traced_torch_sparse_half_storage": {"section"},  # the same, though its trace says the token stages agree
     # integer inputs read as <f8 by a hand-written reader: led by a line with no section, then §6.1, §7, §9
     "r2_exec_raw_f8_reader": {"section"},
 }
