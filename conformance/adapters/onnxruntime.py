@@ -22,12 +22,11 @@ graph outputs (onnx_trace.py).
 
 from __future__ import annotations
 
-import io
 import types
-import warnings
 
 import numpy as np
 
+from .onnx_export import cpu_session, export_to_onnx
 from .onnx_trace import TRACE_OUTPUTS, recorded_call, to_reference_stages
 from .segment_anything import build_prompt_encoder, load_prompt_encoder_class
 
@@ -100,21 +99,10 @@ def export_prompt_encoder(encoder, img_size: int, trace: bool = False) -> bytes:
                 return recorded_call(encoder, lambda: self.outputs(*inputs))
             return self.outputs(*inputs)
 
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # TracerWarning and the TorchScript exporter's deprecation notice
-        torch.onnx.export(
-            PromptEncoderGraph().eval(),
-            _example_inputs(encoder, img_size),
-            buffer,
-            input_names=list(INPUT_NAMES),
-            output_names=list(OUTPUT_NAMES + (TRACE_OUTPUTS if trace else ())),
-            dynamic_axes=DYNAMIC_AXES,
-            opset_version=OPSET,
-            do_constant_folding=True,
-            dynamo=False,
-        )
-    return buffer.getvalue()
+    outputs = OUTPUT_NAMES + (TRACE_OUTPUTS if trace else ())
+    return export_to_onnx(
+        PromptEncoderGraph().eval(), _example_inputs(encoder, img_size), INPUT_NAMES, outputs, DYNAMIC_AXES, OPSET
+    )
 
 
 class OnnxRuntimeAdapter:
@@ -125,15 +113,8 @@ class OnnxRuntimeAdapter:
         encoder = build_prompt_encoder(config, params)
         self.encoder, self.img_size = encoder.float().eval(), max(config["input_image_size"])
         self.model_bytes = export_prompt_encoder(self.encoder, self.img_size)
-        self.session = self._session(self.model_bytes)
+        self.session = cpu_session(self.model_bytes)
         self.trace_session = None
-
-    def _session(self, model_bytes):
-        import onnxruntime
-
-        options = onnxruntime.SessionOptions()
-        options.log_severity_level = 3
-        return onnxruntime.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
 
     @staticmethod
     def _feeds(point_coords, point_labels, mask_input, has_mask_input) -> dict:
@@ -151,7 +132,7 @@ class OnnxRuntimeAdapter:
     def trace(self, point_coords, point_labels, mask_input, has_mask_input):
         """The stages of one call (`samspec check --trace`): the traced graph's extra outputs (onnx_trace)."""
         if self.trace_session is None:
-            self.trace_session = self._session(export_prompt_encoder(self.encoder, self.img_size, trace=True))
+            self.trace_session = cpu_session(export_prompt_encoder(self.encoder, self.img_size, trace=True))
         feeds = self._feeds(point_coords, point_labels, mask_input, has_mask_input)
         names = list(OUTPUT_NAMES + TRACE_OUTPUTS)
         values = dict(zip(names, self.trace_session.run(names, feeds)))

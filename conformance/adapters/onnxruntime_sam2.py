@@ -23,13 +23,12 @@ and removed afterwards.
 from __future__ import annotations
 
 import contextlib
-import io
 import sys
 import types
-import warnings
 
 import numpy as np
 
+from .onnx_export import cpu_session, export_to_onnx
 from .onnx_trace import TRACE_OUTPUTS, recorded_call, to_reference_stages
 from .segment_anything import build_prompt_encoder
 
@@ -120,22 +119,10 @@ def export_wrapper(wrapper, encoder, image_size: int, trace: bool = False) -> by
                 return recorded_call(encoder, lambda: self.wrapper(*inputs))
             return self.wrapper(*inputs)
 
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # TracerWarning and the TorchScript exporter's deprecation notice
-        torch.onnx.export(
-            Graph().eval(),
-            _example_inputs(encoder, image_size),
-            buffer,
-            export_params=True,
-            opset_version=OPSET,
-            do_constant_folding=True,
-            input_names=list(INPUT_NAMES),
-            output_names=list(OUTPUT_NAMES + (TRACE_OUTPUTS if trace else ())),
-            dynamic_axes=DYNAMIC_AXES,
-            dynamo=False,
-        )
-    return buffer.getvalue()
+    outputs = OUTPUT_NAMES + (TRACE_OUTPUTS if trace else ())
+    return export_to_onnx(
+        Graph().eval(), _example_inputs(encoder, image_size), INPUT_NAMES, outputs, DYNAMIC_AXES, OPSET
+    )
 
 
 class OnnxRuntimeSam2Adapter:
@@ -150,15 +137,8 @@ class OnnxRuntimeSam2Adapter:
         self.image_size = max(config["input_image_size"])
         sam_model = types.SimpleNamespace(sam_prompt_encoder=encoder, image_size=self.image_size)
         self.encoder, self.wrapper = encoder, wrapper_class(sam_model).eval()
-        self.session = self._session(export_wrapper(self.wrapper, encoder, self.image_size))
+        self.session = cpu_session(export_wrapper(self.wrapper, encoder, self.image_size))
         self.trace_session = None
-
-    def _session(self, model_bytes):
-        import onnxruntime
-
-        options = onnxruntime.SessionOptions()
-        options.log_severity_level = 3
-        return onnxruntime.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
 
     @staticmethod
     def _feeds(point_coords, point_labels, input_masks, has_input_masks) -> dict:
@@ -177,7 +157,7 @@ class OnnxRuntimeSam2Adapter:
         """The stages of one call (`samspec check --trace`): a second graph exported from the same wrapper
         with the intermediate tensors as extra outputs (onnx_trace)."""
         if self.trace_session is None:
-            self.trace_session = self._session(export_wrapper(self.wrapper, self.encoder, self.image_size, True))
+            self.trace_session = cpu_session(export_wrapper(self.wrapper, self.encoder, self.image_size, True))
         feeds = self._feeds(point_coords, point_labels, input_masks, has_input_masks)
         names = list(OUTPUT_NAMES + TRACE_OUTPUTS)
         values = dict(zip(names, self.trace_session.run(names, feeds)))
