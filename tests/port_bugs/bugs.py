@@ -17,48 +17,8 @@ Written from docs/spec.md and the ports' own code, not from samspec's variants o
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
+from .model import HF, KERAS, META, NP, NPF, SAM2, PortBug
 from .round2 import ROUND2
-
-NP = "tests.port_bugs.numpy_bugs"
-NPF = "tests.port_bugs.numpy_port"
-META = "tests.port_bugs.meta_ports"
-HF = "tests.port_bugs.hf_ports"
-SAM2 = "tests.port_bugs.sam2_ports"
-KERAS = "tests.port_bugs.keras_ports"
-# the modules each family of ports imports (tests/conftest.py MARKERS decides the test's marker)
-NEEDS = {
-    NP: (),
-    NPF: (),
-    META: ("torch", "segment_anything"),
-    HF: ("torch", "transformers"),
-    SAM2: ("torch", "sam2"),
-    KERAS: ("torch", "keras_hub"),
-}
-
-
-@dataclass(frozen=True)
-class PortBug:
-    name: str
-    port: str  # MODULE:ATTR, as given to `samspec check`
-    profile: str
-    sections: tuple = ()
-    kind: str = ""
-    precision: bool = False
-    names: tuple = ()
-    what: str = ""
-    faithful: bool = False
-    two_bugs: bool = False
-    extra_args: tuple = field(default_factory=tuple)
-
-    @property
-    def module(self) -> str:
-        return self.port.split(":")[0]
-
-    @property
-    def needs(self) -> tuple:
-        return NEEDS[self.module]
 
 
 def _np(name, cls, sections, kind, what, precision=False, names=(), **kw):

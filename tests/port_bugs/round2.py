@@ -12,46 +12,14 @@ a porter would make. ``bugs.BUGS`` appends ``ROUND2``.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
-from pathlib import Path
 
-TORCH = "tests.port_bugs.round2_torch"
-JAX = "tests.port_bugs.round2_jax"
-NUMPY = "tests.port_bugs.round2_numpy"
-EXEC_SCRIPT = Path(__file__).with_name("round2_exec.py")
-NEEDS = {TORCH: ("torch",), JAX: ("jax",), NUMPY: (), "exec": ()}
-
-
-@dataclass(frozen=True)
-class Round2Bug:
-    """A round-2 port, with ``bugs.PortBug``'s fields (not imported: bugs.py imports this module);
-    its module's needs are its family's (``NEEDS`` above)."""
-
-    name: str
-    port: str  # MODULE:ATTR, or --exec=CMD for a program
-    profile: str
-    sections: tuple = ()
-    kind: str = ""
-    precision: bool = False
-    names: tuple = ()
-    what: str = ""
-    faithful: bool = False
-    two_bugs: bool = False
-    extra_args: tuple = field(default_factory=tuple)
-
-    @property
-    def module(self) -> str:
-        return "exec" if self.port.startswith("--exec") else self.port.split(":")[0]
-
-    @property
-    def needs(self) -> tuple:
-        return NEEDS[self.module]
+from .model import EXEC_SCRIPT, JAX, NUMPY, TORCH, PortBug
 
 
 def _family(module, profile="sam"):
     def make(name, cls, sections=(), kind="", what="", precision=False, names=(), profile=profile, **kw):
         port = f"{module}:{cls}"
-        return Round2Bug(name, port, profile, tuple(sections), kind, precision, tuple(names), what, **kw)
+        return PortBug(name, port, profile, tuple(sections), kind, precision, tuple(names), what, **kw)
 
     return make
 
@@ -59,7 +27,7 @@ def _family(module, profile="sam"):
 def _exec(name, bug, sections=(), kind="", what="", precision=False, names=(), **kw):
     """A program run as a port in another language: ``samspec check --exec "python round2_exec.py BUG ..."``."""
     port = f"--exec={sys.executable} {EXEC_SCRIPT} {bug} {{fixtures}} {{out}}"
-    return Round2Bug(name, port, "sam", tuple(sections), kind, precision, tuple(names), what, **kw)
+    return PortBug(name, port, "sam", tuple(sections), kind, precision, tuple(names), what, **kw)
 
 
 _torch, _jax, _numpy = _family(TORCH), _family(JAX), _family(NUMPY, "keras_hub")
