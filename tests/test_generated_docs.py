@@ -141,3 +141,17 @@ def test_failing_port_ratios_quoted_in_the_docs_are_what_the_figure_shows():
     assert quoted[0] in " ".join(readme.split()), f"README.md should say the missing shift is {quoted[0]} over budget"
     assert f"{quoted[0]} the budget" in guide, f"docs/guide.md should say the missing shift is {quoted[0]} the budget"
     assert f"by {quoted[1]}" in guide, f"docs/guide.md should say tanh GELU is over budget by {quoted[1]}"
+
+
+def test_readme_quotes_the_outputs_of_the_first_check():
+    """README.md's first command, `samspec check segment-anything` (profile `sam`): the outputs that run
+    (which pass: tests/test_diagnosis.py checks Meta's port has no false alarm) and those n/a, counted
+    from the fixtures and the profile without running the port (docs/ports.md has the measured row)."""
+    from samspec.conformance.profiles.profile import get_profile
+    from samspec.conformance.reports.applicability import applicable
+
+    cases = load_cases()
+    sam = get_profile("sam")
+    not_applicable = 3 * sum(applicable(sam, case) is not None for case in cases)
+    quoted = f"({3 * len(cases) - not_applicable} outputs pass, {not_applicable} are n/a under SAM v1's profile)"
+    assert quoted in " ".join((ROOT / "README.md").read_text(encoding="utf-8").split()), f"README.md: {quoted}"
