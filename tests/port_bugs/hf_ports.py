@@ -4,11 +4,11 @@ patched on the model's prompt encoder instance). The built-in ``trace()`` is kep
 
 from __future__ import annotations
 
-import types
-
 import torch
 
 from samspec.conformance.adapters.transformers import TransformersAdapter
+
+from .patching import on_instance
 
 
 class HfPort(TransformersAdapter):
@@ -25,20 +25,12 @@ class HfPort(TransformersAdapter):
         self.patch(self.model)
 
 
-def _on(obj, name):
-    def put(fn):
-        setattr(obj, name, types.MethodType(fn, obj))
-        return fn
-
-    return put
-
-
 class HfFaithfulGather(HfPort):
     """Faithful: ``_embed_points`` rewritten as one gather from a label table (−10 → zeros, −1 →
     not_a_point, 0/1 → PE + embedding, 2/3 → PE only), as an instance patch."""
 
     def patch(self, model):
-        @_on(model.prompt_encoder, "_embed_points")
+        @on_instance(model.prompt_encoder, "_embed_points")
         def _embed_points(self, points, labels, pad):
             points = points + 0.5
             if pad:
@@ -90,7 +82,7 @@ class HfBoxesTransposed(HfPort):
     """§6.1 layout: ``boxes.reshape(B, nb, 2, 2).transpose(-1, -2)``: corners (x1, x2) and (y1, y2)."""
 
     def patch(self, model):
-        @_on(model.prompt_encoder, "_embed_boxes")
+        @on_instance(model.prompt_encoder, "_embed_boxes")
         def _embed_boxes(self, boxes):
             boxes = boxes + 0.5
             batch_size, nb_boxes = boxes.shape[:2]
@@ -119,7 +111,7 @@ class HfNoMaskBatchFromPointAxis(HfPort):
         encoder = model.prompt_encoder
         original = encoder.forward
 
-        @_on(encoder, "forward")
+        @on_instance(encoder, "forward")
         def forward(self, input_points, input_labels, input_boxes, input_masks):
             sparse, dense = original(input_points, input_labels, input_boxes, input_masks)
             if input_masks is None:
@@ -141,7 +133,7 @@ class HfNegativeLabelsNotAPoint(HfPort):
         encoder = model.prompt_encoder
         original = encoder._embed_points
 
-        @_on(encoder, "_embed_points")
+        @on_instance(encoder, "_embed_points")
         def _embed_points(self, points, labels, pad):
             return original(points, torch.where(labels < 0, torch.full_like(labels, -1), labels), pad)
 
@@ -162,6 +154,6 @@ class HfFloat64PeFloat32(HfFloat64):
         pe.to(torch.float32)
         original = pe.forward
 
-        @_on(pe, "forward")
+        @on_instance(pe, "forward")
         def forward(self, input_coords, input_shape=None):
             return original(input_coords.float(), input_shape).double()

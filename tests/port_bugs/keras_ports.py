@@ -4,19 +4,11 @@ or a method of the layer patched on its instance). The built-in ``trace()`` is k
 
 from __future__ import annotations
 
-import types
-
 import numpy as np
 
 from samspec.conformance.adapters.keras_hub import KerasHubAdapter, conv_kernel_to_keras
 
-
-def _on(obj, name):
-    def put(fn):
-        object.__setattr__(obj, name, types.MethodType(fn, obj))
-        return fn
-
-    return put
+from .patching import on_instance
 
 
 class KerasPort(KerasHubAdapter):
@@ -41,7 +33,7 @@ class KerasFaithfulBoxConcat(KerasPort):
     def patch(self, layer):
         from keras import ops
 
-        @_on(layer, "_embed_box")
+        @on_instance(layer, "_embed_box")
         def _embed_box(self, box):
             batch, n = ops.shape(box)[0], ops.shape(box)[1]
             pe = self.positional_embedding_layer.encode_coordinates(box + 0.5, self.input_image_size)
@@ -70,7 +62,7 @@ class KerasBoxCornersStackedOnBoxAxis(KerasPort):
     def patch(self, layer):
         from keras import ops
 
-        @_on(layer, "_embed_box")
+        @on_instance(layer, "_embed_box")
         def _embed_box(self, box):
             batch, n = ops.shape(box)[0], ops.shape(box)[1]
             pe = self.positional_embedding_layer.encode_coordinates(box + 0.5, self.input_image_size)
@@ -88,7 +80,7 @@ class KerasShiftXOnly(KerasPort):
 
         original = layer._embed_points
 
-        @_on(layer, "_embed_points")
+        @on_instance(layer, "_embed_points")
         def _embed_points(self, points, labels):
             offset = ops.convert_to_tensor(np.array([0.0, -0.5], dtype=np.float32))
             return original(points + offset, labels)  # the original adds 0.5 to both

@@ -5,13 +5,13 @@ leave in place). The adapters keep the built-in adapter's ``trace()``. Registry:
 
 from __future__ import annotations
 
-import types
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from samspec.conformance.adapters.segment_anything import SegmentAnythingAdapter, load_prompt_encoder_class
+
+from .patching import on_instance
 
 PromptEncoder = load_prompt_encoder_class()
 
@@ -35,16 +35,6 @@ class MetaPort(SegmentAnythingAdapter):
         self.patch(self.encoder)
 
 
-def _on(obj, name):
-    """Decorator: set the function as a bound method on the instance ``obj`` (a monkeypatch)."""
-
-    def put(fn):
-        setattr(obj, name, types.MethodType(fn, obj))
-        return fn
-
-    return put
-
-
 # ---------------------------------------------------------------- faithful rewrite
 class MetaFaithfulRefactor(MetaPort):
     """Faithful: LayerNorm2d by F.layer_norm over the channel axis, the Fourier features by an explicit
@@ -56,19 +46,19 @@ class MetaFaithfulRefactor(MetaPort):
         for index in (1, 4):
             norm = encoder.mask_downscaling[index]
 
-            @_on(norm, "forward")
+            @on_instance(norm, "forward")
             def forward(self, x):
                 y = F.layer_norm(x.permute(0, 2, 3, 1), (x.shape[1],), self.weight, self.bias, self.eps)
                 return y.permute(0, 3, 1, 2)
 
         pe = encoder.pe_layer
 
-        @_on(pe, "_pe_encoding")
+        @on_instance(pe, "_pe_encoding")
         def _pe_encoding(self, coords):
             arg = torch.matmul(coords * 2 - 1, self.positional_encoding_gaussian_matrix) * (2 * np.pi)
             return torch.cat([arg.sin(), arg.cos()], dim=-1)
 
-        @_on(encoder, "_embed_points")
+        @on_instance(encoder, "_embed_points")
         def _embed_points(self, points, labels, pad):
             points = points + 0.5
             if pad:
@@ -91,7 +81,7 @@ class MetaShiftXOnly(MetaPort):
     """§3.1: the pixel-centre shift written for x only, ``[..., 0] += 0.5``, for points and box corners."""
 
     def patch(self, encoder):
-        @_on(encoder, "_embed_points")
+        @on_instance(encoder, "_embed_points")
         def _embed_points(self, points, labels, pad):
             points = points.clone()
             points[:, :, 0] += 0.5  # Shift to center of pixel
@@ -107,7 +97,7 @@ class MetaShiftXOnly(MetaPort):
             point_embedding[labels == 1] += self.point_embeddings[1].weight
             return point_embedding
 
-        @_on(encoder, "_embed_boxes")
+        @on_instance(encoder, "_embed_boxes")
         def _embed_boxes(self, boxes):
             boxes = boxes.clone()
             boxes[:, 0::2] += 0.5  # Shift to center of pixel
@@ -210,7 +200,7 @@ class MetaBoxesXXYY(MetaPort):
     """§6.1 layout: reads the box (B, 4) as corners by reshape + transpose, (x1, x2), (y1, y2)."""
 
     def patch(self, encoder):
-        @_on(encoder, "_embed_boxes")
+        @on_instance(encoder, "_embed_boxes")
         def _embed_boxes(self, boxes):
             coords = (boxes + 0.5).reshape(-1, 2, 2).transpose(1, 2)
             corner_embedding = self.pe_layer.forward_with_coords(coords, self.input_image_size)
@@ -225,7 +215,7 @@ class MetaBoxesOfFirstImage(MetaPort):
     def patch(self, encoder):
         original = encoder._embed_boxes
 
-        @_on(encoder, "_embed_boxes")
+        @on_instance(encoder, "_embed_boxes")
         def _embed_boxes(self, boxes):
             return original(boxes[:1]).expand(boxes.shape[0], -1, -1)
 
@@ -235,7 +225,7 @@ class MetaGridDivisorsSwapped(MetaPort):
     """§8.1: the grid's cumsums divided by the other side, y / w and x / h (equal when h = w)."""
 
     def patch(self, encoder):
-        @_on(encoder.pe_layer, "forward")
+        @on_instance(encoder.pe_layer, "forward")
         def forward(self, size):
             h, w = size
             grid = torch.ones((h, w), dtype=torch.float32)
@@ -268,7 +258,7 @@ class MetaLayerNormBfloat16(MetaPort):
         for index in (1, 4):
             norm = encoder.mask_downscaling[index]
 
-            @_on(norm, "forward")
+            @on_instance(norm, "forward")
             def forward(self, x):
                 y = x.bfloat16()
                 u = y.mean(1, keepdim=True)

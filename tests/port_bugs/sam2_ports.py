@@ -3,11 +3,11 @@ add the corner embeddings): the built-in adapter, then one porter's change. Regi
 
 from __future__ import annotations
 
-import types
-
 import torch
 
 from samspec.conformance.adapters.sam2 import Sam2Adapter
+
+from .patching import on_instance
 
 
 class Sam2Port(Sam2Adapter):
@@ -24,19 +24,11 @@ class Sam2Port(Sam2Adapter):
         self.patch(self.encoder)
 
 
-def _on(obj, name):
-    def put(fn):
-        setattr(obj, name, types.MethodType(fn, obj))
-        return fn
-
-    return put
-
-
 class Sam2FaithfulTable(Sam2Port):
     """Faithful: ``_embed_points`` as one gather from a (5, C) table (-1, 0, 1, 2, 3) and a keep mask."""
 
     def patch(self, encoder):
-        @_on(encoder, "_embed_points")
+        @on_instance(encoder, "_embed_points")
         def _embed_points(self, points, labels, pad):
             points = points + 0.5
             if pad:
@@ -54,7 +46,7 @@ class Sam2CornerLabelsSwapped(Sam2Port):
     the top-left one); boxes are unaffected."""
 
     def patch(self, encoder):
-        @_on(encoder, "_embed_points")
+        @on_instance(encoder, "_embed_points")
         def _embed_points(self, points, labels, pad):
             points = points + 0.5
             if pad:
@@ -74,7 +66,7 @@ class Sam2NoPaddingForZeroPoints(Sam2Port):
     def patch(self, encoder):
         original = encoder._embed_points
 
-        @_on(encoder, "_embed_points")
+        @on_instance(encoder, "_embed_points")
         def _embed_points(self, points, labels, pad):
             return original(points, labels, pad and points.shape[1] > 0)
 
@@ -86,7 +78,7 @@ class Sam2BoxesShiftedTwice(Sam2Port):
     def patch(self, encoder):
         original = encoder._embed_boxes
 
-        @_on(encoder, "_embed_boxes")
+        @on_instance(encoder, "_embed_boxes")
         def _embed_boxes(self, boxes):
             return original(boxes + 0.5)
 
@@ -103,7 +95,7 @@ class Sam2GridSizeSwapped(Sam2Port):
     """§8.2: ``get_dense_pe`` asks the positional layer for the grid (w, h) instead of (h, w)."""
 
     def patch(self, encoder):
-        @_on(encoder, "get_dense_pe")
+        @on_instance(encoder, "get_dense_pe")
         def get_dense_pe(self):
             h, w = self.image_embedding_size
             return self.pe_layer((w, h)).unsqueeze(0)
